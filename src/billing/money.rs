@@ -1,0 +1,355 @@
+//! Exact amounts of money.
+//!
+//! # Why not `f64`
+//!
+//! The course notes store prices as doubles (`"unit_price": 50.00`). Doubles are
+//! binary fractions, so most cent amounts cannot be stored exactly, and sums
+//! drift: `0.1 + 0.2` is `0.30000000000000004`. An invoice total a cent off, or
+//! a revenue report that does not match the invoices, is a bug in billing.
+//!
+//! # Why Decimal128 and not integer cents
+//!
+//! Both are exact. Integer cents would change what the seed's fields mean
+//! (`"unit_price": 5000` is 50 dollars) and every reader would have to know it.
+//! MongoDB's Decimal128 keeps the field names *and* their meaning,
+//! `NumberDecimal("50.00")` reads as money in any driver or shell, and the
+//! aggregation framework's `$sum`, `$multiply` and `$round` stay exact on it.
+//! So every amount in the lab is a [`Money`] in Rust and a Decimal128 in the
+//! database, always with two decimal places. In JSON it is written as a string,
+//! `"125.35"`, because a JSON number would be read back as a double.
+
+use std::fmt;
+use std::iter::Sum;
+use std::ops::Add;
+use std::str::FromStr;
+
+use bson::{Bson, Decimal128};
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::error::BillingError;
+
+/// The largest amount the model accepts: a billion, which keeps every
+/// product and sum far from the 28 digits a `Decimal` holds.
+const MAX_UNITS: i64 = 1_000_000_000;
+
+/// An exact, non-negative amount with two decimal places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Money(Decimal);
+
+impl Money {
+    /// Nothing.
+    pub const ZERO: Money = Money(Decimal::from_parts(0, 0, 0, false, 2));
+
+    /// An amount from a whole number of cents: `Money::from_cents(12535)` is 125.35.
+    pub fn from_cents(cents: i64) -> Result<Money, BillingError> {
+        Money::from_decimal(Decimal::new(cents, 2))
+    }
+
+    /// An amount from a decimal with at most two decimal places.
+    pub fn from_decimal(value: Decimal) -> Result<Money, BillingError> {
+        if value.is_sign_negative() && !value.is_zero() {
+            return Err(BillingError::invalid(
+                "amount",
+                format!("{value} is negative; amounts are zero or more"),
+            ));
+        }
+        let value = value.normalize();
+        if value.scale() > 2 {
+            return Err(BillingError::invalid(
+                "amount",
+                format!("{value} has more than two decimal places"),
+            ));
+        }
+        if value > Decimal::from(MAX_UNITS) {
+            return Err(BillingError::invalid(
+                "amount",
+                format!("{value} is more than {MAX_UNITS}"),
+            ));
+        }
+        Ok(Money(with_cents(value)))
+    }
+
+    /// The amount as a decimal with exactly two decimal places.
+    pub fn as_decimal(self) -> Decimal {
+        self.0
+    }
+
+    /// The amount in whole cents.
+    pub fn cents(self) -> i64 {
+        // At most a billion with two places: always fits.
+        (self.0.mantissa()) as i64
+    }
+
+    /// This amount `quantity` times over, as a line total.
+    pub fn times(self, quantity: u32) -> Money {
+        Money(with_cents(self.0 * Decimal::from(quantity)))
+    }
+
+    /// `rate` of this amount, rounded to the cent, halves away from zero (the
+    /// rule most tax authorities use): 9% of 115.00 is 10.35.
+    pub fn share(self, rate: TaxRate) -> Money {
+        let exact = self.0 * rate.0;
+        Money(with_cents(exact.round_dp_with_strategy(
+            2,
+            RoundingStrategy::MidpointAwayFromZero,
+        )))
+    }
+
+    /// The amount as BSON's Decimal128, with two decimal places.
+    pub fn to_decimal128(self) -> Decimal128 {
+        decimal128_from(self.0)
+    }
+
+    /// An amount from a Decimal128 read from MongoDB.
+    pub fn from_decimal128(value: Decimal128) -> Result<Money, BillingError> {
+        let decimal = decimal_from(value).ok_or_else(|| {
+            BillingError::invalid("amount", format!("{value} is not a finite amount of money"))
+        })?;
+        Money::from_decimal(decimal)
+    }
+
+    /// An amount from any BSON number a driver might have stored: Decimal128,
+    /// a whole number, a double with at most two decimals, or a decimal string.
+    pub fn from_bson(value: &Bson) -> Result<Money, BillingError> {
+        match value {
+            Bson::Decimal128(value) => Money::from_decimal128(*value),
+            Bson::Int32(value) => Money::from_decimal(Decimal::from(*value)),
+            Bson::Int64(value) => Money::from_decimal(Decimal::from(*value)),
+            // A double's shortest decimal form is what the person typed
+            // (50.0 for 50.00); more than two decimals cannot be a cent amount.
+            Bson::Double(value) if value.is_finite() => value.to_string().parse(),
+            Bson::String(text) => text.parse(),
+            other => Err(BillingError::invalid(
+                "amount",
+                format!("expected a Decimal128 amount, found {other}"),
+            )),
+        }
+    }
+}
+
+impl FromStr for Money {
+    type Err = BillingError;
+
+    /// Parses `"125.35"`, `"50"` or `"0.5"`; refuses `"1.005"`, `"-3"`, `"abc"`.
+    fn from_str(text: &str) -> Result<Money, BillingError> {
+        let decimal = Decimal::from_str(text.trim()).map_err(|_| {
+            BillingError::invalid("amount", format!("{text:?} is not an amount such as \"125.35\""))
+        })?;
+        Money::from_decimal(decimal)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Add for Money {
+    type Output = Money;
+
+    fn add(self, other: Money) -> Money {
+        Money(self.0 + other.0)
+    }
+}
+
+impl Sum for Money {
+    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
+        iter.fold(Money::ZERO, Add::add)
+    }
+}
+
+impl From<Money> for Bson {
+    fn from(value: Money) -> Bson {
+        Bson::Decimal128(value.to_decimal128())
+    }
+}
+
+impl Serialize for Money {
+    /// Always a Decimal128; see the module documentation for JSON.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_decimal128().serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Bson::deserialize(deserializer)?;
+        Money::from_bson(&value).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A tax rate, such as 9% (`TaxRate::from_percent("9")`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TaxRate(Decimal);
+
+impl TaxRate {
+    /// A rate from a percentage between 0 and 100, with up to three decimals.
+    pub fn from_percent(percent: &str) -> Result<TaxRate, BillingError> {
+        let value = Decimal::from_str(percent.trim())
+            .ok()
+            .filter(|value| *value >= Decimal::ZERO && *value <= Decimal::ONE_HUNDRED)
+            .filter(|value| value.normalize().scale() <= 3)
+            .ok_or_else(|| {
+                BillingError::invalid(
+                    "tax_rate",
+                    format!("{percent:?} is not a percentage from 0 to 100 such as \"8.875\""),
+                )
+            })?;
+        Ok(TaxRate(value / Decimal::ONE_HUNDRED))
+    }
+
+    /// The rate as a fraction: 0.09 for 9%.
+    pub fn fraction(self) -> Decimal {
+        self.0
+    }
+}
+
+/// `value` with exactly two decimal places.
+fn with_cents(mut value: Decimal) -> Decimal {
+    value.rescale(2);
+    value
+}
+
+/// Decimal128's exponent bias: the stored exponent minus this is the power of ten.
+const EXPONENT_BIAS: i32 = 6176;
+/// The largest coefficient of a canonical Decimal128: 10^34 - 1.
+const MAX_COEFFICIENT: u128 = 9_999_999_999_999_999_999_999_999_999_999;
+
+/// Encodes a decimal in Decimal128's binary integer decimal layout: sign bit,
+/// 14 exponent bits, 113 coefficient bits, stored little-endian. Done by hand
+/// because seeding writes millions of amounts and text conversion would
+/// dominate the time.
+fn decimal128_from(value: Decimal) -> Decimal128 {
+    let coefficient = value.mantissa().unsigned_abs();
+    let exponent = (EXPONENT_BIAS - value.scale() as i32) as u128;
+    let sign = u128::from(value.is_sign_negative());
+    let bits = (sign << 127) | (exponent << 113) | coefficient;
+    Decimal128::from_bytes(bits.to_le_bytes())
+}
+
+/// Decodes a finite Decimal128 that fits a `Decimal`, or `None`.
+fn decimal_from(value: Decimal128) -> Option<Decimal> {
+    let bits = u128::from_le_bytes(value.bytes());
+    if (bits >> 125) & 0b11 == 0b11 {
+        // Infinity, NaN, or a coefficient too large to be canonical.
+        return None;
+    }
+    let negative = bits >> 127 == 1;
+    let mut exponent = ((bits >> 113) & 0x3fff) as i32 - EXPONENT_BIAS;
+    let mut coefficient = bits & ((1u128 << 113) - 1);
+    if coefficient > MAX_COEFFICIENT {
+        coefficient = 0;
+    }
+    while exponent > 0 {
+        coefficient = coefficient.checked_mul(10)?;
+        exponent -= 1;
+    }
+    while exponent < -28 {
+        if coefficient % 10 != 0 {
+            return None;
+        }
+        coefficient /= 10;
+        exponent += 1;
+    }
+    let signed = i128::try_from(coefficient).ok()?;
+    let mut decimal = Decimal::try_from_i128_with_scale(signed, (-exponent) as u32).ok()?;
+    decimal.set_sign_negative(negative);
+    Some(decimal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn money(text: &str) -> Money {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn tenths_add_up_exactly_unlike_doubles() {
+        assert_ne!(0.1_f64 + 0.2_f64, 0.3_f64);
+        assert_eq!(money("0.1") + money("0.2"), money("0.30"));
+        assert_eq!((money("0.1") + money("0.2")).to_string(), "0.30");
+    }
+
+    #[test]
+    fn amounts_always_show_two_decimal_places() {
+        assert_eq!(money("50").to_string(), "50.00");
+        assert_eq!(money("0.5").to_string(), "0.50");
+        assert_eq!(Money::from_cents(12535).unwrap().to_string(), "125.35");
+        assert_eq!(Money::ZERO.to_string(), "0.00");
+    }
+
+    #[test]
+    fn fractions_of_a_cent_negative_and_huge_amounts_are_refused() {
+        for bad in ["1.005", "-3", "abc", "", "1000000000.01"] {
+            assert!(bad.parse::<Money>().is_err(), "{bad} should be refused");
+        }
+        let error = "1.005".parse::<Money>().unwrap_err();
+        assert_eq!(error.to_string(), "amount: 1.005 has more than two decimal places");
+    }
+
+    #[test]
+    fn the_seeds_invoice_is_reproduced_to_the_cent() {
+        let rate = TaxRate::from_percent("9").unwrap();
+        let subtotal = money("50.00").times(2) + money("15.00").times(1);
+        assert_eq!(subtotal, money("115.00"));
+        assert_eq!(subtotal.share(rate), money("10.35"));
+    }
+
+    #[test]
+    fn tax_rounds_half_cents_away_from_zero() {
+        let rate = TaxRate::from_percent("5").unwrap();
+        assert_eq!(money("0.10").share(rate), money("0.01")); // 0.005 -> 0.01
+        assert_eq!(money("0.30").share(rate), money("0.02")); // 0.015 -> 0.02
+    }
+
+    #[test]
+    fn decimal128_encoding_agrees_with_the_bson_crate() {
+        for text in ["0.00", "125.35", "0.01", "999999999.99", "50.00", "1000000000.00"] {
+            let ours = money(text).to_decimal128();
+            let theirs: Decimal128 = text.parse().unwrap();
+            assert_eq!(ours.bytes(), theirs.bytes(), "{text}");
+            assert_eq!(Money::from_decimal128(theirs).unwrap(), money(text));
+        }
+    }
+
+    #[test]
+    fn decimal128_values_with_other_exponents_are_read() {
+        for (stored, expected) in [("1.5E+3", "1500.00"), ("12.5000", "12.50"), ("7", "7.00")] {
+            let value: Decimal128 = stored.parse().unwrap();
+            assert_eq!(Money::from_decimal128(value).unwrap(), money(expected), "{stored}");
+        }
+        let not_a_number: Decimal128 = "NaN".parse().unwrap();
+        assert!(Money::from_decimal128(not_a_number).is_err());
+    }
+
+    #[test]
+    fn numbers_other_drivers_store_are_accepted_when_exact() {
+        assert_eq!(Money::from_bson(&Bson::Double(50.0)).unwrap(), money("50.00"));
+        assert_eq!(Money::from_bson(&Bson::Double(10.35)).unwrap(), money("10.35"));
+        assert_eq!(Money::from_bson(&Bson::Int32(15)).unwrap(), money("15.00"));
+        assert!(Money::from_bson(&Bson::Double(0.1 + 0.2)).is_err());
+        assert!(Money::from_bson(&Bson::Boolean(true)).is_err());
+    }
+
+    #[test]
+    fn money_round_trips_through_bson_as_decimal128() {
+        let document = bson::doc! { "total": money("125.35") };
+        assert!(matches!(document.get("total"), Some(Bson::Decimal128(_))));
+        let back: Money = bson::deserialize_from_bson(document.get("total").unwrap().clone()).unwrap();
+        assert_eq!(back, money("125.35"));
+    }
+
+    #[test]
+    fn a_tax_rate_outside_zero_to_a_hundred_percent_is_refused() {
+        assert!(TaxRate::from_percent("101").is_err());
+        assert!(TaxRate::from_percent("-1").is_err());
+        assert_eq!(
+            TaxRate::from_percent("8.875").unwrap().fraction(),
+            Decimal::from_str("0.08875").unwrap()
+        );
+    }
+}

@@ -1,0 +1,189 @@
+//! Typed configuration: the one place in the lab that reads the environment.
+//!
+//! Every other module receives a [`Config`] (or a piece of one) as an argument.
+//! Keeping environment access here means a test can build any configuration it
+//! wants with [`Config::for_home`] and never races another test over global
+//! variables.
+
+use std::path::{Path, PathBuf};
+
+/// Name of the database that holds the billing collections unless
+/// `MONGODB_DB` says otherwise. It is the name the course notes use.
+pub const DEFAULT_DATABASE: &str = "billing_db";
+
+/// Everything the lab can be told from outside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `REDIS_URL`: an existing Redis server to use instead of starting one.
+    pub redis_url: Option<String>,
+    /// `MONGODB_URI`: an existing `mongod` or Atlas cluster to use instead of
+    /// the embedded server.
+    pub mongodb_uri: Option<String>,
+    /// `MONGODB_DB`: the database that holds `customers` and `invoices`.
+    pub database: String,
+    /// `LAB_HOME`: the folder for state, logs, data and tools. Defaults to
+    /// `.lab/` at the top of the repository (git-ignored).
+    pub home: PathBuf,
+    /// `LAB_REDIS_PORT`: the port `lab up` gives Redis; a free one when unset.
+    pub redis_port: Option<u16>,
+    /// `LAB_MONGODB_PORT`: the port `lab up` gives the embedded MongoDB
+    /// server; a free one when unset.
+    pub mongodb_port: Option<u16>,
+    /// `LAB_API_PORT`: the port of the billing API (default 8000).
+    pub api_port: u16,
+    /// Folders searched for programs such as `redis-server`, from `PATH`.
+    pub search_path: Vec<PathBuf>,
+    /// Cargo's home (`CARGO_HOME`, else `~/.cargo`): where `cargo install`
+    /// puts the embedded MongoDB server so every checkout shares one build.
+    pub cargo_home: Option<PathBuf>,
+}
+
+/// A variable was set to something the lab cannot use.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{name}={value:?} is not valid: {reason}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub name: &'static str,
+    /// The value it had.
+    pub value: String,
+    /// What was expected instead.
+    pub reason: &'static str,
+}
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Builds a configuration from any source of variables; `from_env` passes
+    /// the real environment, tests pass a map.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let non_empty = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let home = non_empty("LAB_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(default_home);
+        let search_path = lookup("PATH")
+            .map(|path| std::env::split_paths(&path).collect())
+            .unwrap_or_default();
+        let cargo_home = non_empty("CARGO_HOME")
+            .map(PathBuf::from)
+            .or_else(|| non_empty("HOME").map(|home| Path::new(&home).join(".cargo")));
+        Ok(Config {
+            redis_url: non_empty("REDIS_URL"),
+            mongodb_uri: non_empty("MONGODB_URI"),
+            database: non_empty("MONGODB_DB").unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
+            home,
+            redis_port: parse_port("LAB_REDIS_PORT", non_empty("LAB_REDIS_PORT"))?,
+            mongodb_port: parse_port("LAB_MONGODB_PORT", non_empty("LAB_MONGODB_PORT"))?,
+            api_port: parse_port("LAB_API_PORT", non_empty("LAB_API_PORT"))?.unwrap_or(8000),
+            search_path,
+            cargo_home,
+        })
+    }
+
+    /// A configuration rooted at `home` that uses the given search path and
+    /// nothing from the environment: what tests and the test harness start from.
+    pub fn for_home(home: impl Into<PathBuf>, search_path: Vec<PathBuf>) -> Self {
+        Config {
+            redis_url: None,
+            mongodb_uri: None,
+            database: DEFAULT_DATABASE.to_owned(),
+            home: home.into(),
+            redis_port: None,
+            mongodb_port: None,
+            api_port: 8000,
+            search_path,
+            cargo_home: None,
+        }
+    }
+
+    /// The file that records what `lab up` started.
+    pub fn state_file(&self) -> PathBuf {
+        self.home.join("lab.json")
+    }
+
+    /// The folder that holds a service's data and log.
+    pub fn service_dir(&self, service: &str) -> PathBuf {
+        self.home.join(service)
+    }
+
+    /// The folder the lab installs its own tools into when cargo's home is unknown.
+    pub fn tools_dir(&self) -> PathBuf {
+        self.home.join("tools")
+    }
+}
+
+/// `.lab/` beside this crate's `Cargo.toml`, which is the top of the repository.
+fn default_home() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(".lab")
+}
+
+fn parse_port(name: &'static str, value: Option<String>) -> Result<Option<u16>, ConfigError> {
+    value
+        .map(|value| match value.trim().parse::<u16>() {
+            Ok(port) if port > 0 => Ok(port),
+            _ => Err(ConfigError {
+                name,
+                value,
+                reason: "expected a port number from 1 to 65535",
+            }),
+        })
+        .transpose()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config_from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn an_empty_environment_gives_the_defaults() {
+        let config = config_from(&[]).unwrap();
+        assert_eq!(config.redis_url, None);
+        assert_eq!(config.mongodb_uri, None);
+        assert_eq!(config.database, "billing_db");
+        assert!(config.home.ends_with(".lab"));
+        assert_eq!(config.api_port, 8000);
+    }
+
+    #[test]
+    fn set_variables_override_the_defaults() {
+        let config = config_from(&[
+            ("REDIS_URL", "redis://127.0.0.1:7000/"),
+            ("MONGODB_URI", "mongodb://db.example:27017/"),
+            ("MONGODB_DB", "course"),
+            ("LAB_HOME", "/tmp/lab-home"),
+            ("LAB_REDIS_PORT", "7001"),
+            ("PATH", "/usr/bin:/bin"),
+        ])
+        .unwrap();
+        assert_eq!(config.redis_url.as_deref(), Some("redis://127.0.0.1:7000/"));
+        assert_eq!(config.database, "course");
+        assert_eq!(config.home, PathBuf::from("/tmp/lab-home"));
+        assert_eq!(config.redis_port, Some(7001));
+        assert_eq!(config.search_path.len(), 2);
+    }
+
+    #[test]
+    fn blank_variables_count_as_unset() {
+        let config = config_from(&[("REDIS_URL", "  "), ("MONGODB_DB", "")]).unwrap();
+        assert_eq!(config.redis_url, None);
+        assert_eq!(config.database, "billing_db");
+    }
+
+    #[test]
+    fn a_port_that_is_not_a_number_is_rejected_with_its_name() {
+        let error = config_from(&[("LAB_API_PORT", "eighty")]).unwrap_err();
+        assert_eq!(error.name, "LAB_API_PORT");
+        assert!(error.to_string().contains("LAB_API_PORT=\"eighty\""));
+    }
+}

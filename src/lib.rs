@@ -1,0 +1,32 @@
+//! # The lab's support crate
+//!
+//! A Rust teaching lab for Redis, MongoDB and background jobs. This crate is
+//! what the notebooks, the exercises, the answer key and the `lab` command
+//! share. A map:
+//!
+//! - [`config`]: the one module that reads the environment (`REDIS_URL`,
+//!   `MONGODB_URI`, `MONGODB_DB`, `LAB_HOME`, ports).
+//! - [`services`]: finding or installing `redis-server` and the embedded
+//!   MongoDB server, starting and stopping them, connecting to any server.
+//! - [`billing`]: the course's data model: customers, invoices, line items,
+//!   exact [`billing::Money`].
+//! - [`dataset`]: a deterministic generator of realistic billing data and the
+//!   loader that writes it to MongoDB.
+//! - [`lab`]: what `lab up`, `lab down`, `lab status`, `lab env` and
+//!   `lab doctor` do, and the state file that records a running lab.
+//! - [`testing`]: the harness that gives each test its own Redis server and
+//!   its own MongoDB database.
+//! - [`bench`]: the measurements behind `lab bench`.
+//!
+//! The `lab` binary (`src/bin/lab/`) only parses arguments and prints; the
+//! logic is here, where it is tested.
+
+pub mod bench;
+pub mod billing;
+pub mod config;
+pub mod dataset;
+pub mod lab;
+pub mod services;
+pub mod testing;
+
+pub use config::Config;

@@ -1,0 +1,169 @@
+//! Connecting to Redis and MongoDB with timeouts a person can wait for.
+//!
+//! Both drivers retry for a long time by default (the MongoDB driver 30 s of
+//! server selection, the Redis connection manager six reconnect attempts).
+//! That suits a long-running service, not a student waiting on a command, so
+//! the first contact here gives up after a few seconds with a clear message.
+
+use std::time::Duration;
+
+use mongodb::bson::doc;
+use mongodb::options::ClientOptions;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::error::ServiceError;
+
+/// How long the first contact with a server may take.
+const FIRST_CONTACT: Duration = Duration::from_secs(5);
+
+/// Where a URL came from, which decides the advice in an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// Given by the user in this environment variable.
+    Variable(&'static str),
+    /// Started and recorded by `lab up`.
+    Lab,
+}
+
+impl Origin {
+    fn hint(self) -> String {
+        match self {
+            Origin::Variable(name) => {
+                format!("check {name}, or unset it to let the lab start its own server")
+            }
+            Origin::Lab => "run `lab status`, and `lab up` if the lab is down".to_owned(),
+        }
+    }
+}
+
+/// A Redis connection manager for `url`, once the server has answered PING.
+///
+/// The manager is cheap to clone and reconnects by itself, so a program holds
+/// one and clones it wherever a connection is needed.
+pub async fn connect_redis(url: &str, origin: Origin) -> Result<ConnectionManager, ServiceError> {
+    let unreachable = |reason: String| ServiceError::Unreachable {
+        service: "Redis",
+        url: redact(url),
+        reason,
+        hint: origin.hint(),
+    };
+    let client = redis::Client::open(url).map_err(|error| unreachable(first_line(&error)))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(FIRST_CONTACT))
+        .set_response_timeout(Some(FIRST_CONTACT))
+        .set_number_of_retries(1);
+    let mut manager = tokio::time::timeout(
+        FIRST_CONTACT * 2,
+        ConnectionManager::new_with_config(client, config),
+    )
+    .await
+    .map_err(|_| unreachable("timed out".into()))?
+    .map_err(|error| unreachable(first_line(&error)))?;
+    let _: String = redis::cmd("PING")
+        .query_async(&mut manager)
+        .await
+        .map_err(|error| unreachable(first_line(&error)))?;
+    Ok(manager)
+}
+
+/// A MongoDB client for `uri`, once the server has answered `ping`.
+///
+/// `mongodb::Client` holds a connection pool behind an `Arc`: one per
+/// program, cloned freely.
+pub async fn connect_mongodb(uri: &str, origin: Origin) -> Result<mongodb::Client, ServiceError> {
+    let unreachable = |reason: String| ServiceError::Unreachable {
+        service: "MongoDB",
+        url: redact(uri),
+        reason,
+        hint: origin.hint(),
+    };
+    let mut options = ClientOptions::parse(uri)
+        .await
+        .map_err(|error| unreachable(first_line(&error)))?;
+    options.server_selection_timeout = Some(FIRST_CONTACT);
+    options.connect_timeout.get_or_insert(FIRST_CONTACT);
+    options.app_name.get_or_insert_with(|| "rust-db-lab".to_owned());
+    let client =
+        mongodb::Client::with_options(options).map_err(|error| unreachable(first_line(&error)))?;
+    client
+        .database("admin")
+        .run_command(doc! { "ping": 1 })
+        .await
+        .map_err(|error| unreachable(first_line(&error)))?;
+    Ok(client)
+}
+
+/// Whether a Redis server at `url` answers PING right now.
+pub async fn redis_answers(url: &str) -> bool {
+    connect_redis(url, Origin::Lab).await.is_ok()
+}
+
+/// Whether a MongoDB server at `uri` answers `ping` right now.
+pub async fn mongodb_answers(uri: &str) -> bool {
+    connect_mongodb(uri, Origin::Lab).await.is_ok()
+}
+
+/// `url` with any password replaced by `***`, fit to print.
+pub fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((credentials, host)) => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            if credentials.contains(':') {
+                format!("{scheme}://{user}:***@{host}{tail}")
+            } else {
+                format!("{scheme}://{user}@{host}{tail}")
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+fn first_line(error: &dyn std::fmt::Display) -> String {
+    let text = error.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    // Driver messages can be very long; the start says what happened.
+    line.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_hidden_and_the_rest_is_kept() {
+        assert_eq!(
+            redact("mongodb+srv://ada:s3cret@cluster0.example.net/billing?retryWrites=true"),
+            "mongodb+srv://ada:***@cluster0.example.net/billing?retryWrites=true"
+        );
+        assert_eq!(redact("redis://:pw@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");
+        assert_eq!(redact("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
+    }
+
+    #[tokio::test]
+    async fn a_mongodb_uri_that_does_not_answer_gives_a_one_line_error() {
+        let port = super::super::process::free_port().unwrap();
+        let uri = format!("mongodb://127.0.0.1:{port}/?directConnection=true");
+        let error = connect_mongodb(&uri, Origin::Variable("MONGODB_URI"))
+            .await
+            .unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with(&format!("MongoDB at {uri} does not answer")), "{message}");
+        assert!(message.contains("check MONGODB_URI"), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+    }
+
+    #[tokio::test]
+    async fn a_redis_url_that_does_not_answer_gives_a_one_line_error() {
+        let port = super::super::process::free_port().unwrap();
+        let url = format!("redis://127.0.0.1:{port}/");
+        let error = connect_redis(&url, Origin::Variable("REDIS_URL")).await.unwrap_err();
+        let message = error.to_string();
+        assert!(message.starts_with(&format!("Redis at {url} does not answer")), "{message}");
+        assert!(!message.contains('\n'), "{message}");
+    }
+}

@@ -1,0 +1,21 @@
+//! The services the lab runs: Redis and the embedded MongoDB server.
+//!
+//! `tools` finds or installs the programs, `process` and `launcher` start and
+//! stop them, `redis_server` and `mongo_server` know each one's command line,
+//! and `clients` connects to any server, ours or one given by URL.
+
+pub mod clients;
+pub mod error;
+pub mod launcher;
+pub mod mongo_server;
+pub mod process;
+pub mod redis_server;
+pub mod tools;
+
+pub use clients::{Origin, connect_mongodb, connect_redis, redact};
+pub use error::ServiceError;
+pub use launcher::ManagedServer;
+pub use mongo_server::MongoOptions;
+pub use process::Lifetime;
+pub use redis_server::RedisOptions;
+pub use tools::{Platform, Tool, ToolError, Toolbox};

@@ -1,0 +1,84 @@
+//! Running the embedded MongoDB-compatible server, `secantusd-rs`.
+//!
+//! It speaks MongoDB's wire protocol over WiredTiger, so the official driver
+//! (and pymongo, and `mongosh`) talk to it as to a single `mongod`. A teaching
+//! simplification: it is one node with no authentication, on 127.0.0.1 only.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::clients;
+use super::error::ServiceError;
+use super::launcher::{self, ManagedServer, ServerPlan};
+use super::process::Lifetime;
+
+/// How the embedded MongoDB server is started.
+#[derive(Debug, Clone)]
+pub struct MongoOptions {
+    /// The port to use, or `None` for any free one.
+    pub port: Option<u16>,
+    /// The folder for its WiredTiger store and log.
+    pub dir: PathBuf,
+    /// WiredTiger's cache, such as "512M". Tests use a small one.
+    pub cache_size: &'static str,
+    /// Whether it outlives this process.
+    pub lifetime: Lifetime,
+}
+
+/// Starts `secantusd-rs` (at `program`) and waits until it answers `ping`.
+pub async fn start(program: &Path, options: &MongoOptions) -> Result<ManagedServer, ServiceError> {
+    let plan = ServerPlan {
+        service: "MongoDB",
+        program: program.to_owned(),
+        port: options.port,
+        dir: options.dir.clone(),
+        log_file: options.dir.join("mongodb.log"),
+        lifetime: options.lifetime,
+        startup_timeout: Duration::from_secs(60),
+    };
+    let store = options.dir.join("store");
+    let cache_size = options.cache_size;
+    // An empty settings file of our own, passed with --config, stops the
+    // server from picking up a `secantusd.toml` from the home folder.
+    let settings = options.dir.join("secantusd.toml");
+    std::fs::create_dir_all(&options.dir)
+        .and_then(|()| std::fs::write(&settings, "# settings come from the command line\n"))
+        .map_err(|source| ServiceError::Io {
+            context: format!("cannot write {}", settings.display()),
+            source,
+        })?;
+    launcher::launch(
+        &plan,
+        move |port| arguments(port, &settings, &store, cache_size),
+        uri_for_port,
+        async |uri| clients::mongodb_answers(uri).await,
+    )
+    .await
+}
+
+/// The URI of a server on `port` of 127.0.0.1. `directConnection` tells the
+/// driver to talk to this one node rather than discover a replica set.
+pub fn uri_for_port(port: u16) -> String {
+    format!("mongodb://127.0.0.1:{port}/?directConnection=true")
+}
+
+fn arguments(port: u16, settings: &Path, store: &Path, cache_size: &str) -> Vec<OsString> {
+    vec![
+        "--config".into(),
+        settings.into(),
+        "--host".into(),
+        "127.0.0.1".into(),
+        "--port".into(),
+        port.to_string().into(),
+        "--storage-path".into(),
+        store.into(),
+        // A log file is allocated in full; 16 MB keeps an empty store small.
+        "--log-file-max".into(),
+        "16MB".into(),
+        "--cache-size".into(),
+        cache_size.into(),
+        "--log-level".into(),
+        "WARNING".into(),
+    ]
+}

@@ -1,0 +1,278 @@
+//! Child processes: starting a server, knowing whether it still runs, stopping it.
+//!
+//! Servers have one of two lifetimes. `lab up` starts them *detached*: in a
+//! session of their own, so they outlive the `lab` command and a Ctrl-C in the
+//! terminal does not reach them. Tests start them *tied* to the test process:
+//! on Linux the kernel kills them when the test process dies, even if it dies
+//! from a panic or a `kill -9`, so a crashed test run never leaves servers behind.
+
+use std::ffi::OsString;
+use std::fs::File;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+/// How long a started server may live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifetime {
+    /// Until someone stops it: what `lab up` uses.
+    Detached,
+    /// Until the current process ends: what the test harness uses.
+    Tied,
+}
+
+/// What to run, where its output goes, and how long it lives.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The program, as a full path.
+    pub program: PathBuf,
+    /// Its arguments.
+    pub args: Vec<OsString>,
+    /// Standard output and standard error are appended here.
+    pub log_file: PathBuf,
+    /// Detached or tied to this process.
+    pub lifetime: Lifetime,
+}
+
+/// A process we started and still hold a handle to.
+#[derive(Debug)]
+pub struct ChildProcess {
+    child: Child,
+    program: String,
+}
+
+impl ChildProcess {
+    /// Starts the process described by `launch`.
+    pub fn spawn(launch: &Launch) -> std::io::Result<Self> {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&launch.log_file)?;
+        let mut command = Command::new(&launch.program);
+        command
+            .args(&launch.args)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log);
+        let child = match launch.lifetime {
+            Lifetime::Detached => {
+                // SAFETY: `setsid` is async-signal-safe and touches no memory of
+                // the parent, which is all `pre_exec` asks of its closure.
+                unsafe {
+                    command.pre_exec(|| nix::unistd::setsid().map(drop).map_err(Into::into));
+                }
+                command.spawn()?
+            }
+            Lifetime::Tied => spawn_tied(command)?,
+        };
+        Ok(ChildProcess {
+            child,
+            program: program_name(&launch.program),
+        })
+    }
+
+    /// The operating system's id for the process.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `Some(description)` once the process has exited, `None` while it runs.
+    pub fn exit_status(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(status.to_string()),
+            Ok(None) => None,
+            Err(error) => Some(error.to_string()),
+        }
+    }
+
+    /// Asks the process to stop (SIGTERM), waits up to `grace`, then kills it.
+    pub fn stop(mut self, grace: Duration) {
+        let pid = self.pid();
+        terminate(pid, &self.program, grace);
+        // Reap it so it does not linger as a zombie of ours.
+        let _ = self.child.wait();
+    }
+
+    /// Lets the process run on without us; used once a detached server is up.
+    pub fn release(self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// Sends SIGTERM to `pid`, waits up to `grace` for it to exit, then sends
+/// SIGKILL. Returns `true` if the process had to be killed.
+///
+/// `program` guards against a recycled pid: a pid whose command line does not
+/// name `program` is left alone.
+pub fn terminate(pid: u32, program: &str, grace: Duration) -> bool {
+    if !is_running(pid, program) {
+        return false;
+    }
+    let target = Pid::from_raw(pid as i32);
+    let _ = kill(target, Signal::SIGTERM);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline {
+        if !is_running(pid, program) {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = kill(target, Signal::SIGKILL);
+    true
+}
+
+/// Whether `pid` is a live process running `program`.
+pub fn is_running(pid: u32, program: &str) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    if kill(Pid::from_raw(raw), None).is_err() {
+        return false;
+    }
+    proc_matches(pid, program)
+}
+
+/// On Linux, `/proc` tells a zombie from a live process and shows the
+/// command line, so a pid reused by an unrelated program is not mistaken for
+/// ours. Elsewhere the signal check above has to do.
+#[cfg(target_os = "linux")]
+fn proc_matches(pid: u32, program: &str) -> bool {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state letter follows the command name, which is wrapped in parentheses.
+    let state = stat.rsplit(')').next().and_then(|rest| rest.trim().chars().next());
+    if matches!(state, Some('Z') | Some('X') | None) {
+        return false;
+    }
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    String::from_utf8_lossy(&cmdline).contains(program)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn proc_matches(_pid: u32, _program: &str) -> bool {
+    true
+}
+
+/// The file name of a program path, used to recognise its processes.
+pub fn program_name(program: &Path) -> String {
+    program
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+///
+/// Another process can take it before our server binds it; the launcher
+/// notices the server's early exit and tries again with a new port.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Whether nothing listens on `port` of 127.0.0.1 (and we may bind it).
+pub fn port_is_free(port: u16) -> bool {
+    TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).is_ok()
+}
+
+/// Whether something accepts connections on `port` of 127.0.0.1.
+pub async fn port_accepts(port: u16) -> bool {
+    tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port))
+        .await
+        .is_ok()
+}
+
+/// The last `lines` lines of a log file, for error messages.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    all[all.len().saturating_sub(lines)..].join(" | ")
+}
+
+type SpawnRequest = (Command, mpsc::Sender<std::io::Result<Child>>);
+
+/// Starts `command` from a thread that lives as long as the process.
+///
+/// Linux's "parent death signal" fires when the *thread* that started a
+/// child exits, not the whole process. Test threads and Tokio's blocking
+/// threads come and go, so tied children are all started from this one
+/// long-lived thread, and die exactly when the process does.
+fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
+    static SPAWNER: OnceLock<std::sync::Mutex<mpsc::Sender<SpawnRequest>>> = OnceLock::new();
+    #[cfg(target_os = "linux")]
+    // SAFETY: `prctl(PR_SET_PDEATHSIG)` is async-signal-safe and only changes
+    // the child's own settings.
+    unsafe {
+        command.pre_exec(|| {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+        });
+    }
+    let spawner = SPAWNER.get_or_init(|| {
+        let (sender, receiver) = mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("lab-spawner".into())
+            .spawn(move || {
+                for (mut command, reply) in receiver {
+                    let _ = reply.send(command.spawn());
+                }
+            })
+            .expect("the operating system refused to start a thread");
+        std::sync::Mutex::new(sender)
+    });
+    let (reply, answer) = mpsc::channel();
+    spawner
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .send((command, reply))
+        .map_err(|_| std::io::Error::other("the spawner thread has stopped"))?;
+    answer
+        .recv()
+        .map_err(|_| std::io::Error::other("the spawner thread has stopped"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_free_port_can_be_bound_and_then_reports_as_taken() {
+        let port = free_port().unwrap();
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        assert!(!port_is_free(port));
+        drop(listener);
+        assert!(port_is_free(port));
+    }
+
+    #[test]
+    fn a_tied_child_runs_until_stopped() {
+        let dir = std::env::temp_dir();
+        let launch = Launch {
+            program: PathBuf::from("/bin/sleep"),
+            args: vec!["30".into()],
+            log_file: dir.join(format!("lab-process-test-{}.log", std::process::id())),
+            lifetime: Lifetime::Tied,
+        };
+        let mut child = ChildProcess::spawn(&launch).unwrap();
+        let pid = child.pid();
+        assert!(child.exit_status().is_none());
+        assert!(is_running(pid, "sleep"));
+        assert!(!is_running(pid, "redis-server"), "the program name is checked");
+        child.stop(Duration::from_secs(2));
+        assert!(!is_running(pid, "sleep"));
+        let _ = std::fs::remove_file(&launch.log_file);
+    }
+
+    #[test]
+    fn the_tail_of_a_log_skips_blank_lines() {
+        let path = std::env::temp_dir().join(format!("lab-tail-{}.log", std::process::id()));
+        std::fs::write(&path, "one\n\ntwo\nthree\n").unwrap();
+        assert_eq!(log_tail(&path, 2), "two | three");
+        std::fs::remove_file(&path).unwrap();
+    }
+}

@@ -1,0 +1,72 @@
+//! Running the real `redis-server`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::clients;
+use super::error::ServiceError;
+use super::launcher::{self, ManagedServer, ServerPlan};
+use super::process::Lifetime;
+
+/// How a Redis server is started.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// The port to use, or `None` for any free one.
+    pub port: Option<u16>,
+    /// The folder for its data and log.
+    pub dir: PathBuf,
+    /// Keep data across restarts (append-only file plus snapshots). `lab up`
+    /// turns this on; tests leave it off, since their data is thrown away.
+    pub persistent: bool,
+    /// Whether it outlives this process.
+    pub lifetime: Lifetime,
+}
+
+/// Starts `redis-server` (at `program`) and waits until it answers PING.
+pub async fn start(program: &Path, options: &RedisOptions) -> Result<ManagedServer, ServiceError> {
+    let plan = ServerPlan {
+        service: "Redis",
+        program: program.to_owned(),
+        port: options.port,
+        dir: options.dir.clone(),
+        log_file: options.dir.join("redis.log"),
+        lifetime: options.lifetime,
+        startup_timeout: Duration::from_secs(20),
+    };
+    let dir = options.dir.clone();
+    let persistent = options.persistent;
+    launcher::launch(
+        &plan,
+        move |port| arguments(port, &dir, persistent),
+        |port| format!("redis://127.0.0.1:{port}/"),
+        async |url| clients::redis_answers(url).await,
+    )
+    .await
+}
+
+/// The command line: loopback only, in the foreground (we supervise it),
+/// logging to standard output (which goes to the log file).
+fn arguments(port: u16, dir: &Path, persistent: bool) -> Vec<OsString> {
+    let mut args: Vec<OsString> = vec![
+        "--port".into(),
+        port.to_string().into(),
+        "--bind".into(),
+        "127.0.0.1".into(),
+        "--dir".into(),
+        dir.into(),
+        "--daemonize".into(),
+        "no".into(),
+        "--logfile".into(),
+        "".into(),
+    ];
+    let persistence: &[&str] = if persistent {
+        // The append-only file loses at most a second of writes if the
+        // machine crashes; snapshots keep restarts fast.
+        &["--appendonly", "yes", "--appendfsync", "everysec", "--save", "300 1 60 1000"]
+    } else {
+        &["--appendonly", "no", "--save", ""]
+    };
+    args.extend(persistence.iter().map(OsString::from));
+    args
+}

@@ -1,0 +1,397 @@
+//! The programs the lab runs but does not build into itself: finding them,
+//! and installing the missing ones where that can be done without asking.
+//!
+//! Redis comes from the operating system's packages. The embedded MongoDB
+//! server, `secantusd-rs`, comes from crates.io and is built once with
+//! `cargo install`. It is deliberately a separate program and never a library
+//! dependency of ours: its licence (GPL-2.0-only) and its minimum Rust
+//! version (newer than ours) both keep it at arm's length, and a separate
+//! process is also what a real MongoDB deployment looks like.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::config::Config;
+
+/// The crate that provides the embedded MongoDB server.
+pub const SECANTUS_CRATE: &str = "secantus-mdb";
+/// The exact version the lab is tested against.
+pub const SECANTUS_VERSION: &str = "0.5.3-beta.196";
+/// The program that crate installs.
+pub const SECANTUS_PROGRAM: &str = "secantusd-rs";
+
+/// A program the lab needs from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    /// The Redis server.
+    RedisServer,
+    /// CMake, which the embedded MongoDB server's storage engine builds with.
+    Cmake,
+    /// A C compiler, for the same build.
+    CCompiler,
+    /// The embedded MongoDB-compatible server.
+    Secantus,
+}
+
+impl Tool {
+    /// What a person would call it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tool::RedisServer => "redis-server",
+            Tool::Cmake => "cmake",
+            Tool::CCompiler => "a C compiler (cc)",
+            Tool::Secantus => "secantusd-rs (embedded MongoDB server)",
+        }
+    }
+
+    fn program(self) -> &'static str {
+        match self {
+            Tool::RedisServer => "redis-server",
+            Tool::Cmake => "cmake",
+            Tool::CCompiler => "cc",
+            Tool::Secantus => SECANTUS_PROGRAM,
+        }
+    }
+
+    /// The Debian package and the Homebrew formula that provide it.
+    fn packages(self) -> (&'static str, &'static str) {
+        match self {
+            Tool::RedisServer => ("redis-server", "redis"),
+            Tool::Cmake => ("cmake", "cmake"),
+            Tool::CCompiler => ("build-essential", "llvm"),
+            Tool::Secantus => ("", ""),
+        }
+    }
+}
+
+/// The kind of machine, as far as installing packages goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Platform {
+    /// Debian, Ubuntu or a derivative; `root` says whether we may run apt-get.
+    Debian {
+        /// Whether the lab runs as root.
+        root: bool,
+    },
+    /// macOS, where Homebrew is the usual way.
+    MacOs,
+    /// Anything else: we only say what is needed.
+    Other,
+}
+
+impl Platform {
+    /// Looks at the running system.
+    pub fn detect() -> Self {
+        if cfg!(target_os = "macos") {
+            return Platform::MacOs;
+        }
+        let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        let debian_like = release.lines().any(|line| {
+            (line.starts_with("ID=") || line.starts_with("ID_LIKE="))
+                && (line.contains("debian") || line.contains("ubuntu"))
+        });
+        if debian_like {
+            Platform::Debian {
+                root: nix::unistd::geteuid().is_root(),
+            }
+        } else {
+            Platform::Other
+        }
+    }
+}
+
+/// A program could not be found or installed.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolError {
+    /// Missing, and this platform needs a person to install it.
+    #[error("{tool} is not installed; install it with: {fix}")]
+    Missing {
+        /// What is missing.
+        tool: &'static str,
+        /// The command that installs it.
+        fix: String,
+    },
+    /// An install command ran and failed.
+    #[error("`{command}` failed ({status}); see {log}")]
+    InstallFailed {
+        /// The command line that failed.
+        command: String,
+        /// How it ended.
+        status: String,
+        /// Where its output went.
+        log: String,
+    },
+    /// The install lock or log file could not be used.
+    #[error("cannot prepare {path}: {source}")]
+    Io {
+        /// The file involved.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// Finds and installs the programs the lab needs.
+#[derive(Debug, Clone)]
+pub struct Toolbox {
+    config: Config,
+    platform: Platform,
+}
+
+impl Toolbox {
+    /// A toolbox for this machine.
+    pub fn new(config: &Config) -> Self {
+        Self::with_platform(config, Platform::detect())
+    }
+
+    /// A toolbox that believes it runs on `platform`; lets tests see the
+    /// advice given elsewhere.
+    pub fn with_platform(config: &Config, platform: Platform) -> Self {
+        Toolbox {
+            config: config.clone(),
+            platform,
+        }
+    }
+
+    /// Where `tool` is installed, if it is.
+    pub fn locate(&self, tool: Tool) -> Option<PathBuf> {
+        match tool {
+            Tool::Secantus => self.locate_secantus(),
+            Tool::CCompiler => ["cc", "gcc", "clang"]
+                .into_iter()
+                .find_map(|name| find_program(&self.config.search_path, name)),
+            _ => find_program(&self.config.search_path, tool.program()),
+        }
+    }
+
+    /// The command that installs `tool` on this platform.
+    pub fn install_command(&self, tool: Tool) -> String {
+        if tool == Tool::Secantus {
+            return self.secantus_install_command().join(" ");
+        }
+        let (debian, brew) = tool.packages();
+        match self.platform {
+            Platform::Debian { root: true } => format!("apt-get install -y {debian}"),
+            Platform::Debian { root: false } => format!("sudo apt-get install -y {debian}"),
+            Platform::MacOs => format!("brew install {brew}"),
+            Platform::Other => format!(
+                "install {} with your system's package manager (Debian's package is `{debian}`)",
+                tool.label()
+            ),
+        }
+    }
+
+    /// The path of `tool`, installing it first when it is missing and this
+    /// platform allows it (apt-get as root on Debian, `cargo install` for the
+    /// embedded MongoDB server). `say` hears what is being done.
+    pub fn ensure(&self, tool: Tool, say: &dyn Fn(&str)) -> Result<PathBuf, ToolError> {
+        if let Some(path) = self.locate(tool) {
+            return Ok(path);
+        }
+        // Parallel test binaries may all find the same program missing; the
+        // lock makes one install it while the others wait and then find it.
+        let _lock = self.install_lock()?;
+        if let Some(path) = self.locate(tool) {
+            return Ok(path);
+        }
+        match tool {
+            Tool::Secantus => {
+                self.ensure(Tool::Cmake, say)?;
+                self.ensure(Tool::CCompiler, say)?;
+                say(&format!(
+                    "installing {SECANTUS_PROGRAM} {SECANTUS_VERSION} with cargo; this builds a storage engine and takes about 5 minutes, once"
+                ));
+                let command = self.secantus_install_command();
+                self.run_install(&command, "install-secantus.log")?;
+            }
+            _ => {
+                if self.platform != (Platform::Debian { root: true }) {
+                    return Err(ToolError::Missing {
+                        tool: tool.label(),
+                        fix: self.install_command(tool),
+                    });
+                }
+                say(&format!("installing {} with apt-get", tool.label()));
+                let update = ["apt-get", "update", "-qq"].map(String::from);
+                self.run_install(&update, "install-apt.log")?;
+                let (package, _) = tool.packages();
+                let install = ["apt-get", "install", "-y", "-qq", package].map(String::from);
+                self.run_install(&install, "install-apt.log")?;
+            }
+        }
+        self.locate(tool).ok_or_else(|| ToolError::Missing {
+            tool: tool.label(),
+            fix: self.install_command(tool),
+        })
+    }
+
+    /// The version `secantusd-rs --version` reports, if it runs.
+    pub fn secantus_version(path: &Path) -> Option<String> {
+        let output = Command::new(path).arg("--version").output().ok()?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines()
+            .next()
+            .and_then(|line| line.split_whitespace().nth(1))
+            .map(str::to_owned)
+    }
+
+    /// Where `cargo install` puts the embedded server: cargo's own home, so
+    /// that every checkout on the machine shares one five-minute build, or
+    /// the lab's tools folder when cargo's home is unknown.
+    fn install_root(&self) -> PathBuf {
+        self.config
+            .cargo_home
+            .clone()
+            .unwrap_or_else(|| self.config.tools_dir())
+    }
+
+    fn locate_secantus(&self) -> Option<PathBuf> {
+        let mut candidates: Vec<PathBuf> = self
+            .config
+            .search_path
+            .iter()
+            .map(|dir| dir.join(SECANTUS_PROGRAM))
+            .collect();
+        candidates.push(self.install_root().join("bin").join(SECANTUS_PROGRAM));
+        candidates.push(self.config.tools_dir().join("bin").join(SECANTUS_PROGRAM));
+        candidates.into_iter().find(|path| {
+            is_executable(path)
+                && Self::secantus_version(path).as_deref() == Some(SECANTUS_VERSION)
+        })
+    }
+
+    fn secantus_install_command(&self) -> Vec<String> {
+        let cargo = find_program(&self.config.search_path, "cargo")
+            .or_else(|| {
+                let path = self.config.cargo_home.as_ref()?.join("bin").join("cargo");
+                is_executable(&path).then_some(path)
+            })
+            .map(|path| path.display().to_string())
+            .unwrap_or_else(|| "cargo".to_owned());
+        vec![
+            cargo,
+            "install".into(),
+            SECANTUS_CRATE.into(),
+            "--version".into(),
+            format!("={SECANTUS_VERSION}"),
+            // It declares a newer minimum Rust than ours but builds with it.
+            "--ignore-rust-version".into(),
+            "--locked".into(),
+            "--root".into(),
+            self.install_root().display().to_string(),
+        ]
+    }
+
+    fn install_lock(&self) -> Result<File, ToolError> {
+        let path = self.config.home.join("install.lock");
+        let io = |source| ToolError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        std::fs::create_dir_all(&self.config.home).map_err(io)?;
+        let file = File::create(&path).map_err(io)?;
+        file.lock().map_err(io)?;
+        Ok(file)
+    }
+
+    fn run_install(&self, command: &[String], log_name: &str) -> Result<(), ToolError> {
+        let log_path = self.config.home.join(log_name);
+        let io = |source| ToolError::Io {
+            path: log_path.display().to_string(),
+            source,
+        };
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(io)?;
+        let status = Command::new(&command[0])
+            .args(&command[1..])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().map_err(io)?)
+            .stderr(log)
+            .status()
+            .map_err(io)?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(ToolError::InstallFailed {
+                command: command.join(" "),
+                status: status.to_string(),
+                log: log_path.display().to_string(),
+            })
+        }
+    }
+}
+
+/// The first executable called `name` in `search_path`.
+pub fn find_program(search_path: &[PathBuf], name: &str) -> Option<PathBuf> {
+    search_path
+        .iter()
+        .map(|dir| dir.join(name))
+        .find(|path| is_executable(path))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toolbox_without_programs(platform: Platform) -> Toolbox {
+        let home = std::env::temp_dir().join(format!("lab-tools-test-{}", std::process::id()));
+        Toolbox::with_platform(&Config::for_home(home, Vec::new()), platform)
+    }
+
+    #[test]
+    fn nothing_is_found_on_an_empty_search_path() {
+        let toolbox = toolbox_without_programs(Platform::Other);
+        assert_eq!(toolbox.locate(Tool::RedisServer), None);
+        assert_eq!(toolbox.locate(Tool::Cmake), None);
+    }
+
+    #[test]
+    fn the_fix_for_a_missing_redis_names_the_platforms_package() {
+        let debian = toolbox_without_programs(Platform::Debian { root: false });
+        assert_eq!(
+            debian.install_command(Tool::RedisServer),
+            "sudo apt-get install -y redis-server"
+        );
+        let mac = toolbox_without_programs(Platform::MacOs);
+        assert_eq!(mac.install_command(Tool::RedisServer), "brew install redis");
+    }
+
+    #[test]
+    fn a_missing_program_that_cannot_be_installed_here_says_how() {
+        let toolbox = toolbox_without_programs(Platform::MacOs);
+        let error = toolbox.ensure(Tool::RedisServer, &|_| {}).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "redis-server is not installed; install it with: brew install redis"
+        );
+    }
+
+    #[test]
+    fn the_embedded_server_is_installed_with_the_pinned_version() {
+        let toolbox = toolbox_without_programs(Platform::Other);
+        let command = toolbox.install_command(Tool::Secantus);
+        assert!(command.contains("install secantus-mdb --version =0.5.3-beta.196"));
+        assert!(command.contains("--ignore-rust-version --locked --root"));
+    }
+
+    #[test]
+    fn programs_are_found_on_the_search_path() {
+        let toolbox = Toolbox::with_platform(
+            &Config::for_home("/nonexistent", vec![PathBuf::from("/bin"), PathBuf::from("/usr/bin")]),
+            Platform::Other,
+        );
+        assert!(toolbox.locate(Tool::CCompiler).is_some() || find_program(&[PathBuf::from("/usr/bin")], "cc").is_none());
+        assert!(find_program(&[PathBuf::from("/bin")], "sh").is_some());
+    }
+}

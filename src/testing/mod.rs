@@ -1,0 +1,197 @@
+//! The test harness: every test gets its own Redis and its own MongoDB database.
+//!
+//! ```no_run
+//! # async fn example() {
+//! let env = lab::testing::TestEnv::start_seeded().await;
+//! let mut redis = env.redis().await;
+//! let customers = lab::billing::collections::customers(env.database());
+//! # }
+//! ```
+//!
+//! - **Redis**: a fresh `redis-server` per test, without persistence, on a free
+//!   port. Starting one takes a few milliseconds, and nothing a test does to it
+//!   (FLUSHALL, CONFIG SET, a blocking command) can reach another test. With
+//!   `REDIS_URL` set, each test leases one of that server's numbered databases
+//!   instead and finds it empty.
+//! - **MongoDB**: one embedded server per test binary (it takes a moment to
+//!   start), and a database with a unique name per test. With `MONGODB_URI`
+//!   set, the same unique databases are made on that server.
+//!
+//! Everything is torn down when the [`TestEnv`] is dropped, even when the test
+//! fails; servers are tied to the test process, so a crashed run leaves none
+//! behind.
+
+mod mongo;
+mod redis_lease;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use mongodb::Database;
+use redis::aio::ConnectionManager;
+
+use crate::config::Config;
+use crate::dataset::{self, Existing, SeedSpec};
+use crate::services::{Origin, ServiceError, connect_redis};
+
+pub use mongo::MongoLease;
+pub use redis_lease::RedisLease;
+
+/// The small fixed data set of [`TestEnv::start_seeded`]: enough for every
+/// query shape, small enough to load in a blink.
+pub const TEST_DATA: SeedSpec = SeedSpec {
+    customers: 25,
+    invoices: 300,
+    seed: dataset::DEFAULT_SEED,
+};
+
+/// Why a test environment could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// A server could not be started or reached.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The test data could not be loaded.
+    #[error(transparent)]
+    Seed(#[from] dataset::SeedError),
+    /// A database request failed.
+    #[error("{action}: {source}")]
+    Database {
+        /// What was being done.
+        action: &'static str,
+        /// The driver's error.
+        source: mongodb::error::Error,
+    },
+}
+
+/// One test's own Redis and MongoDB database.
+#[derive(Debug)]
+pub struct TestEnv {
+    redis: RedisLease,
+    mongo: MongoLease,
+}
+
+impl TestEnv {
+    /// An environment with an empty Redis and an empty database; panics with
+    /// the reason if one cannot be made (it is for tests).
+    pub async fn start() -> TestEnv {
+        Self::try_start(false)
+            .await
+            .unwrap_or_else(|error| panic!("cannot set up the test environment: {error}"))
+    }
+
+    /// Like [`TestEnv::start`], with [`TEST_DATA`] loaded into the database.
+    pub async fn start_seeded() -> TestEnv {
+        Self::try_start(true)
+            .await
+            .unwrap_or_else(|error| panic!("cannot set up the test environment: {error}"))
+    }
+
+    /// The fallible form of [`TestEnv::start`] and [`TestEnv::start_seeded`].
+    pub async fn try_start(seeded: bool) -> Result<TestEnv, HarnessError> {
+        let config = Config::from_env()?;
+        let name = unique_name();
+        let (redis, mongo) = tokio::try_join!(
+            RedisLease::acquire(&config, &name),
+            MongoLease::acquire(&config, &name),
+        )?;
+        if seeded {
+            dataset::seed(mongo.database(), TEST_DATA, Existing::Refuse, &mut |_| {}).await?;
+        }
+        Ok(TestEnv { redis, mongo })
+    }
+
+    /// A new connection to this test's Redis.
+    pub async fn redis(&self) -> ConnectionManager {
+        connect_redis(self.redis.url(), Origin::Lab)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to the test's Redis: {error}"))
+    }
+
+    /// The URL of this test's Redis, database number included.
+    pub fn redis_url(&self) -> &str {
+        self.redis.url()
+    }
+
+    /// This test's MongoDB database.
+    pub fn database(&self) -> &Database {
+        self.mongo.database()
+    }
+
+    /// The MongoDB client, for code that takes a client and a database name.
+    pub fn mongo_client(&self) -> &mongodb::Client {
+        self.mongo.client()
+    }
+
+    /// The URI of the MongoDB server, without the database.
+    pub fn mongodb_uri(&self) -> &str {
+        self.mongo.uri()
+    }
+}
+
+/// `p<pid>-<counter>-<random>`: unique among this run's tests, parallel runs
+/// and earlier runs on a shared server, and short, since MongoDB limits the
+/// length of names. The pid lets a later run find folders left by a dead one.
+fn unique_name() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let random = bson::oid::ObjectId::new().to_hex();
+    format!(
+        "p{}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &random[18..]
+    )
+}
+
+/// Runs `work` to completion on a runtime of its own, on a thread of its own.
+///
+/// Teardown happens in `Drop`, which cannot await, and may run inside the
+/// test's runtime, which must not be blocked waiting on itself; a separate
+/// thread with a separate runtime and its own connections avoids both.
+fn block_on_side_thread<F>(work: impl FnOnce() -> F + Send + 'static)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let handle = std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            let _ = runtime.block_on(tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                work(),
+            ));
+        }
+    });
+    let _ = handle.join();
+}
+
+/// The folder for a test's server files under the lab's home. Folders of test
+/// processes that no longer run are removed the first time this is called.
+fn test_dir(config: &Config, name: &str) -> std::path::PathBuf {
+    static CLEANED: std::sync::Once = std::sync::Once::new();
+    let root = config.home.join("test");
+    CLEANED.call_once(|| remove_stale_dirs(&root));
+    root.join(name)
+}
+
+fn remove_stale_dirs(root: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix('p')
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok());
+        let alive = pid.is_some_and(|pid| {
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+        });
+        if pid.is_some() && !alive {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}

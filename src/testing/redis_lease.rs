@@ -1,0 +1,180 @@
+//! A test's own Redis: a fresh server, or a leased database of `REDIS_URL`.
+
+use std::path::PathBuf;
+
+use redis::AsyncCommands;
+
+use super::{HarnessError, block_on_side_thread, test_dir};
+use crate::config::Config;
+use crate::services::redis_server::{self, RedisOptions};
+use crate::services::{Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_redis};
+
+/// How long a lease on a shared server's database lasts if its test dies
+/// without giving it back.
+const LEASE_SECONDS: u64 = 3600;
+
+/// A Redis that belongs to one test until it is dropped.
+#[derive(Debug)]
+pub struct RedisLease {
+    url: String,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    Own { server: Option<ManagedServer>, dir: PathBuf },
+    Shared { base_url: String, number: u8, token: String },
+}
+
+impl RedisLease {
+    /// A fresh `redis-server`, or with `REDIS_URL` an empty numbered database on it.
+    pub async fn acquire(config: &Config, name: &str) -> Result<RedisLease, HarnessError> {
+        match &config.redis_url {
+            Some(url) => Self::lease_database(url, name).await,
+            None => {
+                let program = Toolbox::new(config)
+                    .ensure(Tool::RedisServer, &|message| eprintln!("lab: {message}"))
+                    .map_err(ServiceError::from)?;
+                let dir = test_dir(config, &format!("{name}-redis"));
+                let options = RedisOptions {
+                    port: None,
+                    dir: dir.clone(),
+                    persistent: false,
+                    lifetime: Lifetime::Tied,
+                };
+                let server = redis_server::start(&program, &options).await?;
+                Ok(RedisLease {
+                    url: server.url().to_owned(),
+                    kind: Kind::Own {
+                        server: Some(server),
+                        dir,
+                    },
+                })
+            }
+        }
+    }
+
+    /// The URL of this test's Redis.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Claims the first free database from 1 to 15 with a key in database 0
+    /// (`SET ... NX` succeeds for one claimant only), then empties it.
+    async fn lease_database(base_url: &str, name: &str) -> Result<RedisLease, HarnessError> {
+        let origin = Origin::Variable("REDIS_URL");
+        let mut control = connect_redis(&with_database(base_url, 0), origin).await?;
+        for number in 1..16u8 {
+            let claimed: bool = redis::cmd("SET")
+                .arg(lease_key(number))
+                .arg(name)
+                .arg("NX")
+                .arg("EX")
+                .arg(LEASE_SECONDS)
+                .query_async::<Option<String>>(&mut control)
+                .await
+                .map(|reply| reply.is_some())
+                .map_err(|error| redis_failure(base_url, &error))?;
+            if claimed {
+                let url = with_database(base_url, number);
+                let mut connection = connect_redis(&url, origin).await?;
+                redis::cmd("FLUSHDB")
+                    .query_async::<()>(&mut connection)
+                    .await
+                    .map_err(|error| redis_failure(base_url, &error))?;
+                return Ok(RedisLease {
+                    url,
+                    kind: Kind::Shared {
+                        base_url: base_url.to_owned(),
+                        number,
+                        token: name.to_owned(),
+                    },
+                });
+            }
+        }
+        Err(ServiceError::Unreachable {
+            service: "Redis",
+            url: crate::services::redact(base_url),
+            reason: "databases 1 to 15 are all leased by other tests".into(),
+            hint: "run fewer tests at once (cargo test -- --test-threads 8)".into(),
+        }
+        .into())
+    }
+}
+
+impl Drop for RedisLease {
+    fn drop(&mut self) {
+        match &mut self.kind {
+            Kind::Own { server, dir } => {
+                if let Some(server) = server.take() {
+                    server.stop();
+                }
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Kind::Shared { base_url, number, token } => {
+                let (url, control_url) = (self.url.clone(), with_database(base_url, 0));
+                let (key, token) = (lease_key(*number), token.clone());
+                block_on_side_thread(move || async move {
+                    if let Ok(mut connection) = connect_redis(&url, Origin::Lab).await {
+                        let _: Result<(), _> = redis::cmd("FLUSHDB").query_async(&mut connection).await;
+                    }
+                    if let Ok(mut control) = connect_redis(&control_url, Origin::Lab).await {
+                        // Release only our own lease, even if it expired and was taken.
+                        let holder: Option<String> = control.get(&key).await.unwrap_or(None);
+                        if holder.as_deref() == Some(token.as_str()) {
+                            let _: Result<(), _> = control.del(&key).await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+fn lease_key(number: u8) -> String {
+    format!("lab:test-lease:{number}")
+}
+
+fn redis_failure(url: &str, error: &redis::RedisError) -> HarnessError {
+    ServiceError::Unreachable {
+        service: "Redis",
+        url: crate::services::redact(url),
+        reason: error.to_string(),
+        hint: "check REDIS_URL".into(),
+    }
+    .into()
+}
+
+/// `url` with its database number replaced by `number`, query kept.
+fn with_database(url: &str, number: u8) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| scheme_end + i)
+        .unwrap_or(base.len());
+    let mut result = format!("{}/{number}", &base[..host_end]);
+    if let Some(query) = query {
+        result.push('?');
+        result.push_str(query);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_number_of_a_url_is_replaced() {
+        assert_eq!(with_database("redis://127.0.0.1:6379", 3), "redis://127.0.0.1:6379/3");
+        assert_eq!(with_database("redis://127.0.0.1:6379/0", 3), "redis://127.0.0.1:6379/3");
+        assert_eq!(
+            with_database("rediss://:pw@cache.example:6380/2?protocol=resp3", 5),
+            "rediss://:pw@cache.example:6380/5?protocol=resp3"
+        );
+    }
+}
