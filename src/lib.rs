@@ -12,7 +12,7 @@
 //!   exact [`billing::Money`].
 //! - [`dataset`]: a deterministic generator of realistic billing data and the
 //!   loader that writes it to MongoDB.
-//! - [`lab`]: what `lab up`, `lab down`, `lab status`, `lab env` and
+//! - [`control`]: what `lab up`, `lab down`, `lab status`, `lab env` and
 //!   `lab doctor` do, and the state file that records a running lab.
 //! - [`testing`]: the harness that gives each test its own Redis server and
 //!   its own MongoDB database.
@@ -25,7 +25,7 @@ pub mod bench;
 pub mod billing;
 pub mod config;
 pub mod dataset;
-pub mod lab;
+pub mod control;
 pub mod services;
 pub mod testing;
 

@@ -125,6 +125,14 @@ pub fn redact(url: &str) -> String {
 
 fn first_line(error: &dyn std::fmt::Display) -> String {
     let text = error.to_string();
+    // The MongoDB driver describes a failed server selection with the whole
+    // topology; the server's own error inside it is what a person needs.
+    if text.contains("Server selection timeout")
+        && let Some((_, inner)) = text.split_once("Error: Kind: ")
+    {
+        let inner = inner.split(", labels").next().unwrap_or(inner);
+        return inner.trim_end_matches(['}', ' ', ']']).chars().take(200).collect();
+    }
     let line = text.lines().next().unwrap_or_default();
     // Driver messages can be very long; the start says what happened.
     line.chars().take(200).collect()

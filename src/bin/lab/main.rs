@@ -1,1 +1,270 @@
-fn main() {}
+//! The `lab` command. It parses arguments, calls the support crate, and
+//! prints; every decision is made in the library, where it is tested.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use lab::Config;
+use lab::control::{self, LabError, UpOptions, UpOutcome, Verdict};
+use lab::dataset::{self, Existing, SeedProgress, SeedSpec};
+use lab::services::Toolbox;
+
+/// A Rust teaching lab for Redis, MongoDB and background jobs.
+#[derive(Debug, Parser)]
+#[command(name = "lab", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start Redis and MongoDB (installing what is missing) and load the data set.
+    Up {
+        /// Do not load the standard data set into an empty database.
+        #[arg(long)]
+        no_seed: bool,
+    },
+    /// Stop what `lab up` started. Data is kept for the next `lab up`.
+    Down,
+    /// Show what runs and whether it answers.
+    Status,
+    /// Print REDIS_URL, MONGODB_URI and MONGODB_DB for the running lab: `eval "$(cargo lab env)"`.
+    Env,
+    /// Check every prerequisite and print the fix for each problem.
+    Doctor,
+    /// Generate a billing data set and load it into MongoDB.
+    Seed {
+        /// Number of customers.
+        #[arg(long, default_value_t = 1_000, allow_negative_numbers = true)]
+        customers: i64,
+        /// Number of invoices.
+        #[arg(long, default_value_t = 20_000, allow_negative_numbers = true)]
+        invoices: i64,
+        /// The seed: the same seed gives identical documents, ids included.
+        #[arg(long, default_value_t = dataset::DEFAULT_SEED)]
+        seed: u64,
+        /// Replace the data set if the collections already hold documents.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Measure the lab's performance and print the figures.
+    #[command(subcommand)]
+    Bench(Bench),
+}
+
+#[derive(Debug, Subcommand)]
+enum Bench {
+    /// Seeding speed next to a bare insert_many of the same documents.
+    Seed {
+        /// Number of customers.
+        #[arg(long, default_value_t = 1_000)]
+        customers: i64,
+        /// Number of invoices.
+        #[arg(long, default_value_t = 1_000_000)]
+        invoices: i64,
+        /// The seed.
+        #[arg(long, default_value_t = dataset::DEFAULT_SEED)]
+        seed: u64,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match Config::from_env() {
+        Ok(config) => run(cli.command, &config).await,
+        Err(error) => Err(error.to_string()),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("lab: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
+    let text = |error: LabError| error.to_string();
+    match command {
+        Command::Up { no_seed } => up(config, !no_seed).await.map_err(text),
+        Command::Down => down(config).map_err(text),
+        Command::Status => status(config).await.map_err(text),
+        Command::Env => env(config).map_err(text),
+        Command::Doctor => Ok(doctor(config).await),
+        Command::Seed { customers, invoices, seed, replace } => {
+            let spec = SeedSpec::new(customers, invoices, seed).map_err(|e| e.to_string())?;
+            let existing = if replace { Existing::Replace } else { Existing::Refuse };
+            seed_command(config, spec, existing).await.map_err(text)
+        }
+        Command::Bench(Bench::Seed { customers, invoices, seed }) => {
+            let spec = SeedSpec::new(customers, invoices, seed).map_err(|e| e.to_string())?;
+            bench_seed(config, spec).await.map_err(text)
+        }
+    }
+}
+
+fn say(message: &str) {
+    eprintln!("lab: {message}");
+}
+
+async fn up(config: &Config, seed: bool) -> Result<ExitCode, LabError> {
+    let mut bar = SeedBar::default();
+    let outcome = control::up(config, UpOptions { seed }, &say, &mut |p| bar.update(p)).await?;
+    bar.finish();
+    match outcome {
+        UpOutcome::AlreadyRunning(state) => {
+            println!("The lab is already running; nothing was changed.");
+            print_services(config, &state);
+        }
+        UpOutcome::Started { state, seeded } => {
+            println!("The lab is up.");
+            print_services(config, &state);
+            if let Some(report) = seeded {
+                println!(
+                    "Loaded {} customers and {} invoices in {:.1} s.",
+                    report.customers,
+                    report.invoices,
+                    report.elapsed.as_secs_f64()
+                );
+            }
+            println!("Connect other tools with: eval \"$(cargo lab env)\"");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_services(config: &Config, state: &control::LabState) {
+    for (name, record) in state.services() {
+        let pid = record.pid.map(|pid| format!("pid {pid}")).unwrap_or_else(|| "external".to_owned());
+        println!("  {name:<8} {}  ({pid})", lab::services::redact(&record.url));
+    }
+    println!("  database {}", state.database);
+    println!("  state    {}", config.state_file().display());
+}
+
+fn down(config: &Config) -> Result<ExitCode, LabError> {
+    match control::down(config)? {
+        None => println!("The lab is not running."),
+        Some(report) => {
+            for (name, killed) in report.stopped {
+                let how = if killed { "killed after 30 s" } else { "stopped" };
+                println!("{name} {how}.");
+            }
+            for name in report.left_alone {
+                println!("{name} is your own server; left running.");
+            }
+            println!("Data is kept for the next `cargo lab up`.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn status(config: &Config) -> Result<ExitCode, LabError> {
+    let Some(services) = control::status(config).await? else {
+        println!("The lab is not running. Start it with `cargo lab up`.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    for service in &services {
+        let state = if service.answering { "running" } else { "NOT ANSWERING" };
+        let pid = service.pid.map(|pid| format!("pid {pid}")).unwrap_or_else(|| "external".to_owned());
+        println!("{:<8} {state:<14} {}  ({pid})", service.name, lab::services::redact(&service.url));
+    }
+    if services.iter().all(|s| s.answering) {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("Restart with `cargo lab down && cargo lab up`.");
+        Ok(ExitCode::FAILURE)
+    }
+}
+
+fn env(config: &Config) -> Result<ExitCode, LabError> {
+    let state = control::LabState::load(config)?.ok_or(LabError::NotRunning { variable: "MONGODB_URI" })?;
+    for line in state.env_lines() {
+        // Quoted for the shell: URLs may contain `&` or `?`.
+        let (name, value) = line.split_once('=').unwrap_or((&line, ""));
+        println!("export {name}='{}'", value.replace('\'', r"'\''"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn doctor(config: &Config) -> ExitCode {
+    let checks = control::diagnose(config, &Toolbox::new(config)).await;
+    let mut failed = false;
+    for check in &checks {
+        let mark = match check.verdict {
+            Verdict::Ok => "ok  ",
+            Verdict::WillInstall => "auto",
+            Verdict::Fail => {
+                failed = true;
+                "FAIL"
+            }
+        };
+        println!("[{mark}] {}: {}", check.name, check.detail);
+        if let Some(fix) = &check.fix {
+            println!("       fix: {fix}");
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+async fn seed_command(config: &Config, spec: SeedSpec, existing: Existing) -> Result<ExitCode, LabError> {
+    let database = control::billing_database(config).await?;
+    let mut bar = SeedBar::default();
+    let report = dataset::seed(&database, spec, existing, &mut |p| bar.update(p)).await?;
+    bar.finish();
+    println!(
+        "Loaded {} customers and {} invoices into {} in {:.1} s ({:.0} documents/s).",
+        report.customers,
+        report.invoices,
+        database.name(),
+        report.elapsed.as_secs_f64(),
+        report.docs_per_second()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench_seed(config: &Config, spec: SeedSpec) -> Result<ExitCode, LabError> {
+    let report = lab::bench::seed::run(config, spec, &say).await?;
+    println!("server:            {}", report.server);
+    println!("documents:         {} ({} customers, {} invoices)", report.documents, spec.customers, spec.invoices);
+    println!("generate only:     {:.2} s", report.generate.as_secs_f64());
+    println!(
+        "bare insert_many:  {:.2} s  {:>10.0} docs/s",
+        report.bare_insert.as_secs_f64(),
+        report.bare_docs_per_second()
+    );
+    println!(
+        "lab seed:          {:.2} s  {:>10.0} docs/s  (generation, inserts, indexes, publication)",
+        report.seed.as_secs_f64(),
+        report.seed_docs_per_second()
+    );
+    println!("ratio:             {:.2} of the bare insert_many rate", report.ratio());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar that appears with the first report.
+#[derive(Default)]
+struct SeedBar(Option<ProgressBar>);
+
+impl SeedBar {
+    fn update(&mut self, progress: SeedProgress) {
+        let bar = self.0.get_or_insert_with(|| {
+            let bar = ProgressBar::new(progress.total);
+            bar.set_style(
+                ProgressStyle::with_template("{bar:40} {pos}/{len} documents ({per_sec}, {eta} left)")
+                    .expect("the template is valid"),
+            );
+            bar
+        });
+        bar.set_position(progress.written);
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.0 {
+            bar.finish_and_clear();
+        }
+    }
+}

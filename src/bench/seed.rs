@@ -1,0 +1,106 @@
+//! `lab bench seed`: how fast `lab seed` loads a data set, next to the
+//! fastest the driver can write the same documents.
+
+use std::time::{Duration, Instant};
+
+use mongodb::Database;
+
+use crate::billing::collections::{CUSTOMERS, INVOICES};
+use crate::billing::{Customer, Invoice};
+use crate::config::Config;
+use crate::control::LabError;
+use crate::dataset::{self, Existing, Generator, SeedSpec};
+use crate::services::mongo_server::{self, MongoOptions};
+use crate::services::{Lifetime, ManagedServer, Origin, Tool, Toolbox, connect_mongodb};
+
+/// The figures of one run.
+#[derive(Debug, Clone)]
+pub struct SeedBenchReport {
+    /// Documents written by each contestant.
+    pub documents: u64,
+    /// Time to generate the documents in memory (not part of the bare figure).
+    pub generate: Duration,
+    /// Time for plain `insert_many` calls on the pre-generated documents.
+    pub bare_insert: Duration,
+    /// Time for `lab seed`: generation, batched inserts, indexes, publication.
+    pub seed: Duration,
+    /// Which server was measured.
+    pub server: String,
+}
+
+impl SeedBenchReport {
+    /// Documents per second of the bare inserts.
+    pub fn bare_docs_per_second(&self) -> f64 {
+        self.documents as f64 / self.bare_insert.as_secs_f64()
+    }
+
+    /// Documents per second of `lab seed`.
+    pub fn seed_docs_per_second(&self) -> f64 {
+        self.documents as f64 / self.seed.as_secs_f64()
+    }
+
+    /// `lab seed`'s rate as a fraction of the bare rate.
+    pub fn ratio(&self) -> f64 {
+        self.seed_docs_per_second() / self.bare_docs_per_second()
+    }
+}
+
+/// Runs the benchmark on `MONGODB_URI`, or on a fresh embedded server of its
+/// own (never the lab's, whose data it would disturb).
+pub async fn run(config: &Config, spec: SeedSpec, say: &dyn Fn(&str)) -> Result<SeedBenchReport, LabError> {
+    let (_server, uri, server) = match &config.mongodb_uri {
+        Some(uri) => (None, uri.clone(), crate::services::redact(uri)),
+        None => {
+            let program = Toolbox::new(config).ensure(Tool::Secantus, say)?;
+            let dir = config.home.join("bench").join(format!("p{}-mongodb", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let options = MongoOptions { port: None, dir, cache_size: "1G", lifetime: Lifetime::Tied };
+            let server: ManagedServer = mongo_server::start(&program, &options).await?;
+            let uri = server.url().to_owned();
+            (Some(server), uri, "embedded secantusd-rs (fresh store)".to_owned())
+        }
+    };
+    let origin = if config.mongodb_uri.is_some() { Origin::Variable("MONGODB_URI") } else { Origin::Lab };
+    let client = connect_mongodb(&uri, origin).await?;
+    let stamp = bson::oid::ObjectId::new().to_hex();
+    let bare_db = client.database(&format!("bench_bare_{}", &stamp[16..]));
+    let seed_db = client.database(&format!("bench_seed_{}", &stamp[16..]));
+
+    say("generating the documents in memory");
+    let started = Instant::now();
+    let generator = Generator::new(spec.seed, spec.customers);
+    let invoices: Vec<Invoice> = (0..spec.invoices).map(|index| generator.invoice(index)).collect();
+    let customers: Vec<Customer> = generator.customers().to_vec();
+    let generate = started.elapsed();
+
+    say("bare insert_many of the same documents");
+    let bare_insert = bare(&bare_db, &customers, &invoices).await;
+    drop((customers, invoices));
+    say("lab seed");
+    let started = Instant::now();
+    let seeded = dataset::seed(&seed_db, spec, Existing::Refuse, &mut |_| {}).await;
+    let seed = started.elapsed();
+    let _ = bare_db.drop().await;
+    let _ = seed_db.drop().await;
+    seeded?;
+    Ok(SeedBenchReport {
+        documents: (spec.customers + spec.invoices) as u64,
+        generate,
+        bare_insert: bare_insert.map_err(|source| {
+            LabError::Seed(dataset::SeedError::Database { action: "the bare insert_many", source })
+        })?,
+        seed,
+        server,
+    })
+}
+
+async fn bare(database: &Database, customers: &[Customer], invoices: &[Invoice]) -> mongodb::error::Result<Duration> {
+    let started = Instant::now();
+    if !customers.is_empty() {
+        database.collection::<Customer>(CUSTOMERS).insert_many(customers).await?;
+    }
+    if !invoices.is_empty() {
+        database.collection::<Invoice>(INVOICES).insert_many(invoices).await?;
+    }
+    Ok(started.elapsed())
+}

@@ -1,0 +1,140 @@
+//! `lab doctor`: every prerequisite, checked, with the fix for each.
+
+use super::state::LabState;
+use crate::config::Config;
+use crate::services::tools::{SECANTUS_PROGRAM, SECANTUS_VERSION};
+use crate::services::{Origin, Tool, Toolbox, connect_mongodb, connect_redis, redact};
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// All is well; the detail says what was found.
+    Ok,
+    /// Not there yet, but `lab up` or `cargo test` will install it.
+    WillInstall,
+    /// Needs the person to act: the fix says how.
+    Fail,
+}
+
+/// One line of the doctor's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// How it went.
+    pub verdict: Verdict,
+    /// What was found.
+    pub detail: String,
+    /// The command or step that fixes it, when it is not fine.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    fn ok(name: impl Into<String>, detail: impl Into<String>) -> Check {
+        Check { name: name.into(), verdict: Verdict::Ok, detail: detail.into(), fix: None }
+    }
+
+    fn problem(name: impl Into<String>, verdict: Verdict, detail: impl Into<String>, fix: String) -> Check {
+        Check { name: name.into(), verdict, detail: detail.into(), fix: Some(fix) }
+    }
+}
+
+/// Runs every check against `toolbox`'s view of the machine.
+pub async fn diagnose(config: &Config, toolbox: &Toolbox) -> Vec<Check> {
+    let mut checks = vec![check_home(config)];
+    checks.push(check_program(toolbox, Tool::CCompiler, "needed to build the embedded MongoDB server"));
+    match &config.redis_url {
+        Some(url) => checks.push(match connect_redis(url, Origin::Variable("REDIS_URL")).await {
+            Ok(_) => Check::ok("Redis (REDIS_URL)", format!("{} answers", redact(url))),
+            Err(error) => Check::problem("Redis (REDIS_URL)", Verdict::Fail, error.to_string(), "fix or unset REDIS_URL".into()),
+        }),
+        None => checks.push(check_program(toolbox, Tool::RedisServer, "runs the lab's Redis")),
+    }
+    match &config.mongodb_uri {
+        Some(uri) => checks.push(match connect_mongodb(uri, Origin::Variable("MONGODB_URI")).await {
+            Ok(_) => Check::ok("MongoDB (MONGODB_URI)", format!("{} answers", redact(uri))),
+            Err(error) => Check::problem("MongoDB (MONGODB_URI)", Verdict::Fail, error.to_string(), "fix or unset MONGODB_URI".into()),
+        }),
+        None => checks.extend(check_embedded_mongodb(toolbox)),
+    }
+    checks.push(check_running_lab(config));
+    checks
+}
+
+fn check_home(config: &Config) -> Check {
+    let probe = config.home.join(".doctor-probe");
+    let writable = std::fs::create_dir_all(&config.home)
+        .and_then(|()| std::fs::write(&probe, b"ok"))
+        .and_then(|()| std::fs::remove_file(&probe));
+    match writable {
+        Ok(()) => Check::ok("LAB_HOME", format!("{} is writable", config.home.display())),
+        Err(error) => Check::problem(
+            "LAB_HOME",
+            Verdict::Fail,
+            format!("{} is not writable: {error}", config.home.display()),
+            "set LAB_HOME to a folder you can write to".into(),
+        ),
+    }
+}
+
+fn check_program(toolbox: &Toolbox, tool: Tool, purpose: &str) -> Check {
+    match toolbox.locate(tool) {
+        Some(path) => Check::ok(tool.label(), path.display().to_string()),
+        None => Check::problem(
+            tool.label(),
+            Verdict::Fail,
+            format!("not found ({purpose})"),
+            toolbox.install_command(tool),
+        ),
+    }
+}
+
+fn check_embedded_mongodb(toolbox: &Toolbox) -> Vec<Check> {
+    match toolbox.locate(Tool::Secantus) {
+        Some(path) => vec![Check::ok(
+            Tool::Secantus.label(),
+            format!("{} {SECANTUS_VERSION}", path.display()),
+        )],
+        None => vec![
+            check_program(toolbox, Tool::Cmake, "needed to build the embedded MongoDB server"),
+            Check::problem(
+                Tool::Secantus.label(),
+                Verdict::WillInstall,
+                format!("{SECANTUS_PROGRAM} {SECANTUS_VERSION} is not installed yet; `lab up` and `cargo test` build it once (about 5 minutes)"),
+                toolbox.install_command(Tool::Secantus),
+            ),
+        ],
+    }
+}
+
+fn check_running_lab(config: &Config) -> Check {
+    match LabState::load(config) {
+        Ok(Some(state)) if state.redis.is_alive() && state.mongodb.is_alive() => Check::ok(
+            "lab",
+            format!("running: Redis {}, MongoDB {}", redact(&state.redis.url), redact(&state.mongodb.url)),
+        ),
+        Ok(Some(_)) => Check::problem("lab", Verdict::Fail, "recorded as up, but a server has stopped", "cargo lab down && cargo lab up".into()),
+        Ok(None) => Check::ok("lab", "not running (start it with `cargo lab up`)"),
+        Err(error) => Check::problem("lab", Verdict::Fail, error.to_string(), "cargo lab down".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::Platform;
+
+    #[tokio::test]
+    async fn a_machine_without_redis_server_is_told_the_fix() {
+        let home = std::env::temp_dir().join(format!("lab-doctor-test-{}", std::process::id()));
+        let config = Config::for_home(&home, Vec::new());
+        let toolbox = Toolbox::with_platform(&config, Platform::Debian { root: false });
+        let checks = diagnose(&config, &toolbox).await;
+        let redis = checks.iter().find(|c| c.name == "redis-server").unwrap();
+        assert_eq!(redis.verdict, Verdict::Fail);
+        assert_eq!(redis.fix.as_deref(), Some("sudo apt-get install -y redis-server"));
+        let cmake = checks.iter().find(|c| c.name == "cmake").unwrap();
+        assert_eq!(cmake.fix.as_deref(), Some("sudo apt-get install -y cmake"));
+        let _ = std::fs::remove_dir_all(home);
+    }
+}

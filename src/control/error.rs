@@ -1,0 +1,43 @@
+//! Why a `lab` command could not do its work.
+
+use super::state::StateError;
+use crate::dataset::SeedError;
+use crate::services::{ServiceError, ToolError};
+
+/// A failed `lab up`, `lab down`, `lab status` or `lab seed`. Each message is
+/// one line that says what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum LabError {
+    /// A service could not be started or reached.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// Seeding failed; the billing collections are unchanged.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    /// The state file is unreadable.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// Another `lab` command holds the lock.
+    #[error("another `lab` command is starting or stopping the lab; wait for it to finish and try again")]
+    Busy,
+    /// The command needs a running lab and there is none.
+    #[error("the lab is not running; start it with `cargo lab up`, or set {variable} to use your own server")]
+    NotRunning {
+        /// The variable that would name a server instead.
+        variable: &'static str,
+    },
+    /// A file of the lab could not be used.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+}
+
+impl From<ToolError> for LabError {
+    fn from(error: ToolError) -> Self {
+        LabError::Service(error.into())
+    }
+}

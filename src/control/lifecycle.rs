@@ -1,0 +1,272 @@
+//! `lab up`, `lab down` and `lab status`.
+//!
+//! `up` starts what is not running, records it in the state file, and loads
+//! the standard data set into an empty database; `down` stops what `up`
+//! started; `status` says what runs. Servers given by `REDIS_URL` or
+//! `MONGODB_URI` are used, never started or stopped.
+
+use std::fs::File;
+use std::time::Duration;
+
+use super::error::LabError;
+use super::state::{LabState, ServiceRecord};
+use crate::config::Config;
+use crate::dataset::{self, Existing, SeedProgress, SeedReport, SeedSpec};
+use crate::services::mongo_server::{self, MongoOptions};
+use crate::services::process::{self, program_name};
+use crate::services::redis_server::{self, RedisOptions};
+use crate::services::{
+    Lifetime, ManagedServer, Origin, Tool, Toolbox, connect_mongodb, connect_redis,
+};
+
+/// What `lab up` did.
+#[derive(Debug)]
+pub enum UpOutcome {
+    /// Everything was already running; nothing changed.
+    AlreadyRunning(LabState),
+    /// Services were started (or reached) and recorded.
+    Started {
+        /// The recorded state.
+        state: LabState,
+        /// The data set loaded into an empty database, if one was.
+        seeded: Option<SeedReport>,
+    },
+}
+
+/// Options of `lab up`.
+#[derive(Debug, Clone, Copy)]
+pub struct UpOptions {
+    /// Load the standard data set when the database is empty.
+    pub seed: bool,
+}
+
+/// Brings the lab up. `say` hears progress messages; `progress` hears seeding.
+pub async fn up(
+    config: &Config,
+    options: UpOptions,
+    say: &dyn Fn(&str),
+    progress: &mut dyn FnMut(SeedProgress),
+) -> Result<UpOutcome, LabError> {
+    let _lock = lock(config)?;
+    let config = &without_own_urls(config);
+    let previous = LabState::load(config)?.or_else(|| LabState::load_last(config));
+    if let Some(state) = &previous
+        && state.redis.is_alive()
+        && state.mongodb.is_alive()
+        && state_matches_config(state, config)
+    {
+        return Ok(UpOutcome::AlreadyRunning(state.clone()));
+    }
+    let toolbox = Toolbox::new(config);
+
+    // Start (or reach) Redis, then MongoDB. If MongoDB fails, the Redis we
+    // just started is stopped again: `up` either brings the lab up or leaves
+    // things as they were.
+    let keep = |record: Option<&ServiceRecord>| record.filter(|r| r.is_managed() && r.is_alive()).cloned();
+    let (redis, started_redis) = match (&config.redis_url, keep(previous.as_ref().map(|s| &s.redis))) {
+        (Some(url), _) => {
+            connect_redis(url, Origin::Variable("REDIS_URL")).await?;
+            (external(url, "redis-server"), None)
+        }
+        (None, Some(record)) => (record, None),
+        (None, None) => {
+            let program = toolbox.ensure(Tool::RedisServer, say)?;
+            say("starting Redis");
+            let options = RedisOptions {
+                port: config.redis_port.or_else(|| reusable_port(previous.as_ref().map(|s| &s.redis))),
+                dir: config.service_dir("redis"),
+                persistent: true,
+                lifetime: Lifetime::Detached,
+            };
+            let server = redis_server::start(&program, &options).await?;
+            (managed(&server, &program, options.dir.join("redis.log")), Some(server))
+        }
+    };
+    let mongodb = match (&config.mongodb_uri, keep(previous.as_ref().map(|s| &s.mongodb))) {
+        (Some(uri), _) => {
+            connect_mongodb(uri, Origin::Variable("MONGODB_URI")).await?;
+            Ok((external(uri, "mongod"), None))
+        }
+        (None, Some(record)) => Ok((record, None)),
+        (None, None) => start_mongodb(config, &toolbox, previous.as_ref(), say).await,
+    };
+    let (mongodb, started_mongodb) = match mongodb {
+        Ok(pair) => pair,
+        Err(error) => {
+            if let Some(server) = started_redis {
+                server.stop();
+            }
+            return Err(error);
+        }
+    };
+    let state = LabState {
+        redis,
+        mongodb,
+        database: config.database.clone(),
+    };
+    state.save(config)?;
+    // From here on the servers belong to the state file, not to this process.
+    started_redis.map(ManagedServer::detach);
+    started_mongodb.map(ManagedServer::detach);
+
+    let seeded = if options.seed {
+        let client = connect_mongodb(&state.mongodb.url, Origin::Lab).await?;
+        let database = client.database(&state.database);
+        if dataset::loader::is_empty(&database).await? {
+            say("loading the standard data set (1,000 customers, 20,000 invoices)");
+            Some(dataset::seed(&database, SeedSpec::standard(), Existing::Refuse, progress).await?)
+        } else {
+            None
+        }
+    } else {
+        None
+    };
+    Ok(UpOutcome::Started { state, seeded })
+}
+
+async fn start_mongodb(
+    config: &Config,
+    toolbox: &Toolbox,
+    previous: Option<&LabState>,
+    say: &dyn Fn(&str),
+) -> Result<(ServiceRecord, Option<ManagedServer>), LabError> {
+    let program = toolbox.ensure(Tool::Secantus, say)?;
+    say("starting MongoDB (the embedded secantusd-rs server)");
+    let options = MongoOptions {
+        port: config.mongodb_port.or_else(|| reusable_port(previous.map(|s| &s.mongodb))),
+        dir: config.service_dir("mongodb"),
+        cache_size: "512M",
+        lifetime: Lifetime::Detached,
+    };
+    let server = mongo_server::start(&program, &options).await?;
+    let record = managed(&server, &program, options.dir.join("mongodb.log"));
+    Ok((record, Some(server)))
+}
+
+/// What `lab down` stopped.
+#[derive(Debug, Default)]
+pub struct DownReport {
+    /// Services that were stopped, with whether they had to be killed.
+    pub stopped: Vec<(&'static str, bool)>,
+    /// Services given by URL, left running.
+    pub left_alone: Vec<&'static str>,
+}
+
+/// Stops the services `lab up` started and removes the state file. Data stays.
+pub fn down(config: &Config) -> Result<Option<DownReport>, LabError> {
+    let _lock = lock(config)?;
+    let Some(state) = LabState::load(config)? else {
+        return Ok(None);
+    };
+    let mut report = DownReport::default();
+    for (name, record) in state.services() {
+        match record.pid {
+            // Redis writes its append-only file and the MongoDB server
+            // checkpoints WiredTiger on SIGTERM; both get time to finish.
+            Some(pid) => report
+                .stopped
+                .push((name, process::terminate(pid, &record.program, Duration::from_secs(30)))),
+            None => report.left_alone.push(name),
+        }
+    }
+    LabState::retire(config)?;
+    Ok(Some(report))
+}
+
+/// How one service is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceStatus {
+    /// "Redis" or "MongoDB".
+    pub name: &'static str,
+    /// Its URL.
+    pub url: String,
+    /// Its pid, when the lab started it.
+    pub pid: Option<u32>,
+    /// Whether it answers requests right now.
+    pub answering: bool,
+}
+
+/// The status of each recorded service, or `None` when the lab is not up.
+pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabError> {
+    let Some(state) = LabState::load(config)? else {
+        return Ok(None);
+    };
+    let redis_ok = state.redis.is_alive() && connect_redis(&state.redis.url, Origin::Lab).await.is_ok();
+    let mongo_ok =
+        state.mongodb.is_alive() && connect_mongodb(&state.mongodb.url, Origin::Lab).await.is_ok();
+    let row = |name, record: &ServiceRecord, answering| ServiceStatus {
+        name,
+        url: record.url.clone(),
+        pid: record.pid,
+        answering,
+    };
+    Ok(Some(vec![
+        row("Redis", &state.redis, redis_ok),
+        row("MongoDB", &state.mongodb, mongo_ok),
+    ]))
+}
+
+/// Keeps two `lab` commands from starting or stopping services at once.
+fn lock(config: &Config) -> Result<File, LabError> {
+    let path = config.home.join("lab.lock");
+    let file = std::fs::create_dir_all(&config.home)
+        .and_then(|()| File::create(&path))
+        .map_err(|source| LabError::Io {
+            context: format!("cannot create {}", path.display()),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(_) => Err(LabError::Busy),
+    }
+}
+
+/// `config` without URLs that name the lab's own servers (see [`LabState::owns_url`]).
+fn without_own_urls(config: &Config) -> Config {
+    let own = |url: &Option<String>| url.as_deref().is_some_and(|url| LabState::owns_url(config, url));
+    Config {
+        redis_url: config.redis_url.clone().filter(|_| !own(&config.redis_url)),
+        mongodb_uri: config.mongodb_uri.clone().filter(|_| !own(&config.mongodb_uri)),
+        ..config.clone()
+    }
+}
+
+/// A recorded service that `up` would replace if the configuration changed:
+/// a URL set (or unset) since the lab was started.
+fn state_matches_config(state: &LabState, config: &Config) -> bool {
+    let same = |record: &ServiceRecord, url: &Option<String>| match url {
+        Some(url) => !record.is_managed() && &record.url == url,
+        None => record.is_managed(),
+    };
+    same(&state.redis, &config.redis_url)
+        && same(&state.mongodb, &config.mongodb_uri)
+        && state.database == config.database
+}
+
+/// The port a service had last time, if it is free: keeps URLs stable across
+/// `lab down` and `lab up`.
+fn reusable_port(record: Option<&ServiceRecord>) -> Option<u16> {
+    record
+        .and_then(|record| record.port)
+        .filter(|port| process::port_is_free(*port))
+}
+
+fn managed(server: &ManagedServer, program: &std::path::Path, log: std::path::PathBuf) -> ServiceRecord {
+    ServiceRecord {
+        url: server.url().to_owned(),
+        pid: server.pid(),
+        program: program_name(program),
+        port: Some(server.port()),
+        log: Some(log),
+    }
+}
+
+fn external(url: &str, program: &str) -> ServiceRecord {
+    ServiceRecord {
+        url: url.to_owned(),
+        pid: None,
+        program: program.to_owned(),
+        port: None,
+        log: None,
+    }
+}

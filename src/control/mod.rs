@@ -1,0 +1,26 @@
+//! What the `lab` command does: bring the lab up and down, report on it,
+//! diagnose the machine. The binary only parses arguments and prints.
+
+pub mod doctor;
+pub mod error;
+pub mod lifecycle;
+pub mod state;
+
+pub use doctor::{Check, Verdict, diagnose};
+pub use error::LabError;
+pub use lifecycle::{DownReport, ServiceStatus, UpOptions, UpOutcome, down, status, up};
+pub use state::{LabState, ServiceRecord};
+
+use crate::config::Config;
+use crate::services::{Origin, connect_mongodb};
+
+/// The billing database: on `MONGODB_URI` when set, else on the running lab.
+pub async fn billing_database(config: &Config) -> Result<mongodb::Database, LabError> {
+    let (uri, origin) = match (&config.mongodb_uri, LabState::load(config)?) {
+        (Some(uri), _) => (uri.clone(), Origin::Variable("MONGODB_URI")),
+        (None, Some(state)) => (state.mongodb.url, Origin::Lab),
+        (None, None) => return Err(LabError::NotRunning { variable: "MONGODB_URI" }),
+    };
+    let client = connect_mongodb(&uri, origin).await?;
+    Ok(client.database(&config.database))
+}

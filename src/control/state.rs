@@ -1,0 +1,148 @@
+//! The state file, `LAB_HOME/lab.json`: what `lab up` started, and where.
+//!
+//! Every other tool (notebooks, `lab env`, `lab seed`, `lab status`) finds the
+//! running lab through this file instead of guessing ports.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::services::process;
+
+/// One service of a running lab.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    /// How clients connect.
+    pub url: String,
+    /// The process id, when the lab started it; `None` for a server given by URL.
+    pub pid: Option<u32>,
+    /// The program's file name, to recognise the process behind `pid`.
+    pub program: String,
+    /// The port on 127.0.0.1, when the lab started it.
+    pub port: Option<u16>,
+    /// Its log file, when the lab started it.
+    pub log: Option<PathBuf>,
+}
+
+impl ServiceRecord {
+    /// Whether the lab started this service (and so stops it).
+    pub fn is_managed(&self) -> bool {
+        self.pid.is_some()
+    }
+
+    /// Whether its process still runs; a server given by URL counts as running.
+    pub fn is_alive(&self) -> bool {
+        match self.pid {
+            Some(pid) => process::is_running(pid, &self.program),
+            None => true,
+        }
+    }
+}
+
+/// What `lab up` recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LabState {
+    /// The Redis server.
+    pub redis: ServiceRecord,
+    /// The MongoDB server.
+    pub mongodb: ServiceRecord,
+    /// The database with the billing collections.
+    pub database: String,
+}
+
+/// The state file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} {path}: {reason}; `lab down` then `lab up` rebuilds it")]
+pub struct StateError {
+    action: &'static str,
+    path: String,
+    reason: String,
+}
+
+impl LabState {
+    /// The recorded state, or `None` when the lab was never started or was stopped.
+    pub fn load(config: &Config) -> Result<Option<LabState>, StateError> {
+        let path = config.state_file();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(state_error("read", &path, error)),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|error| state_error("understand", &path, error))
+    }
+
+    /// Writes the state, atomically: readers see the old file or the new one.
+    pub fn save(&self, config: &Config) -> Result<(), StateError> {
+        let path = config.state_file();
+        let temporary = path.with_extension("json.tmp");
+        let text = serde_json::to_string_pretty(self).expect("the state is plain data");
+        std::fs::create_dir_all(&config.home)
+            .and_then(|()| std::fs::write(&temporary, text))
+            .and_then(|()| std::fs::rename(&temporary, &path))
+            .map_err(|error| state_error("write", &path, error))
+    }
+
+    /// Marks the lab as stopped: the state file moves to `last.json`, where
+    /// the next `lab up` finds the ports to reuse.
+    pub fn retire(config: &Config) -> Result<(), StateError> {
+        let path = config.state_file();
+        match std::fs::rename(&path, last_file(config)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                Err(state_error("move", &path, error))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The state of the last lab that was brought down, if any.
+    pub fn load_last(config: &Config) -> Option<LabState> {
+        let text = std::fs::read_to_string(last_file(config)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Whether `url` is one of the servers this lab started itself, now or
+    /// before its last `lab down`. After `eval "$(cargo lab env)"` the lab's
+    /// own URLs are in `REDIS_URL` and `MONGODB_URI`; they must not be taken
+    /// for servers of the user's.
+    pub fn owns_url(config: &Config, url: &str) -> bool {
+        let current = LabState::load(config).ok().flatten();
+        [current, LabState::load_last(config)]
+            .into_iter()
+            .flatten()
+            .any(|state| {
+                state
+                    .services()
+                    .iter()
+                    .any(|(_, record)| record.is_managed() && record.url == url)
+            })
+    }
+
+    /// Both services, named.
+    pub fn services(&self) -> [(&'static str, &ServiceRecord); 2] {
+        [("Redis", &self.redis), ("MongoDB", &self.mongodb)]
+    }
+
+    /// The lines of `lab env`: variables any tool can connect with.
+    pub fn env_lines(&self) -> Vec<String> {
+        vec![
+            format!("REDIS_URL={}", self.redis.url),
+            format!("MONGODB_URI={}", self.mongodb.url),
+            format!("MONGODB_DB={}", self.database),
+        ]
+    }
+}
+
+fn last_file(config: &Config) -> PathBuf {
+    config.home.join("last.json")
+}
+
+fn state_error(action: &'static str, path: &Path, reason: impl std::fmt::Display) -> StateError {
+    StateError {
+        action,
+        path: path.display().to_string(),
+        reason: reason.to_string(),
+    }
+}
