@@ -24,8 +24,8 @@
 pub mod bench;
 pub mod billing;
 pub mod config;
-pub mod dataset;
 pub mod control;
+pub mod dataset;
 pub mod services;
 pub mod testing;
 

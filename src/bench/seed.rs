@@ -47,20 +47,40 @@ impl SeedBenchReport {
 
 /// Runs the benchmark on `MONGODB_URI`, or on a fresh embedded server of its
 /// own (never the lab's, whose data it would disturb).
-pub async fn run(config: &Config, spec: SeedSpec, say: &dyn Fn(&str)) -> Result<SeedBenchReport, LabError> {
+pub async fn run(
+    config: &Config,
+    spec: SeedSpec,
+    say: &dyn Fn(&str),
+) -> Result<SeedBenchReport, LabError> {
     let (_server, uri, server) = match &config.mongodb_uri {
         Some(uri) => (None, uri.clone(), crate::services::redact(uri)),
         None => {
             let program = Toolbox::new(config).ensure(Tool::Secantus, say)?;
-            let dir = config.home.join("bench").join(format!("p{}-mongodb", std::process::id()));
+            let dir = config
+                .home
+                .join("bench")
+                .join(format!("p{}-mongodb", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
-            let options = MongoOptions { port: None, dir, cache_size: "1G", lifetime: Lifetime::Tied };
+            let options = MongoOptions {
+                port: None,
+                dir,
+                cache_size: "1G",
+                lifetime: Lifetime::Tied,
+            };
             let server: ManagedServer = mongo_server::start(&program, &options).await?;
             let uri = server.url().to_owned();
-            (Some(server), uri, "embedded secantusd-rs (fresh store)".to_owned())
+            (
+                Some(server),
+                uri,
+                "embedded secantusd-rs (fresh store)".to_owned(),
+            )
         }
     };
-    let origin = if config.mongodb_uri.is_some() { Origin::Variable("MONGODB_URI") } else { Origin::Lab };
+    let origin = if config.mongodb_uri.is_some() {
+        Origin::Variable("MONGODB_URI")
+    } else {
+        Origin::Lab
+    };
     let client = connect_mongodb(&uri, origin).await?;
     let stamp = bson::oid::ObjectId::new().to_hex();
     let bare_db = client.database(&format!("bench_bare_{}", &stamp[16..]));
@@ -69,7 +89,9 @@ pub async fn run(config: &Config, spec: SeedSpec, say: &dyn Fn(&str)) -> Result<
     say("generating the documents in memory");
     let started = Instant::now();
     let generator = Generator::new(spec.seed, spec.customers);
-    let invoices: Vec<Invoice> = (0..spec.invoices).map(|index| generator.invoice(index)).collect();
+    let invoices: Vec<Invoice> = (0..spec.invoices)
+        .map(|index| generator.invoice(index))
+        .collect();
     let customers: Vec<Customer> = generator.customers().to_vec();
     let generate = started.elapsed();
 
@@ -87,20 +109,33 @@ pub async fn run(config: &Config, spec: SeedSpec, say: &dyn Fn(&str)) -> Result<
         documents: (spec.customers + spec.invoices) as u64,
         generate,
         bare_insert: bare_insert.map_err(|source| {
-            LabError::Seed(dataset::SeedError::Database { action: "the bare insert_many", source })
+            LabError::Seed(dataset::SeedError::Database {
+                action: "the bare insert_many",
+                source,
+            })
         })?,
         seed,
         server,
     })
 }
 
-async fn bare(database: &Database, customers: &[Customer], invoices: &[Invoice]) -> mongodb::error::Result<Duration> {
+async fn bare(
+    database: &Database,
+    customers: &[Customer],
+    invoices: &[Invoice],
+) -> mongodb::error::Result<Duration> {
     let started = Instant::now();
     if !customers.is_empty() {
-        database.collection::<Customer>(CUSTOMERS).insert_many(customers).await?;
+        database
+            .collection::<Customer>(CUSTOMERS)
+            .insert_many(customers)
+            .await?;
     }
     if !invoices.is_empty() {
-        database.collection::<Invoice>(INVOICES).insert_many(invoices).await?;
+        database
+            .collection::<Invoice>(INVOICES)
+            .insert_many(invoices)
+            .await?;
     }
     Ok(started.elapsed())
 }

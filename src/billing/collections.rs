@@ -47,7 +47,12 @@ pub async fn ensure_indexes_on(
         .build();
     database
         .collection::<Customer>(customers_name)
-        .create_index(IndexModel::builder().keys(doc! { "email": 1 }).options(unique).build())
+        .create_index(
+            IndexModel::builder()
+                .keys(doc! { "email": 1 })
+                .options(unique)
+                .build(),
+        )
         .await?;
     let invoice_indexes = [
         doc! { "customer_id": 1 },
@@ -55,9 +60,11 @@ pub async fn ensure_indexes_on(
         doc! { "invoice_date": 1 },
     ]
     .map(|keys| IndexModel::builder().keys(keys).build());
-    database
-        .collection::<Invoice>(invoices_name)
-        .create_indexes(invoice_indexes)
-        .await?;
+    // One at a time: the embedded server can stall on write conflicts when
+    // several indexes are built over a large collection at once.
+    let invoices = database.collection::<Invoice>(invoices_name);
+    for index in invoice_indexes {
+        invoices.create_index(index).await?;
+    }
     Ok(())
 }

@@ -60,7 +60,10 @@ impl Validate for CustomerFields {
         {
             return Err(BillingError::invalid(
                 "phone",
-                format!("{:?} may hold only digits, spaces and + - ( ) .", self.phone),
+                format!(
+                    "{:?} may hold only digits, spaces and + - ( ) .",
+                    self.phone
+                ),
             ));
         }
         self.address.validate()
@@ -74,7 +77,10 @@ impl Validate for Address {
         if !(self.state.len() == 2 && self.state.chars().all(|c| c.is_ascii_uppercase())) {
             return Err(BillingError::invalid(
                 "address.state",
-                format!("{:?} is not a two-letter state code such as \"NY\"", self.state),
+                format!(
+                    "{:?} is not a two-letter state code such as \"NY\"",
+                    self.state
+                ),
             ));
         }
         let digits: Vec<&str> = self.zip.split('-').collect();
@@ -86,7 +92,10 @@ impl Validate for Address {
         if !zip_ok {
             return Err(BillingError::invalid(
                 "address.zip",
-                format!("{:?} is not a ZIP code such as \"12345\" or \"12345-6789\"", self.zip),
+                format!(
+                    "{:?} is not a ZIP code such as \"12345\" or \"12345-6789\"",
+                    self.zip
+                ),
             ));
         }
         Ok(())
@@ -98,7 +107,11 @@ fn is_digits(text: &str, count: usize) -> bool {
 }
 
 /// Checks that `value` has visible text and at most `max` characters.
-pub(crate) fn require_text(field: &'static str, value: &str, max: usize) -> Result<(), BillingError> {
+pub(crate) fn require_text(
+    field: &'static str,
+    value: &str,
+    max: usize,
+) -> Result<(), BillingError> {
     if value.trim().is_empty() {
         return Err(BillingError::invalid(field, "must not be empty"));
     }
@@ -161,8 +174,16 @@ mod tests {
         let customer = Customer::check(seed_customer()).unwrap();
         let document = bson::serialize_to_document(&customer).unwrap();
         let keys: Vec<&str> = document.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["_id", "name", "email", "phone", "address", "created_at"]);
-        let address: Vec<&str> = document.get_document("address").unwrap().keys().map(String::as_str).collect();
+        assert_eq!(
+            keys,
+            ["_id", "name", "email", "phone", "address", "created_at"]
+        );
+        let address: Vec<&str> = document
+            .get_document("address")
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         assert_eq!(address, ["street", "city", "state", "zip"]);
     }
 
@@ -170,7 +191,10 @@ mod tests {
     fn each_broken_rule_names_its_field() {
         let cases: [(fn(&mut CustomerFields), &str); 5] = [
             (|c| c.name = "  ".into(), "name: must not be empty"),
-            (|c| c.email = "john.example.com".into(), "email: \"john.example.com\" is not an email address"),
+            (
+                |c| c.email = "john.example.com".into(),
+                "email: \"john.example.com\" is not an email address",
+            ),
             (|c| c.address.state = "New York".into(), "address.state:"),
             (|c| c.address.zip = "1234".into(), "address.zip:"),
             (|c| c.phone = "call me".into(), "phone:"),

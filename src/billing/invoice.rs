@@ -39,7 +39,11 @@ pub struct LineItemFields {
 impl LineItem {
     /// A line for `quantity` of `description` at `unit_price` each; the total
     /// is computed.
-    pub fn new(description: &str, quantity: i32, unit_price: Money) -> Result<LineItem, BillingError> {
+    pub fn new(
+        description: &str,
+        quantity: i32,
+        unit_price: Money,
+    ) -> Result<LineItem, BillingError> {
         let total = unit_price.times(quantity.max(0).unsigned_abs());
         Valid::check(LineItemFields {
             description: description.to_owned(),
@@ -85,7 +89,11 @@ pub enum InvoiceStatus {
 
 impl InvoiceStatus {
     /// Every status, in the order of an invoice's life.
-    pub const ALL: [InvoiceStatus; 3] = [InvoiceStatus::Pending, InvoiceStatus::Paid, InvoiceStatus::Overdue];
+    pub const ALL: [InvoiceStatus; 3] = [
+        InvoiceStatus::Pending,
+        InvoiceStatus::Paid,
+        InvoiceStatus::Overdue,
+    ];
 
     /// The stored name.
     pub fn as_str(self) -> &'static str {
@@ -110,7 +118,9 @@ impl FromStr for InvoiceStatus {
         InvoiceStatus::ALL
             .into_iter()
             .find(|status| status.as_str() == text)
-            .ok_or_else(|| BillingError::UnknownStatus { value: text.to_owned() })
+            .ok_or_else(|| BillingError::UnknownStatus {
+                value: text.to_owned(),
+            })
     }
 }
 
@@ -182,11 +192,17 @@ impl Validate for InvoiceFields {
         if self.items.is_empty() || self.items.len() > MAX_ITEMS {
             return Err(BillingError::invalid(
                 "items",
-                format!("an invoice has from 1 to {MAX_ITEMS} items, this one has {}", self.items.len()),
+                format!(
+                    "an invoice has from 1 to {MAX_ITEMS} items, this one has {}",
+                    self.items.len()
+                ),
             ));
         }
         if self.due_date < self.invoice_date {
-            return Err(BillingError::invalid("due_date", "must not be before invoice_date"));
+            return Err(BillingError::invalid(
+                "due_date",
+                "must not be before invoice_date",
+            ));
         }
         let computed: Money = self.items.iter().map(|item| item.total).sum();
         if computed != self.subtotal {
@@ -245,10 +261,22 @@ mod tests {
         let keys: Vec<&str> = document.keys().map(String::as_str).collect();
         assert_eq!(
             keys,
-            ["_id", "customer_id", "invoice_date", "due_date", "items", "subtotal", "tax", "total_amount", "status"]
+            [
+                "_id",
+                "customer_id",
+                "invoice_date",
+                "due_date",
+                "items",
+                "subtotal",
+                "tax",
+                "total_amount",
+                "status"
+            ]
         );
         assert_eq!(document.get_str("status").unwrap(), "pending");
-        let item = document.get_array("items").unwrap()[0].as_document().unwrap();
+        let item = document.get_array("items").unwrap()[0]
+            .as_document()
+            .unwrap();
         assert_eq!(item.get_i32("quantity").unwrap(), 2);
         assert_eq!(item.get("unit_price").unwrap().to_string(), "50.00");
         let back: Invoice = bson::deserialize_from_document(document).unwrap();
@@ -258,7 +286,10 @@ mod tests {
     #[test]
     fn a_quantity_below_one_is_refused() {
         let error = LineItem::new("Web Hosting", 0, money("50.00")).unwrap_err();
-        assert_eq!(error.to_string(), "items.quantity: must be from 1 to 1000000, got 0");
+        assert_eq!(
+            error.to_string(),
+            "items.quantity: must be from 1 to 1000000, got 0"
+        );
     }
 
     #[test]
@@ -266,8 +297,13 @@ mod tests {
         let invoice = Invoice::new(ObjectId::new(), seed_draft()).unwrap();
         let mut document = bson::serialize_to_document(&invoice).unwrap();
         document.insert("total_amount", money("125.36"));
-        let error = bson::deserialize_from_document::<Invoice>(document).unwrap_err().to_string();
-        assert!(error.contains("total_amount is 125.36 but its parts add up to 125.35"), "{error}");
+        let error = bson::deserialize_from_document::<Invoice>(document)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("total_amount is 125.36 but its parts add up to 125.35"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -279,7 +315,10 @@ mod tests {
             total: money("90.00"),
         };
         let error = LineItem::check(fields).unwrap_err();
-        assert_eq!(error.to_string(), "items.total is 90.00 but its parts add up to 100.00");
+        assert_eq!(
+            error.to_string(),
+            "items.total is 90.00 but its parts add up to 100.00"
+        );
     }
 
     #[test]
@@ -287,21 +326,35 @@ mod tests {
         let mut draft = seed_draft();
         draft.due_date = DateTime::parse_rfc3339_str("2024-12-01T00:00:00Z").unwrap();
         let error = Invoice::new(ObjectId::new(), draft).unwrap_err();
-        assert_eq!(error.to_string(), "due_date: must not be before invoice_date");
+        assert_eq!(
+            error.to_string(),
+            "due_date: must not be before invoice_date"
+        );
     }
 
     #[test]
     fn an_invoice_without_items_is_refused() {
         let mut draft = seed_draft();
         draft.items.clear();
-        assert!(Invoice::new(ObjectId::new(), draft).unwrap_err().to_string().starts_with("items:"));
+        assert!(
+            Invoice::new(ObjectId::new(), draft)
+                .unwrap_err()
+                .to_string()
+                .starts_with("items:")
+        );
     }
 
     #[test]
     fn statuses_are_the_three_the_notes_name() {
-        assert_eq!("overdue".parse::<InvoiceStatus>().unwrap(), InvoiceStatus::Overdue);
+        assert_eq!(
+            "overdue".parse::<InvoiceStatus>().unwrap(),
+            InvoiceStatus::Overdue
+        );
         let error = "late".parse::<InvoiceStatus>().unwrap_err();
-        assert_eq!(error.to_string(), "status \"late\" is not one of \"pending\", \"paid\", \"overdue\"");
+        assert_eq!(
+            error.to_string(),
+            "status \"late\" is not one of \"pending\", \"paid\", \"overdue\""
+        );
         let document = bson::doc! { "status": "late" };
         #[derive(Debug, Deserialize)]
         #[allow(dead_code)]

@@ -134,7 +134,10 @@ impl FromStr for Money {
     /// Parses `"125.35"`, `"50"` or `"0.5"`; refuses `"1.005"`, `"-3"`, `"abc"`.
     fn from_str(text: &str) -> Result<Money, BillingError> {
         let decimal = Decimal::from_str(text.trim()).map_err(|_| {
-            BillingError::invalid("amount", format!("{text:?} is not an amount such as \"125.35\""))
+            BillingError::invalid(
+                "amount",
+                format!("{text:?} is not an amount such as \"125.35\""),
+            )
         })?;
         Money::from_decimal(decimal)
     }
@@ -288,7 +291,10 @@ mod tests {
             assert!(bad.parse::<Money>().is_err(), "{bad} should be refused");
         }
         let error = "1.005".parse::<Money>().unwrap_err();
-        assert_eq!(error.to_string(), "amount: 1.005 has more than two decimal places");
+        assert_eq!(
+            error.to_string(),
+            "amount: 1.005 has more than two decimal places"
+        );
     }
 
     #[test]
@@ -308,7 +314,14 @@ mod tests {
 
     #[test]
     fn decimal128_encoding_agrees_with_the_bson_crate() {
-        for text in ["0.00", "125.35", "0.01", "999999999.99", "50.00", "1000000000.00"] {
+        for text in [
+            "0.00",
+            "125.35",
+            "0.01",
+            "999999999.99",
+            "50.00",
+            "1000000000.00",
+        ] {
             let ours = money(text).to_decimal128();
             let theirs: Decimal128 = text.parse().unwrap();
             assert_eq!(ours.bytes(), theirs.bytes(), "{text}");
@@ -320,7 +333,11 @@ mod tests {
     fn decimal128_values_with_other_exponents_are_read() {
         for (stored, expected) in [("1.5E+3", "1500.00"), ("12.5000", "12.50"), ("7", "7.00")] {
             let value: Decimal128 = stored.parse().unwrap();
-            assert_eq!(Money::from_decimal128(value).unwrap(), money(expected), "{stored}");
+            assert_eq!(
+                Money::from_decimal128(value).unwrap(),
+                money(expected),
+                "{stored}"
+            );
         }
         let not_a_number: Decimal128 = "NaN".parse().unwrap();
         assert!(Money::from_decimal128(not_a_number).is_err());
@@ -328,8 +345,14 @@ mod tests {
 
     #[test]
     fn numbers_other_drivers_store_are_accepted_when_exact() {
-        assert_eq!(Money::from_bson(&Bson::Double(50.0)).unwrap(), money("50.00"));
-        assert_eq!(Money::from_bson(&Bson::Double(10.35)).unwrap(), money("10.35"));
+        assert_eq!(
+            Money::from_bson(&Bson::Double(50.0)).unwrap(),
+            money("50.00")
+        );
+        assert_eq!(
+            Money::from_bson(&Bson::Double(10.35)).unwrap(),
+            money("10.35")
+        );
         assert_eq!(Money::from_bson(&Bson::Int32(15)).unwrap(), money("15.00"));
         assert!(Money::from_bson(&Bson::Double(0.1 + 0.2)).is_err());
         assert!(Money::from_bson(&Bson::Boolean(true)).is_err());
@@ -339,7 +362,8 @@ mod tests {
     fn money_round_trips_through_bson_as_decimal128() {
         let document = bson::doc! { "total": money("125.35") };
         assert!(matches!(document.get("total"), Some(Bson::Decimal128(_))));
-        let back: Money = bson::deserialize_from_bson(document.get("total").unwrap().clone()).unwrap();
+        let back: Money =
+            bson::deserialize_from_bson(document.get("total").unwrap().clone()).unwrap();
         assert_eq!(back, money("125.35"));
     }
 

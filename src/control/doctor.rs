@@ -31,30 +31,67 @@ pub struct Check {
 
 impl Check {
     fn ok(name: impl Into<String>, detail: impl Into<String>) -> Check {
-        Check { name: name.into(), verdict: Verdict::Ok, detail: detail.into(), fix: None }
+        Check {
+            name: name.into(),
+            verdict: Verdict::Ok,
+            detail: detail.into(),
+            fix: None,
+        }
     }
 
-    fn problem(name: impl Into<String>, verdict: Verdict, detail: impl Into<String>, fix: String) -> Check {
-        Check { name: name.into(), verdict, detail: detail.into(), fix: Some(fix) }
+    fn problem(
+        name: impl Into<String>,
+        verdict: Verdict,
+        detail: impl Into<String>,
+        fix: String,
+    ) -> Check {
+        Check {
+            name: name.into(),
+            verdict,
+            detail: detail.into(),
+            fix: Some(fix),
+        }
     }
 }
 
 /// Runs every check against `toolbox`'s view of the machine.
 pub async fn diagnose(config: &Config, toolbox: &Toolbox) -> Vec<Check> {
     let mut checks = vec![check_home(config)];
-    checks.push(check_program(toolbox, Tool::CCompiler, "needed to build the embedded MongoDB server"));
+    checks.push(check_program(
+        toolbox,
+        Tool::CCompiler,
+        "needed to build the embedded MongoDB server",
+    ));
     match &config.redis_url {
-        Some(url) => checks.push(match connect_redis(url, Origin::Variable("REDIS_URL")).await {
-            Ok(_) => Check::ok("Redis (REDIS_URL)", format!("{} answers", redact(url))),
-            Err(error) => Check::problem("Redis (REDIS_URL)", Verdict::Fail, error.to_string(), "fix or unset REDIS_URL".into()),
-        }),
-        None => checks.push(check_program(toolbox, Tool::RedisServer, "runs the lab's Redis")),
+        Some(url) => checks.push(
+            match connect_redis(url, Origin::Variable("REDIS_URL")).await {
+                Ok(_) => Check::ok("Redis (REDIS_URL)", format!("{} answers", redact(url))),
+                Err(error) => Check::problem(
+                    "Redis (REDIS_URL)",
+                    Verdict::Fail,
+                    error.to_string(),
+                    "fix or unset REDIS_URL".into(),
+                ),
+            },
+        ),
+        None => checks.push(check_program(
+            toolbox,
+            Tool::RedisServer,
+            "runs the lab's Redis",
+        )),
     }
     match &config.mongodb_uri {
-        Some(uri) => checks.push(match connect_mongodb(uri, Origin::Variable("MONGODB_URI")).await {
-            Ok(_) => Check::ok("MongoDB (MONGODB_URI)", format!("{} answers", redact(uri))),
-            Err(error) => Check::problem("MongoDB (MONGODB_URI)", Verdict::Fail, error.to_string(), "fix or unset MONGODB_URI".into()),
-        }),
+        Some(uri) => checks.push(
+            match connect_mongodb(uri, Origin::Variable("MONGODB_URI")).await {
+                Ok(_) => Check::ok("MongoDB (MONGODB_URI)", format!("{} answers", redact(uri))),
+                Err(error) => Check::problem(
+                    "MongoDB (MONGODB_URI)",
+                    Verdict::Fail,
+                    error.to_string(),
+                    "fix or unset MONGODB_URI".into(),
+                ),
+            },
+        ),
         None => checks.extend(check_embedded_mongodb(toolbox)),
     }
     checks.push(check_running_lab(config));
@@ -96,11 +133,17 @@ fn check_embedded_mongodb(toolbox: &Toolbox) -> Vec<Check> {
             format!("{} {SECANTUS_VERSION}", path.display()),
         )],
         None => vec![
-            check_program(toolbox, Tool::Cmake, "needed to build the embedded MongoDB server"),
+            check_program(
+                toolbox,
+                Tool::Cmake,
+                "needed to build the embedded MongoDB server",
+            ),
             Check::problem(
                 Tool::Secantus.label(),
                 Verdict::WillInstall,
-                format!("{SECANTUS_PROGRAM} {SECANTUS_VERSION} is not installed yet; `lab up` and `cargo test` build it once (about 5 minutes)"),
+                format!(
+                    "{SECANTUS_PROGRAM} {SECANTUS_VERSION} is not installed yet; `lab up` and `cargo test` build it once (about 5 minutes)"
+                ),
                 toolbox.install_command(Tool::Secantus),
             ),
         ],
@@ -111,11 +154,25 @@ fn check_running_lab(config: &Config) -> Check {
     match LabState::load(config) {
         Ok(Some(state)) if state.redis.is_alive() && state.mongodb.is_alive() => Check::ok(
             "lab",
-            format!("running: Redis {}, MongoDB {}", redact(&state.redis.url), redact(&state.mongodb.url)),
+            format!(
+                "running: Redis {}, MongoDB {}",
+                redact(&state.redis.url),
+                redact(&state.mongodb.url)
+            ),
         ),
-        Ok(Some(_)) => Check::problem("lab", Verdict::Fail, "recorded as up, but a server has stopped", "cargo lab down && cargo lab up".into()),
+        Ok(Some(_)) => Check::problem(
+            "lab",
+            Verdict::Fail,
+            "recorded as up, but a server has stopped",
+            "cargo lab down && cargo lab up".into(),
+        ),
         Ok(None) => Check::ok("lab", "not running (start it with `cargo lab up`)"),
-        Err(error) => Check::problem("lab", Verdict::Fail, error.to_string(), "cargo lab down".into()),
+        Err(error) => Check::problem(
+            "lab",
+            Verdict::Fail,
+            error.to_string(),
+            "cargo lab down".into(),
+        ),
     }
 }
 
@@ -132,7 +189,10 @@ mod tests {
         let checks = diagnose(&config, &toolbox).await;
         let redis = checks.iter().find(|c| c.name == "redis-server").unwrap();
         assert_eq!(redis.verdict, Verdict::Fail);
-        assert_eq!(redis.fix.as_deref(), Some("sudo apt-get install -y redis-server"));
+        assert_eq!(
+            redis.fix.as_deref(),
+            Some("sudo apt-get install -y redis-server")
+        );
         let cmake = checks.iter().find(|c| c.name == "cmake").unwrap();
         assert_eq!(cmake.fix.as_deref(), Some("sudo apt-get install -y cmake"));
         let _ = std::fs::remove_dir_all(home);

@@ -18,10 +18,14 @@ pub enum LabError {
     #[error(transparent)]
     State(#[from] StateError),
     /// Another `lab` command holds the lock.
-    #[error("another `lab` command is starting or stopping the lab; wait for it to finish and try again")]
+    #[error(
+        "another `lab` command is starting or stopping the lab; wait for it to finish and try again"
+    )]
     Busy,
     /// The command needs a running lab and there is none.
-    #[error("the lab is not running; start it with `cargo lab up`, or set {variable} to use your own server")]
+    #[error(
+        "the lab is not running; start it with `cargo lab up`, or set {variable} to use your own server"
+    )]
     NotRunning {
         /// The variable that would name a server instead.
         variable: &'static str,

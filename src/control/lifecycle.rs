@@ -62,27 +62,37 @@ pub async fn up(
     // Start (or reach) Redis, then MongoDB. If MongoDB fails, the Redis we
     // just started is stopped again: `up` either brings the lab up or leaves
     // things as they were.
-    let keep = |record: Option<&ServiceRecord>| record.filter(|r| r.is_managed() && r.is_alive()).cloned();
-    let (redis, started_redis) = match (&config.redis_url, keep(previous.as_ref().map(|s| &s.redis))) {
-        (Some(url), _) => {
-            connect_redis(url, Origin::Variable("REDIS_URL")).await?;
-            (external(url, "redis-server"), None)
-        }
-        (None, Some(record)) => (record, None),
-        (None, None) => {
-            let program = toolbox.ensure(Tool::RedisServer, say)?;
-            say("starting Redis");
-            let options = RedisOptions {
-                port: config.redis_port.or_else(|| reusable_port(previous.as_ref().map(|s| &s.redis))),
-                dir: config.service_dir("redis"),
-                persistent: true,
-                lifetime: Lifetime::Detached,
-            };
-            let server = redis_server::start(&program, &options).await?;
-            (managed(&server, &program, options.dir.join("redis.log")), Some(server))
-        }
-    };
-    let mongodb = match (&config.mongodb_uri, keep(previous.as_ref().map(|s| &s.mongodb))) {
+    let keep =
+        |record: Option<&ServiceRecord>| record.filter(|r| r.is_managed() && r.is_alive()).cloned();
+    let (redis, started_redis) =
+        match (&config.redis_url, keep(previous.as_ref().map(|s| &s.redis))) {
+            (Some(url), _) => {
+                connect_redis(url, Origin::Variable("REDIS_URL")).await?;
+                (external(url, "redis-server"), None)
+            }
+            (None, Some(record)) => (record, None),
+            (None, None) => {
+                let program = toolbox.ensure(Tool::RedisServer, say)?;
+                say("starting Redis");
+                let options = RedisOptions {
+                    port: config
+                        .redis_port
+                        .or_else(|| reusable_port(previous.as_ref().map(|s| &s.redis))),
+                    dir: config.service_dir("redis"),
+                    persistent: true,
+                    lifetime: Lifetime::Detached,
+                };
+                let server = redis_server::start(&program, &options).await?;
+                (
+                    managed(&server, &program, options.dir.join("redis.log")),
+                    Some(server),
+                )
+            }
+        };
+    let mongodb = match (
+        &config.mongodb_uri,
+        keep(previous.as_ref().map(|s| &s.mongodb)),
+    ) {
         (Some(uri), _) => {
             connect_mongodb(uri, Origin::Variable("MONGODB_URI")).await?;
             Ok((external(uri, "mongod"), None))
@@ -112,7 +122,7 @@ pub async fn up(
     let seeded = if options.seed {
         let client = connect_mongodb(&state.mongodb.url, Origin::Lab).await?;
         let database = client.database(&state.database);
-        if dataset::loader::is_empty(&database).await? {
+        if dataset::loader::needs_seeding(&database).await? {
             say("loading the standard data set (1,000 customers, 20,000 invoices)");
             Some(dataset::seed(&database, SeedSpec::standard(), Existing::Refuse, progress).await?)
         } else {
@@ -133,7 +143,9 @@ async fn start_mongodb(
     let program = toolbox.ensure(Tool::Secantus, say)?;
     say("starting MongoDB (the embedded secantusd-rs server)");
     let options = MongoOptions {
-        port: config.mongodb_port.or_else(|| reusable_port(previous.map(|s| &s.mongodb))),
+        port: config
+            .mongodb_port
+            .or_else(|| reusable_port(previous.map(|s| &s.mongodb))),
         dir: config.service_dir("mongodb"),
         cache_size: "512M",
         lifetime: Lifetime::Detached,
@@ -163,9 +175,10 @@ pub fn down(config: &Config) -> Result<Option<DownReport>, LabError> {
         match record.pid {
             // Redis writes its append-only file and the MongoDB server
             // checkpoints WiredTiger on SIGTERM; both get time to finish.
-            Some(pid) => report
-                .stopped
-                .push((name, process::terminate(pid, &record.program, Duration::from_secs(30)))),
+            Some(pid) => report.stopped.push((
+                name,
+                process::terminate(pid, &record.program, Duration::from_secs(30)),
+            )),
             None => report.left_alone.push(name),
         }
     }
@@ -191,9 +204,12 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
     let Some(state) = LabState::load(config)? else {
         return Ok(None);
     };
-    let redis_ok = state.redis.is_alive() && connect_redis(&state.redis.url, Origin::Lab).await.is_ok();
-    let mongo_ok =
-        state.mongodb.is_alive() && connect_mongodb(&state.mongodb.url, Origin::Lab).await.is_ok();
+    let redis_ok =
+        state.redis.is_alive() && connect_redis(&state.redis.url, Origin::Lab).await.is_ok();
+    let mongo_ok = state.mongodb.is_alive()
+        && connect_mongodb(&state.mongodb.url, Origin::Lab)
+            .await
+            .is_ok();
     let row = |name, record: &ServiceRecord, answering| ServiceStatus {
         name,
         url: record.url.clone(),
@@ -223,10 +239,16 @@ fn lock(config: &Config) -> Result<File, LabError> {
 
 /// `config` without URLs that name the lab's own servers (see [`LabState::owns_url`]).
 fn without_own_urls(config: &Config) -> Config {
-    let own = |url: &Option<String>| url.as_deref().is_some_and(|url| LabState::owns_url(config, url));
+    let own = |url: &Option<String>| {
+        url.as_deref()
+            .is_some_and(|url| LabState::owns_url(config, url))
+    };
     Config {
         redis_url: config.redis_url.clone().filter(|_| !own(&config.redis_url)),
-        mongodb_uri: config.mongodb_uri.clone().filter(|_| !own(&config.mongodb_uri)),
+        mongodb_uri: config
+            .mongodb_uri
+            .clone()
+            .filter(|_| !own(&config.mongodb_uri)),
         ..config.clone()
     }
 }
@@ -251,7 +273,11 @@ fn reusable_port(record: Option<&ServiceRecord>) -> Option<u16> {
         .filter(|port| process::port_is_free(*port))
 }
 
-fn managed(server: &ManagedServer, program: &std::path::Path, log: std::path::PathBuf) -> ServiceRecord {
+fn managed(
+    server: &ManagedServer,
+    program: &std::path::Path,
+    log: std::path::PathBuf,
+) -> ServiceRecord {
     ServiceRecord {
         url: server.url().to_owned(),
         pid: server.pid(),

@@ -19,7 +19,11 @@ pub async fn billing_database(config: &Config) -> Result<mongodb::Database, LabE
     let (uri, origin) = match (&config.mongodb_uri, LabState::load(config)?) {
         (Some(uri), _) => (uri.clone(), Origin::Variable("MONGODB_URI")),
         (None, Some(state)) => (state.mongodb.url, Origin::Lab),
-        (None, None) => return Err(LabError::NotRunning { variable: "MONGODB_URI" }),
+        (None, None) => {
+            return Err(LabError::NotRunning {
+                variable: "MONGODB_URI",
+            });
+        }
     };
     let client = connect_mongodb(&uri, origin).await?;
     Ok(client.database(&config.database))

@@ -16,18 +16,80 @@ pub const FIRST_NAMES: &[&str] = &[
 
 /// Family names.
 pub const LAST_NAMES: &[&str] = &[
-    "Adams", "Ahmed", "Alvarez", "Brown", "Campbell", "Chen", "Cohen", "Davis", "Diaz", "Doe",
-    "Edwards", "Evans", "Fischer", "Garcia", "Gupta", "Hall", "Hernandez", "Ito", "Jackson",
-    "Johnson", "Kim", "Kowalski", "Lee", "Lopez", "Martin", "Miller", "Moore", "Nakamura", "Nguyen",
-    "Novak", "Okafor", "Patel", "Perez", "Quinn", "Rossi", "Santos", "Schmidt", "Silva", "Singh",
-    "Smith", "Sato", "Taylor", "Thomas", "Walker", "White", "Williams", "Wilson", "Wright", "Young",
+    "Adams",
+    "Ahmed",
+    "Alvarez",
+    "Brown",
+    "Campbell",
+    "Chen",
+    "Cohen",
+    "Davis",
+    "Diaz",
+    "Doe",
+    "Edwards",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Gupta",
+    "Hall",
+    "Hernandez",
+    "Ito",
+    "Jackson",
+    "Johnson",
+    "Kim",
+    "Kowalski",
+    "Lee",
+    "Lopez",
+    "Martin",
+    "Miller",
+    "Moore",
+    "Nakamura",
+    "Nguyen",
+    "Novak",
+    "Okafor",
+    "Patel",
+    "Perez",
+    "Quinn",
+    "Rossi",
+    "Santos",
+    "Schmidt",
+    "Silva",
+    "Singh",
+    "Smith",
+    "Sato",
+    "Taylor",
+    "Thomas",
+    "Walker",
+    "White",
+    "Williams",
+    "Wilson",
+    "Wright",
+    "Young",
     "Zhang",
 ];
 
 /// Street names, without the suffix.
 pub const STREETS: &[&str] = &[
-    "Main", "Oak", "Maple", "Cedar", "Pine", "Elm", "Washington", "Lake", "Hill", "Park", "Sunset",
-    "River", "Church", "Mill", "Spring", "Highland", "Union", "Market", "Broad", "Chestnut",
+    "Main",
+    "Oak",
+    "Maple",
+    "Cedar",
+    "Pine",
+    "Elm",
+    "Washington",
+    "Lake",
+    "Hill",
+    "Park",
+    "Sunset",
+    "River",
+    "Church",
+    "Mill",
+    "Spring",
+    "Highland",
+    "Union",
+    "Market",
+    "Broad",
+    "Chestnut",
 ];
 
 /// Street suffixes, abbreviated as on envelopes.
@@ -55,7 +117,12 @@ const fn city(
     zip_prefix: &'static str,
     area_code: &'static str,
 ) -> City {
-    City { name, state, zip_prefix, area_code }
+    City {
+        name,
+        state,
+        zip_prefix,
+        area_code,
+    }
 }
 
 /// Cities customers live in.
@@ -130,7 +197,11 @@ pub struct Product {
 }
 
 const fn product(description: &'static str, price_cents: i64, max_quantity: i64) -> Product {
-    Product { description, price_cents, max_quantity }
+    Product {
+        description,
+        price_cents,
+        max_quantity,
+    }
 }
 
 /// The price list. The first two are the course notes' own.

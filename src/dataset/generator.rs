@@ -43,7 +43,9 @@ impl Generator {
     /// made up front (invoices need their sign-up dates and states);
     /// invoices are made on demand, in any order.
     pub fn new(seed: u64, customers: usize) -> Generator {
-        let customers = (0..customers).map(|index| make_customer(seed, index)).collect();
+        let customers = (0..customers)
+            .map(|index| make_customer(seed, index))
+            .collect();
         Generator { seed, customers }
     }
 
@@ -70,7 +72,11 @@ impl Generator {
         let due_millis = invoice_millis + terms_days * DAY_MILLIS;
 
         let status = if due_millis > AS_OF_MILLIS {
-            if rng.chance(20) { InvoiceStatus::Paid } else { InvoiceStatus::Pending }
+            if rng.chance(20) {
+                InvoiceStatus::Paid
+            } else {
+                InvoiceStatus::Pending
+            }
         } else if rng.chance(88) {
             InvoiceStatus::Paid
         } else {
@@ -198,7 +204,11 @@ mod tests {
     #[test]
     fn ids_and_emails_are_unique() {
         let generator = Generator::new(DEFAULT_SEED, 500);
-        let emails: HashSet<&str> = generator.customers().iter().map(|c| c.email.as_str()).collect();
+        let emails: HashSet<&str> = generator
+            .customers()
+            .iter()
+            .map(|c| c.email.as_str())
+            .collect();
         assert_eq!(emails.len(), 500);
         let ids: HashSet<ObjectId> = (0..5_000).map(|i| generator.invoice(i).id).collect();
         assert_eq!(ids.len(), 5_000);
@@ -226,8 +236,11 @@ mod tests {
     #[test]
     fn the_data_set_is_varied() {
         let generator = Generator::new(DEFAULT_SEED, 1_000);
-        let states: HashSet<&str> =
-            generator.customers().iter().map(|c| c.address.state.as_str()).collect();
+        let states: HashSet<&str> = generator
+            .customers()
+            .iter()
+            .map(|c| c.address.state.as_str())
+            .collect();
         assert!(states.len() > 15, "{states:?}");
         let invoices: Vec<Invoice> = (0..3_000).map(|i| generator.invoice(i)).collect();
         let statuses: HashSet<InvoiceStatus> = invoices.iter().map(|i| i.status).collect();
@@ -239,7 +252,11 @@ mod tests {
         assert_eq!(products.len(), PRODUCTS.len());
         let years: HashSet<i32> = invoices
             .iter()
-            .map(|i| i.invoice_date.try_to_rfc3339_string().unwrap()[..4].parse().unwrap())
+            .map(|i| {
+                i.invoice_date.try_to_rfc3339_string().unwrap()[..4]
+                    .parse()
+                    .unwrap()
+            })
             .collect();
         assert_eq!(years, HashSet::from([2024, 2025]));
     }

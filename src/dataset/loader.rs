@@ -1,11 +1,19 @@
-//! Writing a generated data set into MongoDB.
+//! Writing a generated data set into MongoDB, never half of one.
 //!
-//! Documents go into staging collections first, in batches through
-//! `insert_many`, and the indexes are built there. Only when everything is in
-//! place are the staging collections renamed to `customers` and `invoices`.
-//! A seeding run that fails, or is interrupted, therefore never leaves a
-//! half-written data set where the lessons look: the staging collections are
-//! dropped on failure, and left-overs of a killed run are dropped by the next.
+//! Documents go in through batched `insert_many` calls; the indexes are built
+//! once all documents are in, one index at a time (cheaper than maintaining
+//! them during a million inserts, and, on the embedded server, building
+//! several at once can stall on write conflicts).
+//!
+//! - **Into an empty database** (the usual case), documents go straight into
+//!   `customers` and `invoices`, under an "in progress" marker. If the run
+//!   fails, both collections are dropped, which is exactly the state before.
+//!   If it is killed, the marker stays; the next run (or `lab up`) sees it,
+//!   drops the partial data and starts again.
+//! - **Replacing existing data** (`--replace`), documents go into staging
+//!   collections, and only a complete data set replaces the old one, by
+//!   `renameCollection`. A failed run leaves the old data untouched. (On the
+//!   embedded server a rename copies the data, so this path is the slower one.)
 
 use std::time::{Duration, Instant};
 
@@ -149,18 +157,46 @@ pub async fn seed(
     progress: &mut dyn FnMut(SeedProgress),
 ) -> Result<SeedReport, SeedError> {
     let started = Instant::now();
-    if existing == Existing::Refuse {
-        refuse_if_not_empty(database).await?;
+    let interrupted = marker_present(database).await?;
+    if interrupted {
+        // An earlier run was killed part way: what it wrote is not a data set.
+        drop_all(database, &[CUSTOMERS, INVOICES]).await?;
     }
-    drop_stale_staging(database).await?;
-    let stamp = format!("{STAGING_PREFIX}{}_", bson::oid::ObjectId::new().to_hex());
-    let result = write_staged(database, spec, &stamp, progress).await;
-    if result.is_err() {
-        // Best effort: the next run drops anything this leaves behind.
-        let _ = drop_collection(database, &format!("{stamp}{CUSTOMERS}")).await;
-        let _ = drop_collection(database, &format!("{stamp}{INVOICES}")).await;
+    match (first_filled(database).await?, existing) {
+        (Some((collection, count)), Existing::Refuse) => {
+            return Err(SeedError::NotEmpty {
+                database: database.name().to_owned(),
+                collection,
+                count,
+            });
+        }
+        (Some(_), Existing::Replace) => {
+            drop_stale_staging(database).await?;
+            let stamp = format!("{STAGING_PREFIX}{}_", bson::oid::ObjectId::new().to_hex());
+            let names = [format!("{stamp}{CUSTOMERS}"), format!("{stamp}{INVOICES}")];
+            let result = async {
+                write(database, &names, spec, progress).await?;
+                rename(database, &names[0], CUSTOMERS).await?;
+                rename(database, &names[1], INVOICES).await
+            }
+            .await;
+            if result.is_err() {
+                // Best effort: the next replacing run drops anything left.
+                let _ = drop_all(database, &names).await;
+            }
+            result?;
+        }
+        (None, _) => {
+            set_marker(database, spec).await?;
+            let names = [CUSTOMERS.to_owned(), INVOICES.to_owned()];
+            let result = write(database, &names, spec, progress).await;
+            if result.is_err() {
+                let _ = drop_all(database, &names).await;
+            }
+            result?;
+            drop_all(database, &[MARKER]).await?;
+        }
     }
-    result?;
     Ok(SeedReport {
         customers: spec.customers as u64,
         invoices: spec.invoices as u64,
@@ -168,20 +204,10 @@ pub async fn seed(
     })
 }
 
-/// Whether the billing collections hold no documents.
-pub async fn is_empty(database: &Database) -> Result<bool, SeedError> {
-    Ok(first_filled(database).await?.is_none())
-}
-
-async fn refuse_if_not_empty(database: &Database) -> Result<(), SeedError> {
-    match first_filled(database).await? {
-        Some((collection, count)) => Err(SeedError::NotEmpty {
-            database: database.name().to_owned(),
-            collection,
-            count,
-        }),
-        None => Ok(()),
-    }
+/// Whether the database needs a data set: its billing collections are empty,
+/// or hold what an interrupted seeding run left.
+pub async fn needs_seeding(database: &Database) -> Result<bool, SeedError> {
+    Ok(marker_present(database).await? || first_filled(database).await?.is_none())
 }
 
 /// The first billing collection that holds documents, with its count.
@@ -199,20 +225,20 @@ async fn first_filled(database: &Database) -> Result<Option<(&'static str, u64)>
     Ok(None)
 }
 
-async fn write_staged(
+/// Inserts the data set into the collections `names` (customers, invoices)
+/// and builds their indexes.
+async fn write(
     database: &Database,
+    names: &[String; 2],
     spec: SeedSpec,
-    stamp: &str,
     progress: &mut dyn FnMut(SeedProgress),
 ) -> Result<(), SeedError> {
-    let staged_customers = format!("{stamp}{CUSTOMERS}");
-    let staged_invoices = format!("{stamp}{INVOICES}");
     let total = (spec.customers + spec.invoices) as u64;
     let mut written = 0u64;
     progress(SeedProgress { written, total });
 
     let generator = Generator::new(spec.seed, spec.customers);
-    let customers = database.collection::<Customer>(&staged_customers);
+    let customers = database.collection::<Customer>(&names[0]);
     for batch in generator.customers().chunks(BATCH) {
         customers
             .insert_many(batch)
@@ -224,7 +250,7 @@ async fn write_staged(
 
     // Generating is CPU work and inserting waits on the server, so a
     // blocking thread makes the next batch while this task inserts the last.
-    let invoices = database.collection::<Invoice>(&staged_invoices);
+    let invoices = database.collection::<Invoice>(&names[1]);
     let mut batches = produce_invoice_batches(generator, spec.invoices);
     let unordered = InsertManyOptions::builder().ordered(false).build();
     while let Some(batch) = batches.recv().await {
@@ -236,27 +262,11 @@ async fn write_staged(
         written += batch.len() as u64;
         progress(SeedProgress { written, total });
     }
-
-    // Create both collections even when empty, so the renames below find them.
-    for name in [&staged_customers, &staged_invoices] {
-        let exists = database
-            .list_collection_names()
-            .await
-            .map_err(database_error("listing collections"))?
-            .contains(name);
-        if !exists {
-            database
-                .create_collection(name.as_str())
-                .await
-                .map_err(database_error("creating a collection"))?;
-        }
-    }
-    collections::ensure_indexes_on(database, &staged_customers, &staged_invoices)
+    // Creating the indexes also creates the collections, so an empty data
+    // set still has both.
+    collections::ensure_indexes_on(database, &names[0], &names[1])
         .await
-        .map_err(database_error("creating indexes"))?;
-    rename(database, &staged_customers, CUSTOMERS).await?;
-    rename(database, &staged_invoices, INVOICES).await?;
-    Ok(())
+        .map_err(database_error("creating indexes"))
 }
 
 fn produce_invoice_batches(generator: Generator, count: usize) -> mpsc::Receiver<Vec<Invoice>> {
@@ -290,23 +300,52 @@ async fn rename(database: &Database, from: &str, to: &str) -> Result<(), SeedErr
     Ok(())
 }
 
+/// The collection whose presence says a seeding run is under way or was killed.
+const MARKER: &str = "seeding__in_progress";
+
+async fn set_marker(database: &Database, spec: SeedSpec) -> Result<(), SeedError> {
+    database
+        .collection::<bson::Document>(MARKER)
+        .insert_one(doc! {
+            "seed": spec.seed as i64,
+            "customers": spec.customers as i64,
+            "invoices": spec.invoices as i64,
+            "started_at": bson::DateTime::now(),
+        })
+        .await
+        .map_err(database_error("marking the seeding run"))?;
+    Ok(())
+}
+
+async fn marker_present(database: &Database) -> Result<bool, SeedError> {
+    let names = database
+        .list_collection_names()
+        .await
+        .map_err(database_error("listing collections"))?;
+    Ok(names.iter().any(|name| name == MARKER))
+}
+
 async fn drop_stale_staging(database: &Database) -> Result<(), SeedError> {
     let names = database
         .list_collection_names()
         .await
         .map_err(database_error("listing collections"))?;
-    for name in names.iter().filter(|name| name.starts_with(STAGING_PREFIX)) {
-        drop_collection(database, name).await?;
-    }
-    Ok(())
+    let stale: Vec<String> = names
+        .into_iter()
+        .filter(|name| name.starts_with(STAGING_PREFIX) && name != MARKER)
+        .collect();
+    drop_all(database, &stale).await
 }
 
-async fn drop_collection(database: &Database, name: &str) -> Result<(), SeedError> {
-    database
-        .collection::<bson::Document>(name)
-        .drop()
-        .await
-        .map_err(database_error("dropping a staging collection"))
+async fn drop_all(database: &Database, names: &[impl AsRef<str>]) -> Result<(), SeedError> {
+    for name in names {
+        database
+            .collection::<bson::Document>(name.as_ref())
+            .drop()
+            .await
+            .map_err(database_error("dropping a collection"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -316,9 +355,16 @@ mod tests {
     #[test]
     fn negative_or_huge_sizes_are_refused_with_the_flag_name() {
         let error = SeedSpec::new(-5, 10, 1).unwrap_err();
-        assert_eq!(error.to_string(), "--customers must be from 0 to 1000000, got -5");
+        assert_eq!(
+            error.to_string(),
+            "--customers must be from 0 to 1000000, got -5"
+        );
         let error = SeedSpec::new(10, 30_000_000, 1).unwrap_err();
-        assert!(error.to_string().starts_with("--invoices must be from 0 to"));
+        assert!(
+            error
+                .to_string()
+                .starts_with("--invoices must be from 0 to")
+        );
     }
 
     #[test]

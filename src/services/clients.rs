@@ -82,7 +82,9 @@ pub async fn connect_mongodb(uri: &str, origin: Origin) -> Result<mongodb::Clien
         .map_err(|error| unreachable(first_line(&error)))?;
     options.server_selection_timeout = Some(FIRST_CONTACT);
     options.connect_timeout.get_or_insert(FIRST_CONTACT);
-    options.app_name.get_or_insert_with(|| "rust-db-lab".to_owned());
+    options
+        .app_name
+        .get_or_insert_with(|| "rust-db-lab".to_owned());
     let client =
         mongodb::Client::with_options(options).map_err(|error| unreachable(first_line(&error)))?;
     client
@@ -131,7 +133,11 @@ fn first_line(error: &dyn std::fmt::Display) -> String {
         && let Some((_, inner)) = text.split_once("Error: Kind: ")
     {
         let inner = inner.split(", labels").next().unwrap_or(inner);
-        return inner.trim_end_matches(['}', ' ', ']']).chars().take(200).collect();
+        return inner
+            .trim_end_matches(['}', ' ', ']'])
+            .chars()
+            .take(200)
+            .collect();
     }
     let line = text.lines().next().unwrap_or_default();
     // Driver messages can be very long; the start says what happened.
@@ -148,7 +154,10 @@ mod tests {
             redact("mongodb+srv://ada:s3cret@cluster0.example.net/billing?retryWrites=true"),
             "mongodb+srv://ada:***@cluster0.example.net/billing?retryWrites=true"
         );
-        assert_eq!(redact("redis://:pw@127.0.0.1:6379/0"), "redis://:***@127.0.0.1:6379/0");
+        assert_eq!(
+            redact("redis://:pw@127.0.0.1:6379/0"),
+            "redis://:***@127.0.0.1:6379/0"
+        );
         assert_eq!(redact("redis://127.0.0.1:6379/"), "redis://127.0.0.1:6379/");
     }
 
@@ -160,7 +169,10 @@ mod tests {
             .await
             .unwrap_err();
         let message = error.to_string();
-        assert!(message.starts_with(&format!("MongoDB at {uri} does not answer")), "{message}");
+        assert!(
+            message.starts_with(&format!("MongoDB at {uri} does not answer")),
+            "{message}"
+        );
         assert!(message.contains("check MONGODB_URI"), "{message}");
         assert!(!message.contains('\n'), "{message}");
     }
@@ -169,9 +181,14 @@ mod tests {
     async fn a_redis_url_that_does_not_answer_gives_a_one_line_error() {
         let port = super::super::process::free_port().unwrap();
         let url = format!("redis://127.0.0.1:{port}/");
-        let error = connect_redis(&url, Origin::Variable("REDIS_URL")).await.unwrap_err();
+        let error = connect_redis(&url, Origin::Variable("REDIS_URL"))
+            .await
+            .unwrap_err();
         let message = error.to_string();
-        assert!(message.starts_with(&format!("Redis at {url} does not answer")), "{message}");
+        assert!(
+            message.starts_with(&format!("Redis at {url} does not answer")),
+            "{message}"
+        );
         assert!(!message.contains('\n'), "{message}");
     }
 }

@@ -11,7 +11,8 @@ pub enum ServiceError {
     Tool(#[from] ToolError),
     /// The requested port already has a listener.
     #[error(
-        "port {port} on 127.0.0.1 is already in use, so {service} cannot start there; set {} to another port, or stop the program that holds it", port_variable(service)
+        "port {port} on 127.0.0.1 is already in use, so {service} cannot start there; set {} to another port, or stop the program that holds it",
+        port_variable(service)
     )]
     PortTaken {
         /// Which service wanted it.
@@ -76,5 +77,9 @@ impl ServiceError {
 
 /// The variable that sets a service's port.
 fn port_variable(service: &str) -> &'static str {
-    if service == "Redis" { "LAB_REDIS_PORT" } else { "LAB_MONGODB_PORT" }
+    if service == "Redis" {
+        "LAB_REDIS_PORT"
+    } else {
+        "LAB_MONGODB_PORT"
+    }
 }

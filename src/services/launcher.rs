@@ -104,7 +104,11 @@ pub async fn launch(
         context: format!("cannot create {}", plan.dir.display()),
         source,
     })?;
-    let attempts = if plan.port.is_some() { 1 } else { PORT_ATTEMPTS };
+    let attempts = if plan.port.is_some() {
+        1
+    } else {
+        PORT_ATTEMPTS
+    };
     let mut last_error = None;
     for _ in 0..attempts {
         let port = match plan.port {

@@ -146,7 +146,10 @@ pub fn is_running(pid: u32, program: &str) -> bool {
 fn proc_matches(pid: u32, program: &str) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The state letter follows the command name, which is wrapped in parentheses.
-    let state = stat.rsplit(')').next().and_then(|rest| rest.trim().chars().next());
+    let state = stat
+        .rsplit(')')
+        .next()
+        .and_then(|rest| rest.trim().chars().next());
     if matches!(state, Some('Z') | Some('X') | None) {
         return false;
     }
@@ -262,7 +265,10 @@ mod tests {
         let pid = child.pid();
         assert!(child.exit_status().is_none());
         assert!(is_running(pid, "sleep"));
-        assert!(!is_running(pid, "redis-server"), "the program name is checked");
+        assert!(
+            !is_running(pid, "redis-server"),
+            "the program name is checked"
+        );
         child.stop(Duration::from_secs(2));
         assert!(!is_running(pid, "sleep"));
         let _ = std::fs::remove_file(&launch.log_file);

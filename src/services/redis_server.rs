@@ -63,7 +63,14 @@ fn arguments(port: u16, dir: &Path, persistent: bool) -> Vec<OsString> {
     let persistence: &[&str] = if persistent {
         // The append-only file loses at most a second of writes if the
         // machine crashes; snapshots keep restarts fast.
-        &["--appendonly", "yes", "--appendfsync", "everysec", "--save", "300 1 60 1000"]
+        &[
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--save",
+            "300 1 60 1000",
+        ]
     } else {
         &["--appendonly", "no", "--save", ""]
     };

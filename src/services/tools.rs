@@ -255,8 +255,7 @@ impl Toolbox {
         candidates.push(self.install_root().join("bin").join(SECANTUS_PROGRAM));
         candidates.push(self.config.tools_dir().join("bin").join(SECANTUS_PROGRAM));
         candidates.into_iter().find(|path| {
-            is_executable(path)
-                && Self::secantus_version(path).as_deref() == Some(SECANTUS_VERSION)
+            is_executable(path) && Self::secantus_version(path).as_deref() == Some(SECANTUS_VERSION)
         })
     }
 
@@ -388,10 +387,16 @@ mod tests {
     #[test]
     fn programs_are_found_on_the_search_path() {
         let toolbox = Toolbox::with_platform(
-            &Config::for_home("/nonexistent", vec![PathBuf::from("/bin"), PathBuf::from("/usr/bin")]),
+            &Config::for_home(
+                "/nonexistent",
+                vec![PathBuf::from("/bin"), PathBuf::from("/usr/bin")],
+            ),
             Platform::Other,
         );
-        assert!(toolbox.locate(Tool::CCompiler).is_some() || find_program(&[PathBuf::from("/usr/bin")], "cc").is_none());
+        assert!(
+            toolbox.locate(Tool::CCompiler).is_some()
+                || find_program(&[PathBuf::from("/usr/bin")], "cc").is_none()
+        );
         assert!(find_program(&[PathBuf::from("/bin")], "sh").is_some());
     }
 }

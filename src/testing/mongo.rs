@@ -6,7 +6,9 @@ use tokio::sync::OnceCell;
 use super::{HarnessError, block_on_side_thread, test_dir};
 use crate::config::Config;
 use crate::services::mongo_server::{self, MongoOptions};
-use crate::services::{Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_mongodb};
+use crate::services::{
+    Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_mongodb,
+};
 
 /// The embedded server of this test binary: started by the first test that
 /// needs it, stopped by the kernel when the binary exits (it is tied to the
@@ -33,7 +35,11 @@ impl MongoLease {
         // that made it, and every `#[tokio::test]` has a runtime of its own.
         let client = connect_mongodb(&uri, origin).await?;
         let database = client.database(&name.replace('-', "_"));
-        Ok(MongoLease { uri, client, database })
+        Ok(MongoLease {
+            uri,
+            client,
+            database,
+        })
     }
 
     /// The server's URI.

@@ -7,7 +7,9 @@ use redis::AsyncCommands;
 use super::{HarnessError, block_on_side_thread, test_dir};
 use crate::config::Config;
 use crate::services::redis_server::{self, RedisOptions};
-use crate::services::{Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_redis};
+use crate::services::{
+    Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_redis,
+};
 
 /// How long a lease on a shared server's database lasts if its test dies
 /// without giving it back.
@@ -22,8 +24,15 @@ pub struct RedisLease {
 
 #[derive(Debug)]
 enum Kind {
-    Own { server: Option<ManagedServer>, dir: PathBuf },
-    Shared { base_url: String, number: u8, token: String },
+    Own {
+        server: Option<ManagedServer>,
+        dir: PathBuf,
+    },
+    Shared {
+        base_url: String,
+        number: u8,
+        token: String,
+    },
 }
 
 impl RedisLease {
@@ -111,12 +120,17 @@ impl Drop for RedisLease {
                 }
                 let _ = std::fs::remove_dir_all(dir);
             }
-            Kind::Shared { base_url, number, token } => {
+            Kind::Shared {
+                base_url,
+                number,
+                token,
+            } => {
                 let (url, control_url) = (self.url.clone(), with_database(base_url, 0));
                 let (key, token) = (lease_key(*number), token.clone());
                 block_on_side_thread(move || async move {
                     if let Ok(mut connection) = connect_redis(&url, Origin::Lab).await {
-                        let _: Result<(), _> = redis::cmd("FLUSHDB").query_async(&mut connection).await;
+                        let _: Result<(), _> =
+                            redis::cmd("FLUSHDB").query_async(&mut connection).await;
                     }
                     if let Ok(mut control) = connect_redis(&control_url, Origin::Lab).await {
                         // Release only our own lease, even if it expired and was taken.
@@ -170,8 +184,14 @@ mod tests {
 
     #[test]
     fn the_database_number_of_a_url_is_replaced() {
-        assert_eq!(with_database("redis://127.0.0.1:6379", 3), "redis://127.0.0.1:6379/3");
-        assert_eq!(with_database("redis://127.0.0.1:6379/0", 3), "redis://127.0.0.1:6379/3");
+        assert_eq!(
+            with_database("redis://127.0.0.1:6379", 3),
+            "redis://127.0.0.1:6379/3"
+        );
+        assert_eq!(
+            with_database("redis://127.0.0.1:6379/0", 3),
+            "redis://127.0.0.1:6379/3"
+        );
         assert_eq!(
             with_database("rediss://:pw@cache.example:6380/2?protocol=resp3", 5),
             "rediss://:pw@cache.example:6380/5?protocol=resp3"

@@ -94,12 +94,25 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
         Command::Status => status(config).await.map_err(text),
         Command::Env => env(config).map_err(text),
         Command::Doctor => Ok(doctor(config).await),
-        Command::Seed { customers, invoices, seed, replace } => {
+        Command::Seed {
+            customers,
+            invoices,
+            seed,
+            replace,
+        } => {
             let spec = SeedSpec::new(customers, invoices, seed).map_err(|e| e.to_string())?;
-            let existing = if replace { Existing::Replace } else { Existing::Refuse };
+            let existing = if replace {
+                Existing::Replace
+            } else {
+                Existing::Refuse
+            };
             seed_command(config, spec, existing).await.map_err(text)
         }
-        Command::Bench(Bench::Seed { customers, invoices, seed }) => {
+        Command::Bench(Bench::Seed {
+            customers,
+            invoices,
+            seed,
+        }) => {
             let spec = SeedSpec::new(customers, invoices, seed).map_err(|e| e.to_string())?;
             bench_seed(config, spec).await.map_err(text)
         }
@@ -138,8 +151,14 @@ async fn up(config: &Config, seed: bool) -> Result<ExitCode, LabError> {
 
 fn print_services(config: &Config, state: &control::LabState) {
     for (name, record) in state.services() {
-        let pid = record.pid.map(|pid| format!("pid {pid}")).unwrap_or_else(|| "external".to_owned());
-        println!("  {name:<8} {}  ({pid})", lab::services::redact(&record.url));
+        let pid = record
+            .pid
+            .map(|pid| format!("pid {pid}"))
+            .unwrap_or_else(|| "external".to_owned());
+        println!(
+            "  {name:<8} {}  ({pid})",
+            lab::services::redact(&record.url)
+        );
     }
     println!("  database {}", state.database);
     println!("  state    {}", config.state_file().display());
@@ -150,7 +169,11 @@ fn down(config: &Config) -> Result<ExitCode, LabError> {
         None => println!("The lab is not running."),
         Some(report) => {
             for (name, killed) in report.stopped {
-                let how = if killed { "killed after 30 s" } else { "stopped" };
+                let how = if killed {
+                    "killed after 30 s"
+                } else {
+                    "stopped"
+                };
                 println!("{name} {how}.");
             }
             for name in report.left_alone {
@@ -168,9 +191,20 @@ async fn status(config: &Config) -> Result<ExitCode, LabError> {
         return Ok(ExitCode::SUCCESS);
     };
     for service in &services {
-        let state = if service.answering { "running" } else { "NOT ANSWERING" };
-        let pid = service.pid.map(|pid| format!("pid {pid}")).unwrap_or_else(|| "external".to_owned());
-        println!("{:<8} {state:<14} {}  ({pid})", service.name, lab::services::redact(&service.url));
+        let state = if service.answering {
+            "running"
+        } else {
+            "NOT ANSWERING"
+        };
+        let pid = service
+            .pid
+            .map(|pid| format!("pid {pid}"))
+            .unwrap_or_else(|| "external".to_owned());
+        println!(
+            "{:<8} {state:<14} {}  ({pid})",
+            service.name,
+            lab::services::redact(&service.url)
+        );
     }
     if services.iter().all(|s| s.answering) {
         Ok(ExitCode::SUCCESS)
@@ -181,7 +215,9 @@ async fn status(config: &Config) -> Result<ExitCode, LabError> {
 }
 
 fn env(config: &Config) -> Result<ExitCode, LabError> {
-    let state = control::LabState::load(config)?.ok_or(LabError::NotRunning { variable: "MONGODB_URI" })?;
+    let state = control::LabState::load(config)?.ok_or(LabError::NotRunning {
+        variable: "MONGODB_URI",
+    })?;
     for line in state.env_lines() {
         // Quoted for the shell: URLs may contain `&` or `?`.
         let (name, value) = line.split_once('=').unwrap_or((&line, ""));
@@ -207,10 +243,18 @@ async fn doctor(config: &Config) -> ExitCode {
             println!("       fix: {fix}");
         }
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
-async fn seed_command(config: &Config, spec: SeedSpec, existing: Existing) -> Result<ExitCode, LabError> {
+async fn seed_command(
+    config: &Config,
+    spec: SeedSpec,
+    existing: Existing,
+) -> Result<ExitCode, LabError> {
     let database = control::billing_database(config).await?;
     let mut bar = SeedBar::default();
     let report = dataset::seed(&database, spec, existing, &mut |p| bar.update(p)).await?;
@@ -229,7 +273,10 @@ async fn seed_command(config: &Config, spec: SeedSpec, existing: Existing) -> Re
 async fn bench_seed(config: &Config, spec: SeedSpec) -> Result<ExitCode, LabError> {
     let report = lab::bench::seed::run(config, spec, &say).await?;
     println!("server:            {}", report.server);
-    println!("documents:         {} ({} customers, {} invoices)", report.documents, spec.customers, spec.invoices);
+    println!(
+        "documents:         {} ({} customers, {} invoices)",
+        report.documents, spec.customers, spec.invoices
+    );
     println!("generate only:     {:.2} s", report.generate.as_secs_f64());
     println!(
         "bare insert_many:  {:.2} s  {:>10.0} docs/s",
@@ -241,7 +288,10 @@ async fn bench_seed(config: &Config, spec: SeedSpec) -> Result<ExitCode, LabErro
         report.seed.as_secs_f64(),
         report.seed_docs_per_second()
     );
-    println!("ratio:             {:.2} of the bare insert_many rate", report.ratio());
+    println!(
+        "ratio:             {:.2} of the bare insert_many rate",
+        report.ratio()
+    );
     Ok(ExitCode::SUCCESS)
 }
 
@@ -254,8 +304,10 @@ impl SeedBar {
         let bar = self.0.get_or_insert_with(|| {
             let bar = ProgressBar::new(progress.total);
             bar.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} documents ({per_sec}, {eta} left)")
-                    .expect("the template is valid"),
+                ProgressStyle::with_template(
+                    "{bar:40} {pos}/{len} documents ({per_sec}, {eta} left)",
+                )
+                .expect("the template is valid"),
             );
             bar
         });

@@ -1,0 +1,80 @@
+//! The test harness keeps tests apart and cleans up after them.
+
+use bson::doc;
+use lab::services::{Origin, connect_mongodb};
+use lab::testing::TestEnv;
+use redis::AsyncCommands;
+
+#[tokio::test]
+async fn each_test_gets_an_empty_redis_of_its_own() {
+    let first = TestEnv::start().await;
+    let second = TestEnv::start().await;
+    let mut a = first.redis().await;
+    let mut b = second.redis().await;
+    let _: () = a.set("customer:1", "Ada").await.unwrap();
+    let seen: Option<String> = b.get("customer:1").await.unwrap();
+    assert_eq!(
+        seen, None,
+        "a key written in one test's Redis is visible in another's"
+    );
+    let size: u64 = redis::cmd("DBSIZE").query_async(&mut a).await.unwrap();
+    assert_eq!(size, 1);
+}
+
+#[tokio::test]
+async fn a_tests_redis_keeps_nothing_on_disk() {
+    let env = TestEnv::start().await;
+    let mut redis = env.redis().await;
+    let setting: Vec<String> = redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("appendonly")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(setting, ["appendonly", "no"]);
+}
+
+#[tokio::test]
+async fn a_tests_redis_stops_when_the_environment_is_dropped() {
+    let env = TestEnv::start().await;
+    let url = env.redis_url().to_owned();
+    assert!(lab::services::clients::redis_answers(&url).await);
+    drop(env);
+    if std::env::var_os("REDIS_URL").is_none() {
+        assert!(
+            !lab::services::clients::redis_answers(&url).await,
+            "{url} still answers"
+        );
+    }
+}
+
+#[tokio::test]
+async fn each_test_gets_its_own_database_which_is_dropped_afterwards() {
+    let first = TestEnv::start().await;
+    let second = TestEnv::start().await;
+    assert_ne!(first.database().name(), second.database().name());
+    first
+        .database()
+        .collection("notes")
+        .insert_one(doc! { "n": 1 })
+        .await
+        .unwrap();
+    assert_eq!(
+        second
+            .database()
+            .collection::<bson::Document>("notes")
+            .count_documents(doc! {})
+            .await
+            .unwrap(),
+        0
+    );
+
+    let (uri, name) = (
+        first.mongodb_uri().to_owned(),
+        first.database().name().to_owned(),
+    );
+    drop(first);
+    let client = connect_mongodb(&uri, Origin::Lab).await.unwrap();
+    let names = client.list_database_names().await.unwrap();
+    assert!(!names.contains(&name), "{name} was not dropped");
+}

@@ -1,0 +1,159 @@
+//! `lab up`, `lab down` and `lab status`, driven through the library with a
+//! lab home of the test's own.
+
+use std::path::PathBuf;
+
+use bson::doc;
+use lab::Config;
+use lab::control::{self, LabError, LabState, UpOptions, UpOutcome};
+use lab::services::{Origin, ServiceError, connect_mongodb, connect_redis};
+use redis::AsyncCommands;
+
+/// A lab home that is brought down and removed when the test ends, pass or fail.
+struct LabHome {
+    config: Config,
+}
+
+impl LabHome {
+    fn new(name: &str) -> LabHome {
+        let home = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&home);
+        let config = Config {
+            home,
+            redis_url: None,
+            mongodb_uri: None,
+            redis_port: None,
+            mongodb_port: None,
+            ..Config::from_env().unwrap()
+        };
+        LabHome { config }
+    }
+}
+
+impl Drop for LabHome {
+    fn drop(&mut self) {
+        let _ = control::down(&self.config);
+        let _ = std::fs::remove_dir_all(&self.config.home);
+    }
+}
+
+async fn up(config: &Config, seed: bool) -> Result<UpOutcome, LabError> {
+    control::up(config, UpOptions { seed }, &|_| {}, &mut |_| {}).await
+}
+
+fn running_processes_mentioning(text: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| std::fs::read(entry.path().join("cmdline")).ok())
+        .filter(|cmdline| String::from_utf8_lossy(cmdline).contains(text))
+        .count()
+}
+
+#[tokio::test]
+async fn up_seeds_an_empty_lab_a_second_up_changes_nothing_and_data_survives_down_and_up() {
+    let lab = LabHome::new("lifecycle");
+    let UpOutcome::Started { state, seeded } = up(&lab.config, true).await.unwrap() else {
+        panic!("the first `up` should start the lab");
+    };
+    let seeded = seeded.expect("an empty database is seeded");
+    assert_eq!((seeded.customers, seeded.invoices), (1_000, 20_000));
+    let statuses = control::status(&lab.config).await.unwrap().unwrap();
+    assert!(statuses.iter().all(|s| s.answering), "{statuses:?}");
+
+    let UpOutcome::AlreadyRunning(again) = up(&lab.config, true).await.unwrap() else {
+        panic!("a second `up` must not start anything");
+    };
+    assert_eq!(again, state);
+
+    let mut redis = connect_redis(&state.redis.url, Origin::Lab).await.unwrap();
+    let _: () = redis.set("customer:42", "kept").await.unwrap();
+    drop(redis);
+    let report = control::down(&lab.config).unwrap().unwrap();
+    assert_eq!(report.stopped.len(), 2);
+    assert!(LabState::load(&lab.config).unwrap().is_none());
+
+    let UpOutcome::Started {
+        state: restarted,
+        seeded,
+    } = up(&lab.config, true).await.unwrap()
+    else {
+        panic!("`up` after `down` should start the lab");
+    };
+    assert!(seeded.is_none(), "a database with data is not seeded again");
+    assert_eq!(
+        restarted.redis.url, state.redis.url,
+        "ports are reused, so exported URLs stay valid"
+    );
+    let mut redis = connect_redis(&restarted.redis.url, Origin::Lab)
+        .await
+        .unwrap();
+    let kept: Option<String> = redis.get("customer:42").await.unwrap();
+    assert_eq!(kept.as_deref(), Some("kept"));
+    let client = connect_mongodb(&restarted.mongodb.url, Origin::Lab)
+        .await
+        .unwrap();
+    let invoices = client
+        .database(&restarted.database)
+        .collection::<bson::Document>("invoices");
+    assert_eq!(invoices.count_documents(doc! {}).await.unwrap(), 20_000);
+}
+
+#[tokio::test]
+async fn up_on_a_taken_port_fails_in_one_line_and_starts_nothing() {
+    let mut lab = LabHome::new("taken-port");
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = holder.local_addr().unwrap().port();
+    lab.config.redis_port = Some(port);
+    let error = up(&lab.config, false).await.unwrap_err();
+    assert!(
+        matches!(error, LabError::Service(ServiceError::PortTaken { .. })),
+        "{error:?}"
+    );
+    let message = error.to_string();
+    assert!(
+        message.contains(&format!("port {port} on 127.0.0.1 is already in use")),
+        "{message}"
+    );
+    assert!(message.contains("LAB_REDIS_PORT"), "{message}");
+    assert!(LabState::load(&lab.config).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn up_with_an_unreachable_mongodb_stops_the_redis_it_started() {
+    let mut lab = LabHome::new("bad-mongodb");
+    let unused = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    lab.config.mongodb_uri = Some(format!("mongodb://127.0.0.1:{unused}/"));
+    let error = up(&lab.config, false).await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .starts_with("MongoDB at mongodb://127.0.0.1:"),
+        "{error}"
+    );
+    assert!(!error.to_string().contains('\n'));
+    assert!(LabState::load(&lab.config).unwrap().is_none());
+    let home = lab.config.home.display().to_string();
+    assert_eq!(
+        running_processes_mentioning(&home),
+        0,
+        "a server under {home} is still running"
+    );
+}
+
+#[tokio::test]
+async fn status_and_down_on_a_lab_that_never_ran_say_so() {
+    let lab = LabHome::new("never-ran");
+    assert!(control::status(&lab.config).await.unwrap().is_none());
+    assert!(control::down(&lab.config).unwrap().is_none());
+    let error = control::billing_database(&lab.config).await.unwrap_err();
+    assert!(
+        error.to_string().starts_with("the lab is not running"),
+        "{error}"
+    );
+}
