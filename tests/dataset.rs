@@ -227,14 +227,28 @@ async fn progress_is_reported_up_to_the_total() {
 async fn data_left_by_an_interrupted_run_is_replaced_by_the_next_one() {
     let env = TestEnv::start_seeded().await;
     // What a run killed part way leaves: its marker and some documents.
-    env.database().collection::<Document>("seeding__in_progress").insert_one(doc! { "seed": 1 }).await.unwrap();
-    assert!(dataset::loader::needs_seeding(env.database()).await.unwrap());
+    env.database()
+        .collection::<Document>("seeding__in_progress")
+        .insert_one(doc! { "seed": 1 })
+        .await
+        .unwrap();
+    assert!(
+        dataset::loader::needs_seeding(env.database())
+            .await
+            .unwrap()
+    );
 
     let spec = SeedSpec::new(5, 10, 99).unwrap();
-    dataset::seed(env.database(), spec, Existing::Refuse, &mut |_| {}).await.unwrap();
+    dataset::seed(env.database(), spec, Existing::Refuse, &mut |_| {})
+        .await
+        .unwrap();
     assert_eq!(raw(&env, CUSTOMERS).await.len(), 5);
     assert_eq!(raw(&env, INVOICES).await.len(), 10);
-    assert!(!dataset::loader::needs_seeding(env.database()).await.unwrap());
+    assert!(
+        !dataset::loader::needs_seeding(env.database())
+            .await
+            .unwrap()
+    );
     let mut names = env.database().list_collection_names().await.unwrap();
     names.sort();
     assert_eq!(names, [CUSTOMERS, INVOICES]);
@@ -243,7 +257,14 @@ async fn data_left_by_an_interrupted_run_is_replaced_by_the_next_one() {
 #[tokio::test]
 async fn an_empty_data_set_still_creates_both_collections() {
     let env = TestEnv::start().await;
-    dataset::seed(env.database(), SeedSpec::new(0, 0, 1).unwrap(), Existing::Refuse, &mut |_| {}).await.unwrap();
+    dataset::seed(
+        env.database(),
+        SeedSpec::new(0, 0, 1).unwrap(),
+        Existing::Refuse,
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     let mut names = env.database().list_collection_names().await.unwrap();
     names.sort();
     assert_eq!(names, [CUSTOMERS, INVOICES]);

@@ -1,9 +1,10 @@
 //! Writing a generated data set into MongoDB, never half of one.
 //!
-//! Documents go in through batched `insert_many` calls; the indexes are built
-//! once all documents are in, one index at a time (cheaper than maintaining
-//! them during a million inserts, and, on the embedded server, building
-//! several at once can stall on write conflicts).
+//! The indexes are created first, on the empty collections, and documents
+//! then go in through batched `insert_many` calls that maintain them as they
+//! go. Building an index afterwards over a large collection would be a
+//! single huge transaction; on the embedded server one over a million
+//! invoices outgrows the storage engine's cache and never finishes.
 //!
 //! - **Into an empty database** (the usual case), documents go straight into
 //!   `customers` and `invoices`, under an "in progress" marker. If the run
@@ -33,6 +34,8 @@ pub const MAX_INVOICES: i64 = 20_000_000;
 /// Documents per `insert_many` call: large enough to keep round trips rare,
 /// small enough for a smooth progress bar and bounded memory.
 const BATCH: usize = 5_000;
+/// How many `insert_many` calls run at once.
+const INSERTS_IN_FLIGHT: usize = 2;
 /// Prefix of the staging collections.
 const STAGING_PREFIX: &str = "seeding__";
 
@@ -225,8 +228,8 @@ async fn first_filled(database: &Database) -> Result<Option<(&'static str, u64)>
     Ok(None)
 }
 
-/// Inserts the data set into the collections `names` (customers, invoices)
-/// and builds their indexes.
+/// Creates the collections `names` (customers, invoices) with their indexes
+/// and inserts the data set.
 async fn write(
     database: &Database,
     names: &[String; 2],
@@ -236,6 +239,12 @@ async fn write(
     let total = (spec.customers + spec.invoices) as u64;
     let mut written = 0u64;
     progress(SeedProgress { written, total });
+
+    // Creating the indexes also creates the collections, so an empty data
+    // set still has both.
+    collections::ensure_indexes_on(database, &names[0], &names[1])
+        .await
+        .map_err(database_error("creating indexes"))?;
 
     let generator = Generator::new(spec.seed, spec.customers);
     let customers = database.collection::<Customer>(&names[0]);
@@ -252,21 +261,36 @@ async fn write(
     // blocking thread makes the next batch while this task inserts the last.
     let invoices = database.collection::<Invoice>(&names[1]);
     let mut batches = produce_invoice_batches(generator, spec.invoices);
-    let unordered = InsertManyOptions::builder().ordered(false).build();
-    while let Some(batch) = batches.recv().await {
-        invoices
-            .insert_many(&batch)
-            .with_options(unordered.clone())
-            .await
+    // Two inserts in flight: while the server indexes one batch, the next is
+    // already on its way, which keeps both cores of a small machine busy.
+    let mut in_flight = tokio::task::JoinSet::new();
+    loop {
+        while in_flight.len() < INSERTS_IN_FLIGHT {
+            let Some(batch) = batches.recv().await else {
+                break;
+            };
+            let invoices = invoices.clone();
+            in_flight.spawn(async move {
+                let options = InsertManyOptions::builder().ordered(false).build();
+                let count = batch.len() as u64;
+                invoices
+                    .insert_many(&batch)
+                    .with_options(options)
+                    .await
+                    .map(|_| count)
+            });
+        }
+        let Some(done) = in_flight.join_next().await else {
+            break;
+        };
+        // A panic in an insert task is a panic here; nothing cancels them.
+        let count = done
+            .unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()))
             .map_err(database_error("inserting invoices"))?;
-        written += batch.len() as u64;
+        written += count;
         progress(SeedProgress { written, total });
     }
-    // Creating the indexes also creates the collections, so an empty data
-    // set still has both.
-    collections::ensure_indexes_on(database, &names[0], &names[1])
-        .await
-        .map_err(database_error("creating indexes"))
+    Ok(())
 }
 
 fn produce_invoice_batches(generator: Generator, count: usize) -> mpsc::Receiver<Vec<Invoice>> {

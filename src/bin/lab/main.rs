@@ -284,6 +284,11 @@ async fn bench_seed(config: &Config, spec: SeedSpec) -> Result<ExitCode, LabErro
         report.bare_docs_per_second()
     );
     println!(
+        "bare, indexed:     {:.2} s  {:>10.0} docs/s  (same indexes as lab seed)",
+        report.bare_indexed.as_secs_f64(),
+        report.bare_indexed_docs_per_second()
+    );
+    println!(
         "lab seed:          {:.2} s  {:>10.0} docs/s  (generation, inserts, indexes, publication)",
         report.seed.as_secs_f64(),
         report.seed_docs_per_second()
