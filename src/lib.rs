@@ -16,7 +16,7 @@
 //!   `lab doctor` do, and the state file that records a running lab.
 //! - [`testing`]: the harness that gives each test its own Redis server and
 //!   its own MongoDB database.
-//! - [`bench`]: the measurements behind `lab bench`.
+//! - [`bench`](mod@bench): the measurements behind `lab bench`.
 //!
 //! The `lab` binary (`src/bin/lab/`) only parses arguments and prints; the
 //! logic is here, where it is tested.

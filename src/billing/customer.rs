@@ -189,7 +189,8 @@ mod tests {
 
     #[test]
     fn each_broken_rule_names_its_field() {
-        let cases: [(fn(&mut CustomerFields), &str); 5] = [
+        type Breaker = fn(&mut CustomerFields);
+        let cases: [(Breaker, &str); 5] = [
             (|c| c.name = "  ".into(), "name: must not be empty"),
             (
                 |c| c.email = "john.example.com".into(),

@@ -250,7 +250,7 @@ fn decimal_from(value: Decimal128) -> Option<Decimal> {
         exponent -= 1;
     }
     while exponent < -28 {
-        if coefficient % 10 != 0 {
+        if !coefficient.is_multiple_of(10) {
             return None;
         }
         coefficient /= 10;

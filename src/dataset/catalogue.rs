@@ -184,44 +184,44 @@ pub fn tax_percent(state: &str) -> &'static str {
     }
 }
 
-/// Something a hosting company sells: its description, price in cents, and
-/// the largest quantity one line usually carries.
+/// Something a hosting company sells: its description, unit price, and the
+/// largest quantity one line usually carries.
 #[derive(Debug, Clone, Copy)]
 pub struct Product {
     /// The line item's description.
     pub description: &'static str,
-    /// The unit price in cents.
-    pub price_cents: i64,
+    /// The unit price, as written on a price list.
+    pub price: &'static str,
     /// The most of it one line orders.
     pub max_quantity: i64,
 }
 
-const fn product(description: &'static str, price_cents: i64, max_quantity: i64) -> Product {
+const fn product(description: &'static str, price: &'static str, max_quantity: i64) -> Product {
     Product {
         description,
-        price_cents,
+        price,
         max_quantity,
     }
 }
 
 /// The price list. The first two are the course notes' own.
 pub const PRODUCTS: &[Product] = &[
-    product("Web Hosting", 50_00, 12),
-    product("Domain Registration", 15_00, 5),
-    product("SSL Certificate", 79_00, 3),
-    product("Business Email Mailbox", 6_00, 50),
-    product("Cloud Backup 100 GB", 9_99, 10),
-    product("Managed Database", 120_00, 4),
-    product("CDN Bandwidth 1 TB", 35_00, 20),
-    product("Support Hours", 95_00, 20),
-    product("Website Builder", 19_99, 3),
-    product("Load Balancer", 18_00, 4),
-    product("Static IP Address", 4_00, 16),
-    product("Security Audit", 1_250_00, 1),
-    product("Onboarding Session", 150_00, 2),
-    product("Uptime Monitoring", 12_50, 10),
-    product("Dedicated Server", 249_00, 4),
-    product("DDoS Protection", 60_00, 2),
-    product("Object Storage 250 GB", 5_75, 40),
-    product("Virtual Private Server", 24_00, 10),
+    product("Web Hosting", "50.00", 12),
+    product("Domain Registration", "15.00", 5),
+    product("SSL Certificate", "79.00", 3),
+    product("Business Email Mailbox", "6.00", 50),
+    product("Cloud Backup 100 GB", "9.99", 10),
+    product("Managed Database", "120.00", 4),
+    product("CDN Bandwidth 1 TB", "35.00", 20),
+    product("Support Hours", "95.00", 20),
+    product("Website Builder", "19.99", 3),
+    product("Load Balancer", "18.00", 4),
+    product("Static IP Address", "4.00", 16),
+    product("Security Audit", "1250.00", 1),
+    product("Onboarding Session", "150.00", 2),
+    product("Uptime Monitoring", "12.50", 10),
+    product("Dedicated Server", "249.00", 4),
+    product("DDoS Protection", "60.00", 2),
+    product("Object Storage 250 GB", "5.75", 40),
+    product("Virtual Private Server", "24.00", 10),
 ];

@@ -36,6 +36,8 @@ const INVOICE_TAG: u8 = b'I';
 pub struct Generator {
     seed: u64,
     customers: Vec<Customer>,
+    /// The catalogue's prices, parsed once.
+    prices: Vec<Money>,
 }
 
 impl Generator {
@@ -46,7 +48,15 @@ impl Generator {
         let customers = (0..customers)
             .map(|index| make_customer(seed, index))
             .collect();
-        Generator { seed, customers }
+        let prices = PRODUCTS
+            .iter()
+            .map(|product| product.price.parse().expect("catalogue prices are valid"))
+            .collect();
+        Generator {
+            seed,
+            customers,
+            prices,
+        }
     }
 
     /// The customers, in order.
@@ -87,13 +97,39 @@ impl Generator {
             customer_id: customer.id,
             invoice_date: DateTime::from_millis(invoice_millis),
             due_date: DateTime::from_millis(due_millis),
-            items: line_items(&mut rng),
+            items: self.line_items(&mut rng),
             tax_rate: TaxRate::from_percent(catalogue::tax_percent(&customer.address.state))
                 .expect("the catalogue's tax rates are valid percentages"),
             status,
         };
         let id = object_id(invoice_millis, INVOICE_TAG, self.seed, index);
         Invoice::new(id, draft).expect("generated invoices satisfy the billing rules")
+    }
+
+    /// One to five distinct products, fewer lines being more common.
+    fn line_items(&self, rng: &mut Rng) -> Vec<LineItem> {
+        let count = match rng.below(10) {
+            0..=3 => 1,
+            4..=6 => 2,
+            7 | 8 => 3,
+            _ => 4 + rng.below(2) as usize,
+        };
+        let mut chosen: Vec<usize> = Vec::with_capacity(count);
+        while chosen.len() < count {
+            let candidate = rng.below(PRODUCTS.len() as u64) as usize;
+            if !chosen.contains(&candidate) {
+                chosen.push(candidate);
+            }
+        }
+        chosen
+            .into_iter()
+            .map(|index| {
+                let product = &PRODUCTS[index];
+                let quantity = rng.between(1, product.max_quantity) as i32;
+                LineItem::new(product.description, quantity, self.prices[index])
+                    .expect("catalogue quantities are valid")
+            })
+            .collect()
     }
 }
 
@@ -132,33 +168,6 @@ fn make_customer(seed: u64, index: usize) -> Customer {
         created_at: DateTime::from_millis(created_millis),
     };
     Customer::check(fields).expect("generated customers satisfy the billing rules")
-}
-
-/// One to five distinct products, fewer lines being more common.
-fn line_items(rng: &mut Rng) -> Vec<LineItem> {
-    let count = match rng.below(10) {
-        0..=3 => 1,
-        4..=6 => 2,
-        7 | 8 => 3,
-        _ => 4 + rng.below(2) as usize,
-    };
-    let mut chosen: Vec<usize> = Vec::with_capacity(count);
-    while chosen.len() < count {
-        let candidate = rng.below(PRODUCTS.len() as u64) as usize;
-        if !chosen.contains(&candidate) {
-            chosen.push(candidate);
-        }
-    }
-    chosen
-        .into_iter()
-        .map(|index| {
-            let product = &PRODUCTS[index];
-            let quantity = rng.between(1, product.max_quantity) as i32;
-            let price = Money::from_cents(product.price_cents).expect("catalogue prices are valid");
-            LineItem::new(product.description, quantity, price)
-                .expect("catalogue quantities are valid")
-        })
-        .collect()
 }
 
 /// A time between 08:00 and 18:00 UTC, to the minute.

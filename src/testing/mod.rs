@@ -159,10 +159,10 @@ where
             .enable_all()
             .build()
         {
-            let _ = runtime.block_on(tokio::time::timeout(
-                std::time::Duration::from_secs(10),
-                work(),
-            ));
+            // The timer must be made inside the runtime, so inside `block_on`.
+            runtime.block_on(async {
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(10), work()).await;
+            });
         }
     });
     let _ = handle.join();
