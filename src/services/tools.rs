@@ -276,6 +276,9 @@ impl Toolbox {
             // It declares a newer minimum Rust than ours but builds with it.
             "--ignore-rust-version".into(),
             "--locked".into(),
+            // We only install when no matching binary was found; a stale
+            // record in cargo's metadata must not make it skip the build.
+            "--force".into(),
             "--root".into(),
             self.install_root().display().to_string(),
         ]
@@ -381,22 +384,21 @@ mod tests {
         let toolbox = toolbox_without_programs(Platform::Other);
         let command = toolbox.install_command(Tool::Secantus);
         assert!(command.contains("install secantus-mdb --version =0.5.3-beta.196"));
-        assert!(command.contains("--ignore-rust-version --locked --root"));
+        assert!(command.contains("--ignore-rust-version --locked --force --root"));
     }
 
     #[test]
-    fn programs_are_found_on_the_search_path() {
+    fn programs_are_found_on_the_search_path_in_order() {
+        let path = [PathBuf::from("/nonexistent"), PathBuf::from("/bin")];
+        assert_eq!(find_program(&path, "sh"), Some(PathBuf::from("/bin/sh")));
+        assert_eq!(find_program(&path, "no-such-program-anywhere"), None);
         let toolbox = Toolbox::with_platform(
-            &Config::for_home(
-                "/nonexistent",
-                vec![PathBuf::from("/bin"), PathBuf::from("/usr/bin")],
-            ),
+            &Config::for_home("/nonexistent", path.to_vec()),
             Platform::Other,
         );
-        assert!(
-            toolbox.locate(Tool::CCompiler).is_some()
-                || find_program(&[PathBuf::from("/usr/bin")], "cc").is_none()
+        assert_eq!(
+            toolbox.locate(Tool::RedisServer),
+            find_program(&path, "redis-server")
         );
-        assert!(find_program(&[PathBuf::from("/bin")], "sh").is_some());
     }
 }
