@@ -117,6 +117,12 @@ fn check_home(config: &Config) -> Check {
 fn check_program(toolbox: &Toolbox, tool: Tool, purpose: &str) -> Check {
     match toolbox.locate(tool) {
         Some(path) => Check::ok(tool.label(), path.display().to_string()),
+        None if toolbox.installs_itself(tool) => Check::problem(
+            tool.label(),
+            Verdict::WillInstall,
+            format!("not installed yet ({purpose}); `lab up` and `cargo test` install it"),
+            toolbox.install_command(tool),
+        ),
         None => Check::problem(
             tool.label(),
             Verdict::Fail,
@@ -195,6 +201,21 @@ mod tests {
         );
         let cmake = checks.iter().find(|c| c.name == "cmake").unwrap();
         assert_eq!(cmake.fix.as_deref(), Some("sudo apt-get install -y cmake"));
+        let _ = std::fs::remove_dir_all(home);
+    }
+
+    #[tokio::test]
+    async fn as_root_on_debian_a_missing_redis_server_is_installed_automatically() {
+        let home = std::env::temp_dir().join(format!("lab-doctor-root-{}", std::process::id()));
+        let config = Config::for_home(&home, Vec::new());
+        let toolbox = Toolbox::with_platform(&config, Platform::Debian { root: true });
+        let checks = diagnose(&config, &toolbox).await;
+        let redis = checks.iter().find(|c| c.name == "redis-server").unwrap();
+        assert_eq!(redis.verdict, Verdict::WillInstall);
+        assert_eq!(
+            redis.fix.as_deref(),
+            Some("apt-get install -y redis-server")
+        );
         let _ = std::fs::remove_dir_all(home);
     }
 }

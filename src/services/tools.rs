@@ -164,6 +164,11 @@ impl Toolbox {
         }
     }
 
+    /// Whether [`Toolbox::ensure`] installs `tool` by itself here.
+    pub fn installs_itself(&self, tool: Tool) -> bool {
+        tool == Tool::Secantus || self.platform == (Platform::Debian { root: true })
+    }
+
     /// The command that installs `tool` on this platform.
     pub fn install_command(&self, tool: Tool) -> String {
         if tool == Tool::Secantus {
