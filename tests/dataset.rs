@@ -7,9 +7,13 @@ use lab::billing::{Customer, Invoice};
 use lab::dataset::{self, Existing, SeedSpec};
 use lab::testing::{TEST_DATA, TestEnv};
 
-async fn raw(env: &TestEnv, collection: &str) -> Vec<Document> {
+/// Every document of `collection`, in `_id` order, as `T`.
+async fn all<T>(env: &TestEnv, collection: &str) -> Vec<T>
+where
+    T: serde::de::DeserializeOwned + Send + Sync,
+{
     env.database()
-        .collection::<Document>(collection)
+        .collection::<T>(collection)
         .find(doc! {})
         .sort(doc! { "_id": 1 })
         .await
@@ -17,6 +21,10 @@ async fn raw(env: &TestEnv, collection: &str) -> Vec<Document> {
         .try_collect()
         .await
         .unwrap()
+}
+
+async fn raw(env: &TestEnv, collection: &str) -> Vec<Document> {
+    all(env, collection).await
 }
 
 #[tokio::test]
@@ -80,20 +88,8 @@ async fn seeded_documents_have_the_course_notes_field_names_and_types() {
 #[tokio::test]
 async fn seeding_loads_the_requested_counts_and_every_document_reads_back_valid() {
     let env = TestEnv::start_seeded().await;
-    let customers: Vec<Customer> = collections::customers(env.database())
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
-    let invoices: Vec<Invoice> = collections::invoices(env.database())
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let customers: Vec<Customer> = all(&env, CUSTOMERS).await;
+    let invoices: Vec<Invoice> = all(&env, INVOICES).await;
     assert_eq!(customers.len(), TEST_DATA.customers);
     assert_eq!(invoices.len(), TEST_DATA.invoices);
     let ids: std::collections::HashSet<_> = customers.iter().map(|c| c.id).collect();
@@ -116,13 +112,7 @@ async fn the_same_seed_gives_identical_documents_ids_included() {
 #[tokio::test]
 async fn the_revenue_pipeline_of_the_notes_sums_money_exactly() {
     let env = TestEnv::start_seeded().await;
-    let invoices: Vec<Invoice> = collections::invoices(env.database())
-        .find(doc! {})
-        .await
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let invoices: Vec<Invoice> = all(&env, INVOICES).await;
     let customer_id = invoices[0].customer_id;
     let expected: lab::billing::Money = invoices
         .iter()

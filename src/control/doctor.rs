@@ -3,7 +3,9 @@
 use super::state::LabState;
 use crate::config::Config;
 use crate::services::tools::{SECANTUS_PROGRAM, SECANTUS_VERSION};
-use crate::services::{Origin, Tool, Toolbox, connect_mongodb, connect_redis, redact};
+use crate::services::{
+    Origin, ServiceError, Tool, Toolbox, connect_mongodb, connect_redis, redact,
+};
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,17 +65,12 @@ pub async fn diagnose(config: &Config, toolbox: &Toolbox) -> Vec<Check> {
         "needed to build the embedded MongoDB server",
     ));
     match &config.redis_url {
-        Some(url) => checks.push(
-            match connect_redis(url, Origin::Variable("REDIS_URL")).await {
-                Ok(_) => Check::ok("Redis (REDIS_URL)", format!("{} answers", redact(url))),
-                Err(error) => Check::problem(
-                    "Redis (REDIS_URL)",
-                    Verdict::Fail,
-                    error.to_string(),
-                    "fix or unset REDIS_URL".into(),
-                ),
-            },
-        ),
+        Some(url) => {
+            let answer = connect_redis(url, Origin::Variable("REDIS_URL"))
+                .await
+                .map(drop);
+            checks.push(check_url("Redis (REDIS_URL)", "REDIS_URL", url, answer));
+        }
         None => checks.push(check_program(
             toolbox,
             Tool::RedisServer,
@@ -81,21 +78,33 @@ pub async fn diagnose(config: &Config, toolbox: &Toolbox) -> Vec<Check> {
         )),
     }
     match &config.mongodb_uri {
-        Some(uri) => checks.push(
-            match connect_mongodb(uri, Origin::Variable("MONGODB_URI")).await {
-                Ok(_) => Check::ok("MongoDB (MONGODB_URI)", format!("{} answers", redact(uri))),
-                Err(error) => Check::problem(
-                    "MongoDB (MONGODB_URI)",
-                    Verdict::Fail,
-                    error.to_string(),
-                    "fix or unset MONGODB_URI".into(),
-                ),
-            },
-        ),
+        Some(uri) => {
+            let answer = connect_mongodb(uri, Origin::Variable("MONGODB_URI"))
+                .await
+                .map(drop);
+            checks.push(check_url(
+                "MongoDB (MONGODB_URI)",
+                "MONGODB_URI",
+                uri,
+                answer,
+            ));
+        }
         None => checks.extend(check_embedded_mongodb(toolbox)),
     }
     checks.push(check_running_lab(config));
     checks
+}
+
+fn check_url(name: &str, variable: &str, url: &str, answer: Result<(), ServiceError>) -> Check {
+    match answer {
+        Ok(()) => Check::ok(name, format!("{} answers", redact(url))),
+        Err(error) => Check::problem(
+            name,
+            Verdict::Fail,
+            error.to_string(),
+            format!("fix or unset {variable}"),
+        ),
+    }
 }
 
 fn check_home(config: &Config) -> Check {

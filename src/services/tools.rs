@@ -196,13 +196,20 @@ impl Toolbox {
         // Parallel test binaries may all find the same program missing; the
         // lock makes one install it while the others wait and then find it.
         let _lock = self.install_lock()?;
+        self.ensure_locked(tool, say)
+    }
+
+    /// [`Toolbox::ensure`] once the install lock is held. It calls itself for
+    /// the embedded server's build tools; taking the lock again there would
+    /// wait forever on ourselves.
+    fn ensure_locked(&self, tool: Tool, say: &dyn Fn(&str)) -> Result<PathBuf, ToolError> {
         if let Some(path) = self.locate(tool) {
             return Ok(path);
         }
         match tool {
             Tool::Secantus => {
-                self.ensure(Tool::Cmake, say)?;
-                self.ensure(Tool::CCompiler, say)?;
+                self.ensure_locked(Tool::Cmake, say)?;
+                self.ensure_locked(Tool::CCompiler, say)?;
                 say(&format!(
                     "installing {SECANTUS_PROGRAM} {SECANTUS_VERSION} with cargo; this builds a storage engine and takes about 5 minutes, once"
                 ));
@@ -381,6 +388,18 @@ mod tests {
         assert_eq!(
             error.to_string(),
             "redis-server is not installed; install it with: brew install redis"
+        );
+    }
+
+    #[test]
+    fn a_missing_build_tool_of_the_embedded_server_is_reported_not_waited_on() {
+        // Regression: ensuring the server took the install lock and then
+        // ensuring cmake took it again, which blocked forever.
+        let toolbox = toolbox_without_programs(Platform::MacOs);
+        let error = toolbox.ensure(Tool::Secantus, &|_| {}).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "cmake is not installed; install it with: brew install cmake"
         );
     }
 

@@ -151,10 +151,7 @@ async fn up(config: &Config, seed: bool) -> Result<ExitCode, LabError> {
 
 fn print_services(config: &Config, state: &control::LabState) {
     for (name, record) in state.services() {
-        let pid = record
-            .pid
-            .map(|pid| format!("pid {pid}"))
-            .unwrap_or_else(|| "external".to_owned());
+        let pid = pid_label(record.pid);
         println!(
             "  {name:<8} {}  ({pid})",
             lab::services::redact(&record.url)
@@ -162,6 +159,12 @@ fn print_services(config: &Config, state: &control::LabState) {
     }
     println!("  database {}", state.database);
     println!("  state    {}", config.state_file().display());
+}
+
+/// "pid 1234" for a server the lab started, "external" for one given by URL.
+fn pid_label(pid: Option<u32>) -> String {
+    pid.map(|pid| format!("pid {pid}"))
+        .unwrap_or_else(|| "external".to_owned())
 }
 
 fn down(config: &Config) -> Result<ExitCode, LabError> {
@@ -196,10 +199,7 @@ async fn status(config: &Config) -> Result<ExitCode, LabError> {
         } else {
             "NOT ANSWERING"
         };
-        let pid = service
-            .pid
-            .map(|pid| format!("pid {pid}"))
-            .unwrap_or_else(|| "external".to_owned());
+        let pid = pid_label(service.pid);
         println!(
             "{:<8} {state:<14} {}  ({pid})",
             service.name,
