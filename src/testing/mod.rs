@@ -115,6 +115,12 @@ impl TestEnv {
         self.redis.url()
     }
 
+    /// Whether this test's Redis is a server of its own, started by the
+    /// harness, rather than a leased database on `REDIS_URL`.
+    pub fn owns_redis_server(&self) -> bool {
+        self.redis.is_own_server()
+    }
+
     /// This test's MongoDB database.
     pub fn database(&self) -> &Database {
         self.mongo.database()

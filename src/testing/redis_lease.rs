@@ -68,6 +68,12 @@ impl RedisLease {
         &self.url
     }
 
+    /// Whether the harness started this Redis (rather than leasing a
+    /// database of `REDIS_URL`).
+    pub fn is_own_server(&self) -> bool {
+        matches!(self.kind, Kind::Own { .. })
+    }
+
     /// Claims the first free database from 1 to 15 with a key in database 0
     /// (`SET ... NX` succeeds for one claimant only), then empties it.
     async fn lease_database(base_url: &str, name: &str) -> Result<RedisLease, HarnessError> {
