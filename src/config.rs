@@ -98,6 +98,12 @@ impl Config {
         }
     }
 
+    /// The top folder of the lab's repository: where `exercises/`,
+    /// `solutions/` and `notebooks/` are. Known when the crate is compiled.
+    pub fn repository(&self) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).to_owned()
+    }
+
     /// The file that records what `lab up` started.
     pub fn state_file(&self) -> PathBuf {
         self.home.join("lab.json")

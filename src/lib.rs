@@ -26,6 +26,7 @@ pub mod billing;
 pub mod config;
 pub mod control;
 pub mod dataset;
+pub mod grading;
 pub mod services;
 pub mod testing;
 

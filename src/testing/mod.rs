@@ -21,6 +21,7 @@
 //! fails; servers are tied to the test process, so a crashed run leaves none
 //! behind.
 
+pub mod inspect;
 mod mongo;
 mod redis_lease;
 

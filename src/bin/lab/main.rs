@@ -1,6 +1,9 @@
 //! The `lab` command. It parses arguments, calls the support crate, and
 //! prints; every decision is made in the library, where it is tested.
 
+mod grading_cli;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -8,6 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lab::Config;
 use lab::control::{self, LabError, UpOptions, UpOutcome, Verdict};
 use lab::dataset::{self, Existing, SeedProgress, SeedSpec};
+use lab::grading::Flavor;
 use lab::services::Toolbox;
 
 /// A Rust teaching lab for Redis, MongoDB and background jobs.
@@ -52,6 +56,41 @@ enum Command {
     /// Measure the lab's performance and print the figures.
     #[command(subcommand)]
     Bench(Bench),
+    /// Grade your exercises (or one of them) and show the points.
+    Grade {
+        /// Grade only this exercise.
+        id: Option<String>,
+        /// Also write the report as JSON to this file.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// Also write the report as JUnit XML to this file.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        /// Grade the answer key instead of the exercises (for instructors).
+        #[arg(long)]
+        solutions: bool,
+    },
+    /// Show the next hint for an exercise.
+    Hint {
+        /// The exercise.
+        id: String,
+    },
+    /// Put an exercise back as it was before you started. Your changes are lost.
+    Reset {
+        /// The exercise.
+        id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Re-grade an exercise each time you save it. Stop with Ctrl-C.
+    Watch,
+    /// Check the course itself: exercises score 0 untouched, solutions score full marks.
+    CheckExercises {
+        /// Record the current exercise files as the originals `lab reset` restores.
+        #[arg(long)]
+        record: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -116,6 +155,23 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             let spec = SeedSpec::new(customers, invoices, seed).map_err(|e| e.to_string())?;
             bench_seed(config, spec).await.map_err(text)
         }
+        Command::Grade {
+            id,
+            json,
+            junit,
+            solutions,
+        } => {
+            let flavor = if solutions {
+                Flavor::Solutions
+            } else {
+                Flavor::Exercises
+            };
+            grading_cli::grade(config, id, flavor, json, junit).await
+        }
+        Command::Hint { id } => grading_cli::hint(config, &id),
+        Command::Reset { id, yes } => grading_cli::reset(config, &id, yes),
+        Command::Watch => grading_cli::watch(config).await,
+        Command::CheckExercises { record } => grading_cli::check_exercises(config, record).await,
     }
 }
 

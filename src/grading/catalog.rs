@@ -1,0 +1,281 @@
+//! The catalogue of exercises, `exercises/exercises.toml`: what each exercise
+//! is called, where its files are, what each test is worth, and its hints.
+//!
+//! Hints live here rather than in the exercise files (as in rustlings), so a
+//! student sees one only by asking for it with `lab hint`.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The most hints an exercise may have.
+pub const MAX_HINTS: usize = 3;
+
+/// Every exercise, in the order of the course.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalog {
+    /// The repository's top folder.
+    pub root: PathBuf,
+    /// The exercises.
+    pub exercises: Vec<Exercise>,
+}
+
+/// One exercise.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Exercise {
+    /// Its id, used on the command line: `redis-strings`.
+    pub id: String,
+    /// Its title in reports.
+    pub title: String,
+    /// The lesson it belongs to.
+    pub lesson: String,
+    /// Its file, relative to `exercises/src/` (and `solutions/src/`).
+    pub file: String,
+    /// Seconds its tests may run before they are stopped.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    /// Up to three hints, each more explicit than the last.
+    pub hints: Vec<String>,
+    /// Its graded tests, with their points.
+    pub tests: Vec<GradedTest>,
+}
+
+/// A test and what it is worth.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GradedTest {
+    /// The test function's name.
+    pub name: String,
+    /// Its points.
+    pub points: u32,
+}
+
+fn default_timeout() -> u64 {
+    60
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CatalogFile {
+    exercise: Vec<Exercise>,
+}
+
+/// The catalogue could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The file is missing or unreadable.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid.
+    #[error("{path} is not a valid catalogue: {message}")]
+    Invalid {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No exercise has the id given on the command line.
+    #[error("there is no exercise {id:?}; `cargo lab grade` lists them all")]
+    UnknownId {
+        /// The id given.
+        id: String,
+    },
+}
+
+impl Catalog {
+    /// Reads `exercises/exercises.toml` under `root`.
+    pub fn load(root: &Path) -> Result<Catalog, CatalogError> {
+        let path = root.join("exercises").join("exercises.toml");
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|source| CatalogError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Self::parse(root, &text).map_err(|message| CatalogError::Invalid {
+            path: shown,
+            message,
+        })
+    }
+
+    /// Parses a catalogue's text.
+    pub fn parse(root: &Path, text: &str) -> Result<Catalog, String> {
+        let file: CatalogFile = toml::from_str(text).map_err(|error| error.message().to_owned())?;
+        let catalog = Catalog {
+            root: root.to_owned(),
+            exercises: file.exercise,
+        };
+        catalog.validate()?;
+        Ok(catalog)
+    }
+
+    /// The exercise with `id`.
+    pub fn find(&self, id: &str) -> Result<&Exercise, CatalogError> {
+        self.exercises
+            .iter()
+            .find(|exercise| exercise.id == id)
+            .ok_or_else(|| CatalogError::UnknownId { id: id.to_owned() })
+    }
+
+    /// The exercise whose file is `path`, if any.
+    pub fn by_path(&self, path: &Path) -> Option<&Exercise> {
+        self.exercises
+            .iter()
+            .find(|exercise| path.ends_with(Path::new("src").join(&exercise.file)))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut ids = std::collections::HashSet::new();
+        for exercise in &self.exercises {
+            let id = &exercise.id;
+            if !ids.insert(id.as_str()) {
+                return Err(format!("exercise id {id:?} appears twice"));
+            }
+            if !id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            {
+                return Err(format!("exercise id {id:?} may hold only a-z, 0-9 and -"));
+            }
+            if !exercise.file.ends_with(".rs")
+                || exercise.file.starts_with('/')
+                || exercise.file.contains("..")
+            {
+                return Err(format!(
+                    "{id}: file {:?} must be a relative path to a .rs file",
+                    exercise.file
+                ));
+            }
+            if exercise.hints.is_empty() || exercise.hints.len() > MAX_HINTS {
+                return Err(format!("{id}: an exercise has from 1 to {MAX_HINTS} hints"));
+            }
+            if exercise.hints.iter().any(|hint| hint.trim().is_empty()) {
+                return Err(format!("{id}: a hint is empty"));
+            }
+            if exercise.tests.is_empty() || exercise.tests.iter().any(|test| test.points == 0) {
+                return Err(format!(
+                    "{id}: every exercise has tests, and every test is worth points"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Exercise {
+    /// The Rust module path of the exercise: `redis::strings`.
+    pub fn module_path(&self) -> String {
+        self.file.trim_end_matches(".rs").replace('/', "::")
+    }
+
+    /// The module path of its graded tests: `redis::strings_graded`.
+    pub fn graded_module_path(&self) -> String {
+        format!("{}_graded", self.module_path())
+    }
+
+    /// The student's file.
+    pub fn exercise_file(&self, root: &Path) -> PathBuf {
+        root.join("exercises").join("src").join(&self.file)
+    }
+
+    /// The answer key's file.
+    pub fn solution_file(&self, root: &Path) -> PathBuf {
+        root.join("solutions").join("src").join(&self.file)
+    }
+
+    /// The graded test suite, shared by both crates.
+    pub fn graded_file(&self, root: &Path) -> PathBuf {
+        root.join("tests").join("graded").join(&self.file)
+    }
+
+    /// All the points it is worth.
+    pub fn max_points(&self) -> u32 {
+        self.tests.iter().map(|test| test.points).sum()
+    }
+
+    /// The points of test `name`, if it is graded.
+    pub fn points_of(&self, name: &str) -> Option<u32> {
+        self.tests
+            .iter()
+            .find(|test| test.name == name)
+            .map(|test| test.points)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE: &str = r#"
+        [[exercise]]
+        id = "redis-strings"
+        title = "Strings"
+        lesson = "01 Redis basics"
+        file = "redis/strings.rs"
+        hints = ["first", "second"]
+        tests = [{ name = "stores_a_name", points = 2 }, { name = "counts", points = 3 }]
+    "#;
+
+    #[test]
+    fn a_catalogue_names_modules_files_and_points() {
+        let catalog = Catalog::parse(Path::new("/repo"), ONE).unwrap();
+        let exercise = catalog.find("redis-strings").unwrap();
+        assert_eq!(exercise.module_path(), "redis::strings");
+        assert_eq!(exercise.graded_module_path(), "redis::strings_graded");
+        assert_eq!(
+            exercise.graded_file(Path::new("/repo")),
+            PathBuf::from("/repo/tests/graded/redis/strings.rs")
+        );
+        assert_eq!(exercise.max_points(), 5);
+        assert_eq!(exercise.points_of("counts"), Some(3));
+        assert_eq!(exercise.timeout_seconds, 60);
+        assert!(
+            catalog
+                .by_path(Path::new("/repo/exercises/src/redis/strings.rs"))
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn an_unknown_id_says_how_to_list_them() {
+        let catalog = Catalog::parse(Path::new("/repo"), ONE).unwrap();
+        let error = catalog.find("redis-string").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "there is no exercise \"redis-string\"; `cargo lab grade` lists them all"
+        );
+    }
+
+    #[test]
+    fn exercises_without_hints_or_points_are_refused() {
+        let no_hints = ONE.replace(r#"hints = ["first", "second"]"#, "hints = []");
+        assert!(
+            Catalog::parse(Path::new("/"), &no_hints)
+                .unwrap_err()
+                .contains("hints")
+        );
+        let empty_hint = ONE.replace(r#""second""#, r#"" ""#);
+        assert!(
+            Catalog::parse(Path::new("/"), &empty_hint)
+                .unwrap_err()
+                .contains("empty")
+        );
+        let no_points = ONE.replace("points = 3", "points = 0");
+        assert!(
+            Catalog::parse(Path::new("/"), &no_points)
+                .unwrap_err()
+                .contains("points")
+        );
+        let twice = format!("{ONE}\n{ONE}");
+        assert!(
+            Catalog::parse(Path::new("/"), &twice)
+                .unwrap_err()
+                .contains("twice")
+        );
+    }
+}

@@ -1,0 +1,203 @@
+//! `lab check-exercises`: the course's own quality gate, run by CI.
+//!
+//! Every exercise must compile untouched and score nothing; every solution
+//! must score full marks; every exercise needs points and hints (the
+//! catalogue refuses to load otherwise); the test names in the catalogue
+//! must be the tests in the suites; the committed exercises must be the
+//! recorded originals; and no file may sit in the exercise trees without an
+//! entry in the catalogue.
+
+use std::path::{Path, PathBuf};
+
+use super::catalog::Catalog;
+use super::compile::Flavor;
+use super::pristine;
+use super::report::{Report, Status};
+use super::runner::{self, GradeError};
+
+/// What the check found.
+#[derive(Debug)]
+pub struct CheckReport {
+    /// Each problem, as a sentence saying what to fix. Empty when all is well.
+    pub problems: Vec<String>,
+    /// The untouched exercises' grades.
+    pub exercises: Report,
+    /// The answer key's grades.
+    pub solutions: Report,
+}
+
+/// Runs every check.
+pub async fn check(catalog: &Catalog) -> Result<CheckReport, GradeError> {
+    let mut problems = Vec::new();
+    check_files(catalog, &mut problems);
+    check_originals(catalog, &mut problems);
+    let exercises = runner::grade(catalog, Flavor::Exercises, &[]).await?;
+    let solutions = runner::grade(catalog, Flavor::Solutions, &[]).await?;
+    for result in &exercises.exercises {
+        if result.status == Status::CompileError {
+            problems.push(format!(
+                "exercise {} does not compile untouched: {}",
+                result.id,
+                result.first_message().unwrap_or("")
+            ));
+        } else if result.points > 0 {
+            let passing: Vec<&str> = result
+                .tests
+                .iter()
+                .filter(|t| t.points > 0)
+                .map(|t| t.name.as_str())
+                .collect();
+            problems.push(format!(
+                "exercise {} scores {} points untouched; these tests pass without any work: {}",
+                result.id,
+                result.points,
+                passing.join(", ")
+            ));
+        }
+    }
+    for result in &solutions.exercises {
+        if result.points != result.max_points {
+            problems.push(format!(
+                "the solution of {} scores {} of {} ({}): {}",
+                result.id,
+                result.points,
+                result.max_points,
+                result.status.label(),
+                result.first_message().unwrap_or("")
+            ));
+        }
+    }
+    Ok(CheckReport {
+        problems,
+        exercises,
+        solutions,
+    })
+}
+
+/// Files present, test names matching, nothing stray.
+fn check_files(catalog: &Catalog, problems: &mut Vec<String>) {
+    let root = &catalog.root;
+    for exercise in &catalog.exercises {
+        for flavor in [Flavor::Exercises, Flavor::Solutions] {
+            let file = flavor.file_of(exercise, root);
+            if !file.is_file() {
+                problems.push(format!("{} is missing ({})", file.display(), exercise.id));
+            }
+        }
+        let graded = exercise.graded_file(root);
+        let Ok(text) = std::fs::read_to_string(&graded) else {
+            problems.push(format!("{} is missing ({})", graded.display(), exercise.id));
+            continue;
+        };
+        let found = test_names(&text);
+        for test in &exercise.tests {
+            if !found.contains(&test.name) {
+                problems.push(format!(
+                    "{}: the catalogue grades {:?}, which {} does not define",
+                    exercise.id,
+                    test.name,
+                    graded.display()
+                ));
+            }
+        }
+        for name in &found {
+            if exercise.points_of(name).is_none() {
+                problems.push(format!(
+                    "{}: test {name:?} in {} has no points in the catalogue",
+                    exercise.id,
+                    graded.display()
+                ));
+            }
+        }
+    }
+    let known: Vec<PathBuf> = catalog
+        .exercises
+        .iter()
+        .flat_map(|e| {
+            [
+                e.exercise_file(root),
+                e.solution_file(root),
+                e.graded_file(root),
+            ]
+        })
+        .collect();
+    for dir in [
+        root.join("exercises/src"),
+        root.join("solutions/src"),
+        root.join("tests/graded"),
+    ] {
+        for file in rust_files(&dir) {
+            let name = file
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let module_file = name == "lib.rs" || name == "mod.rs";
+            if !module_file && !known.contains(&file) {
+                problems.push(format!(
+                    "{} is not an exercise in exercises/exercises.toml; add it there or remove it",
+                    file.display()
+                ));
+            }
+        }
+    }
+}
+
+/// The committed exercise files are the recorded originals.
+fn check_originals(catalog: &Catalog, problems: &mut Vec<String>) {
+    let recorded = match pristine::recorded(&catalog.root) {
+        Ok(recorded) => recorded,
+        Err(error) => return problems.push(error.to_string()),
+    };
+    for exercise in &catalog.exercises {
+        let bytes = std::fs::read(exercise.exercise_file(&catalog.root)).unwrap_or_default();
+        if recorded.get(&exercise.id) != Some(&pristine::fingerprint(&bytes)) {
+            problems.push(format!(
+                "exercise {} differs from its recorded original; if you changed it on purpose, run `cargo lab check-exercises --record`",
+                exercise.id
+            ));
+        }
+    }
+}
+
+/// Names of the functions marked `#[test]` or `#[tokio::test]` in `text`.
+fn test_names(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut marked = false;
+    for line in text.lines().map(str::trim) {
+        if line.starts_with("#[test]") || line.starts_with("#[tokio::test") {
+            marked = true;
+        } else if marked && let Some(rest) = line.split("fn ").nth(1) {
+            names.push(rest.split('(').next().unwrap_or_default().trim().to_owned());
+            marked = false;
+        }
+    }
+    names
+}
+
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return files;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_names;
+
+    #[test]
+    fn test_functions_are_found_by_their_attribute() {
+        let text =
+            "#[tokio::test]\nasync fn counts_visits() {}\nfn helper() {}\n#[test]\nfn plain() {}\n";
+        assert_eq!(test_names(text), ["counts_visits", "plain"]);
+    }
+}

@@ -1,0 +1,194 @@
+//! Running each exercise's graded tests and scoring them.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use super::catalog::{Catalog, Exercise};
+use super::compile::{self, CompileError, Flavor};
+use super::libtest;
+use super::report::{ExerciseResult, Report, Status, TestResult};
+
+/// Grades `selected` exercises (all of them when empty) from the `flavor` tree.
+pub async fn grade(
+    catalog: &Catalog,
+    flavor: Flavor,
+    selected: &[&str],
+) -> Result<Report, GradeError> {
+    let exercises: Vec<&Exercise> = if selected.is_empty() {
+        catalog.exercises.iter().collect()
+    } else {
+        selected
+            .iter()
+            .map(|id| catalog.find(id))
+            .collect::<Result<_, _>>()?
+    };
+    let (present, missing): (Vec<&Exercise>, Vec<&Exercise>) = exercises
+        .iter()
+        .partition(|exercise| flavor.file_of(exercise, &catalog.root).is_file());
+    let compiled = compile::compile(catalog, flavor, &present).await?;
+    let compile_seconds = compiled.elapsed.as_secs_f64();
+
+    let mut results = Vec::new();
+    for exercise in exercises {
+        let result = if missing.contains(&exercise) {
+            let file = flavor.file_of(exercise, &catalog.root);
+            let message = format!(
+                "{} is missing; bring it back with `cargo lab reset {}`",
+                file.display(),
+                exercise.id
+            );
+            unrun(exercise, Status::NotStarted, &message)
+        } else if let Some(error) = compiled.errors.get(&exercise.id) {
+            ExerciseResult {
+                compile_seconds,
+                ..unrun(exercise, Status::CompileError, error)
+            }
+        } else {
+            let executable = compiled.executable.as_deref().ok_or_else(|| {
+                GradeError::Compile(CompileError::Build(
+                    "the test binary was not produced".into(),
+                ))
+            })?;
+            let mut result = run(catalog, exercise, executable).await?;
+            result.compile_seconds = compile_seconds;
+            result
+        };
+        results.push(result);
+    }
+    Ok(Report::new(results))
+}
+
+/// Grading could not be carried out at all.
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    /// The catalogue is unusable or an id is unknown.
+    #[error(transparent)]
+    Catalog(#[from] super::catalog::CatalogError),
+    /// The build failed for a reason outside the exercises.
+    #[error(transparent)]
+    Compile(#[from] CompileError),
+    /// A test binary could not be started.
+    #[error("cannot run the tests: {0}")]
+    Run(std::io::Error),
+}
+
+/// Runs one exercise's tests, stopping them at its time limit.
+async fn run(
+    catalog: &Catalog,
+    exercise: &Exercise,
+    executable: &Path,
+) -> Result<ExerciseResult, GradeError> {
+    let started = Instant::now();
+    let mut child = Command::new(executable)
+        .arg(format!("{}::", exercise.graded_module_path()))
+        .args(["--test-threads", "4"])
+        .current_dir(&catalog.root)
+        // Snapshots are compared, never written, while grading.
+        .env("INSTA_UPDATE", "no")
+        .env("INSTA_WORKSPACE_ROOT", &catalog.root)
+        .env("RUST_BACKTRACE", "0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(GradeError::Run)?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut output = Vec::new();
+    let limit = Duration::from_secs(exercise.timeout_seconds);
+    let finished = tokio::time::timeout(limit, async {
+        let _ = stdout.read_to_end(&mut output).await;
+        child.wait().await
+    })
+    .await;
+    let timed_out = finished.is_err();
+    if timed_out {
+        // The test process dies, and with it the servers it started.
+        let _ = child.kill().await;
+    }
+    let runs = libtest::parse(&String::from_utf8_lossy(&output));
+    let prefix = format!("{}::", exercise.graded_module_path());
+    let tests: Vec<TestResult> = exercise
+        .tests
+        .iter()
+        .map(|graded| {
+            let run = runs
+                .iter()
+                .find(|run| run.path.strip_prefix(&prefix) == Some(graded.name.as_str()));
+            match run {
+                Some(run) if run.passed => TestResult {
+                    name: graded.name.clone(),
+                    status: Status::Passed,
+                    points: graded.points,
+                    message: None,
+                },
+                Some(run) => failed(
+                    &graded.name,
+                    Status::Failed,
+                    run.message.clone().unwrap_or_default(),
+                ),
+                None if timed_out => failed(
+                    &graded.name,
+                    Status::TimedOut,
+                    format!(
+                        "stopped after {} s: is there an endless loop, or a wait that never ends?",
+                        exercise.timeout_seconds
+                    ),
+                ),
+                None => failed(
+                    &graded.name,
+                    Status::Failed,
+                    "the test did not run; was it renamed or removed?".to_owned(),
+                ),
+            }
+        })
+        .collect();
+    let points = tests.iter().map(|test| test.points).sum();
+    let status = if timed_out {
+        Status::TimedOut
+    } else if tests.iter().all(|test| test.status == Status::Passed) {
+        Status::Passed
+    } else {
+        Status::Failed
+    };
+    Ok(ExerciseResult {
+        id: exercise.id.clone(),
+        title: exercise.title.clone(),
+        points,
+        max_points: exercise.max_points(),
+        status,
+        compile_seconds: 0.0,
+        test_seconds: started.elapsed().as_secs_f64(),
+        tests,
+    })
+}
+
+fn failed(name: &str, status: Status, message: String) -> TestResult {
+    TestResult {
+        name: name.to_owned(),
+        status,
+        points: 0,
+        message: Some(message),
+    }
+}
+
+/// An exercise whose tests did not run, each test carrying `message`.
+fn unrun(exercise: &Exercise, status: Status, message: &str) -> ExerciseResult {
+    ExerciseResult {
+        id: exercise.id.clone(),
+        title: exercise.title.clone(),
+        points: 0,
+        max_points: exercise.max_points(),
+        status,
+        compile_seconds: 0.0,
+        test_seconds: 0.0,
+        tests: exercise
+            .tests
+            .iter()
+            .map(|test| failed(&test.name, status, message.to_owned()))
+            .collect(),
+    }
+}
