@@ -29,6 +29,10 @@ async fn the_json_form_is_one_string_that_round_trips() {
     let parsed: serde_json::Value =
         serde_json::from_slice(&raw).expect("`customer:42:json` must hold valid JSON");
     assert_eq!(parsed["email"], "ada@example.com");
+    // The stored document, field names and all, as recorded from the answer key.
+    insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false }, {
+        insta::assert_json_snapshot!("customer_card_json", parsed);
+    });
     assert_eq!(load_from_json(&mut redis, 42).await.unwrap(), Some(ada()));
     assert_eq!(load_from_json(&mut redis, 43).await.unwrap(), None);
 }
