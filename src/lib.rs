@@ -14,6 +14,8 @@
 //!   loader that writes it to MongoDB.
 //! - [`control`]: what `lab up`, `lab down`, `lab status`, `lab env` and
 //!   `lab doctor` do, and the state file that records a running lab.
+//! - [`grading`]: `lab grade`, hints, resets and the course's own checks.
+//! - [`notebook`]: what a notebook's first cell calls to reach the running lab.
 //! - [`testing`]: the harness that gives each test its own Redis server and
 //!   its own MongoDB database.
 //! - [`bench`](mod@bench): the measurements behind `lab bench`.
@@ -27,6 +29,7 @@ pub mod config;
 pub mod control;
 pub mod dataset;
 pub mod grading;
+pub mod notebook;
 pub mod services;
 pub mod testing;
 

@@ -16,15 +16,29 @@ use crate::services::{Origin, connect_mongodb};
 
 /// The billing database: on `MONGODB_URI` when set, else on the running lab.
 pub async fn billing_database(config: &Config) -> Result<mongodb::Database, LabError> {
-    let (uri, origin) = match (&config.mongodb_uri, LabState::load(config)?) {
-        (Some(uri), _) => (uri.clone(), Origin::Variable("MONGODB_URI")),
-        (None, Some(state)) => (state.mongodb.url, Origin::Lab),
-        (None, None) => {
-            return Err(LabError::NotRunning {
-                variable: "MONGODB_URI",
-            });
-        }
-    };
+    let (uri, origin) = mongodb_location(config)?;
     let client = connect_mongodb(&uri, origin).await?;
     Ok(client.database(&config.database))
+}
+
+/// Where MongoDB is: `MONGODB_URI` when set, else the running lab's server.
+pub fn mongodb_location(config: &Config) -> Result<(String, Origin), LabError> {
+    match (&config.mongodb_uri, LabState::load(config)?) {
+        (Some(uri), _) => Ok((uri.clone(), Origin::Variable("MONGODB_URI"))),
+        (None, Some(state)) => Ok((state.mongodb.url, Origin::Lab)),
+        (None, None) => Err(LabError::NotRunning {
+            variable: "MONGODB_URI",
+        }),
+    }
+}
+
+/// Where Redis is: `REDIS_URL` when set, else the running lab's server.
+pub fn redis_location(config: &Config) -> Result<(String, Origin), LabError> {
+    match (&config.redis_url, LabState::load(config)?) {
+        (Some(url), _) => Ok((url.clone(), Origin::Variable("REDIS_URL"))),
+        (None, Some(state)) => Ok((state.redis.url, Origin::Lab)),
+        (None, None) => Err(LabError::NotRunning {
+            variable: "REDIS_URL",
+        }),
+    }
 }

@@ -1,0 +1,72 @@
+//! What a notebook's first cell calls: connections to the running lab.
+//!
+//! Notebooks never start servers of their own. They use the Redis and
+//! MongoDB that `cargo lab up` started (found through `LAB_HOME/lab.json`),
+//! or the servers named by `REDIS_URL` and `MONGODB_URI`.
+//!
+//! ```no_run
+//! # async fn cell() -> Result<(), lab::control::LabError> {
+//! let lab = lab::notebook::Lab::connect().await?;
+//! let mut redis = lab.redis.clone();
+//! let customers = lab::billing::collections::customers(&lab.db);
+//! # Ok(()) }
+//! ```
+
+use mongodb::Database;
+use redis::aio::ConnectionManager;
+
+use crate::config::Config;
+use crate::control::{self, LabError};
+use crate::services::{connect_mongodb, connect_redis};
+
+/// Connections to the lab's services, made once and cloned freely: both the
+/// Redis connection manager and the MongoDB database are handles to shared,
+/// self-reconnecting connections.
+#[derive(Clone)]
+pub struct Lab {
+    /// Redis.
+    pub redis: ConnectionManager,
+    /// The billing database.
+    pub db: Database,
+    /// The Redis URL, to show or to open another client with.
+    pub redis_url: String,
+    /// The MongoDB URI, to show or to open another client with.
+    pub mongodb_uri: String,
+}
+
+impl std::fmt::Debug for Lab {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lab")
+            .field("redis", &crate::services::redact(&self.redis_url))
+            .field("mongodb", &crate::services::redact(&self.mongodb_uri))
+            .field("database", &self.db.name())
+            .finish()
+    }
+}
+
+impl Lab {
+    /// Connects to the running lab, as configured by the environment.
+    pub async fn connect() -> Result<Lab, LabError> {
+        let config = Config::from_env().map_err(|error| LabError::Io {
+            context: "the lab's settings are invalid".into(),
+            source: std::io::Error::other(error),
+        })?;
+        Self::connect_with(&config).await
+    }
+
+    /// Connects to the lab that `config` describes.
+    pub async fn connect_with(config: &Config) -> Result<Lab, LabError> {
+        let (redis_url, redis_origin) = control::redis_location(config)?;
+        let (mongodb_uri, mongodb_origin) = control::mongodb_location(config)?;
+        let (redis, client) = tokio::try_join!(
+            connect_redis(&redis_url, redis_origin),
+            connect_mongodb(&mongodb_uri, mongodb_origin),
+        )?;
+        Ok(Lab {
+            redis,
+            db: client.database(&config.database),
+            redis_url,
+            mongodb_uri,
+        })
+    }
+}
