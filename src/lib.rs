@@ -34,3 +34,9 @@ pub mod services;
 pub mod testing;
 
 pub use config::Config;
+
+// The drivers, re-exported so a notebook needs one `:dep` line (this crate)
+// and always gets the versions the lab is tested with.
+pub use bson;
+pub use mongodb;
+pub use redis;

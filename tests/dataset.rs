@@ -23,6 +23,13 @@ where
         .unwrap()
 }
 
+/// The database's collections, sorted.
+async fn collection_names(env: &TestEnv) -> Vec<String> {
+    let mut names = env.database().list_collection_names().await.unwrap();
+    names.sort();
+    names
+}
+
 async fn raw(env: &TestEnv, collection: &str) -> Vec<Document> {
     all(env, collection).await
 }
@@ -164,9 +171,7 @@ async fn replacing_swaps_the_whole_data_set_and_leaves_no_staging_collections() 
     assert_eq!((report.customers, report.invoices), (5, 10));
     assert_eq!(raw(&env, CUSTOMERS).await.len(), 5);
     assert_eq!(raw(&env, INVOICES).await.len(), 10);
-    let mut names = env.database().list_collection_names().await.unwrap();
-    names.sort();
-    assert_eq!(names, [CUSTOMERS, INVOICES]);
+    assert_eq!(collection_names(&env).await, [CUSTOMERS, INVOICES]);
 }
 
 #[tokio::test]
@@ -239,9 +244,7 @@ async fn data_left_by_an_interrupted_run_is_replaced_by_the_next_one() {
             .await
             .unwrap()
     );
-    let mut names = env.database().list_collection_names().await.unwrap();
-    names.sort();
-    assert_eq!(names, [CUSTOMERS, INVOICES]);
+    assert_eq!(collection_names(&env).await, [CUSTOMERS, INVOICES]);
 }
 
 #[tokio::test]
@@ -255,7 +258,5 @@ async fn an_empty_data_set_still_creates_both_collections() {
     )
     .await
     .unwrap();
-    let mut names = env.database().list_collection_names().await.unwrap();
-    names.sort();
-    assert_eq!(names, [CUSTOMERS, INVOICES]);
+    assert_eq!(collection_names(&env).await, [CUSTOMERS, INVOICES]);
 }
