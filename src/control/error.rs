@@ -30,6 +30,11 @@ pub enum LabError {
         /// The variable that would name a server instead.
         variable: &'static str,
     },
+    /// Ctrl-C stopped the command.
+    #[error(
+        "interrupted; servers not yet recorded were stopped, an unfinished data set is redone, and `cargo lab up` picks up from here"
+    )]
+    Interrupted,
     /// A file of the lab could not be used.
     #[error("{context}: {source}")]
     Io {

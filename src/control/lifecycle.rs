@@ -41,6 +41,10 @@ pub struct UpOptions {
 }
 
 /// Brings the lab up. `say` hears progress messages; `progress` hears seeding.
+///
+/// Dropping the future before it completes (on Ctrl-C, say) stops the
+/// servers it started and had not yet recorded in the state file; a seeding
+/// run it had begun is finished by the next `up`.
 pub async fn up(
     config: &Config,
     options: UpOptions,

@@ -181,7 +181,13 @@ fn say(message: &str) {
 
 async fn up(config: &Config, seed: bool) -> Result<ExitCode, LabError> {
     let mut bar = SeedBar::default();
-    let outcome = control::up(config, UpOptions { seed }, &say, &mut |p| bar.update(p)).await?;
+    // Ctrl-C drops the `up` future, which stops any server it started but
+    // had not yet recorded; without this the process would just die.
+    let mut on_progress = |progress| bar.update(progress);
+    let outcome = tokio::select! {
+        outcome = control::up(config, UpOptions { seed }, &say, &mut on_progress) => outcome?,
+        _ = tokio::signal::ctrl_c() => return Err(LabError::Interrupted),
+    };
     bar.finish();
     match outcome {
         UpOutcome::AlreadyRunning(state) => {
