@@ -157,3 +157,31 @@ async fn status_and_down_on_a_lab_that_never_ran_say_so() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn a_url_given_later_replaces_the_server_the_lab_had_started() {
+    let mut lab = LabHome::new("replaced");
+    let UpOutcome::Started { state, .. } = up(&lab.config, false).await.unwrap() else {
+        panic!("the first `up` should start the lab");
+    };
+    let own = state.redis.pid.expect("the lab started its own Redis");
+    let elsewhere = lab::testing::TestEnv::start().await;
+    lab.config.redis_url = Some(elsewhere.redis_url().to_owned());
+
+    let UpOutcome::Started { state, .. } = up(&lab.config, false).await.unwrap() else {
+        panic!("a new REDIS_URL should be taken up");
+    };
+    assert_eq!(state.redis.url, elsewhere.redis_url());
+    assert_eq!(
+        state.redis.pid, None,
+        "a server given by URL is not the lab's"
+    );
+    assert!(
+        !lab::services::process::is_running(own, "redis-server"),
+        "the lab's own Redis must not run on, unrecorded"
+    );
+    assert!(
+        state.mongodb.is_alive(),
+        "MongoDB was not replaced and keeps running"
+    );
+}

@@ -62,7 +62,6 @@ pub async fn up(
         return Ok(UpOutcome::AlreadyRunning(state.clone()));
     }
     let toolbox = Toolbox::new(config);
-
     // Start (or reach) Redis, then MongoDB. If MongoDB fails, the Redis we
     // just started is stopped again: `up` either brings the lab up or leaves
     // things as they were.
@@ -118,6 +117,18 @@ pub async fn up(
         mongodb,
         database: config.database.clone(),
     };
+    // A server the lab started that a URL now replaces would otherwise run
+    // on, unrecorded. It is stopped only now that its replacement answered.
+    if let Some(previous) = &previous {
+        for (old, new) in [
+            (&previous.redis, &state.redis),
+            (&previous.mongodb, &state.mongodb),
+        ] {
+            if let (Some(pid), None) = (old.pid, new.pid) {
+                process::terminate(pid, &old.program, Duration::from_secs(30));
+            }
+        }
+    }
     state.save(config)?;
     // From here on the servers belong to the state file, not to this process.
     started_redis.map(ManagedServer::detach);
