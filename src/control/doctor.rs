@@ -196,35 +196,40 @@ mod tests {
     use super::*;
     use crate::services::Platform;
 
+    /// The doctor's checks on a machine with no programs at all.
+    async fn checks_on(platform: Platform, name: &str) -> Vec<Check> {
+        let home = std::env::temp_dir().join(format!("lab-doctor-{name}-{}", std::process::id()));
+        let config = Config::for_home(&home, Vec::new());
+        let checks = diagnose(&config, &Toolbox::with_platform(&config, platform)).await;
+        let _ = std::fs::remove_dir_all(home);
+        checks
+    }
+
+    fn find<'a>(checks: &'a [Check], name: &str) -> &'a Check {
+        checks.iter().find(|c| c.name == name).unwrap()
+    }
+
     #[tokio::test]
     async fn a_machine_without_redis_server_is_told_the_fix() {
-        let home = std::env::temp_dir().join(format!("lab-doctor-test-{}", std::process::id()));
-        let config = Config::for_home(&home, Vec::new());
-        let toolbox = Toolbox::with_platform(&config, Platform::Debian { root: false });
-        let checks = diagnose(&config, &toolbox).await;
-        let redis = checks.iter().find(|c| c.name == "redis-server").unwrap();
+        let checks = checks_on(Platform::Debian { root: false }, "user").await;
+        let redis = find(&checks, "redis-server");
         assert_eq!(redis.verdict, Verdict::Fail);
         assert_eq!(
             redis.fix.as_deref(),
             Some("sudo apt-get install -y redis-server")
         );
-        let cmake = checks.iter().find(|c| c.name == "cmake").unwrap();
+        let cmake = find(&checks, "cmake");
         assert_eq!(cmake.fix.as_deref(), Some("sudo apt-get install -y cmake"));
-        let _ = std::fs::remove_dir_all(home);
     }
 
     #[tokio::test]
     async fn as_root_on_debian_a_missing_redis_server_is_installed_automatically() {
-        let home = std::env::temp_dir().join(format!("lab-doctor-root-{}", std::process::id()));
-        let config = Config::for_home(&home, Vec::new());
-        let toolbox = Toolbox::with_platform(&config, Platform::Debian { root: true });
-        let checks = diagnose(&config, &toolbox).await;
-        let redis = checks.iter().find(|c| c.name == "redis-server").unwrap();
+        let checks = checks_on(Platform::Debian { root: true }, "root").await;
+        let redis = find(&checks, "redis-server");
         assert_eq!(redis.verdict, Verdict::WillInstall);
         assert_eq!(
             redis.fix.as_deref(),
             Some("apt-get install -y redis-server")
         );
-        let _ = std::fs::remove_dir_all(home);
     }
 }

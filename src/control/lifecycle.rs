@@ -62,9 +62,10 @@ pub async fn up(
         return Ok(UpOutcome::AlreadyRunning(state.clone()));
     }
     let toolbox = Toolbox::new(config);
-    // Start (or reach) Redis, then MongoDB. If MongoDB fails, the Redis we
-    // just started is stopped again: `up` either brings the lab up or leaves
-    // things as they were.
+    // Start (or reach) Redis, then MongoDB. A server started here is a
+    // `ManagedServer`, which stops when dropped: if anything fails before it
+    // is recorded, the early return stops it, so `up` either brings the lab
+    // up or leaves things as they were.
     let keep =
         |record: Option<&ServiceRecord>| record.filter(|r| r.is_managed() && r.is_alive()).cloned();
     let (redis, started_redis) =
@@ -74,43 +75,19 @@ pub async fn up(
                 (external(url, "redis-server"), None)
             }
             (None, Some(record)) => (record, None),
-            (None, None) => {
-                let program = toolbox.ensure(Tool::RedisServer, say)?;
-                say("starting Redis");
-                let options = RedisOptions {
-                    port: config
-                        .redis_port
-                        .or_else(|| reusable_port(previous.as_ref().map(|s| &s.redis))),
-                    dir: config.service_dir("redis"),
-                    persistent: true,
-                    lifetime: Lifetime::Detached,
-                };
-                let server = redis_server::start(&program, &options).await?;
-                (
-                    managed(&server, &program, options.dir.join("redis.log")),
-                    Some(server),
-                )
-            }
+            (None, None) => start_redis(config, &toolbox, previous.as_ref(), say).await?,
         };
-    let mongodb = match (
+    // An error from here on drops `started_redis`, which stops it.
+    let (mongodb, started_mongodb) = match (
         &config.mongodb_uri,
         keep(previous.as_ref().map(|s| &s.mongodb)),
     ) {
         (Some(uri), _) => {
             connect_mongodb(uri, Origin::Variable("MONGODB_URI")).await?;
-            Ok((external(uri, "mongod"), None))
+            (external(uri, "mongod"), None)
         }
-        (None, Some(record)) => Ok((record, None)),
-        (None, None) => start_mongodb(config, &toolbox, previous.as_ref(), say).await,
-    };
-    let (mongodb, started_mongodb) = match mongodb {
-        Ok(pair) => pair,
-        Err(error) => {
-            if let Some(server) = started_redis {
-                server.stop();
-            }
-            return Err(error);
-        }
+        (None, Some(record)) => (record, None),
+        (None, None) => start_mongodb(config, &toolbox, previous.as_ref(), say).await?,
     };
     let state = LabState {
         redis,
@@ -147,6 +124,27 @@ pub async fn up(
         None
     };
     Ok(UpOutcome::Started { state, seeded })
+}
+
+async fn start_redis(
+    config: &Config,
+    toolbox: &Toolbox,
+    previous: Option<&LabState>,
+    say: &dyn Fn(&str),
+) -> Result<(ServiceRecord, Option<ManagedServer>), LabError> {
+    let program = toolbox.ensure(Tool::RedisServer, say)?;
+    say("starting Redis");
+    let options = RedisOptions {
+        port: config
+            .redis_port
+            .or_else(|| reusable_port(previous.map(|s| &s.redis))),
+        dir: config.service_dir("redis"),
+        persistent: true,
+        lifetime: Lifetime::Detached,
+    };
+    let server = redis_server::start(&program, &options).await?;
+    let record = managed(&server, &program, options.dir.join("redis.log"));
+    Ok((record, Some(server)))
 }
 
 async fn start_mongodb(

@@ -23,22 +23,27 @@ pub async fn billing_database(config: &Config) -> Result<mongodb::Database, LabE
 
 /// Where MongoDB is: `MONGODB_URI` when set, else the running lab's server.
 pub fn mongodb_location(config: &Config) -> Result<(String, Origin), LabError> {
-    match (&config.mongodb_uri, LabState::load(config)?) {
-        (Some(uri), _) => Ok((uri.clone(), Origin::Variable("MONGODB_URI"))),
-        (None, Some(state)) => Ok((state.mongodb.url, Origin::Lab)),
-        (None, None) => Err(LabError::NotRunning {
-            variable: "MONGODB_URI",
-        }),
-    }
+    location(&config.mongodb_uri, "MONGODB_URI", config, |state| {
+        state.mongodb.url
+    })
 }
 
 /// Where Redis is: `REDIS_URL` when set, else the running lab's server.
 pub fn redis_location(config: &Config) -> Result<(String, Origin), LabError> {
-    match (&config.redis_url, LabState::load(config)?) {
-        (Some(url), _) => Ok((url.clone(), Origin::Variable("REDIS_URL"))),
-        (None, Some(state)) => Ok((state.redis.url, Origin::Lab)),
-        (None, None) => Err(LabError::NotRunning {
-            variable: "REDIS_URL",
-        }),
+    location(&config.redis_url, "REDIS_URL", config, |state| {
+        state.redis.url
+    })
+}
+
+fn location(
+    given: &Option<String>,
+    variable: &'static str,
+    config: &Config,
+    recorded: impl FnOnce(LabState) -> String,
+) -> Result<(String, Origin), LabError> {
+    match (given, LabState::load(config)?) {
+        (Some(url), _) => Ok((url.clone(), Origin::Variable(variable))),
+        (None, Some(state)) => Ok((recorded(state), Origin::Lab)),
+        (None, None) => Err(LabError::NotRunning { variable }),
     }
 }

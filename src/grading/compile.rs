@@ -301,15 +301,7 @@ async fn cargo_build(root: &Path, dir: &Path) -> Result<Build, CompileError> {
     let mut build = Build {
         executable: None,
         errors: Vec::new(),
-        stderr_tail: String::from_utf8_lossy(&output.stderr)
-            .lines()
-            .rev()
-            .take(5)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n"),
+        stderr_tail: last_lines(&String::from_utf8_lossy(&output.stderr), 5),
     };
     let mut success = false;
     for line in String::from_utf8_lossy(&output.stdout).lines() {
@@ -351,4 +343,10 @@ async fn cargo_build(root: &Path, dir: &Path) -> Result<Build, CompileError> {
         build.executable = None;
     }
     Ok(build)
+}
+
+/// The last `count` lines of `text`.
+fn last_lines(text: &str, count: usize) -> String {
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..].join("\n")
 }
