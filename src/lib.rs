@@ -16,6 +16,8 @@
 //!   `lab doctor` do, and the state file that records a running lab.
 //! - [`grading`]: `lab grade`, hints, resets and the course's own checks.
 //! - [`notebook`]: what a notebook's first cell calls to reach the running lab.
+//! - [`lessons`]: notebook files, the lab's own Jupyter, and the check that
+//!   every notebook still runs and prints what it shows.
 //! - [`testing`]: the harness that gives each test its own Redis server and
 //!   its own MongoDB database.
 //! - [`bench`](mod@bench): the measurements behind `lab bench`.
@@ -29,6 +31,7 @@ pub mod config;
 pub mod control;
 pub mod dataset;
 pub mod grading;
+pub mod lessons;
 pub mod notebook;
 pub mod services;
 pub mod testing;
@@ -40,3 +43,4 @@ pub use config::Config;
 pub use bson;
 pub use mongodb;
 pub use redis;
+pub use serde_json;

@@ -54,6 +54,16 @@ impl Lab {
         Self::connect_with(&config).await
     }
 
+    /// A connection to another numbered database (0 to 15) of the same Redis
+    /// server. Databases share the server but not their keys.
+    pub async fn redis_database(&self, number: u8) -> Result<ConnectionManager, LabError> {
+        if number > 15 {
+            return Err(LabError::NoSuchDatabase { number });
+        }
+        let url = crate::services::redis_url_with_database(&self.redis_url, number);
+        Ok(connect_redis(&url, crate::services::Origin::Lab).await?)
+    }
+
     /// Connects to the lab that `config` describes.
     pub async fn connect_with(config: &Config) -> Result<Lab, LabError> {
         let (redis_url, redis_origin) = control::redis_location(config)?;

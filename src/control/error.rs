@@ -35,6 +35,12 @@ pub enum LabError {
         "interrupted; servers not yet recorded were stopped, an unfinished data set is redone, and `cargo lab up` picks up from here"
     )]
     Interrupted,
+    /// A Redis database number outside the server's range.
+    #[error("Redis has databases 0 to 15; there is no database {number}")]
+    NoSuchDatabase {
+        /// The number asked for.
+        number: u8,
+    },
     /// A file of the lab could not be used.
     #[error("{context}: {source}")]
     Io {

@@ -105,6 +105,18 @@ pub async fn mongodb_answers(uri: &str) -> bool {
     connect_mongodb(uri, Origin::Lab).await.is_ok()
 }
 
+/// `url` with its database number replaced by `number`
+/// (`redis://host:6379/0` becomes `redis://host:6379/3`).
+pub fn redis_url_with_database(url: &str, number: u8) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, query)) => (url, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
+    let authority = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{authority}/{number}{query}")
+}
+
 /// `url` with any password replaced by `***`, fit to print.
 pub fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -146,6 +158,14 @@ fn first_line(error: &dyn std::fmt::Display) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_redis_url_gets_the_database_asked_for() {
+        use super::redis_url_with_database as with;
+        assert_eq!(with("redis://127.0.0.1:6379/", 3), "redis://127.0.0.1:6379/3");
+        assert_eq!(with("redis://127.0.0.1:6379", 15), "redis://127.0.0.1:6379/15");
+        assert_eq!(with("redis://u:p@h:1/7?protocol=resp3", 1), "redis://u:p@h:1/1?protocol=resp3");
+    }
+
     use super::*;
 
     #[test]

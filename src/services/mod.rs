@@ -12,7 +12,7 @@ pub mod process;
 pub mod redis_server;
 pub mod tools;
 
-pub use clients::{Origin, connect_mongodb, connect_redis, redact};
+pub use clients::{Origin, connect_mongodb, connect_redis, redact, redis_url_with_database};
 pub use error::ServiceError;
 pub use launcher::ManagedServer;
 pub use mongo_server::MongoOptions;

@@ -20,6 +20,21 @@ pub const SECANTUS_CRATE: &str = "secantus-mdb";
 pub const SECANTUS_VERSION: &str = "0.5.3-beta.196";
 /// The program that crate installs.
 pub const SECANTUS_PROGRAM: &str = "secantusd-rs";
+/// The crate of the Rust kernel for Jupyter that the notebooks run in.
+pub const EVCXR_CRATE: &str = "evcxr_jupyter";
+/// The kernel version the notebooks and their stored outputs are tested with;
+/// the notebook test in `cargo test` uses the `evcxr` crate of the same version.
+pub const EVCXR_VERSION: &str = "0.22.0";
+
+/// A program that `cargo install` builds from a pinned crate.
+struct CargoCrate {
+    krate: &'static str,
+    version: &'static str,
+    program: &'static str,
+    /// Passed when the crate declares a newer minimum Rust than ours but
+    /// builds with it.
+    ignore_rust_version: bool,
+}
 
 /// A program the lab needs from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +47,10 @@ pub enum Tool {
     CCompiler,
     /// The embedded MongoDB-compatible server.
     Secantus,
+    /// The evcxr Rust kernel for Jupyter.
+    EvcxrJupyter,
+    /// Python 3 with its `venv` module, for the lab's private Jupyter.
+    Python,
 }
 
 impl Tool {
@@ -42,6 +61,8 @@ impl Tool {
             Tool::Cmake => "cmake",
             Tool::CCompiler => "a C compiler (cc)",
             Tool::Secantus => "secantusd-rs (embedded MongoDB server)",
+            Tool::EvcxrJupyter => "evcxr_jupyter (the Rust kernel for Jupyter)",
+            Tool::Python => "python3 with venv",
         }
     }
 
@@ -51,6 +72,28 @@ impl Tool {
             Tool::Cmake => "cmake",
             Tool::CCompiler => "cc",
             Tool::Secantus => SECANTUS_PROGRAM,
+            Tool::EvcxrJupyter => EVCXR_CRATE,
+            Tool::Python => "python3",
+        }
+    }
+
+    /// The pinned crate that `cargo install` builds it from, for the tools
+    /// that are not system packages.
+    fn cargo_crate(self) -> Option<CargoCrate> {
+        match self {
+            Tool::Secantus => Some(CargoCrate {
+                krate: SECANTUS_CRATE,
+                version: SECANTUS_VERSION,
+                program: SECANTUS_PROGRAM,
+                ignore_rust_version: true,
+            }),
+            Tool::EvcxrJupyter => Some(CargoCrate {
+                krate: EVCXR_CRATE,
+                version: EVCXR_VERSION,
+                program: EVCXR_CRATE,
+                ignore_rust_version: false,
+            }),
+            _ => None,
         }
     }
 
@@ -60,7 +103,8 @@ impl Tool {
             Tool::RedisServer => ("redis-server", "redis"),
             Tool::Cmake => ("cmake", "cmake"),
             Tool::CCompiler => ("build-essential", "llvm"),
-            Tool::Secantus => ("", ""),
+            Tool::Python => ("python3-venv", "python"),
+            Tool::Secantus | Tool::EvcxrJupyter => ("", ""),
         }
     }
 }
@@ -156,7 +200,9 @@ impl Toolbox {
     /// Where `tool` is installed, if it is.
     pub fn locate(&self, tool: Tool) -> Option<PathBuf> {
         match tool {
-            Tool::Secantus => self.locate_secantus(),
+            Tool::Secantus | Tool::EvcxrJupyter => self.locate_cargo_installed(tool),
+            Tool::Python => find_program(&self.config.search_path, "python3")
+                .filter(|python| python_has_venv(python)),
             Tool::CCompiler => ["cc", "gcc", "clang"]
                 .into_iter()
                 .find_map(|name| find_program(&self.config.search_path, name)),
@@ -166,13 +212,13 @@ impl Toolbox {
 
     /// Whether [`Toolbox::ensure`] installs `tool` by itself here.
     pub fn installs_itself(&self, tool: Tool) -> bool {
-        tool == Tool::Secantus || self.platform == (Platform::Debian { root: true })
+        tool.cargo_crate().is_some() || self.platform == (Platform::Debian { root: true })
     }
 
     /// The command that installs `tool` on this platform.
     pub fn install_command(&self, tool: Tool) -> String {
-        if tool == Tool::Secantus {
-            return self.secantus_install_command().join(" ");
+        if let Some(krate) = tool.cargo_crate() {
+            return self.cargo_install_command(&krate).join(" ");
         }
         let (debian, brew) = tool.packages();
         match self.platform {
@@ -213,8 +259,15 @@ impl Toolbox {
                 say(&format!(
                     "installing {SECANTUS_PROGRAM} {SECANTUS_VERSION} with cargo; this builds a storage engine and takes about 5 minutes, once"
                 ));
-                let command = self.secantus_install_command();
-                self.run_install(&command, "install-secantus.log")?;
+                let krate = tool.cargo_crate().expect("the embedded server is a crate");
+                self.run_install(&self.cargo_install_command(&krate), "install-secantus.log")?;
+            }
+            Tool::EvcxrJupyter => {
+                say(&format!(
+                    "installing {EVCXR_CRATE} {EVCXR_VERSION} with cargo; this takes about 6 minutes, once"
+                ));
+                let krate = tool.cargo_crate().expect("the kernel is a crate");
+                self.run_install(&self.cargo_install_command(&krate), "install-evcxr.log")?;
             }
             _ => {
                 if self.platform != (Platform::Debian { root: true }) {
@@ -239,12 +292,7 @@ impl Toolbox {
 
     /// The version `secantusd-rs --version` reports, if it runs.
     pub fn secantus_version(path: &Path) -> Option<String> {
-        let output = Command::new(path).arg("--version").output().ok()?;
-        let text = String::from_utf8_lossy(&output.stdout);
-        text.lines()
-            .next()
-            .and_then(|line| line.split_whitespace().nth(1))
-            .map(str::to_owned)
+        program_version(path)
     }
 
     /// Where `cargo install` puts the embedded server: cargo's own home, so
@@ -257,21 +305,22 @@ impl Toolbox {
             .unwrap_or_else(|| self.config.tools_dir())
     }
 
-    fn locate_secantus(&self) -> Option<PathBuf> {
+    fn locate_cargo_installed(&self, tool: Tool) -> Option<PathBuf> {
+        let krate = tool.cargo_crate()?;
         let mut candidates: Vec<PathBuf> = self
             .config
             .search_path
             .iter()
-            .map(|dir| dir.join(SECANTUS_PROGRAM))
+            .map(|dir| dir.join(krate.program))
             .collect();
-        candidates.push(self.install_root().join("bin").join(SECANTUS_PROGRAM));
-        candidates.push(self.config.tools_dir().join("bin").join(SECANTUS_PROGRAM));
-        candidates.into_iter().find(|path| {
-            is_executable(path) && Self::secantus_version(path).as_deref() == Some(SECANTUS_VERSION)
-        })
+        candidates.push(self.install_root().join("bin").join(krate.program));
+        candidates.push(self.config.tools_dir().join("bin").join(krate.program));
+        candidates
+            .into_iter()
+            .find(|path| is_executable(path) && krate.built(path))
     }
 
-    fn secantus_install_command(&self) -> Vec<String> {
+    fn cargo_install_command(&self, krate: &CargoCrate) -> Vec<String> {
         let cargo = find_program(&self.config.search_path, "cargo")
             .or_else(|| {
                 let path = self.config.cargo_home.as_ref()?.join("bin").join("cargo");
@@ -279,21 +328,23 @@ impl Toolbox {
             })
             .map(|path| path.display().to_string())
             .unwrap_or_else(|| "cargo".to_owned());
-        vec![
+        let mut command = vec![
             cargo,
             "install".into(),
-            SECANTUS_CRATE.into(),
+            krate.krate.into(),
             "--version".into(),
-            format!("={SECANTUS_VERSION}"),
-            // It declares a newer minimum Rust than ours but builds with it.
-            "--ignore-rust-version".into(),
+            format!("={}", krate.version),
             "--locked".into(),
             // We only install when no matching binary was found; a stale
             // record in cargo's metadata must not make it skip the build.
             "--force".into(),
             "--root".into(),
             self.install_root().display().to_string(),
-        ]
+        ];
+        if krate.ignore_rust_version {
+            command.push("--ignore-rust-version".into());
+        }
+        command
     }
 
     fn install_lock(&self) -> Result<File, ToolError> {
@@ -337,6 +388,44 @@ impl Toolbox {
             })
         }
     }
+}
+
+impl CargoCrate {
+    /// Whether the program at `path` was built from this crate at this
+    /// version: it says so for `--version`, or cargo's record of what it
+    /// installed beside it (`ROOT/.crates2.json` for `ROOT/bin/PROGRAM`) does,
+    /// for programs without a version flag.
+    fn built(&self, path: &Path) -> bool {
+        if program_version(path).as_deref() == Some(self.version) {
+            return true;
+        }
+        let Some(root) = path.parent().and_then(Path::parent) else {
+            return false;
+        };
+        std::fs::read_to_string(root.join(".crates2.json"))
+            .is_ok_and(|record| record.contains(&format!("\"{} {} (", self.krate, self.version)))
+    }
+}
+
+/// The version a program prints for `--version` (its second word), if it runs.
+fn program_version(path: &Path) -> Option<String> {
+    let output = Command::new(path).arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines()
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .map(str::to_owned)
+}
+
+/// Whether `python` can make virtual environments (Debian splits `venv` into
+/// its own package).
+fn python_has_venv(python: &Path) -> bool {
+    Command::new(python)
+        .args(["-c", "import venv, ensurepip"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// The first executable called `name` in `search_path`.

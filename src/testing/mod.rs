@@ -92,14 +92,20 @@ impl TestEnv {
 
     /// The fallible form of [`TestEnv::start`] and [`TestEnv::start_seeded`].
     pub async fn try_start(seeded: bool) -> Result<TestEnv, HarnessError> {
+        Self::try_start_with(seeded.then_some(TEST_DATA)).await
+    }
+
+    /// An environment with `data` loaded into its database, when given; the
+    /// notebook checks use the full standard data set, as students see it.
+    pub async fn try_start_with(data: Option<SeedSpec>) -> Result<TestEnv, HarnessError> {
         let config = Config::from_env()?;
         let name = unique_name();
         let (redis, mongo) = tokio::try_join!(
             RedisLease::acquire(&config, &name),
             MongoLease::acquire(&config, &name),
         )?;
-        if seeded {
-            dataset::seed(mongo.database(), TEST_DATA, Existing::Refuse, &mut |_| {}).await?;
+        if let Some(data) = data {
+            dataset::seed(mongo.database(), data, Existing::Refuse, &mut |_| {}).await?;
         }
         Ok(TestEnv { redis, mongo })
     }
@@ -135,6 +141,17 @@ impl TestEnv {
     /// The URI of the MongoDB server, without the database.
     pub fn mongodb_uri(&self) -> &str {
         self.mongo.uri()
+    }
+
+    /// The environment variables that point a child process (a notebook
+    /// kernel, a `lab` command) at this environment: `REDIS_URL`,
+    /// `MONGODB_URI` and `MONGODB_DB`, read by [`Config::from_env`].
+    pub fn variables(&self) -> [(&'static str, String); 3] {
+        [
+            ("REDIS_URL", self.redis_url().to_owned()),
+            ("MONGODB_URI", self.mongodb_uri().to_owned()),
+            ("MONGODB_DB", self.database().name().to_owned()),
+        ]
     }
 }
 

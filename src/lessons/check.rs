@@ -1,0 +1,264 @@
+//! Judging a run of a notebook against the outputs stored in it, whichever
+//! engine ran it: Jupyter with the evcxr kernel (`lab notebooks check`) or
+//! the evcxr crate inside `cargo test`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::LessonError;
+use super::ipynb::{CodeCell, Notebook};
+use super::jupyter::Jupyter;
+use super::outputs::{CellOutput, difference};
+
+/// How long one cell may run before the check gives up on it. The first
+/// cell of a fresh machine builds the drivers (minutes); later cells take
+/// seconds.
+pub const CELL_TIMEOUT: Duration = Duration::from_secs(900);
+
+/// One code cell, run once.
+#[derive(Debug, Clone)]
+pub struct CellRun {
+    /// The cell as stored.
+    pub cell: CodeCell,
+    /// What this run printed.
+    pub fresh: CellOutput,
+    /// How long the cell took, when the engine says.
+    pub seconds: Option<f64>,
+}
+
+impl CellRun {
+    /// What is wrong with this run of the cell, if anything: it failed, or
+    /// its output is not the stored one (unless the cell is tagged volatile).
+    pub fn problem(&self) -> Option<String> {
+        let label = self.cell.label();
+        if let Some(error) = &self.fresh.error {
+            return Some(format!("{label} failed: {error}"));
+        }
+        if let Some(error) = &self.cell.stored.error {
+            return Some(format!(
+                "{label} is stored with an error ({error}); record the notebook after a clean run with `cargo lab notebooks record`"
+            ));
+        }
+        if self.cell.is_volatile() {
+            return None;
+        }
+        difference(&self.cell.stored, &self.fresh).map(|why| format!("{label}: {why}"))
+    }
+}
+
+/// A whole notebook, run once from top to bottom in a fresh kernel.
+#[derive(Debug, Clone)]
+pub struct NotebookRun {
+    /// The notebook's name, e.g. `01-redis-basics`.
+    pub name: String,
+    /// Its code cells, in order.
+    pub cells: Vec<CellRun>,
+}
+
+impl NotebookRun {
+    /// Everything wrong with the run, one message per cell.
+    pub fn problems(&self) -> Vec<String> {
+        self.cells.iter().filter_map(CellRun::problem).collect()
+    }
+
+    /// How long a fresh kernel took to its first result: the first code cell,
+    /// which loads the support crate and connects.
+    pub fn first_cell_seconds(&self) -> Option<f64> {
+        self.cells.first().and_then(|cell| cell.seconds)
+    }
+
+    /// The median time of the cells after the first.
+    pub fn median_cell_seconds(&self) -> Option<f64> {
+        median(self.cells.iter().skip(1).filter_map(|cell| cell.seconds))
+    }
+}
+
+/// The median of some numbers, `None` for none.
+pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let mut values: Vec<f64> = values.into_iter().collect();
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    Some(if values.len() % 2 == 0 {
+        (values[middle - 1] + values[middle]) / 2.0
+    } else {
+        values[middle]
+    })
+}
+
+/// Runs `path` through Jupyter, writing the executed copy into `scratch`,
+/// and pairs each stored cell with its fresh output and time.
+pub fn run_in_jupyter(
+    jupyter: &Jupyter,
+    path: &Path,
+    scratch: &Path,
+) -> Result<(NotebookRun, PathBuf), LessonError> {
+    let stored = Notebook::load(path)?;
+    let executed_path = scratch.join(format!("{}.ipynb", stored.name()));
+    jupyter.execute(path, &executed_path, CELL_TIMEOUT)?;
+    let executed = Notebook::load(&executed_path)?;
+    let fresh_cells = executed.code_cells();
+    let timings = cell_timings(&executed_path)?;
+    let cells = stored
+        .code_cells()
+        .into_iter()
+        .map(|cell| {
+            let fresh = fresh_cells
+                .iter()
+                .find(|fresh| fresh.index == cell.index)
+                .map(|fresh| fresh.stored.clone())
+                .unwrap_or_else(|| CellOutput {
+                    error: Some("the executed copy lacks this cell".into()),
+                    ..CellOutput::default()
+                });
+            let seconds = timings.get(cell.index).copied().flatten();
+            CellRun {
+                cell,
+                fresh,
+                seconds,
+            }
+        })
+        .collect();
+    Ok((
+        NotebookRun {
+            name: stored.name(),
+            cells,
+        },
+        executed_path,
+    ))
+}
+
+/// Per cell (by index among all cells), the seconds between Jupyter sending
+/// it to the kernel and the kernel's reply, from the timing metadata that
+/// nbconvert records.
+fn cell_timings(executed: &Path) -> Result<Vec<Option<f64>>, LessonError> {
+    let text = std::fs::read_to_string(executed).map_err(|source| LessonError::Io {
+        context: format!("cannot read {}", executed.display()),
+        source,
+    })?;
+    let document: Value = serde_json::from_str(&text).map_err(|error| LessonError::Malformed {
+        path: executed.to_owned(),
+        reason: error.to_string(),
+    })?;
+    let cells = document
+        .get("cells")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    Ok(cells
+        .iter()
+        .map(|cell| {
+            let stamp = |key: &str| {
+                cell.pointer(&format!("/metadata/execution/{}", key.replace('/', "~1")))
+                    .and_then(Value::as_str)
+                    .and_then(seconds_since_epoch)
+            };
+            Some(stamp("shell.execute_reply")? - stamp("iopub.execute_input")?)
+        })
+        .collect())
+}
+
+/// Seconds since 1970 of an ISO 8601 UTC timestamp as Jupyter writes them
+/// (`2026-11-21T07:44:12.123456Z`).
+fn seconds_since_epoch(stamp: &str) -> Option<f64> {
+    let (date, time) = stamp.trim_end_matches('Z').split_once('T')?;
+    let mut date_parts = date.split('-').map(str::parse::<i64>);
+    let (year, month, day) = (
+        date_parts.next()?.ok()?,
+        date_parts.next()?.ok()?,
+        date_parts.next()?.ok()?,
+    );
+    let time = time.split(['+']).next()?;
+    let mut time_parts = time.split(':');
+    let hours: f64 = time_parts.next()?.parse().ok()?;
+    let minutes: f64 = time_parts.next()?.parse().ok()?;
+    let seconds: f64 = time_parts.next()?.parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days as f64 * 86_400.0 + hours * 3600.0 + minutes * 60.0 + seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cell(tags: &[&str], stored: &str) -> CodeCell {
+        CodeCell {
+            index: 3,
+            number: 2,
+            id: None,
+            source: "println!(\"{}\", 1 + 1);".into(),
+            tags: tags.iter().map(|tag| tag.to_string()).collect(),
+            stored: CellOutput {
+                stdout: stored.into(),
+                ..CellOutput::default()
+            },
+        }
+    }
+
+    fn run(cell: CodeCell, stdout: &str, error: Option<&str>) -> CellRun {
+        CellRun {
+            cell,
+            fresh: CellOutput {
+                stdout: stdout.into(),
+                error: error.map(str::to_owned),
+                ..CellOutput::default()
+            },
+            seconds: Some(1.0),
+        }
+    }
+
+    #[test]
+    fn a_cell_passes_when_it_prints_what_is_stored() {
+        assert_eq!(run(cell(&[], "2\n"), "2\n", None).problem(), None);
+    }
+
+    #[test]
+    fn a_changed_output_is_reported_with_the_cell_named() {
+        let problem = run(cell(&[], "2\n"), "3\n", None).problem().unwrap();
+        assert!(problem.starts_with("code cell 2 (`println!"), "{problem}");
+    }
+
+    #[test]
+    fn a_volatile_cell_may_print_anything_but_must_not_fail() {
+        assert_eq!(run(cell(&["volatile"], "2 ms\n"), "3 ms\n", None).problem(), None);
+        let problem = run(cell(&["volatile"], ""), "", Some("panicked"))
+            .problem()
+            .unwrap();
+        assert!(problem.contains("failed: panicked"), "{problem}");
+    }
+
+    #[test]
+    fn medians_and_first_cell_times() {
+        assert_eq!(median([3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median([4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median([]), None);
+        let notebook = NotebookRun {
+            name: "n".into(),
+            cells: vec![
+                run(cell(&[], ""), "", None),
+                run(cell(&[], ""), "", None),
+            ],
+        };
+        assert_eq!(notebook.first_cell_seconds(), Some(1.0));
+        assert_eq!(notebook.median_cell_seconds(), Some(1.0));
+    }
+
+    #[test]
+    fn jupyter_timestamps_become_seconds() {
+        let start = seconds_since_epoch("2026-11-21T07:44:12.250000Z").unwrap();
+        let end = seconds_since_epoch("2026-11-21T07:44:14.750000Z").unwrap();
+        assert!((end - start - 2.5).abs() < 1e-6);
+        assert_eq!(seconds_since_epoch("1970-01-02T00:00:00Z"), Some(86_400.0));
+        assert_eq!(seconds_since_epoch("yesterday"), None);
+    }
+}

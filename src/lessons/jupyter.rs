@@ -1,0 +1,231 @@
+//! The lab's own Jupyter: a Python virtual environment under `LAB_HOME`
+//! with pinned JupyterLab and nbconvert, and the evcxr Rust kernel.
+//!
+//! Nothing here touches the system Python. The kernel is registered the way
+//! evcxr documents (`evcxr_jupyter --install`, into the user's Jupyter data
+//! folder), so a Jupyter the student already has finds it too.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use super::LessonError;
+use crate::config::Config;
+use crate::services::{Tool, Toolbox};
+
+/// The Python packages of the lab's Jupyter, pinned to the versions the
+/// notebooks are tested with.
+pub const PYTHON_PACKAGES: &[&str] = &[
+    "jupyterlab==4.6.6",
+    "nbconvert==7.17.2",
+    "nbclient==0.11.0",
+    "jupyter_client==8.10.0",
+];
+
+/// The kernel name the notebooks ask for.
+pub const KERNEL_NAME: &str = "rust";
+
+/// A ready Jupyter: the virtual environment's programs and the kernel.
+#[derive(Debug, Clone)]
+pub struct Jupyter {
+    venv: PathBuf,
+    log: PathBuf,
+}
+
+impl Jupyter {
+    /// Makes the virtual environment and registers the kernel, installing
+    /// what is missing (`evcxr_jupyter` with cargo, about 6 minutes, once;
+    /// the Python packages with pip, about a minute, once). `say` hears what
+    /// is being done.
+    pub fn ensure(config: &Config, say: &dyn Fn(&str)) -> Result<Jupyter, LessonError> {
+        let toolbox = Toolbox::new(config);
+        let python = toolbox.ensure(Tool::Python, say)?;
+        let kernel = toolbox.ensure(Tool::EvcxrJupyter, say)?;
+        let jupyter = Jupyter {
+            venv: config.home.join("jupyter"),
+            log: config.home.join("jupyter-install.log"),
+        };
+        jupyter.ensure_venv(&python, say)?;
+        jupyter.ensure_kernel(&kernel, say)?;
+        Ok(jupyter)
+    }
+
+    /// The virtual environment's folder.
+    pub fn venv(&self) -> &Path {
+        &self.venv
+    }
+
+    /// A program of the virtual environment (`jupyter`, `python`).
+    pub fn program(&self, name: &str) -> PathBuf {
+        self.venv.join("bin").join(name)
+    }
+
+    /// Runs every cell of `notebook` in a fresh kernel and writes the
+    /// executed copy to `output`, stopping a cell after `cell_timeout`.
+    /// Cells that fail do not stop the run; their errors are in the copy.
+    pub fn execute(
+        &self,
+        notebook: &Path,
+        output: &Path,
+        cell_timeout: Duration,
+    ) -> Result<(), LessonError> {
+        let directory = output.parent().unwrap_or(Path::new("."));
+        let name = output
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let result = Command::new(self.program("jupyter"))
+            .arg("nbconvert")
+            .args(["--to", "notebook", "--execute", "--allow-errors"])
+            .arg(format!("--ExecutePreprocessor.kernel_name={KERNEL_NAME}"))
+            .arg(format!(
+                "--ExecutePreprocessor.timeout={}",
+                cell_timeout.as_secs()
+            ))
+            .arg("--output-dir")
+            .arg(directory)
+            .arg("--output")
+            .arg(&name)
+            .arg(notebook)
+            // The kernel starts in the notebook's folder, as in Jupyter Lab,
+            // so the notebook's relative `:dep` path means the same thing.
+            .current_dir(notebook.parent().unwrap_or(Path::new(".")))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| LessonError::Io {
+                context: "cannot run jupyter nbconvert".into(),
+                source,
+            })?;
+        if result.status.success() {
+            Ok(())
+        } else {
+            Err(LessonError::Jupyter {
+                notebook: notebook.to_owned(),
+                stderr: tail(&String::from_utf8_lossy(&result.stderr), 20),
+            })
+        }
+    }
+
+    /// The command that serves Jupyter Lab on `notebooks` at `port`.
+    pub fn lab_command(&self, notebooks: &Path, port: u16, open_browser: bool) -> Command {
+        let mut command = Command::new(self.program("jupyter"));
+        command
+            .arg("lab")
+            .arg(format!("--ServerApp.root_dir={}", notebooks.display()))
+            .arg(format!("--ServerApp.port={port}"))
+            .arg("--ServerApp.port_retries=0")
+            .arg("--ServerApp.ip=127.0.0.1")
+            .arg(format!("--ServerApp.open_browser={}", python_bool(open_browser)))
+            .current_dir(notebooks);
+        command
+    }
+
+    fn ensure_venv(&self, python: &Path, say: &dyn Fn(&str)) -> Result<(), LessonError> {
+        let marker = self.venv.join("lab-packages.txt");
+        let wanted = PYTHON_PACKAGES.join("\n");
+        if std::fs::read_to_string(&marker).is_ok_and(|installed| installed == wanted)
+            && self.program("jupyter").exists()
+        {
+            return Ok(());
+        }
+        say(&format!(
+            "installing Jupyter Lab into {} (pip, about a minute, once)",
+            self.venv.display()
+        ));
+        if !self.program("python").exists() {
+            self.run(Command::new(python).args(["-m", "venv"]).arg(&self.venv))?;
+        }
+        self.run(
+            Command::new(self.program("python"))
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args(PYTHON_PACKAGES),
+        )?;
+        std::fs::write(&marker, wanted).map_err(|source| LessonError::Io {
+            context: format!("cannot write {}", marker.display()),
+            source,
+        })
+    }
+
+    fn ensure_kernel(&self, kernel: &Path, say: &dyn Fn(&str)) -> Result<(), LessonError> {
+        let registered = self.registered_kernel();
+        if registered.as_deref() == Some(kernel) {
+            return Ok(());
+        }
+        say("registering the evcxr Rust kernel with Jupyter");
+        self.run(Command::new(kernel).arg("--install"))?;
+        match self.registered_kernel() {
+            Some(path) if path == kernel => Ok(()),
+            other => Err(LessonError::Kernel {
+                reason: match other {
+                    Some(path) => format!(
+                        "Jupyter's `{KERNEL_NAME}` kernel still runs {}, not {}",
+                        path.display(),
+                        kernel.display()
+                    ),
+                    None => format!("Jupyter does not list a `{KERNEL_NAME}` kernel"),
+                },
+                fix: format!("{} --install", kernel.display()),
+            }),
+        }
+    }
+
+    /// The program Jupyter starts for the `rust` kernel, as Jupyter sees it.
+    fn registered_kernel(&self) -> Option<PathBuf> {
+        let jupyter = self.program("jupyter");
+        if !jupyter.exists() {
+            return None;
+        }
+        let output = Command::new(jupyter)
+            .args(["kernelspec", "list", "--json"])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let listing: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+        let argv0 = listing
+            .pointer(&format!("/kernelspecs/{KERNEL_NAME}/spec/argv/0"))?
+            .as_str()?;
+        Some(PathBuf::from(argv0))
+    }
+
+    fn run(&self, command: &mut Command) -> Result<(), LessonError> {
+        let shown = format!("{command:?}").replace('"', "");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|source| LessonError::Io {
+                context: format!("cannot open {}", self.log.display()),
+                source,
+            })?;
+        let status = command
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(|source| LessonError::Io {
+                context: format!("cannot write {}", self.log.display()),
+                source,
+            })?)
+            .stderr(log)
+            .status()
+            .map_err(|source| LessonError::Io {
+                context: format!("cannot run {shown}"),
+                source,
+            })?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(LessonError::Install {
+                command: shown,
+                log: self.log.clone(),
+            })
+        }
+    }
+}
+
+fn python_bool(value: bool) -> &'static str {
+    if value { "True" } else { "False" }
+}
+
+/// The last `lines` lines of `text`.
+fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}

@@ -1,0 +1,28 @@
+//! `cargo test`'s notebook check: every code cell of every notebook in
+//! `notebooks/`, run top to bottom with the evcxr engine (the one inside the
+//! Jupyter kernel), against a fresh test environment with the standard data
+//! set. A compile error, a panic, an `Err` or an output that differs from the
+//! stored one (outside cells tagged `volatile`) fails the test.
+//!
+//! `cargo test -p notebook-tests -- 02` runs only the notebooks whose names
+//! start with `02`.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    // The same binary is the kernel's child process and cargo's compiler
+    // wrapper for the build cache; this returns only in the test itself.
+    evcxr::runtime_hook();
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|arg| !arg.starts_with('-'))
+        .collect();
+    match notebook_tests::run_all(&filters) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("notebook check could not run: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
