@@ -73,6 +73,26 @@ impl NotebookRun {
     pub fn median_cell_seconds(&self) -> Option<f64> {
         median(self.cells.iter().skip(1).filter_map(|cell| cell.seconds))
     }
+
+    /// The report printed for this run: a summary line with the timings,
+    /// then each problem, indented.
+    pub fn report(&self) -> String {
+        let problems = self.problems();
+        let seconds = |value: Option<f64>| value.map_or("-".to_owned(), |s| format!("{s:.1} s"));
+        let mut text = format!(
+            "notebook {} ... {} ({} cells; first cell {}, median cell {})",
+            self.name,
+            if problems.is_empty() { "ok" } else { "FAILED" },
+            self.cells.len(),
+            seconds(self.first_cell_seconds()),
+            seconds(self.median_cell_seconds()),
+        );
+        for problem in problems {
+            text.push_str("\n    ");
+            text.push_str(&problem.replace('\n', "\n    "));
+        }
+        text
+    }
 }
 
 /// The median of some numbers, `None` for none.
@@ -83,7 +103,7 @@ pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     }
     values.sort_by(f64::total_cmp);
     let middle = values.len() / 2;
-    Some(if values.len() % 2 == 0 {
+    Some(if values.len().is_multiple_of(2) {
         (values[middle - 1] + values[middle]) / 2.0
     } else {
         values[middle]
@@ -96,10 +116,11 @@ pub fn run_in_jupyter(
     jupyter: &Jupyter,
     path: &Path,
     scratch: &Path,
+    variables: &[(&str, String)],
 ) -> Result<(NotebookRun, PathBuf), LessonError> {
     let stored = Notebook::load(path)?;
     let executed_path = scratch.join(format!("{}.ipynb", stored.name()));
-    jupyter.execute(path, &executed_path, CELL_TIMEOUT)?;
+    jupyter.execute(path, &executed_path, CELL_TIMEOUT, variables)?;
     let executed = Notebook::load(&executed_path)?;
     let fresh_cells = executed.code_cells();
     let timings = cell_timings(&executed_path)?;
@@ -230,7 +251,10 @@ mod tests {
 
     #[test]
     fn a_volatile_cell_may_print_anything_but_must_not_fail() {
-        assert_eq!(run(cell(&["volatile"], "2 ms\n"), "3 ms\n", None).problem(), None);
+        assert_eq!(
+            run(cell(&["volatile"], "2 ms\n"), "3 ms\n", None).problem(),
+            None
+        );
         let problem = run(cell(&["volatile"], ""), "", Some("panicked"))
             .problem()
             .unwrap();
@@ -244,10 +268,7 @@ mod tests {
         assert_eq!(median([]), None);
         let notebook = NotebookRun {
             name: "n".into(),
-            cells: vec![
-                run(cell(&[], ""), "", None),
-                run(cell(&[], ""), "", None),
-            ],
+            cells: vec![run(cell(&[], ""), "", None), run(cell(&[], ""), "", None)],
         };
         assert_eq!(notebook.first_cell_seconds(), Some(1.0));
         assert_eq!(notebook.median_cell_seconds(), Some(1.0));

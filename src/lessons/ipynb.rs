@@ -171,7 +171,10 @@ impl Notebook {
                 continue;
             }
             for key in ["outputs", "execution_count"] {
-                mine.insert(key.into(), executed.get(key).cloned().unwrap_or(Value::Null));
+                mine.insert(
+                    key.into(),
+                    executed.get(key).cloned().unwrap_or(Value::Null),
+                );
             }
             if let Some(metadata) = mine.get_mut("metadata").and_then(Value::as_object_mut) {
                 metadata.remove("execution");
@@ -295,7 +298,10 @@ mod tests {
         let dir = tempdir();
         let path = write(&dir, "bad.ipynb", &serde_json::json!({"hello": 1}));
         let error = Notebook::load(&path).unwrap_err().to_string();
-        assert!(error.contains("bad.ipynb") && error.contains("cells"), "{error}");
+        assert!(
+            error.contains("bad.ipynb") && error.contains("cells"),
+            "{error}"
+        );
     }
 
     fn tempdir() -> PathBuf {

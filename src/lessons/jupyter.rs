@@ -63,11 +63,13 @@ impl Jupyter {
     /// Runs every cell of `notebook` in a fresh kernel and writes the
     /// executed copy to `output`, stopping a cell after `cell_timeout`.
     /// Cells that fail do not stop the run; their errors are in the copy.
+    /// The kernel gets `variables` in its environment (which servers to use).
     pub fn execute(
         &self,
         notebook: &Path,
         output: &Path,
         cell_timeout: Duration,
+        variables: &[(&str, String)],
     ) -> Result<(), LessonError> {
         let directory = output.parent().unwrap_or(Path::new("."));
         let name = output
@@ -90,6 +92,7 @@ impl Jupyter {
             // The kernel starts in the notebook's folder, as in Jupyter Lab,
             // so the notebook's relative `:dep` path means the same thing.
             .current_dir(notebook.parent().unwrap_or(Path::new(".")))
+            .envs(variables.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .output()
             .map_err(|source| LessonError::Io {
@@ -115,7 +118,10 @@ impl Jupyter {
             .arg(format!("--ServerApp.port={port}"))
             .arg("--ServerApp.port_retries=0")
             .arg("--ServerApp.ip=127.0.0.1")
-            .arg(format!("--ServerApp.open_browser={}", python_bool(open_browser)))
+            .arg(format!(
+                "--ServerApp.open_browser={}",
+                python_bool(open_browser)
+            ))
             .current_dir(notebooks);
         command
     }
@@ -137,7 +143,13 @@ impl Jupyter {
         }
         self.run(
             Command::new(self.program("python"))
-                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .args([
+                    "-m",
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--disable-pip-version-check",
+                ])
                 .args(PYTHON_PACKAGES),
         )?;
         std::fs::write(&marker, wanted).map_err(|source| LessonError::Io {

@@ -60,8 +60,13 @@ pub fn select(config: &Config, only: Option<&str>) -> Result<Vec<PathBuf>, Lesso
 
 /// Runs `path` through Jupyter and stores the fresh outputs in it, unless a
 /// cell failed: a notebook is only ever committed after a clean run.
-pub fn record(jupyter: &Jupyter, path: &Path, scratch: &Path) -> Result<NotebookRun, LessonError> {
-    let (run, executed_path) = check::run_in_jupyter(jupyter, path, scratch)?;
+pub fn record(
+    jupyter: &Jupyter,
+    path: &Path,
+    scratch: &Path,
+    variables: &[(&str, String)],
+) -> Result<NotebookRun, LessonError> {
+    let (run, executed_path) = check::run_in_jupyter(jupyter, path, scratch, variables)?;
     let failures: Vec<String> = run
         .cells
         .iter()

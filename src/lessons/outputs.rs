@@ -34,8 +34,8 @@ impl CellOutput {
                     let Some(data) = output.get("data").and_then(Value::as_object) else {
                         continue;
                     };
-                    let is_result = output.get("output_type").and_then(Value::as_str)
-                        == Some("execute_result");
+                    let is_result =
+                        output.get("output_type").and_then(Value::as_str) == Some("execute_result");
                     for (mime, content) in data {
                         if mime == "text/plain" && is_result {
                             cell.value = Some(multiline(Some(content)));
@@ -110,7 +110,9 @@ pub fn difference(stored: &CellOutput, fresh: &CellOutput) -> Option<String> {
         .filter(|mime| !fresh.displays.contains(mime))
         .collect();
     if !missing.is_empty() {
-        return Some(format!("the stored output shows {missing:?}, this run did not"));
+        return Some(format!(
+            "the stored output shows {missing:?}, this run did not"
+        ));
     }
     None
 }

@@ -161,9 +161,18 @@ mod tests {
     #[test]
     fn a_redis_url_gets_the_database_asked_for() {
         use super::redis_url_with_database as with;
-        assert_eq!(with("redis://127.0.0.1:6379/", 3), "redis://127.0.0.1:6379/3");
-        assert_eq!(with("redis://127.0.0.1:6379", 15), "redis://127.0.0.1:6379/15");
-        assert_eq!(with("redis://u:p@h:1/7?protocol=resp3", 1), "redis://u:p@h:1/1?protocol=resp3");
+        assert_eq!(
+            with("redis://127.0.0.1:6379/", 3),
+            "redis://127.0.0.1:6379/3"
+        );
+        assert_eq!(
+            with("redis://127.0.0.1:6379", 15),
+            "redis://127.0.0.1:6379/15"
+        );
+        assert_eq!(
+            with("redis://u:p@h:1/7?protocol=resp3", 1),
+            "redis://u:p@h:1/1?protocol=resp3"
+        );
     }
 
     use super::*;

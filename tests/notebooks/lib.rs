@@ -9,7 +9,8 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Instant;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use lab::Config;
 use lab::dataset::SeedSpec;
@@ -28,7 +29,10 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
         .into_iter()
         .filter(|path| {
             let name = path.file_stem().unwrap_or_default().to_string_lossy();
-            filters.is_empty() || filters.iter().any(|filter| name.starts_with(filter.as_str()))
+            filters.is_empty()
+                || filters
+                    .iter()
+                    .any(|filter| name.starts_with(filter.as_str()))
         })
         .collect();
     // The kernel of Jupyter Lab starts in the notebook's folder; so does this
@@ -40,9 +44,8 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
     for path in &paths {
         let environment = runtime.block_on(TestEnv::try_start_with(Some(SeedSpec::standard())))?;
         let run = run_notebook(path, &environment)?;
-        let problems = run.problems();
-        report(&run, &problems);
-        all_passed &= problems.is_empty();
+        println!("{}", run.report());
+        all_passed &= run.problems().is_empty();
     }
     println!(
         "\nnotebook result: {}",
@@ -60,15 +63,18 @@ pub fn run_notebook(path: &Path, environment: &TestEnv) -> Result<NotebookRun, S
     }
     let (context, outputs) = evcxr::EvalContext::with_subprocess_command(child)?;
     let mut context = evcxr::CommandContext::with_eval_context(context);
+    let stdout_lines = Collector::start(outputs.stdout);
+    let stderr_lines = Collector::start(outputs.stderr);
+    // What the Jupyter kernel does before the first cell: apply the
+    // folder's `evcxr.toml` (optimisation level, the build cache).
+    context.execute(":load_config --quiet")?;
     let mut cells = Vec::new();
     for cell in notebook.code_cells() {
         let started = Instant::now();
         let result = context.execute(&cell.source);
         let seconds = started.elapsed().as_secs_f64();
-        // The engine forwards every line the cell printed before it reports
-        // the cell done, so the channels hold all of this cell's output now.
-        let stdout: String = outputs.stdout.try_iter().map(|line| line + "\n").collect();
-        let stderr: String = outputs.stderr.try_iter().map(|line| line + "\n").collect();
+        let stdout = stdout_lines.take();
+        let stderr = stderr_lines.take();
         let fresh = match result {
             Ok(output) => CellOutput {
                 stdout,
@@ -83,7 +89,11 @@ pub fn run_notebook(path: &Path, environment: &TestEnv) -> Result<NotebookRun, S
             },
             Err(error) => CellOutput {
                 stdout,
-                error: Some(format!("{}\n{stderr}", describe(&error)).trim_end().to_owned()),
+                error: Some(
+                    format!("{}\n{stderr}", describe(&error))
+                        .trim_end()
+                        .to_owned(),
+                ),
                 ..CellOutput::default()
             },
         };
@@ -104,6 +114,45 @@ pub fn run_notebook(path: &Path, environment: &TestEnv) -> Result<NotebookRun, S
     })
 }
 
+/// Gathers the lines a channel delivers, on a thread of its own.
+///
+/// The engine does not finish a cell until its standard output channel has
+/// been emptied, so it must be read while the cell runs. A line leaves the
+/// channel only while the collector holds the buffer's lock, so once the
+/// engine reports a cell done, taking the buffer gets every line of it.
+struct Collector {
+    buffer: Arc<Mutex<String>>,
+}
+
+impl Collector {
+    fn start(lines: crossbeam_channel::Receiver<String>) -> Collector {
+        let buffer = Arc::new(Mutex::new(String::new()));
+        let shared = Arc::clone(&buffer);
+        std::thread::spawn(move || {
+            loop {
+                let mut text = shared.lock().unwrap_or_else(PoisonError::into_inner);
+                match lines.recv_timeout(Duration::from_millis(5)) {
+                    Ok(line) => {
+                        text.push_str(&line);
+                        text.push('\n');
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Timeout) => {
+                        drop(text);
+                        std::thread::yield_now();
+                    }
+                    Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return,
+                }
+            }
+        });
+        Collector { buffer }
+    }
+
+    /// Everything gathered since the last call.
+    fn take(&self) -> String {
+        std::mem::take(&mut *self.buffer.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
 /// The full text of an engine error: compile errors as rustc renders them
 /// (with the offending line), anything else as it displays.
 fn describe(error: &evcxr::Error) -> String {
@@ -114,20 +163,5 @@ fn describe(error: &evcxr::Error) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         other => other.to_string(),
-    }
-}
-
-fn report(run: &NotebookRun, problems: &[String]) {
-    let seconds = |value: Option<f64>| value.map_or("-".to_owned(), |s| format!("{s:.1} s"));
-    println!(
-        "notebook {} ... {} ({} cells; first cell {}, median cell {})",
-        run.name,
-        if problems.is_empty() { "ok" } else { "FAILED" },
-        run.cells.len(),
-        seconds(run.first_cell_seconds()),
-        seconds(run.median_cell_seconds()),
-    );
-    for problem in problems {
-        println!("    {}", problem.replace('\n', "\n    "));
     }
 }

@@ -2,6 +2,7 @@
 //! prints; every decision is made in the library, where it is tested.
 
 mod grading_cli;
+mod lessons_cli;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,11 +86,30 @@ enum Command {
     },
     /// Re-grade an exercise each time you save it. Stop with Ctrl-C.
     Watch,
+    /// Run the notebooks through Jupyter and the Rust kernel, headless.
+    #[command(subcommand)]
+    Notebooks(Notebooks),
     /// Check the course itself: exercises score 0 untouched, solutions score full marks.
     CheckExercises {
         /// Record the current exercise files as the originals `lab reset` restores.
         #[arg(long)]
         record: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Notebooks {
+    /// Run every cell of each notebook in a fresh kernel and compare the
+    /// outputs with those stored in the notebook.
+    Check {
+        /// Only the notebooks whose names start with this (`01`, `02-hashes`).
+        name: Option<String>,
+    },
+    /// Run each notebook and store its fresh outputs in it (for authors);
+    /// refuses if a cell fails.
+    Record {
+        /// Only the notebooks whose names start with this.
+        name: Option<String>,
     },
 }
 
@@ -172,6 +192,12 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
         Command::Reset { id, yes } => grading_cli::reset(config, &id, yes),
         Command::Watch => grading_cli::watch(config).await,
         Command::CheckExercises { record } => grading_cli::check_exercises(config, record).await,
+        Command::Notebooks(Notebooks::Check { name }) => {
+            lessons_cli::notebooks(config, name, lessons_cli::Action::Check).await
+        }
+        Command::Notebooks(Notebooks::Record { name }) => {
+            lessons_cli::notebooks(config, name, lessons_cli::Action::Record).await
+        }
     }
 }
 

@@ -1,0 +1,90 @@
+//! Printing for `lab notebooks check` and `lab notebooks record`; the work
+//! is done in `lab::lessons`.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use lab::Config;
+use lab::dataset::SeedSpec;
+use lab::lessons::{self, Jupyter, NotebookRun};
+use lab::testing::TestEnv;
+
+/// What to do with each notebook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Run it and compare with the stored outputs.
+    Check,
+    /// Run it and store the fresh outputs.
+    Record,
+}
+
+/// Runs the selected notebooks through Jupyter, each in a fresh kernel
+/// against a fresh environment holding the standard data set.
+pub async fn notebooks(
+    config: &Config,
+    only: Option<String>,
+    action: Action,
+) -> Result<ExitCode, String> {
+    let paths = lessons::select(config, only.as_deref()).map_err(|e| e.to_string())?;
+    let jupyter = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || Jupyter::ensure(&config, &super::say))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?
+    };
+    let scratch = config.home.join("notebook-runs");
+    std::fs::create_dir_all(&scratch)
+        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+    let mut all_passed = true;
+    for path in paths {
+        eprintln!(
+            "lab: running {} in Jupyter",
+            path.file_name().unwrap_or_default().to_string_lossy()
+        );
+        let environment = TestEnv::try_start_with(Some(SeedSpec::standard()))
+            .await
+            .map_err(|e| format!("cannot start the notebook's servers: {e}"))?;
+        let variables = environment.variables().to_vec();
+        let (jupyter, scratch) = (jupyter.clone(), scratch.clone());
+        let run = tokio::task::spawn_blocking(move || {
+            run_one(&jupyter, &path, &scratch, &variables, action)
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        match action {
+            Action::Check => {
+                println!("{}", run.report());
+                all_passed &= run.problems().is_empty();
+            }
+            Action::Record => {
+                let first_line = run.report().lines().next().unwrap_or_default().to_owned();
+                println!(
+                    "{} (outputs stored)",
+                    first_line.replace(" ... FAILED", " ... ok")
+                );
+            }
+        }
+    }
+    Ok(if all_passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn run_one(
+    jupyter: &Jupyter,
+    path: &Path,
+    scratch: &Path,
+    variables: &[(&'static str, String)],
+    action: Action,
+) -> Result<NotebookRun, lessons::LessonError> {
+    match action {
+        Action::Check => {
+            lessons::check::run_in_jupyter(jupyter, path, scratch, variables).map(|(run, _)| run)
+        }
+        Action::Record => lessons::record(jupyter, path, scratch, variables),
+    }
+}
