@@ -14,6 +14,9 @@ pub enum LabError {
     /// Seeding failed; the billing collections are unchanged.
     #[error(transparent)]
     Seed(#[from] SeedError),
+    /// The notebooks' Jupyter could not be installed or run.
+    #[error(transparent)]
+    Lessons(#[from] crate::lessons::LessonError),
     /// The state file is unreadable.
     #[error(transparent)]
     State(#[from] StateError),

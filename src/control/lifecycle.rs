@@ -93,6 +93,11 @@ pub async fn up(
         redis,
         mongodb,
         database: config.database.clone(),
+        // A Jupyter Lab of an earlier `up` that still runs is kept.
+        notebooks: previous
+            .as_ref()
+            .and_then(|state| state.notebooks.clone())
+            .filter(ServiceRecord::is_alive),
     };
     // A server the lab started that a URL now replaces would otherwise run
     // on, unrecorded. It is stopped only now that its replacement answered.
@@ -229,14 +234,22 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
         pid: record.pid,
         answering,
     };
-    Ok(Some(vec![
+    let mut rows = vec![
         row("Redis", &state.redis, redis_ok),
         row("MongoDB", &state.mongodb, mongo_ok),
-    ]))
+    ];
+    if let Some(notebooks) = &state.notebooks {
+        let answering = match notebooks.port {
+            Some(port) => notebooks.is_alive() && process::port_accepts(port).await,
+            None => false,
+        };
+        rows.push(row("Jupyter", notebooks, answering));
+    }
+    Ok(Some(rows))
 }
 
 /// Keeps two `lab` commands from starting or stopping services at once.
-fn lock(config: &Config) -> Result<File, LabError> {
+pub(super) fn lock(config: &Config) -> Result<File, LabError> {
     let path = config.home.join("lab.lock");
     let file = std::fs::create_dir_all(&config.home)
         .and_then(|()| File::create(&path))

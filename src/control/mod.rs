@@ -4,6 +4,7 @@
 pub mod doctor;
 pub mod error;
 pub mod lifecycle;
+pub mod notebooks;
 pub mod state;
 
 pub use doctor::{Check, Verdict, diagnose};

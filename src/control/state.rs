@@ -49,6 +49,9 @@ pub struct LabState {
     pub mongodb: ServiceRecord,
     /// The database with the billing collections.
     pub database: String,
+    /// Jupyter Lab, serving the notebooks, when `lab up` started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notebooks: Option<ServiceRecord>,
 }
 
 /// The state file could not be read or written.
@@ -120,9 +123,14 @@ impl LabState {
             })
     }
 
-    /// Both services, named.
-    pub fn services(&self) -> [(&'static str, &ServiceRecord); 2] {
-        [("Redis", &self.redis), ("MongoDB", &self.mongodb)]
+    /// Every recorded service, named: Redis, MongoDB, and Jupyter Lab when
+    /// it was started.
+    pub fn services(&self) -> Vec<(&'static str, &ServiceRecord)> {
+        let mut services = vec![("Redis", &self.redis), ("MongoDB", &self.mongodb)];
+        if let Some(notebooks) = &self.notebooks {
+            services.push(("Jupyter", notebooks));
+        }
+        services
     }
 
     /// The lines of `lab env`: variables any tool can connect with.

@@ -123,6 +123,11 @@ impl Jupyter {
                 python_bool(open_browser)
             ))
             .current_dir(notebooks);
+        if nix::unistd::geteuid().is_root() {
+            // Containers and CI machines often run everything as root;
+            // Jupyter refuses that unless told it is intended.
+            command.arg("--allow-root");
+        }
         command
     }
 

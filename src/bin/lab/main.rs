@@ -30,6 +30,9 @@ enum Command {
         /// Do not load the standard data set into an empty database.
         #[arg(long)]
         no_seed: bool,
+        /// Do not install, prepare or start Jupyter Lab for the notebooks.
+        #[arg(long)]
+        no_jupyter: bool,
     },
     /// Stop what `lab up` started. Data is kept for the next `lab up`.
     Down,
@@ -148,7 +151,10 @@ async fn main() -> ExitCode {
 async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
     let text = |error: LabError| error.to_string();
     match command {
-        Command::Up { no_seed } => up(config, !no_seed).await.map_err(text),
+        Command::Up {
+            no_seed,
+            no_jupyter,
+        } => up(config, !no_seed, !no_jupyter).await.map_err(text),
         Command::Down => down(config).map_err(text),
         Command::Status => status(config).await.map_err(text),
         Command::Env => env(config).map_err(text),
@@ -205,7 +211,7 @@ fn say(message: &str) {
     eprintln!("lab: {message}");
 }
 
-async fn up(config: &Config, seed: bool) -> Result<ExitCode, LabError> {
+async fn up(config: &Config, seed: bool, jupyter: bool) -> Result<ExitCode, LabError> {
     let mut bar = SeedBar::default();
     // Ctrl-C drops the `up` future, which stops any server it started but
     // had not yet recorded; without this the process would just die.
@@ -233,6 +239,19 @@ async fn up(config: &Config, seed: bool) -> Result<ExitCode, LabError> {
             }
             println!("Connect other tools with: eval \"$(cargo lab env)\"");
         }
+    }
+    if jupyter {
+        let prepared = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || control::notebooks::prepare(&config, &say))
+                .await
+                .map_err(|error| LabError::Io {
+                    context: "preparing the notebooks stopped".into(),
+                    source: std::io::Error::other(error),
+                })??
+        };
+        let record = control::notebooks::open(config, &prepared, &say).await?;
+        println!("Notebooks: {}", record.url);
     }
     Ok(ExitCode::SUCCESS)
 }

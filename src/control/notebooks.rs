@@ -1,0 +1,186 @@
+//! The notebook side of `lab up`: the lab's Jupyter, a warm build cache for
+//! the Rust kernel, and a Jupyter Lab server on `notebooks/`.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::error::LabError;
+use super::state::{LabState, ServiceRecord};
+use crate::config::Config;
+use crate::grading::pristine::fingerprint;
+use crate::lessons::{self, Jupyter, Notebook, check::CELL_TIMEOUT};
+use crate::services::Lifetime;
+use crate::services::launcher::{self, ServerPlan};
+use crate::services::process::{self, program_name};
+use crate::services::tools::EVCXR_VERSION;
+
+/// The port Jupyter Lab prefers, when it is free.
+const PREFERRED_PORT: u16 = 8888;
+
+/// Makes sure the lab's Jupyter is installed and the kernel's build cache
+/// holds the support crate's dependencies, so that a fresh kernel reaches
+/// its first result in seconds instead of minutes.
+///
+/// The cache is warmed by running the first code cell of the first notebook
+/// in a headless kernel against the running lab. It is done once per
+/// dependency set: a marker in `LAB_HOME` records the `Cargo.lock`, kernel
+/// version and kernel settings it was made for.
+pub fn prepare(config: &Config, say: &dyn Fn(&str)) -> Result<Jupyter, LabError> {
+    let jupyter = Jupyter::ensure(config, say)?;
+    let marker = config.home.join("kernel-cache.txt");
+    let wanted = cache_fingerprint(config);
+    if std::fs::read_to_string(&marker).is_ok_and(|made| made == wanted) {
+        return Ok(jupyter);
+    }
+    say("preparing the Rust kernel's build cache (about 3 minutes the first time, once)");
+    let workspace = config.home.join("kernel-warmup");
+    let notebook = write_warmup_notebook(config, &workspace)?;
+    let executed = workspace.join("executed.ipynb");
+    jupyter.execute(&notebook, &executed, CELL_TIMEOUT, &[])?;
+    let run = Notebook::load(&executed)?;
+    if let Some(error) = run
+        .code_cells()
+        .iter()
+        .find_map(|cell| cell.stored.error.clone())
+    {
+        return Err(LabError::Io {
+            context: "the Rust kernel could not load the support crate".into(),
+            source: std::io::Error::other(error),
+        });
+    }
+    std::fs::write(&marker, wanted).map_err(|source| LabError::Io {
+        context: format!("cannot write {}", marker.display()),
+        source,
+    })?;
+    Ok(jupyter)
+}
+
+/// Starts Jupyter Lab on `notebooks/` unless the recorded one still runs,
+/// and records it in the state file. Returns its record; the URL carries the
+/// login token.
+pub async fn open(
+    config: &Config,
+    jupyter: &Jupyter,
+    say: &dyn Fn(&str),
+) -> Result<ServiceRecord, LabError> {
+    let _lock = super::lifecycle::lock(config)?;
+    let Some(mut state) = LabState::load(config)? else {
+        return Err(LabError::NotRunning {
+            variable: "REDIS_URL and MONGODB_URI",
+        });
+    };
+    if let Some(record) = state.notebooks.as_ref().filter(|record| record.is_alive()) {
+        return Ok(record.clone());
+    }
+    say("starting Jupyter Lab");
+    let token = random_token()?;
+    let notebooks = lessons::notebooks_dir(config);
+    let program = jupyter.program("jupyter");
+    let dir = config.service_dir("jupyter-lab");
+    let port = process::port_is_free(PREFERRED_PORT).then_some(PREFERRED_PORT);
+    let plan = ServerPlan {
+        service: "Jupyter Lab",
+        program: program.clone(),
+        port,
+        log_file: dir.join("jupyter-lab.log"),
+        dir,
+        lifetime: Lifetime::Detached,
+        startup_timeout: Duration::from_secs(60),
+    };
+    let arguments = |port: u16| -> Vec<OsString> {
+        jupyter
+            .lab_command(&notebooks, port, true)
+            .get_args()
+            .map(OsString::from)
+            .chain([format!("--IdentityProvider.token={token}").into()])
+            .collect()
+    };
+    let url = |port: u16| format!("http://127.0.0.1:{port}/lab?token={token}");
+    let server = launcher::launch(&plan, arguments, url, async |url: &str| {
+        let port = url
+            .split(':')
+            .nth(2)
+            .and_then(|rest| rest.split('/').next())
+            .and_then(|port| port.parse().ok());
+        match port {
+            Some(port) => process::port_accepts(port).await,
+            None => false,
+        }
+    })
+    .await?;
+    let record = ServiceRecord {
+        url: server.url().to_owned(),
+        pid: server.pid(),
+        program: program_name(&program),
+        port: Some(server.port()),
+        log: Some(plan.log_file.clone()),
+    };
+    state.notebooks = Some(record.clone());
+    state.save(config)?;
+    server.detach();
+    Ok(record)
+}
+
+/// What the build cache depends on: the locked dependency versions, the
+/// kernel version and the kernel settings of `notebooks/`.
+fn cache_fingerprint(config: &Config) -> String {
+    let read = |path: PathBuf| std::fs::read_to_string(path).unwrap_or_default();
+    let lock = read(config.repository().join("Cargo.lock"));
+    let settings = read(lessons::notebooks_dir(config).join("evcxr.toml"));
+    format!(
+        "evcxr {EVCXR_VERSION}\nCargo.lock {}\nevcxr.toml {}\n",
+        fingerprint(lock.as_bytes()),
+        fingerprint(settings.as_bytes())
+    )
+}
+
+/// A one-cell notebook with the first code cell of the first lesson, its
+/// relative `:dep` path made absolute, beside a copy of the kernel settings.
+fn write_warmup_notebook(config: &Config, workspace: &Path) -> Result<PathBuf, LabError> {
+    let io = |context: String| move |source| LabError::Io { context, source };
+    std::fs::create_dir_all(workspace)
+        .map_err(io(format!("cannot create {}", workspace.display())))?;
+    let notebooks = lessons::notebooks_dir(config);
+    let first = lessons::select(config, None)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| LabError::Io {
+            context: format!("no notebook in {}", notebooks.display()),
+            source: std::io::ErrorKind::NotFound.into(),
+        })?;
+    let cell = Notebook::load(&first)?
+        .code_cells()
+        .into_iter()
+        .next()
+        .map(|cell| cell.source)
+        .unwrap_or_default();
+    let repository = config.repository().display().to_string();
+    let source = cell.replace("path = \"..\"", &format!("path = {repository:?}"));
+    let document = serde_json::json!({
+        "cells": [{"cell_type": "code", "id": "warmup", "metadata": {},
+                   "source": source, "outputs": [], "execution_count": null}],
+        "metadata": {"kernelspec": {"name": lessons::jupyter::KERNEL_NAME,
+                                    "display_name": "Rust", "language": "rust"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    });
+    let path = workspace.join("warmup.ipynb");
+    std::fs::write(&path, document.to_string())
+        .map_err(io(format!("cannot write {}", path.display())))?;
+    let settings = workspace.join("evcxr.toml");
+    std::fs::copy(notebooks.join("evcxr.toml"), &settings)
+        .map_err(io(format!("cannot write {}", settings.display())))?;
+    Ok(path)
+}
+
+/// 32 hex digits from the system's random source: Jupyter's login token.
+fn random_token() -> Result<String, LabError> {
+    let mut bytes = [0u8; 16];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut bytes))
+        .map_err(|source| LabError::Io {
+            context: "cannot read /dev/urandom for Jupyter's token".into(),
+            source,
+        })?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+}
