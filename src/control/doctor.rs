@@ -91,6 +91,16 @@ pub async fn diagnose(config: &Config, toolbox: &Toolbox) -> Vec<Check> {
         }
         None => checks.extend(check_embedded_mongodb(toolbox)),
     }
+    checks.push(check_program(
+        toolbox,
+        Tool::Python,
+        "runs the lab's own Jupyter for the notebooks",
+    ));
+    checks.push(check_program(
+        toolbox,
+        Tool::EvcxrJupyter,
+        "the Rust kernel the notebooks run in",
+    ));
     checks.push(check_running_lab(config));
     checks
 }
@@ -129,7 +139,14 @@ fn check_program(toolbox: &Toolbox, tool: Tool, purpose: &str) -> Check {
         None if toolbox.installs_itself(tool) => Check::problem(
             tool.label(),
             Verdict::WillInstall,
-            format!("not installed yet ({purpose}); `lab up` and `cargo test` install it"),
+            format!(
+                "not installed yet ({purpose}); {} installs it",
+                if matches!(tool, Tool::EvcxrJupyter | Tool::Python) {
+                    "`lab up`"
+                } else {
+                    "`lab up` and `cargo test`"
+                }
+            ),
             toolbox.install_command(tool),
         ),
         None => Check::problem(

@@ -184,3 +184,53 @@ fn random_token() -> Result<String, LabError> {
         })?;
     Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch_config(name: &str) -> Config {
+        let home = std::env::temp_dir().join(format!("lab-{name}-{}", std::process::id()));
+        Config::for_home(home, Vec::new())
+    }
+
+    #[test]
+    fn the_warmup_runs_the_first_lessons_first_cell_with_an_absolute_path() {
+        let config = scratch_config("warmup");
+        let workspace = config.home.join("kernel-warmup");
+        let path = write_warmup_notebook(&config, &workspace).unwrap();
+        let cells = Notebook::load(&path).unwrap().code_cells();
+        assert_eq!(cells.len(), 1);
+        let repository = config.repository().display().to_string();
+        assert!(
+            cells[0]
+                .source
+                .contains(&format!(":dep lab = {{ path = {repository:?}")),
+            "{}",
+            cells[0].source
+        );
+        assert!(cells[0].source.contains("Lab::connect()"));
+        assert!(
+            workspace.join("evcxr.toml").is_file(),
+            "the kernel settings come along"
+        );
+        std::fs::remove_dir_all(&config.home).unwrap();
+    }
+
+    #[test]
+    fn the_cache_fingerprint_follows_the_lock_file_and_kernel_settings() {
+        let config = scratch_config("fingerprint");
+        let fingerprint = cache_fingerprint(&config);
+        assert!(fingerprint.starts_with(&format!("evcxr {EVCXR_VERSION}\n")));
+        assert!(fingerprint.contains("Cargo.lock ") && fingerprint.contains("evcxr.toml "));
+        assert_eq!(fingerprint, cache_fingerprint(&config), "stable");
+    }
+
+    #[test]
+    fn tokens_are_32_hex_digits_and_differ() {
+        let (a, b) = (random_token().unwrap(), random_token().unwrap());
+        assert_eq!(a.len(), 32);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}

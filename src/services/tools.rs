@@ -497,7 +497,40 @@ mod tests {
         let toolbox = toolbox_without_programs(Platform::Other);
         let command = toolbox.install_command(Tool::Secantus);
         assert!(command.contains("install secantus-mdb --version =0.5.3-beta.196"));
-        assert!(command.contains("--ignore-rust-version --locked --force --root"));
+        assert!(command.contains("--locked --force --root"));
+        assert!(command.ends_with("--ignore-rust-version"));
+    }
+
+    #[test]
+    fn the_kernel_is_installed_with_the_version_the_notebooks_are_tested_with() {
+        let toolbox = toolbox_without_programs(Platform::Other);
+        let command = toolbox.install_command(Tool::EvcxrJupyter);
+        assert!(
+            command.contains("install evcxr_jupyter --version =0.22.0 --locked --force --root")
+        );
+        assert!(!command.contains("--ignore-rust-version"));
+        assert!(toolbox.installs_itself(Tool::EvcxrJupyter));
+        assert!(!toolbox.installs_itself(Tool::Python));
+    }
+
+    #[test]
+    fn a_program_without_a_version_flag_is_known_by_cargos_install_record() {
+        let root = std::env::temp_dir().join(format!("lab-crates2-test-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        let program = root.join("bin").join("evcxr_jupyter");
+        std::fs::write(&program, "#!/bin/sh\nexit 1\n").unwrap();
+        let krate = Tool::EvcxrJupyter.cargo_crate().unwrap();
+        assert!(!krate.built(&program), "no record: not ours");
+        let record = r#"{"installs":{"evcxr_jupyter 0.21.0 (registry+https://github.com/rust-lang/crates.io-index)":{}}}"#;
+        std::fs::write(root.join(".crates2.json"), record).unwrap();
+        assert!(!krate.built(&program), "another version");
+        std::fs::write(
+            root.join(".crates2.json"),
+            record.replace("0.21.0", "0.22.0"),
+        )
+        .unwrap();
+        assert!(krate.built(&program));
+        std::fs::remove_dir_all(&root).unwrap();
     }
 
     #[test]
