@@ -36,6 +36,9 @@ pub struct Config {
     /// Cargo's home (`CARGO_HOME`, else `~/.cargo`): where `cargo install`
     /// puts the embedded MongoDB server so every checkout shares one build.
     pub cargo_home: Option<PathBuf>,
+    /// Where the evcxr kernel keeps its build cache (`XDG_CACHE_HOME/evcxr`,
+    /// else `~/.cache/evcxr`), when a home folder is known.
+    pub kernel_cache: Option<PathBuf>,
 }
 
 /// A variable was set to something the lab cannot use.
@@ -69,6 +72,10 @@ impl Config {
         let cargo_home = non_empty("CARGO_HOME")
             .map(PathBuf::from)
             .or_else(|| non_empty("HOME").map(|home| Path::new(&home).join(".cargo")));
+        let kernel_cache = non_empty("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| non_empty("HOME").map(|home| Path::new(&home).join(".cache")))
+            .map(|cache| cache.join("evcxr"));
         Ok(Config {
             redis_url: non_empty("REDIS_URL"),
             mongodb_uri: non_empty("MONGODB_URI"),
@@ -79,6 +86,7 @@ impl Config {
             api_port: parse_port("LAB_API_PORT", non_empty("LAB_API_PORT"))?.unwrap_or(8000),
             search_path,
             cargo_home,
+            kernel_cache,
         })
     }
 
@@ -95,6 +103,7 @@ impl Config {
             api_port: 8000,
             search_path,
             cargo_home: None,
+            kernel_cache: None,
         }
     }
 

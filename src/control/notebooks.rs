@@ -28,6 +28,8 @@ const PREFERRED_PORT: u16 = 8888;
 /// version and kernel settings it was made for.
 pub fn prepare(config: &Config, say: &dyn Fn(&str)) -> Result<Jupyter, LabError> {
     let jupyter = Jupyter::ensure(config, say)?;
+    // Entries left by earlier kernels are made valid again either way.
+    lessons::kernel_cache::repair_configured(config);
     let marker = config.home.join("kernel-cache.txt");
     let wanted = cache_fingerprint(config);
     if std::fs::read_to_string(&marker).is_ok_and(|made| made == wanted) {
@@ -49,6 +51,7 @@ pub fn prepare(config: &Config, say: &dyn Fn(&str)) -> Result<Jupyter, LabError>
             source: std::io::Error::other(error),
         });
     }
+    lessons::kernel_cache::repair_configured(config);
     std::fs::write(&marker, wanted).map_err(|source| LabError::Io {
         context: format!("cannot write {}", marker.display()),
         source,

@@ -4,6 +4,7 @@
 //! - [`ipynb`]: reading and writing notebook files.
 //! - [`outputs`]: a cell's outputs in a comparable form.
 //! - [`jupyter`]: the virtual environment, the evcxr kernel, headless runs.
+//! - [`kernel_cache`]: keeping the kernel's build cache valid across kernels.
 //! - [`check`]: judging a run against the stored outputs.
 //!
 //! `cargo test` runs the same judgement with the evcxr crate
@@ -12,6 +13,7 @@
 pub mod check;
 pub mod ipynb;
 pub mod jupyter;
+pub mod kernel_cache;
 pub mod outputs;
 
 use std::path::{Path, PathBuf};

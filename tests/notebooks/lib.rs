@@ -42,6 +42,7 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
     let mut all_passed = true;
     println!("running {} notebooks with evcxr", paths.len());
     for path in &paths {
+        lessons::kernel_cache::repair_configured(&config);
         let environment = runtime.block_on(TestEnv::try_start_with(Some(SeedSpec::standard())))?;
         let run = run_notebook(path, &environment)?;
         println!("{}", run.report());

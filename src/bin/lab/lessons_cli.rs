@@ -42,6 +42,7 @@ pub async fn notebooks(
             "lab: running {} in Jupyter",
             path.file_name().unwrap_or_default().to_string_lossy()
         );
+        lessons::kernel_cache::repair_configured(config);
         let environment = TestEnv::try_start_with(Some(SeedSpec::standard()))
             .await
             .map_err(|e| format!("cannot start the notebook's servers: {e}"))?;
