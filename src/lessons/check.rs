@@ -78,20 +78,25 @@ impl NotebookRun {
     /// then each problem, indented.
     pub fn report(&self) -> String {
         let problems = self.problems();
-        let seconds = |value: Option<f64>| value.map_or("-".to_owned(), |s| format!("{s:.1} s"));
-        let mut text = format!(
-            "notebook {} ... {} ({} cells; first cell {}, median cell {})",
-            self.name,
-            if problems.is_empty() { "ok" } else { "FAILED" },
-            self.cells.len(),
-            seconds(self.first_cell_seconds()),
-            seconds(self.median_cell_seconds()),
-        );
+        let verdict = if problems.is_empty() { "ok" } else { "FAILED" };
+        let mut text = self.summary(verdict);
         for problem in problems {
             text.push_str("\n    ");
             text.push_str(&problem.replace('\n', "\n    "));
         }
         text
+    }
+
+    /// One line: the notebook, `verdict`, the number of cells and the times.
+    pub fn summary(&self, verdict: &str) -> String {
+        let seconds = |value: Option<f64>| value.map_or("-".to_owned(), |s| format!("{s:.1} s"));
+        format!(
+            "notebook {} ... {verdict} ({} cells; first cell {}, median cell {})",
+            self.name,
+            self.cells.len(),
+            seconds(self.first_cell_seconds()),
+            seconds(self.median_cell_seconds()),
+        )
     }
 }
 

@@ -59,13 +59,7 @@ pub async fn notebooks(
                 println!("{}", run.report());
                 all_passed &= run.problems().is_empty();
             }
-            Action::Record => {
-                let first_line = run.report().lines().next().unwrap_or_default().to_owned();
-                println!(
-                    "{} (outputs stored)",
-                    first_line.replace(" ... FAILED", " ... ok")
-                );
-            }
+            Action::Record => println!("{}", run.summary("recorded")),
         }
     }
     Ok(if all_passed {
