@@ -105,16 +105,24 @@ pub async fn mongodb_answers(uri: &str) -> bool {
     connect_mongodb(uri, Origin::Lab).await.is_ok()
 }
 
-/// `url` with its database number replaced by `number`
+/// `url` with its database number replaced by `number`, query kept
 /// (`redis://host:6379/0` becomes `redis://host:6379/3`).
 pub fn redis_url_with_database(url: &str, number: u8) -> String {
-    let (url, query) = match url.split_once('?') {
-        Some((url, query)) => (url, format!("?{query}")),
-        None => (url, String::new()),
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
     };
-    let (scheme, rest) = url.split_once("://").unwrap_or(("redis", url));
-    let authority = rest.split('/').next().unwrap_or(rest);
-    format!("{scheme}://{authority}/{number}{query}")
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map(|i| scheme_end + i)
+        .unwrap_or(base.len());
+    let mut result = format!("{}/{number}", &base[..host_end]);
+    if let Some(query) = query {
+        result.push('?');
+        result.push_str(query);
+    }
+    result
 }
 
 /// `url` with any password replaced by `***`, fit to print.

@@ -9,6 +9,7 @@ use crate::config::Config;
 use crate::services::redis_server::{self, RedisOptions};
 use crate::services::{
     Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_redis,
+    redis_url_with_database,
 };
 
 /// How long a lease on a shared server's database lasts if its test dies
@@ -78,7 +79,7 @@ impl RedisLease {
     /// (`SET ... NX` succeeds for one claimant only), then empties it.
     async fn lease_database(base_url: &str, name: &str) -> Result<RedisLease, HarnessError> {
         let origin = Origin::Variable("REDIS_URL");
-        let mut control = connect_redis(&with_database(base_url, 0), origin).await?;
+        let mut control = connect_redis(&redis_url_with_database(base_url, 0), origin).await?;
         for number in 1..16u8 {
             let claimed: bool = redis::cmd("SET")
                 .arg(lease_key(number))
@@ -91,7 +92,7 @@ impl RedisLease {
                 .map(|reply| reply.is_some())
                 .map_err(|error| redis_failure(base_url, &error))?;
             if claimed {
-                let url = with_database(base_url, number);
+                let url = redis_url_with_database(base_url, number);
                 let mut connection = connect_redis(&url, origin).await?;
                 redis::cmd("FLUSHDB")
                     .query_async::<()>(&mut connection)
@@ -131,7 +132,7 @@ impl Drop for RedisLease {
                 number,
                 token,
             } => {
-                let (url, control_url) = (self.url.clone(), with_database(base_url, 0));
+                let (url, control_url) = (self.url.clone(), redis_url_with_database(base_url, 0));
                 let (key, token) = (lease_key(*number), token.clone());
                 block_on_side_thread(move || async move {
                     if let Ok(mut connection) = connect_redis(&url, Origin::Lab).await {
@@ -163,44 +164,4 @@ fn redis_failure(url: &str, error: &redis::RedisError) -> HarnessError {
         hint: "check REDIS_URL".into(),
     }
     .into()
-}
-
-/// `url` with its database number replaced by `number`, query kept.
-fn with_database(url: &str, number: u8) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let host_end = base[scheme_end..]
-        .find('/')
-        .map(|i| scheme_end + i)
-        .unwrap_or(base.len());
-    let mut result = format!("{}/{number}", &base[..host_end]);
-    if let Some(query) = query {
-        result.push('?');
-        result.push_str(query);
-    }
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::with_database;
-
-    #[test]
-    fn the_database_number_of_a_url_is_replaced() {
-        assert_eq!(
-            with_database("redis://127.0.0.1:6379", 3),
-            "redis://127.0.0.1:6379/3"
-        );
-        assert_eq!(
-            with_database("redis://127.0.0.1:6379/0", 3),
-            "redis://127.0.0.1:6379/3"
-        );
-        assert_eq!(
-            with_database("rediss://:pw@cache.example:6380/2?protocol=resp3", 5),
-            "rediss://:pw@cache.example:6380/5?protocol=resp3"
-        );
-    }
 }
