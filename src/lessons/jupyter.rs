@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use super::LessonError;
 use crate::config::Config;
+use crate::services::tools::run_logged;
 use crate::services::{Tool, Toolbox};
 
 /// The Python packages of the lab's Jupyter, pinned to the versions the
@@ -144,19 +145,25 @@ impl Jupyter {
             self.venv.display()
         ));
         if !self.program("python").exists() {
-            self.run(Command::new(python).args(["-m", "venv"]).arg(&self.venv))?;
+            let venv = [python, Path::new("-m"), Path::new("venv"), &self.venv];
+            run_logged(&venv.map(|part| part.display().to_string()), &self.log)?;
         }
-        self.run(
-            Command::new(self.program("python"))
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
-                .args(PYTHON_PACKAGES),
-        )?;
+        let python = self.program("python").display().to_string();
+        let pip = [
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+        ];
+        let install: Vec<String> = std::iter::once(python)
+            .chain(
+                pip.iter()
+                    .chain(PYTHON_PACKAGES)
+                    .map(|word| word.to_string()),
+            )
+            .collect();
+        run_logged(&install, &self.log)?;
         std::fs::write(&marker, wanted).map_err(|source| LessonError::Io {
             context: format!("cannot write {}", marker.display()),
             source,
@@ -169,7 +176,10 @@ impl Jupyter {
             return Ok(());
         }
         say("registering the evcxr Rust kernel with Jupyter");
-        self.run(Command::new(kernel).arg("--install"))?;
+        run_logged(
+            &[kernel.display().to_string(), "--install".into()],
+            &self.log,
+        )?;
         match self.registered_kernel() {
             Some(path) if path == kernel => Ok(()),
             other => Err(LessonError::Kernel {
@@ -202,38 +212,6 @@ impl Jupyter {
             .pointer(&format!("/kernelspecs/{KERNEL_NAME}/spec/argv/0"))?
             .as_str()?;
         Some(PathBuf::from(argv0))
-    }
-
-    fn run(&self, command: &mut Command) -> Result<(), LessonError> {
-        let shown = format!("{command:?}").replace('"', "");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map_err(|source| LessonError::Io {
-                context: format!("cannot open {}", self.log.display()),
-                source,
-            })?;
-        let status = command
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|source| LessonError::Io {
-                context: format!("cannot write {}", self.log.display()),
-                source,
-            })?)
-            .stderr(log)
-            .status()
-            .map_err(|source| LessonError::Io {
-                context: format!("cannot run {shown}"),
-                source,
-            })?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(LessonError::Install {
-                command: shown,
-                log: self.log.clone(),
-            })
-        }
     }
 }
 

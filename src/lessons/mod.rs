@@ -122,14 +122,6 @@ pub enum LessonError {
     /// A program the lessons need is missing.
     #[error(transparent)]
     Tool(#[from] ToolError),
-    /// An install step failed.
-    #[error("`{command}` failed; its output is in {}", log.display())]
-    Install {
-        /// The command line.
-        command: String,
-        /// Where its output went.
-        log: PathBuf,
-    },
     /// The Rust kernel is not registered with Jupyter.
     #[error("{reason}; register it with: {fix}")]
     Kernel {

@@ -360,33 +360,38 @@ impl Toolbox {
     }
 
     fn run_install(&self, command: &[String], log_name: &str) -> Result<(), ToolError> {
-        let log_path = self.config.home.join(log_name);
-        let io = |source| ToolError::Io {
-            path: log_path.display().to_string(),
-            source,
-        };
-        let log = File::options()
-            .create(true)
-            .append(true)
-            .open(&log_path)
-            .map_err(io)?;
-        let status = Command::new(&command[0])
-            .args(&command[1..])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().map_err(io)?)
-            .stderr(log)
-            .status()
-            .map_err(io)?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(ToolError::InstallFailed {
-                command: command.join(" "),
-                status: status.to_string(),
-                log: log_path.display().to_string(),
-            })
-        }
+        run_logged(command, &self.config.home.join(log_name))
+    }
+}
+
+/// Runs an install step, `command[0]` with the rest as arguments, appending
+/// its output to `log_path`; a failure names the command and the log.
+pub fn run_logged(command: &[String], log_path: &Path) -> Result<(), ToolError> {
+    let io = |source| ToolError::Io {
+        path: log_path.display().to_string(),
+        source,
+    };
+    let log = File::options()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(io)?;
+    let status = Command::new(&command[0])
+        .args(&command[1..])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().map_err(io)?)
+        .stderr(log)
+        .status()
+        .map_err(io)?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(ToolError::InstallFailed {
+            command: command.join(" "),
+            status: status.to_string(),
+            log: log_path.display().to_string(),
+        })
     }
 }
 
