@@ -2,10 +2,8 @@
 //! engine ran it: Jupyter with the evcxr kernel (`lab notebooks check`) or
 //! the evcxr crate inside `cargo test`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
-
-use serde_json::Value;
 
 use super::LessonError;
 use super::ipynb::{CodeCell, Notebook};
@@ -116,19 +114,20 @@ pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
 }
 
 /// Runs `path` through Jupyter, writing the executed copy into `scratch`,
-/// and pairs each stored cell with its fresh output and time.
+/// and pairs each stored cell with its fresh output and time. The executed
+/// copy comes back too.
 pub fn run_in_jupyter(
     jupyter: &Jupyter,
     path: &Path,
     scratch: &Path,
     variables: &[(&str, String)],
-) -> Result<(NotebookRun, PathBuf), LessonError> {
+) -> Result<(NotebookRun, Notebook), LessonError> {
     let stored = Notebook::load(path)?;
     let executed_path = scratch.join(format!("{}.ipynb", stored.name()));
     jupyter.execute(path, &executed_path, CELL_TIMEOUT, variables)?;
     let executed = Notebook::load(&executed_path)?;
     let fresh_cells = executed.code_cells();
-    let timings = cell_timings(&executed_path)?;
+    let timings = executed.execution_seconds();
     let cells = stored
         .code_cells()
         .into_iter()
@@ -154,63 +153,8 @@ pub fn run_in_jupyter(
             name: stored.name(),
             cells,
         },
-        executed_path,
+        executed,
     ))
-}
-
-/// Per cell (by index among all cells), the seconds between Jupyter sending
-/// it to the kernel and the kernel's reply, from the timing metadata that
-/// nbconvert records.
-fn cell_timings(executed: &Path) -> Result<Vec<Option<f64>>, LessonError> {
-    let text = std::fs::read_to_string(executed).map_err(|source| LessonError::Io {
-        context: format!("cannot read {}", executed.display()),
-        source,
-    })?;
-    let document: Value = serde_json::from_str(&text).map_err(|error| LessonError::Malformed {
-        path: executed.to_owned(),
-        reason: error.to_string(),
-    })?;
-    let cells = document
-        .get("cells")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    Ok(cells
-        .iter()
-        .map(|cell| {
-            let stamp = |key: &str| {
-                cell.pointer(&format!("/metadata/execution/{}", key.replace('/', "~1")))
-                    .and_then(Value::as_str)
-                    .and_then(seconds_since_epoch)
-            };
-            Some(stamp("shell.execute_reply")? - stamp("iopub.execute_input")?)
-        })
-        .collect())
-}
-
-/// Seconds since 1970 of an ISO 8601 UTC timestamp as Jupyter writes them
-/// (`2026-11-21T07:44:12.123456Z`).
-fn seconds_since_epoch(stamp: &str) -> Option<f64> {
-    let (date, time) = stamp.trim_end_matches('Z').split_once('T')?;
-    let mut date_parts = date.split('-').map(str::parse::<i64>);
-    let (year, month, day) = (
-        date_parts.next()?.ok()?,
-        date_parts.next()?.ok()?,
-        date_parts.next()?.ok()?,
-    );
-    let time = time.split(['+']).next()?;
-    let mut time_parts = time.split(':');
-    let hours: f64 = time_parts.next()?.parse().ok()?;
-    let minutes: f64 = time_parts.next()?.parse().ok()?;
-    let seconds: f64 = time_parts.next()?.parse().ok()?;
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    Some(days as f64 * 86_400.0 + hours * 3600.0 + minutes * 60.0 + seconds)
 }
 
 #[cfg(test)]
@@ -277,14 +221,5 @@ mod tests {
         };
         assert_eq!(notebook.first_cell_seconds(), Some(1.0));
         assert_eq!(notebook.median_cell_seconds(), Some(1.0));
-    }
-
-    #[test]
-    fn jupyter_timestamps_become_seconds() {
-        let start = seconds_since_epoch("2026-11-21T07:44:12.250000Z").unwrap();
-        let end = seconds_since_epoch("2026-11-21T07:44:14.750000Z").unwrap();
-        assert!((end - start - 2.5).abs() < 1e-6);
-        assert_eq!(seconds_since_epoch("1970-01-02T00:00:00Z"), Some(86_400.0));
-        assert_eq!(seconds_since_epoch("yesterday"), None);
     }
 }

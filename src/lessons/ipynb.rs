@@ -141,6 +141,25 @@ impl Notebook {
             .join("\n\n")
     }
 
+    /// Per cell (by index among all cells, markdown included), the seconds
+    /// between Jupyter sending it to the kernel and the kernel's reply, from
+    /// the timing metadata `nbconvert` records; `None` where there is none.
+    pub fn execution_seconds(&self) -> Vec<Option<f64>> {
+        self.cells()
+            .iter()
+            .map(|cell| {
+                let stamp = |key: &str| {
+                    cell.get("metadata")?
+                        .get("execution")?
+                        .get(key)?
+                        .as_str()
+                        .and_then(seconds_since_epoch)
+                };
+                Some(stamp("shell.execute_reply")? - stamp("iopub.execute_input")?)
+            })
+            .collect()
+    }
+
     /// Takes the outputs and execution counts of `executed` (the same
     /// notebook after a run) into this one, and drops the per-run timing
     /// metadata that Jupyter adds, so a stored notebook changes only where
@@ -215,6 +234,31 @@ pub(crate) fn multiline(value: Option<&Value>) -> String {
         Some(Value::Array(lines)) => lines.iter().filter_map(Value::as_str).collect(),
         _ => String::new(),
     }
+}
+
+/// Seconds since 1970 of an ISO 8601 UTC timestamp as Jupyter writes them
+/// (`2026-11-21T07:44:12.123456Z`).
+fn seconds_since_epoch(stamp: &str) -> Option<f64> {
+    let (date, time) = stamp.trim_end_matches('Z').split_once('T')?;
+    let mut date_parts = date.split('-').map(str::parse::<i64>);
+    let (year, month, day) = (
+        date_parts.next()?.ok()?,
+        date_parts.next()?.ok()?,
+        date_parts.next()?.ok()?,
+    );
+    let time = time.split(['+']).next()?;
+    let mut time_parts = time.split(':');
+    let hours: f64 = time_parts.next()?.parse().ok()?;
+    let minutes: f64 = time_parts.next()?.parse().ok()?;
+    let seconds: f64 = time_parts.next()?.parse().ok()?;
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * (month + if month > 2 { -3 } else { 9 }) + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    Some(days as f64 * 86_400.0 + hours * 3600.0 + minutes * 60.0 + seconds)
 }
 
 /// The notebooks in `dir` (`*.ipynb`, not Jupyter's checkpoints), by name.
@@ -302,6 +346,27 @@ mod tests {
             error.contains("bad.ipynb") && error.contains("cells"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn jupyter_timestamps_become_seconds() {
+        let start = seconds_since_epoch("2026-11-21T07:44:12.250000Z").unwrap();
+        let end = seconds_since_epoch("2026-11-21T07:44:14.750000Z").unwrap();
+        assert!((end - start - 2.5).abs() < 1e-6);
+        assert_eq!(seconds_since_epoch("1970-01-02T00:00:00Z"), Some(86_400.0));
+        assert_eq!(seconds_since_epoch("yesterday"), None);
+    }
+
+    #[test]
+    fn execution_times_come_from_jupyters_timing_metadata() {
+        let dir = tempdir();
+        let mut timed = sample();
+        timed["cells"][2]["metadata"]["execution"] = serde_json::json!({
+            "iopub.execute_input": "2026-11-21T07:44:12.250000Z",
+            "shell.execute_reply": "2026-11-21T07:44:13.750000Z",
+        });
+        let notebook = Notebook::load(&write(&dir, "timed.ipynb", &timed)).unwrap();
+        assert_eq!(notebook.execution_seconds(), vec![None, None, Some(1.5)]);
     }
 
     fn tempdir() -> PathBuf {

@@ -68,7 +68,7 @@ pub fn record(
     scratch: &Path,
     variables: &[(&str, String)],
 ) -> Result<NotebookRun, LessonError> {
-    let (run, executed_path) = check::run_in_jupyter(jupyter, path, scratch, variables)?;
+    let (run, executed) = check::run_in_jupyter(jupyter, path, scratch, variables)?;
     let failures: Vec<String> = run
         .cells
         .iter()
@@ -85,7 +85,6 @@ pub fn record(
             failures,
         });
     }
-    let executed = Notebook::load(&executed_path)?;
     let mut notebook = Notebook::load(path)?;
     notebook.take_outputs(&executed)?;
     notebook.save()?;
