@@ -371,6 +371,9 @@ pub fn run_logged(command: &[String], log_path: &Path) -> Result<(), ToolError> 
         path: log_path.display().to_string(),
         source,
     };
+    if let Some(folder) = log_path.parent() {
+        std::fs::create_dir_all(folder).map_err(io)?;
+    }
     let log = File::options()
         .create(true)
         .append(true)
@@ -516,6 +519,20 @@ mod tests {
         assert!(!command.contains("--ignore-rust-version"));
         assert!(toolbox.installs_itself(Tool::EvcxrJupyter));
         assert!(!toolbox.installs_itself(Tool::Python));
+    }
+
+    #[test]
+    fn install_steps_log_into_a_folder_made_for_them_and_failures_name_the_log() {
+        let folder = std::env::temp_dir().join(format!("lab-run-logged-{}", std::process::id()));
+        let log = folder.join("not-yet").join("install.log");
+        run_logged(&["true".to_owned()], &log).unwrap();
+        assert!(log.is_file());
+        let error = run_logged(&["false".to_owned()], &log)
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("`false` failed"), "{error}");
+        assert!(error.contains("install.log"), "{error}");
+        std::fs::remove_dir_all(&folder).unwrap();
     }
 
     #[test]
