@@ -28,11 +28,11 @@ const PREFERRED_PORT: u16 = 8888;
 /// version and kernel settings it was made for.
 pub fn prepare(config: &Config, say: &dyn Fn(&str)) -> Result<Jupyter, LabError> {
     let jupyter = Jupyter::ensure(config, say)?;
-    // Entries left by earlier kernels are made valid again either way.
-    lessons::kernel_cache::repair_configured(config);
     let marker = config.home.join("kernel-cache.txt");
     let wanted = cache_fingerprint(config);
     if std::fs::read_to_string(&marker).is_ok_and(|made| made == wanted) {
+        // Entries that later kernels added are made valid again.
+        lessons::kernel_cache::repair_configured(config);
         return Ok(jupyter);
     }
     say("preparing the Rust kernel's build cache (about 3 minutes the first time, once)");
@@ -93,10 +93,9 @@ pub async fn open(
     };
     let arguments = |port: u16| -> Vec<OsString> {
         jupyter
-            .lab_command(&notebooks, port, true)
-            .get_args()
+            .lab_arguments(&notebooks, port, &token)
+            .into_iter()
             .map(OsString::from)
-            .chain([format!("--IdentityProvider.token={token}").into()])
             .collect()
     };
     let url = |port: u16| format!("http://127.0.0.1:{port}/lab?token={token}");

@@ -110,26 +110,23 @@ impl Jupyter {
         }
     }
 
-    /// The command that serves Jupyter Lab on `notebooks` at `port`.
-    pub fn lab_command(&self, notebooks: &Path, port: u16, open_browser: bool) -> Command {
-        let mut command = Command::new(self.program("jupyter"));
-        command
-            .arg("lab")
-            .arg(format!("--ServerApp.root_dir={}", notebooks.display()))
-            .arg(format!("--ServerApp.port={port}"))
-            .arg("--ServerApp.port_retries=0")
-            .arg("--ServerApp.ip=127.0.0.1")
-            .arg(format!(
-                "--ServerApp.open_browser={}",
-                python_bool(open_browser)
-            ))
-            .current_dir(notebooks);
+    /// The arguments of `jupyter` that serve Jupyter Lab on `notebooks` at
+    /// `port` on 127.0.0.1, with `token` as the login token, opening a browser.
+    pub fn lab_arguments(&self, notebooks: &Path, port: u16, token: &str) -> Vec<String> {
+        let mut arguments = vec![
+            "lab".to_owned(),
+            format!("--ServerApp.root_dir={}", notebooks.display()),
+            format!("--ServerApp.port={port}"),
+            "--ServerApp.port_retries=0".to_owned(),
+            "--ServerApp.ip=127.0.0.1".to_owned(),
+            format!("--IdentityProvider.token={token}"),
+        ];
         if nix::unistd::geteuid().is_root() {
             // Containers and CI machines often run everything as root;
             // Jupyter refuses that unless told it is intended.
-            command.arg("--allow-root");
+            arguments.push("--allow-root".to_owned());
         }
-        command
+        arguments
     }
 
     fn ensure_venv(&self, python: &Path, say: &dyn Fn(&str)) -> Result<(), LessonError> {
@@ -213,10 +210,6 @@ impl Jupyter {
             .as_str()?;
         Some(PathBuf::from(argv0))
     }
-}
-
-fn python_bool(value: bool) -> &'static str {
-    if value { "True" } else { "False" }
 }
 
 /// The last `lines` lines of `text`.
