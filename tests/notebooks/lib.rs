@@ -24,20 +24,18 @@ pub type SetupError = Box<dyn std::error::Error>;
 /// when there are none), prints a report, and says whether all passed.
 pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
     let config = Config::from_env()?;
-    let directory = lessons::notebooks_dir(&config);
-    let paths: Vec<_> = lessons::ipynb::discover(&directory)?
-        .into_iter()
-        .filter(|path| {
-            let name = path.file_stem().unwrap_or_default().to_string_lossy();
-            filters.is_empty()
-                || filters
-                    .iter()
-                    .any(|filter| name.starts_with(filter.as_str()))
-        })
-        .collect();
+    let paths = if filters.is_empty() {
+        lessons::select(&config, None)?
+    } else {
+        let mut chosen = Vec::new();
+        for filter in filters {
+            chosen.extend(lessons::select(&config, Some(filter))?);
+        }
+        chosen
+    };
     // The kernel of Jupyter Lab starts in the notebook's folder; so does this
     // engine, so `:dep lab = { path = ".." }` and `evcxr.toml` mean the same.
-    std::env::set_current_dir(&directory)?;
+    std::env::set_current_dir(lessons::notebooks_dir(&config))?;
     let runtime = tokio::runtime::Runtime::new()?;
     let mut all_passed = true;
     println!("running {} notebooks with evcxr", paths.len());
