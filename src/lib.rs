@@ -10,6 +10,8 @@
 //!   MongoDB server, starting and stopping them, connecting to any server.
 //! - [`billing`]: the course's data model: customers, invoices, line items,
 //!   exact [`billing::Money`].
+//! - [`analysis`]: the reports (revenue per customer and per month, top
+//!   customers, overdue invoices, statuses) as aggregation pipelines.
 //! - [`dataset`]: a deterministic generator of realistic billing data and the
 //!   loader that writes it to MongoDB.
 //! - [`control`]: what `lab up`, `lab down`, `lab status`, `lab env` and
@@ -25,6 +27,7 @@
 //! The `lab` binary (`src/bin/lab/`) only parses arguments and prints; the
 //! logic is here, where it is tested.
 
+pub mod analysis;
 pub mod bench;
 pub mod billing;
 pub mod config;

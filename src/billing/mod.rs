@@ -11,5 +11,5 @@ pub mod valid;
 pub use customer::{Address, Customer, CustomerFields};
 pub use error::BillingError;
 pub use invoice::{Invoice, InvoiceDraft, InvoiceFields, InvoiceStatus, LineItem, LineItemFields};
-pub use money::{Money, TaxRate};
+pub use money::{Money, TaxRate, Total};
 pub use valid::{Valid, Validate};

@@ -183,6 +183,91 @@ impl<'de> Deserialize<'de> for Money {
     }
 }
 
+/// An exact sum of amounts, as reports give it: revenue per customer, per
+/// month, over everything. Unlike [`Money`] it has no upper limit (a
+/// million invoices add up to more than any one invoice may hold).
+///
+/// It is read from what MongoDB's `$sum` returns (a Decimal128, or the whole
+/// number 0 when nothing was summed) and written as a decimal string with two
+/// places, `"370666.95"`, in BSON and JSON alike, so no reader turns it into a
+/// double.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Total(Decimal);
+
+impl Total {
+    /// Nothing yet.
+    pub const ZERO: Total = Total(Decimal::from_parts(0, 0, 0, false, 2));
+
+    /// The sum as a decimal with two decimal places.
+    pub fn as_decimal(self) -> Decimal {
+        self.0
+    }
+
+    /// A sum read from a report: Decimal128, a whole number, or a decimal string.
+    pub fn from_bson(value: &Bson) -> Result<Total, BillingError> {
+        let decimal = match value {
+            Bson::Decimal128(value) => decimal_from(*value),
+            Bson::Int32(value) => Some(Decimal::from(*value)),
+            Bson::Int64(value) => Some(Decimal::from(*value)),
+            Bson::String(text) => Decimal::from_str(text).ok(),
+            _ => None,
+        };
+        decimal
+            .map(|decimal| Total(with_cents(decimal)))
+            .ok_or_else(|| {
+                BillingError::invalid("total", format!("{value} is not an exact sum of money"))
+            })
+    }
+}
+
+impl From<Money> for Total {
+    fn from(value: Money) -> Total {
+        Total(value.0)
+    }
+}
+
+impl Add<Money> for Total {
+    type Output = Total;
+
+    fn add(self, other: Money) -> Total {
+        Total(self.0 + other.0)
+    }
+}
+
+impl Add for Total {
+    type Output = Total;
+
+    fn add(self, other: Total) -> Total {
+        Total(self.0 + other.0)
+    }
+}
+
+impl Sum<Money> for Total {
+    fn sum<I: Iterator<Item = Money>>(iter: I) -> Total {
+        iter.fold(Total::ZERO, Add::add)
+    }
+}
+
+impl fmt::Display for Total {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl Serialize for Total {
+    /// A decimal string with two places.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Total {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Bson::deserialize(deserializer)?;
+        Total::from_bson(&value).map_err(serde::de::Error::custom)
+    }
+}
+
 /// A tax rate, such as 9% (`TaxRate::from_percent("9")`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TaxRate(Decimal);
@@ -265,6 +350,22 @@ fn decimal_from(value: Decimal128) -> Option<Decimal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn totals_add_past_the_largest_single_amount_and_read_what_sum_returns() {
+        let big = money("1000000000");
+        let total: Total = [big, big, money("0.05")].into_iter().sum();
+        assert_eq!(total.to_string(), "2000000000.05");
+        let stored = Bson::Decimal128(big.to_decimal128());
+        assert_eq!(Total::from_bson(&stored).unwrap(), Total::from(big));
+        assert_eq!(
+            Total::from_bson(&Bson::Int32(0)).unwrap().to_string(),
+            "0.00"
+        );
+        assert!(Total::from_bson(&Bson::Boolean(true)).is_err());
+        let json = serde_json::to_string(&total).unwrap();
+        assert_eq!(json, "\"2000000000.05\"");
+    }
 
     fn money(text: &str) -> Money {
         text.parse().unwrap()
