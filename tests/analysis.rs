@@ -7,7 +7,7 @@ use bson::oid::ObjectId;
 use bson::{DateTime, doc};
 use futures_util::TryStreamExt;
 use lab::analysis::monthly::{self, DateRange};
-use lab::analysis::{AnalysisError, overdue, revenue, status, top};
+use lab::analysis::{AnalysisError, overdue, plan, revenue, status, top};
 use lab::billing::collections;
 use lab::billing::{Invoice, Total};
 use lab::testing::{TEST_DATA, TestEnv};
@@ -212,4 +212,26 @@ async fn parameters_are_checked_before_anything_is_run() {
         refused(DateRange::parse("last tuesday", "2025-01-01").unwrap_err()),
         "from: \"last tuesday\" is not a date such as \"2025-01-31\" or \"2025-01-31T12:00:00Z\""
     );
+}
+
+#[tokio::test]
+async fn explain_tells_an_index_scan_from_a_collection_scan() {
+    let env = TestEnv::start_seeded().await;
+    let some = revenue::by_customer(env.database(), None).await.unwrap()[0].clone();
+    let by_customer = plan::explain_find(
+        env.database(),
+        "invoices",
+        doc! { "customer_id": some.customer_id },
+    )
+    .await
+    .unwrap();
+    assert!(by_customer.uses_index("customer_id_1"), "{by_customer}");
+    assert_eq!(by_customer.returned, Some(some.invoices));
+    assert_eq!(by_customer.docs_examined, Some(some.invoices));
+
+    let by_tax = plan::explain_find(env.database(), "invoices", doc! { "tax": { "$gt": 1 } })
+        .await
+        .unwrap();
+    assert!(by_tax.is_collection_scan(), "{by_tax}");
+    assert_eq!(by_tax.docs_examined, Some(TEST_DATA.invoices as u64));
 }

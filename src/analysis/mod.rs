@@ -23,6 +23,7 @@
 
 pub mod monthly;
 pub mod overdue;
+pub mod plan;
 pub mod revenue;
 pub mod status;
 pub mod top;

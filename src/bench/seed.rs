@@ -10,8 +10,6 @@ use crate::billing::{Customer, Invoice};
 use crate::config::Config;
 use crate::control::LabError;
 use crate::dataset::{self, Existing, Generator, SeedSpec};
-use crate::services::mongo_server::{self, MongoOptions};
-use crate::services::{Lifetime, ManagedServer, Origin, Tool, Toolbox, connect_mongodb};
 
 /// The figures of one run.
 #[derive(Debug, Clone)]
@@ -65,36 +63,9 @@ pub async fn run(
     spec: SeedSpec,
     say: &dyn Fn(&str),
 ) -> Result<SeedBenchReport, LabError> {
-    let (_server, uri, server) = match &config.mongodb_uri {
-        Some(uri) => (None, uri.clone(), crate::services::redact(uri)),
-        None => {
-            let program = Toolbox::new(config).ensure(Tool::Secantus, say)?;
-            let dir = config
-                .home
-                .join("bench")
-                .join(format!("p{}-mongodb", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            let options = MongoOptions {
-                port: None,
-                dir,
-                cache_size: "1G",
-                lifetime: Lifetime::Tied,
-            };
-            let server: ManagedServer = mongo_server::start(&program, &options).await?;
-            let uri = server.url().to_owned();
-            (
-                Some(server),
-                uri,
-                "embedded secantusd-rs (fresh store)".to_owned(),
-            )
-        }
-    };
-    let origin = if config.mongodb_uri.is_some() {
-        Origin::Variable("MONGODB_URI")
-    } else {
-        Origin::Lab
-    };
-    let client = connect_mongodb(&uri, origin).await?;
+    let scratch = super::ScratchServer::start(config, say).await?;
+    let client = scratch.client().await?;
+    let server = scratch.label.clone();
     let stamp = bson::oid::ObjectId::new().to_hex();
     let bare_db = client.database(&format!("bench_bare_{}", &stamp[16..]));
     let indexed_db = client.database(&format!("bench_indexed_{}", &stamp[16..]));

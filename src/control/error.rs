@@ -17,6 +17,15 @@ pub enum LabError {
     /// The notebooks' Jupyter could not be installed or run.
     #[error(transparent)]
     Lessons(#[from] crate::lessons::LessonError),
+    /// A report could not be made.
+    #[error(transparent)]
+    Analysis(#[from] crate::analysis::AnalysisError),
+    /// Two ways of computing the same answer disagreed: a bug in the lab.
+    #[error("{what}; please report this, with the command that showed it")]
+    Disagreement {
+        /// What differed.
+        what: String,
+    },
     /// The state file is unreadable.
     #[error(transparent)]
     State(#[from] StateError),

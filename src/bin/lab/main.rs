@@ -130,6 +130,19 @@ enum Bench {
         #[arg(long, default_value_t = dataset::DEFAULT_SEED)]
         seed: u64,
     },
+    /// Revenue per customer by a pipeline in the database, next to the same
+    /// sum computed in Rust.
+    Revenue {
+        /// Number of customers.
+        #[arg(long, default_value_t = 1_000)]
+        customers: i64,
+        /// Number of invoices.
+        #[arg(long, default_value_t = 20_000)]
+        invoices: i64,
+        /// How many times to run each.
+        #[arg(long, default_value_t = 5)]
+        rounds: u32,
+    },
 }
 
 #[tokio::main]
@@ -180,6 +193,15 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
         }) => {
             let spec = SeedSpec::new(customers, invoices, seed).map_err(|e| e.to_string())?;
             bench_seed(config, spec).await.map_err(text)
+        }
+        Command::Bench(Bench::Revenue {
+            customers,
+            invoices,
+            rounds,
+        }) => {
+            let spec = SeedSpec::new(customers, invoices, dataset::DEFAULT_SEED)
+                .map_err(|e| e.to_string())?;
+            bench_revenue(config, spec, rounds).await.map_err(text)
         }
         Command::Grade {
             id,
@@ -402,6 +424,40 @@ async fn bench_seed(config: &Config, spec: SeedSpec) -> Result<ExitCode, LabErro
     );
     println!(
         "ratio:             {:.2} of the bare insert_many rate",
+        report.ratio()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench_revenue(config: &Config, spec: SeedSpec, rounds: u32) -> Result<ExitCode, LabError> {
+    use lab::bench::revenue::median;
+    let report = lab::bench::revenue::run(config, spec, rounds, &say).await?;
+    let show = |times: &[std::time::Duration]| {
+        let all: Vec<String> = times
+            .iter()
+            .map(|t| format!("{:.0}", t.as_secs_f64() * 1000.0))
+            .collect();
+        format!(
+            "median {:>8.1} ms   (rounds: {} ms)",
+            median(times).as_secs_f64() * 1000.0,
+            all.join(", ")
+        )
+    };
+    println!("server:            {}", report.server);
+    println!(
+        "data set:          {} customers, {} invoices (loaded in {:.1} s)",
+        report.spec.customers,
+        report.spec.invoices,
+        report.seed.as_secs_f64()
+    );
+    println!(
+        "answer:            {} customers with revenue, {} in all (both ways agree)",
+        report.customers, report.total
+    );
+    println!("pipeline (MongoDB): {}", show(&report.database));
+    println!("sum in Rust:       {}", show(&report.rust));
+    println!(
+        "ratio:             the Rust sum took {:.2} times as long as the pipeline",
         report.ratio()
     );
     Ok(ExitCode::SUCCESS)
