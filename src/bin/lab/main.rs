@@ -454,8 +454,8 @@ async fn bench_revenue(config: &Config, spec: SeedSpec, rounds: u32) -> Result<E
         "answer:            {} customers with revenue, {} in all (both ways agree)",
         report.customers, report.total
     );
-    println!("pipeline (MongoDB): {}", show(&report.database));
-    println!("sum in Rust:       {}", show(&report.rust));
+    println!("in MongoDB:        {}", show(&report.database));
+    println!("in Rust:           {}", show(&report.rust));
     println!(
         "ratio:             the Rust sum took {:.2} times as long as the pipeline",
         report.ratio()
