@@ -12,6 +12,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod chart;
+
 use mongodb::Database;
 use redis::aio::ConnectionManager;
 
