@@ -16,8 +16,10 @@ pub struct CellOutput {
     /// The kinds (MIME types) of rich displays the cell made, a chart's
     /// `image/svg+xml` for instance; their bytes are not compared.
     pub displays: Vec<String>,
-    /// The error the cell ended with: a compile error, a panic or an `Err`
-    /// returned with `?`.
+    /// The error the cell ended with: a compile error, a panic, or anything
+    /// written to standard error. The lessons write nothing there on purpose;
+    /// an `Err` returned with `?` lands there in both engines (the kernel
+    /// prints it and goes on), so it must count as a failure.
     pub error: Option<String>,
 }
 
@@ -29,6 +31,14 @@ impl CellOutput {
             match output.get("output_type").and_then(Value::as_str) {
                 Some("stream") if output.get("name").and_then(Value::as_str) == Some("stdout") => {
                     cell.stdout.push_str(&multiline(output.get("text")));
+                }
+                Some("stream") if output.get("name").and_then(Value::as_str) == Some("stderr") => {
+                    let text = multiline(output.get("text"));
+                    let error = cell.error.get_or_insert_with(String::new);
+                    if error.is_empty() {
+                        error.push_str("it wrote to standard error: ");
+                    }
+                    error.push_str(text.trim_end());
                 }
                 Some("execute_result") | Some("display_data") => {
                     let Some(data) = output.get("data").and_then(Value::as_object) else {
@@ -126,7 +136,6 @@ mod tests {
     fn streams_values_displays_and_errors_are_read_apart() {
         let cell = CellOutput::from_jupyter(&[
             json!({"output_type": "stream", "name": "stdout", "text": ["a\n", "b\n"]}),
-            json!({"output_type": "stream", "name": "stderr", "text": "warning\n"}),
             json!({"output_type": "display_data", "data": {"image/svg+xml": "<svg/>", "text/plain": "chart"}}),
             json!({"output_type": "execute_result", "data": {"text/plain": "42", "text/html": "<b>42</b>"}}),
         ]);
@@ -140,6 +149,16 @@ mod tests {
             json!({"output_type": "error", "ename": "Error", "evalue": "boom", "traceback": []}),
         ]);
         assert_eq!(failed.error.as_deref(), Some("Error: boom"));
+
+        let returned_err = CellOutput::from_jupyter(&[
+            json!({"output_type": "stream", "name": "stdout", "text": "before\n"}),
+            json!({"output_type": "stream", "name": "stderr", "text": "Kind: Command failed\n"}),
+        ]);
+        assert_eq!(
+            returned_err.error.as_deref(),
+            Some("it wrote to standard error: Kind: Command failed"),
+            "an `Err` from `?` is printed on stderr, and the cell has failed"
+        );
     }
 
     #[test]

@@ -84,7 +84,10 @@ pub fn run_notebook(path: &Path, environment: &TestEnv) -> Result<NotebookRun, S
                     .filter(|mime| !matches!(mime.as_str(), "text/plain" | "text/html"))
                     .cloned()
                     .collect(),
-                error: None,
+                // An `Err` returned with `?` does not fail the cell in
+                // evcxr: it is printed on stderr, as in the Jupyter kernel.
+                error: (!stderr.trim().is_empty())
+                    .then(|| format!("it wrote to standard error: {}", stderr.trim_end())),
             },
             Err(error) => CellOutput {
                 stdout,
