@@ -1,0 +1,57 @@
+//! Embedded or referenced: an invoice keeps its line items inside it and
+//! points at its customer by id.
+//!
+//! Scenario: the billing service writes invoices for existing customers
+//! (collection `customers`) into the collection `invoices`. Line items are
+//! only ever read with their invoice, so they are embedded; customers live on
+//! their own and change (a new email) without touching their invoices, so
+//! they are referenced by `customer_id`.
+
+use lab::billing::Money;
+use lab::bson::oid::ObjectId;
+use lab::bson::{Bson, Document, doc};
+use lab::mongodb::Database;
+use lab::mongodb::error::{Error, Result};
+
+/// One line of an invoice to write.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Line<'a> {
+    /// What was sold.
+    pub description: &'a str,
+    /// How many (at least 1).
+    pub quantity: u32,
+    /// The price of one.
+    pub unit_price: Money,
+}
+
+/// Writes an invoice for `customer` and returns its new id. The document is
+/// `{_id, customer_id, items: [{description, quantity, unit_price, total}],
+/// total_amount}`: items embedded, with `total = quantity * unit_price`;
+/// the customer referenced by id only (none of their fields copied);
+/// `total_amount` the sum of the item totals. Amounts are stored as
+/// Decimal128 (`Bson::from(money)`), quantities as 32-bit integers.
+pub async fn save_invoice(
+    db: &Database,
+    customer: ObjectId,
+    lines: &[Line<'_>],
+) -> Result<ObjectId> {
+    // TODO: build the invoice document (items embedded, customer by id) and insert it.
+    todo!()
+}
+
+/// The invoice and its customer, read with two queries (the invoice, then
+/// the customer its `customer_id` names); `None` if either is missing.
+pub async fn invoice_with_customer(
+    db: &Database,
+    invoice: ObjectId,
+) -> Result<Option<(Document, Document)>> {
+    // TODO: read the invoice, then the customer it references.
+    todo!()
+}
+
+/// Changes a customer's email: one update of one document, whatever the
+/// number of their invoices. `true` if the customer exists.
+pub async fn change_email(db: &Database, customer: ObjectId, email: &str) -> Result<bool> {
+    // TODO: update the customer document, and nothing else.
+    todo!()
+}
