@@ -9,8 +9,8 @@
 //! The root's `cargo test` does not build this crate: unsolved exercises
 //! fail by design. Students run their tests here with `cargo test -p exercises`.
 
-// An unfinished exercise ignores its arguments, and the imports it will
-// need, until it is solved.
+// An unfinished exercise ignores its arguments, the imports it will need
+// and the helpers it is given, until it is solved.
 #![allow(unused_variables, unused_imports, dead_code)]
 
 pub mod mongodb;
