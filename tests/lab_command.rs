@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use bson::doc;
 use lab::Config;
 use lab::control::{self, LabError, LabState, UpOptions, UpOutcome};
-use lab::services::{Origin, ServiceError, connect_mongodb, connect_redis};
+use lab::services::{Origin, ServerKind, ServiceError, connect_mongodb, connect_redis};
 use redis::AsyncCommands;
 
 /// A lab home that is brought down and removed when the test ends, pass or fail.
@@ -184,4 +184,38 @@ async fn a_url_given_later_replaces_the_server_the_lab_had_started() {
         state.mongodb.is_alive(),
         "MongoDB was not replaced and keeps running"
     );
+}
+
+#[tokio::test]
+async fn doctor_names_the_mongodb_server_and_its_known_differences() {
+    let env = lab::testing::TestEnv::start().await;
+    let config = Config {
+        mongodb_uri: Some(env.mongodb_uri().to_owned()),
+        ..Config::from_env().unwrap()
+    };
+    let checks = control::diagnose(&config, &lab::services::Toolbox::new(&config)).await;
+    let check = checks
+        .iter()
+        .find(|check| check.name == "MongoDB server")
+        .expect("the doctor reports the server kind");
+    assert_eq!(check.verdict, control::Verdict::Ok, "{}", check.detail);
+    let client = connect_mongodb(env.mongodb_uri(), Origin::Lab)
+        .await
+        .unwrap();
+    let kind = ServerKind::detect(&client).await.unwrap();
+    assert!(
+        check.detail.starts_with(&kind.to_string()),
+        "{}",
+        check.detail
+    );
+    for difference in kind.known_differences() {
+        assert!(check.detail.contains(difference), "{}", check.detail);
+    }
+    if std::env::var_os("MONGODB_URI").is_none() {
+        assert!(
+            matches!(kind, ServerKind::Embedded { .. }),
+            "the tests' own server is the embedded one"
+        );
+        assert!(check.detail.contains("$dateDiff"));
+    }
 }

@@ -4,7 +4,7 @@ use super::state::LabState;
 use crate::config::Config;
 use crate::services::tools::{SECANTUS_PROGRAM, SECANTUS_VERSION};
 use crate::services::{
-    Origin, ServiceError, Tool, Toolbox, connect_mongodb, connect_redis, redact,
+    Origin, ServerKind, ServiceError, Tool, Toolbox, connect_mongodb, connect_redis, redact,
 };
 
 /// The outcome of one check.
@@ -102,7 +102,65 @@ pub async fn diagnose(config: &Config, toolbox: &Toolbox) -> Vec<Check> {
         "the Rust kernel the notebooks run in",
     ));
     checks.push(check_running_lab(config));
+    checks.push(check_mongodb_kind(config).await);
     checks
+}
+
+/// Which MongoDB server the lessons will meet (`MONGODB_URI`, else the
+/// running lab's), and where it differs from `mongod`.
+async fn check_mongodb_kind(config: &Config) -> Check {
+    const NAME: &str = "MongoDB server";
+    let location = match &config.mongodb_uri {
+        Some(uri) => Some((uri.clone(), Origin::Variable("MONGODB_URI"))),
+        None => LabState::load(config)
+            .ok()
+            .flatten()
+            .filter(|state| state.mongodb.is_alive())
+            .map(|state| (state.mongodb.url, Origin::Lab)),
+    };
+    let Some((uri, origin)) = location else {
+        return Check::ok(NAME, "known once the lab is up, or MONGODB_URI is set");
+    };
+    let kind = match connect_mongodb(&uri, origin).await {
+        Ok(client) => ServerKind::detect(&client).await,
+        Err(error) => {
+            return Check::problem(NAME, Verdict::Fail, error.to_string(), origin_fix(origin));
+        }
+    };
+    match kind {
+        Ok(kind) => {
+            let differences = kind.known_differences();
+            if differences.is_empty() {
+                Check::ok(NAME, format!("{kind}; no known differences from mongod"))
+            } else {
+                let listed: Vec<String> = differences
+                    .iter()
+                    .enumerate()
+                    .map(|(number, difference)| format!("({}) {difference}", number + 1))
+                    .collect();
+                Check::ok(
+                    NAME,
+                    format!(
+                        "{kind}; known differences from mongod: {}",
+                        listed.join("; ")
+                    ),
+                )
+            }
+        }
+        Err(error) => Check::problem(
+            NAME,
+            Verdict::Fail,
+            format!("buildInfo failed: {error}"),
+            origin_fix(origin),
+        ),
+    }
+}
+
+fn origin_fix(origin: Origin) -> String {
+    match origin {
+        Origin::Variable(variable) => format!("fix or unset {variable}"),
+        Origin::Lab => "cargo lab down && cargo lab up".to_owned(),
+    }
 }
 
 fn check_url(name: &str, variable: &str, url: &str, answer: Result<(), ServiceError>) -> Check {

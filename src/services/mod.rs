@@ -10,6 +10,7 @@ pub mod launcher;
 pub mod mongo_server;
 pub mod process;
 pub mod redis_server;
+pub mod server_kind;
 pub mod tools;
 
 pub use clients::{Origin, connect_mongodb, connect_redis, redact, redis_url_with_database};
@@ -18,4 +19,5 @@ pub use launcher::ManagedServer;
 pub use mongo_server::MongoOptions;
 pub use process::Lifetime;
 pub use redis_server::RedisOptions;
+pub use server_kind::ServerKind;
 pub use tools::{Platform, Tool, ToolError, Toolbox};
