@@ -5,6 +5,7 @@ pub mod collections;
 pub mod customer;
 pub mod error;
 pub mod invoice;
+pub mod json;
 pub mod money;
 pub mod valid;
 
