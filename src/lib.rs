@@ -30,6 +30,7 @@
 pub mod analysis;
 pub mod bench;
 pub mod billing;
+pub mod cache;
 pub mod config;
 pub mod control;
 pub mod dataset;

@@ -137,7 +137,10 @@ mod tests {
         let invoice = generator.invoice(0);
         let json = serde_json::to_value(InvoiceJson::of(&invoice)).unwrap();
         assert_eq!(json["total_amount"], invoice.total_amount.to_string());
-        assert_eq!(json["items"][0]["unit_price"], invoice.items[0].unit_price.to_string());
+        assert_eq!(
+            json["items"][0]["unit_price"],
+            invoice.items[0].unit_price.to_string()
+        );
         assert_eq!(json["status"], invoice.status.as_str());
         assert_eq!(json["customer_id"], invoice.customer_id.to_hex());
     }

@@ -155,6 +155,31 @@ impl TestEnv {
     }
 }
 
+/// A `redis-server` of the test's own, started fresh even when `REDIS_URL`
+/// is set, which the test may stop ([`crate::services::ManagedServer::stop`])
+/// to see what its code does when Redis goes away mid-run.
+pub async fn stoppable_redis() -> crate::services::ManagedServer {
+    let started = async {
+        let config = Config::from_env()?;
+        let program = crate::services::Toolbox::new(&config)
+            .ensure(crate::services::Tool::RedisServer, &|message| {
+                eprintln!("lab: {message}")
+            })
+            .map_err(ServiceError::from)?;
+        let options = crate::services::RedisOptions {
+            port: None,
+            dir: test_dir(&config, &format!("{}-stoppable-redis", unique_name())),
+            persistent: false,
+            lifetime: crate::services::Lifetime::Tied,
+        };
+        let server = crate::services::redis_server::start(&program, &options).await?;
+        Ok::<_, HarnessError>(server)
+    };
+    started
+        .await
+        .unwrap_or_else(|error| panic!("cannot start a Redis for the test: {error}"))
+}
+
 /// `p<pid>-<counter>-<random>`: unique among this run's tests, parallel runs
 /// and earlier runs on a shared server, and short, since MongoDB limits the
 /// length of names. The pid lets a later run find folders left by a dead one.
