@@ -10,6 +10,9 @@
 //!   MongoDB server, starting and stopping them, connecting to any server.
 //! - [`billing`]: the course's data model: customers, invoices, line items,
 //!   exact [`billing::Money`].
+//! - `api` (feature `api`): the billing API on axum, served by `lab serve`.
+//! - [`cache`]: Redis in front of MongoDB: the three patterns and the
+//!   customer cache.
 //! - [`analysis`]: the reports (revenue per customer and per month, top
 //!   customers, overdue invoices, statuses) as aggregation pipelines.
 //! - [`dataset`]: a deterministic generator of realistic billing data and the
@@ -28,6 +31,8 @@
 //! logic is here, where it is tested.
 
 pub mod analysis;
+#[cfg(feature = "api")]
+pub mod api;
 pub mod bench;
 pub mod billing;
 pub mod cache;

@@ -98,6 +98,11 @@ pub async fn up(
             .as_ref()
             .and_then(|state| state.notebooks.clone())
             .filter(ServiceRecord::is_alive),
+        // The same for the billing API.
+        api: previous
+            .as_ref()
+            .and_then(|state| state.api.clone())
+            .filter(ServiceRecord::is_alive),
     };
     // A server the lab started that a URL now replaces would otherwise run
     // on, unrecorded. It is stopped only now that its replacement answered.
@@ -238,12 +243,14 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
         row("Redis", &state.redis, redis_ok),
         row("MongoDB", &state.mongodb, mongo_ok),
     ];
-    if let Some(notebooks) = &state.notebooks {
-        let answering = match notebooks.port {
-            Some(port) => notebooks.is_alive() && process::port_accepts(port).await,
-            None => false,
-        };
-        rows.push(row("Jupyter", notebooks, answering));
+    for (name, helper) in [("Jupyter", &state.notebooks), ("API", &state.api)] {
+        if let Some(record) = helper {
+            let answering = match record.port {
+                Some(port) => record.is_alive() && process::port_accepts(port).await,
+                None => false,
+            };
+            rows.push(row(name, record, answering));
+        }
     }
     Ok(Some(rows))
 }

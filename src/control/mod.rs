@@ -1,8 +1,10 @@
 //! What the `lab` command does: bring the lab up and down, report on it,
 //! diagnose the machine. The binary only parses arguments and prints.
 
+pub mod api;
 pub mod doctor;
 pub mod error;
+pub mod helpers;
 pub mod lifecycle;
 pub mod notebooks;
 pub mod state;

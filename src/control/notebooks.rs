@@ -6,13 +6,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::error::LabError;
-use super::state::{LabState, ServiceRecord};
+use super::helpers::{self, Helper, HelperPlan};
+use super::state::ServiceRecord;
 use crate::config::Config;
 use crate::grading::pristine::fingerprint;
 use crate::lessons::{self, Jupyter, Notebook, check::CELL_TIMEOUT};
-use crate::services::Lifetime;
-use crate::services::launcher::{self, ServerPlan};
-use crate::services::process::{self, program_name};
 use crate::services::tools::EVCXR_VERSION;
 
 /// The port Jupyter Lab prefers, when it is free.
@@ -67,61 +65,31 @@ pub async fn open(
     jupyter: &Jupyter,
     say: &dyn Fn(&str),
 ) -> Result<ServiceRecord, LabError> {
-    let _lock = super::lifecycle::lock(config)?;
-    let Some(mut state) = LabState::load(config)? else {
-        return Err(LabError::NotRunning {
-            variable: "REDIS_URL and MONGODB_URI",
-        });
-    };
-    if let Some(record) = state.notebooks.as_ref().filter(|record| record.is_alive()) {
-        return Ok(record.clone());
-    }
-    say("starting Jupyter Lab");
     let token = random_token()?;
     let notebooks = lessons::notebooks_dir(config);
-    let program = jupyter.program("jupyter");
-    let dir = config.service_dir("jupyter-lab");
-    let port = process::port_is_free(PREFERRED_PORT).then_some(PREFERRED_PORT);
-    let plan = ServerPlan {
-        service: "Jupyter Lab",
-        program: program.clone(),
-        port,
-        log_file: dir.join("jupyter-lab.log"),
-        dir,
-        lifetime: Lifetime::Detached,
-        startup_timeout: Duration::from_secs(60),
-    };
-    let arguments = |port: u16| -> Vec<OsString> {
-        jupyter
-            .lab_arguments(&notebooks, port, &token)
-            .into_iter()
-            .map(OsString::from)
-            .collect()
-    };
-    let url = |port: u16| format!("http://127.0.0.1:{port}/lab?token={token}");
-    let server = launcher::launch(&plan, arguments, url, async |url: &str| {
-        let port = url
-            .split(':')
-            .nth(2)
-            .and_then(|rest| rest.split('/').next())
-            .and_then(|port| port.parse().ok());
-        match port {
-            Some(port) => process::port_accepts(port).await,
-            None => false,
+    let lab_arguments = {
+        let jupyter = jupyter.clone();
+        let token = token.clone();
+        move |port: u16| -> Vec<OsString> {
+            jupyter
+                .lab_arguments(&notebooks, port, &token)
+                .into_iter()
+                .map(OsString::from)
+                .collect()
         }
-    })
-    .await?;
-    let record = ServiceRecord {
-        url: server.url().to_owned(),
-        pid: server.pid(),
-        program: program_name(&program),
-        port: Some(server.port()),
-        log: Some(plan.log_file.clone()),
     };
-    state.notebooks = Some(record.clone());
-    state.save(config)?;
-    server.detach();
-    Ok(record)
+    let plan = HelperPlan {
+        helper: Helper::Notebooks,
+        service: "Jupyter Lab",
+        program: jupyter.program("jupyter"),
+        preferred_port: PREFERRED_PORT,
+        dir: config.service_dir("jupyter-lab"),
+        log_name: "jupyter-lab.log",
+        startup_timeout: Duration::from_secs(60),
+        arguments: Box::new(lab_arguments),
+        url: Box::new(move |port| format!("http://127.0.0.1:{port}/lab?token={token}")),
+    };
+    helpers::start(config, plan, say).await
 }
 
 /// What the build cache depends on: the locked dependency versions, the

@@ -52,6 +52,9 @@ pub struct LabState {
     /// Jupyter Lab, serving the notebooks, when `lab up` started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notebooks: Option<ServiceRecord>,
+    /// The billing API, when `lab up` started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api: Option<ServiceRecord>,
 }
 
 /// The state file could not be read or written.
@@ -129,6 +132,9 @@ impl LabState {
         let mut services = vec![("Redis", &self.redis), ("MongoDB", &self.mongodb)];
         if let Some(notebooks) = &self.notebooks {
             services.push(("Jupyter", notebooks));
+        }
+        if let Some(api) = &self.api {
+            services.push(("API", api));
         }
         services
     }

@@ -25,7 +25,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Start Redis and MongoDB (installing what is missing) and load the data set.
+    /// Start Redis and MongoDB (installing what is missing), load the data
+    /// set, and serve the billing API and the notebooks.
     Up {
         /// Do not load the standard data set into an empty database.
         #[arg(long)]
@@ -33,6 +34,16 @@ enum Command {
         /// Do not install, prepare or start Jupyter Lab for the notebooks.
         #[arg(long)]
         no_jupyter: bool,
+        /// Do not start the billing API.
+        #[arg(long)]
+        no_api: bool,
+    },
+    /// Serve the billing API in this terminal, on the lab's services (or
+    /// REDIS_URL and MONGODB_URI). Ctrl-C stops it after the requests under way.
+    Serve {
+        /// The port on 127.0.0.1 (default 8000, or LAB_API_PORT).
+        #[arg(long)]
+        port: Option<u16>,
     },
     /// Stop what `lab up` started. Data is kept for the next `lab up`.
     Down,
@@ -167,7 +178,11 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
         Command::Up {
             no_seed,
             no_jupyter,
-        } => up(config, !no_seed, !no_jupyter).await.map_err(text),
+            no_api,
+        } => up(config, !no_seed, !no_jupyter, !no_api)
+            .await
+            .map_err(text),
+        Command::Serve { port } => serve(config, port).await.map_err(text),
         Command::Down => down(config).map_err(text),
         Command::Status => status(config).await.map_err(text),
         Command::Env => env(config).map_err(text),
@@ -233,7 +248,7 @@ fn say(message: &str) {
     eprintln!("lab: {message}");
 }
 
-async fn up(config: &Config, seed: bool, jupyter: bool) -> Result<ExitCode, LabError> {
+async fn up(config: &Config, seed: bool, jupyter: bool, api: bool) -> Result<ExitCode, LabError> {
     let mut bar = SeedBar::default();
     // Ctrl-C drops the `up` future, which stops any server it started but
     // had not yet recorded; without this the process would just die.
@@ -262,6 +277,14 @@ async fn up(config: &Config, seed: bool, jupyter: bool) -> Result<ExitCode, LabE
             println!("Connect other tools with: eval \"$(cargo lab env)\"");
         }
     }
+    if api {
+        let program = std::env::current_exe().map_err(|source| LabError::Io {
+            context: "cannot find the lab program to serve the API".into(),
+            source,
+        })?;
+        let record = control::api::open(config, program, &say).await?;
+        println!("API: {}", record.url);
+    }
     if jupyter {
         let prepared = {
             let config = config.clone();
@@ -276,6 +299,46 @@ async fn up(config: &Config, seed: bool, jupyter: bool) -> Result<ExitCode, LabE
         println!("Notebooks: {}", record.url);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, LabError> {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAB_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+    let state = lab::api::ApiState::connect(config).await?;
+    let port = port.unwrap_or(config.api_port);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|source| LabError::Io {
+            context: format!(
+                "cannot serve the API on port {port}; pass --port or set LAB_API_PORT to another"
+            ),
+            source,
+        })?;
+    println!("Billing API on http://127.0.0.1:{port} (Ctrl-C stops it)");
+    lab::api::serve(listener, state, stop_requested())
+        .await
+        .map_err(|source| LabError::Io {
+            context: "the API stopped".into(),
+            source,
+        })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ctrl-C, or the SIGTERM `lab down` sends.
+async fn stop_requested() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 fn print_services(config: &Config, state: &control::LabState) {

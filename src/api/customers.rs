@@ -1,0 +1,289 @@
+//! `/customers`: create, read (through the cache), list, update, delete, and
+//! the revenue report of one customer.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use bson::oid::ObjectId;
+use bson::{DateTime, doc};
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+
+use super::ApiState;
+use super::error::{ApiError, is_duplicate_key};
+use super::extract::{IdPath, JsonBody, QueryParams, parse_id};
+use crate::billing::json::CustomerJson;
+use crate::billing::{Address, Customer, CustomerFields, Valid};
+use crate::cache::Lookup;
+
+/// The most customers one page lists.
+pub const MAX_PAGE: u32 = 200;
+const DEFAULT_PAGE: u32 = 50;
+
+/// An address in a request body: every field required, no others.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressBody {
+    street: String,
+    city: String,
+    state: String,
+    zip: String,
+}
+
+impl From<AddressBody> for Address {
+    fn from(body: AddressBody) -> Address {
+        Address {
+            street: body.street,
+            city: body.city,
+            state: body.state,
+            zip: body.zip,
+        }
+    }
+}
+
+/// `POST /customers`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    name: String,
+    email: String,
+    phone: String,
+    address: AddressBody,
+}
+
+/// `PATCH /customers/{id}`: the fields to change.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerChanges {
+    name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    address: Option<AddressBody>,
+}
+
+/// `?limit=&after=` of a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+impl Page {
+    /// The checked limit, and the id to start after.
+    pub fn parts(&self) -> Result<(u32, Option<ObjectId>), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be from 1 to {MAX_PAGE}, got {limit}"
+            )));
+        }
+        let after = self.after.as_deref().map(parse_id).transpose()?;
+        Ok((limit, after))
+    }
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A 201 with `Location` and a JSON body.
+pub(super) fn created_json(location: String, body: String) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = location.parse() {
+        headers.insert(header::LOCATION, value);
+    }
+    headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    (StatusCode::CREATED, headers, body).into_response()
+}
+
+fn duplicate_email(email: &str) -> ApiError {
+    ApiError::Conflict(format!("a customer with email {email:?} already exists"))
+}
+
+/// `POST /customers` → 201 with `Location` and the customer.
+pub async fn create(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<NewCustomer>,
+) -> Result<Response, ApiError> {
+    let customer = Valid::check(CustomerFields {
+        id: ObjectId::new(),
+        name: body.name,
+        email: body.email,
+        phone: body.phone,
+        address: body.address.into(),
+        created_at: DateTime::now(),
+    })?;
+    match state.customers().insert_one(&customer).await {
+        Ok(_) => {}
+        Err(error) if is_duplicate_key(&error) => return Err(duplicate_email(&customer.email)),
+        Err(error) => return Err(error.into()),
+    }
+    // A lookup of this id may have been cached as "not found".
+    state.cache.invalidate(customer.id).await;
+    Ok(created_json(
+        format!("/customers/{}", customer.id),
+        CustomerJson::of(&customer).to_json(),
+    ))
+}
+
+/// `GET /customers/{id}` → `{"source": "cache" | "database", "customer": {...}}`.
+pub async fn get(State(state): State<ApiState>, IdPath(id): IdPath) -> Result<Response, ApiError> {
+    let lookup = state
+        .cache
+        .get(id)
+        .await
+        .map_err(|error| ApiError::Unavailable {
+            detail: error.to_string(),
+        })?;
+    match lookup {
+        Lookup::Found { json, source } => {
+            let source = match source {
+                crate::cache::Source::Cache => "cache",
+                crate::cache::Source::Database => "database",
+            };
+            // The cached text is already the customer's JSON: embed it as is.
+            let body = format!("{{\"source\":\"{source}\",\"customer\":{json}}}");
+            Ok(json_response(StatusCode::OK, body))
+        }
+        Lookup::Missing { .. } => Err(ApiError::NotFound("Customer not found")),
+    }
+}
+
+/// `GET /customers?limit=&after=` → a page in id order, and where the next
+/// one starts (`null` after the last).
+pub async fn list(
+    State(state): State<ApiState>,
+    QueryParams(page): QueryParams<Page>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (limit, after) = page.parts()?;
+    let filter = after.map_or_else(bson::Document::new, |id| doc! { "_id": { "$gt": id } });
+    let found: Vec<Customer> = state
+        .customers()
+        .find(filter)
+        .sort(doc! { "_id": 1 })
+        .limit(i64::from(limit))
+        .await?
+        .try_collect()
+        .await?;
+    let next = (found.len() == limit as usize)
+        .then(|| found.last().map(|c| c.id.to_hex()))
+        .flatten();
+    let customers: Vec<CustomerJson<'_>> = found.iter().map(CustomerJson::of).collect();
+    Ok(Json(
+        serde_json::json!({ "customers": customers, "next": next }),
+    ))
+}
+
+/// `PATCH /customers/{id}` → the customer as changed.
+pub async fn update(
+    State(state): State<ApiState>,
+    IdPath(id): IdPath,
+    JsonBody(changes): JsonBody<CustomerChanges>,
+) -> Result<Response, ApiError> {
+    if changes.name.is_none()
+        && changes.email.is_none()
+        && changes.phone.is_none()
+        && changes.address.is_none()
+    {
+        return Err(ApiError::invalid(
+            "body",
+            "give at least one field to change: name, email, phone or address",
+        ));
+    }
+    let current = state
+        .customers()
+        .find_one(doc! { "_id": id })
+        .await?
+        .ok_or(ApiError::NotFound("Customer not found"))?
+        .into_inner();
+    let changed = Valid::check(CustomerFields {
+        name: changes.name.unwrap_or(current.name),
+        email: changes.email.unwrap_or(current.email),
+        phone: changes.phone.unwrap_or(current.phone),
+        address: changes.address.map_or(current.address, Address::from),
+        ..current
+    })?;
+    let update = doc! { "$set": {
+        "name": &changed.name,
+        "email": &changed.email,
+        "phone": &changed.phone,
+        "address": {
+            "street": &changed.address.street,
+            "city": &changed.address.city,
+            "state": &changed.address.state,
+            "zip": &changed.address.zip,
+        },
+    } };
+    let result = match state
+        .customers()
+        .update_one(doc! { "_id": id }, update)
+        .await
+    {
+        Ok(result) => result,
+        Err(error) if is_duplicate_key(&error) => return Err(duplicate_email(&changed.email)),
+        Err(error) => return Err(error.into()),
+    };
+    state.cache.invalidate(id).await;
+    if result.matched_count == 0 {
+        return Err(ApiError::NotFound("Customer not found"));
+    }
+    Ok(json_response(
+        StatusCode::OK,
+        CustomerJson::of(&changed).to_json(),
+    ))
+}
+
+/// `DELETE /customers/{id}` → 204. A customer with invoices is kept (409):
+/// billing history must not point at nobody.
+pub async fn delete(
+    State(state): State<ApiState>,
+    IdPath(id): IdPath,
+) -> Result<StatusCode, ApiError> {
+    let invoices = state
+        .invoices()
+        .count_documents(doc! { "customer_id": id })
+        .await?;
+    if invoices > 0 {
+        return Err(ApiError::Conflict(format!(
+            "the customer has {invoices} invoices and cannot be deleted"
+        )));
+    }
+    let result = state.customers().delete_one(doc! { "_id": id }).await?;
+    state.cache.invalidate(id).await;
+    if result.deleted_count == 0 {
+        return Err(ApiError::NotFound("Customer not found"));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /customers/{id}/revenue` → the course notes' aggregation for one
+/// customer: `{"customer_id", "total_revenue", "invoices"}`.
+pub async fn revenue(
+    State(state): State<ApiState>,
+    IdPath(id): IdPath,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    if state
+        .customers()
+        .count_documents(doc! { "_id": id })
+        .await?
+        == 0
+    {
+        return Err(ApiError::NotFound("Customer not found"));
+    }
+    let rows = crate::analysis::revenue::by_customer(&state.db, Some(id)).await?;
+    let (total, invoices) = rows
+        .first()
+        .map_or((crate::billing::Total::ZERO, 0), |row| {
+            (row.total_revenue, row.invoices)
+        });
+    Ok(Json(serde_json::json!({
+        "customer_id": id.to_hex(),
+        "total_revenue": total,
+        "invoices": invoices,
+    })))
+}

@@ -1,0 +1,150 @@
+//! Every way a request can fail, and the status code and JSON body of each.
+//!
+//! Handlers return `Result<_, ApiError>`; nothing a client sends can produce
+//! a 500 or a panic. Bodies are `{"error": "..."}`, with a message that says
+//! what was wrong and, where it helps, what would have been accepted.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::analysis::AnalysisError;
+use crate::billing::BillingError;
+
+/// A failed request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: an id in the path that is not an ObjectId.
+    #[error("{value:?} is not a valid id: ids are 24 hexadecimal digits")]
+    MalformedId {
+        /// What was given.
+        value: String,
+    },
+    /// 400: a body that is not JSON, or a query string that does not parse.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: no such resource. The message is the whole error text, as in
+    /// the course notes' `{"error": "Customer not found"}`.
+    #[error("{0}")]
+    NotFound(&'static str),
+    /// 404: no such route.
+    #[error("no route for {method} {path}")]
+    NoRoute {
+        /// The method asked for.
+        method: String,
+        /// The path asked for.
+        path: String,
+    },
+    /// 405: the route exists, not with this method.
+    #[error("this route does not take {method}")]
+    MethodNotAllowed {
+        /// The method asked for.
+        method: String,
+    },
+    /// 409: the request contradicts what is stored.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is larger than the API accepts.
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// 415: a body that is not declared as JSON.
+    #[error("send the body as JSON, with the header Content-Type: application/json")]
+    NotJson,
+    /// 422: well-formed JSON whose content breaks a rule.
+    #[error("{field}: {message}")]
+    Invalid {
+        /// The field at fault, as named in the body (`address.zip`).
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// 503: MongoDB could not be reached or did not answer in time.
+    #[error("the database is unavailable; try again shortly")]
+    Unavailable {
+        /// The driver's error, for the log (not sent to the client).
+        detail: String,
+    },
+}
+
+impl ApiError {
+    /// The status code of this error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedId { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::NotFound(_) | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+
+    /// A 422 for `field`.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
+        ApiError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<BillingError> for ApiError {
+    fn from(error: BillingError) -> ApiError {
+        match error {
+            BillingError::InvalidField { field, message } => ApiError::invalid(field, message),
+            BillingError::Inconsistent { field, .. } => ApiError::invalid(field, error.to_string()),
+            BillingError::UnknownStatus { .. } => ApiError::invalid("status", error.to_string()),
+        }
+    }
+}
+
+impl From<mongodb::error::Error> for ApiError {
+    /// A database failure the client cannot fix: 503. (Errors a client can
+    /// cause, such as a duplicate email, are told apart before this.)
+    fn from(error: mongodb::error::Error) -> ApiError {
+        ApiError::Unavailable {
+            detail: error.to_string(),
+        }
+    }
+}
+
+impl From<AnalysisError> for ApiError {
+    fn from(error: AnalysisError) -> ApiError {
+        match error {
+            AnalysisError::InvalidParameter { parameter, message } => {
+                ApiError::invalid(parameter, message)
+            }
+            AnalysisError::Database { source, .. } => source.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if let ApiError::Unavailable { detail } = &self {
+            tracing::warn!(%detail, "database unavailable");
+        }
+        let body = match &self {
+            ApiError::Invalid { field, message } => {
+                serde_json::json!({ "error": self.to_string(), "field": field, "message": message })
+            }
+            _ => serde_json::json!({ "error": self.to_string() }),
+        };
+        (status, axum::Json(body)).into_response()
+    }
+}
+
+/// Whether `error` is MongoDB refusing a duplicate key (a second customer
+/// with an email already used).
+pub fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    matches!(
+        error.kind.as_ref(),
+        ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == 11000
+    )
+}

@@ -1,0 +1,120 @@
+//! Reading requests: JSON bodies, ids in paths, query strings. Each failure
+//! becomes the [`ApiError`] a client can act on, never axum's plain-text
+//! rejection.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
+use bson::oid::ObjectId;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// The largest body the API reads.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON body read as `T`: 415 without a JSON content type, 413 when too
+/// large, 400 when not JSON, 422 when the JSON does not fit `T` (the field
+/// is named: `address.zip: invalid type: integer, expected a string`).
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let declared_json = request
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.split(';').next())
+            .map(|mime| {
+                let mime = mime.trim().to_ascii_lowercase();
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
+            })
+            .unwrap_or(false);
+        if !declared_json {
+            return Err(ApiError::NotJson);
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::TooLarge { limit: BODY_LIMIT }
+                } else {
+                    ApiError::BadRequest(format!("the body could not be read: {rejection}"))
+                }
+            })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// `bytes` as a `T`, with errors as [`JsonBody`] describes.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError::invalid(field, strip_position(&inner.to_string()))
+            }
+            _ => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| ApiError::BadRequest(format!("the body is not valid JSON: {error}")))?;
+    Ok(value)
+}
+
+/// serde's messages end with " at line 1 column 9", which is noise for a
+/// field error.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(at) => message[..at].to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// The id in a path (`/customers/{id}`), checked: 400 if it is not an
+/// ObjectId.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdPath(pub ObjectId);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        parse_id(&value).map(IdPath)
+    }
+}
+
+/// `value` as an ObjectId, or a 400 that says what an id looks like.
+pub fn parse_id(value: &str) -> Result<ObjectId, ApiError> {
+    ObjectId::parse_str(value).map_err(|_| ApiError::MalformedId {
+        value: value.chars().take(64).collect(),
+    })
+}
+
+/// A query string read as `T`: 400 with the reason when it does not fit.
+#[derive(Debug, Clone)]
+pub struct QueryParams<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| QueryParams(value))
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
+}

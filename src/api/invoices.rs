@@ -1,0 +1,226 @@
+//! `/invoices`: issue an invoice, read one, list a customer's, change a
+//! status along the allowed transitions.
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::Response;
+use bson::oid::ObjectId;
+use bson::{DateTime, doc};
+use futures_util::TryStreamExt;
+use serde::Deserialize;
+
+use super::ApiState;
+use super::customers::{Page, created_json};
+use super::error::ApiError;
+use super::extract::{IdPath, JsonBody, QueryParams};
+use crate::analysis::monthly::parse_date;
+use crate::billing::json::InvoiceJson;
+use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money, TaxRate};
+
+/// Days from issue to due date when the request does not say.
+pub const DEFAULT_TERMS_DAYS: i64 = 30;
+
+/// One line of `POST /invoices`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewItem {
+    description: String,
+    quantity: i32,
+    /// A decimal string such as `"50.00"` (a JSON number would be a double).
+    unit_price: String,
+}
+
+/// `POST /invoices`. Tax follows the customer's state; totals are computed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvoice {
+    customer_id: String,
+    items: Vec<NewItem>,
+    invoice_date: Option<String>,
+    due_date: Option<String>,
+    status: Option<InvoiceStatus>,
+}
+
+/// `PUT /invoices/{id}/status`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChange {
+    status: InvoiceStatus,
+}
+
+/// The statuses an invoice may move to from `from`: pending can become paid
+/// or overdue, overdue can become paid, paid is final.
+pub fn allowed_from(to: InvoiceStatus) -> &'static [InvoiceStatus] {
+    match to {
+        InvoiceStatus::Paid => &[InvoiceStatus::Pending, InvoiceStatus::Overdue],
+        InvoiceStatus::Overdue => &[InvoiceStatus::Pending],
+        InvoiceStatus::Pending => &[],
+    }
+}
+
+fn date_field(field: &'static str, value: Option<&str>) -> Result<Option<DateTime>, ApiError> {
+    value
+        .map(|text| {
+            parse_date(field, text).map_err(|error| {
+                ApiError::invalid(
+                    field,
+                    match error {
+                        crate::analysis::AnalysisError::InvalidParameter { message, .. } => message,
+                        other => other.to_string(),
+                    },
+                )
+            })
+        })
+        .transpose()
+}
+
+/// `POST /invoices` → 201 with `Location` and the invoice.
+pub async fn create(
+    State(state): State<ApiState>,
+    JsonBody(body): JsonBody<NewInvoice>,
+) -> Result<Response, ApiError> {
+    let customer_id = ObjectId::parse_str(&body.customer_id).map_err(|_| {
+        ApiError::invalid(
+            "customer_id",
+            format!(
+                "{:?} is not an id of 24 hexadecimal digits",
+                body.customer_id
+            ),
+        )
+    })?;
+    let invoice_date =
+        date_field("invoice_date", body.invoice_date.as_deref())?.unwrap_or_else(DateTime::now);
+    let due_date = date_field("due_date", body.due_date.as_deref())?.unwrap_or_else(|| {
+        DateTime::from_millis(invoice_date.timestamp_millis() + DEFAULT_TERMS_DAYS * 86_400_000)
+    });
+    let mut items = Vec::with_capacity(body.items.len());
+    for (index, item) in body.items.iter().enumerate() {
+        let unit_price: Money =
+            item.unit_price
+                .parse()
+                .map_err(|error: crate::billing::BillingError| {
+                    ApiError::invalid(format!("items[{index}].unit_price"), error.to_string())
+                })?;
+        items.push(
+            LineItem::new(&item.description, item.quantity, unit_price).map_err(|error| {
+                let mut api: ApiError = error.into();
+                if let ApiError::Invalid { field, .. } = &mut api {
+                    *field = field.replacen("items", &format!("items[{index}]"), 1);
+                }
+                api
+            })?,
+        );
+    }
+    let customer = state
+        .customers()
+        .find_one(doc! { "_id": customer_id })
+        .await?
+        .ok_or_else(|| {
+            ApiError::invalid("customer_id", format!("there is no customer {customer_id}"))
+        })?;
+    let tax_rate = TaxRate::from_percent(crate::dataset::catalogue::tax_percent(
+        &customer.address.state,
+    ))?;
+    let invoice = Invoice::new(
+        ObjectId::new(),
+        InvoiceDraft {
+            customer_id,
+            invoice_date,
+            due_date,
+            items,
+            tax_rate,
+            status: body.status.unwrap_or(InvoiceStatus::Pending),
+        },
+    )?;
+    state.invoices().insert_one(&invoice).await?;
+    Ok(created_json(
+        format!("/invoices/{}", invoice.id),
+        serde_json::to_string(&InvoiceJson::of(&invoice)).unwrap_or_default(),
+    ))
+}
+
+/// `GET /invoices/{id}`.
+pub async fn get(
+    State(state): State<ApiState>,
+    IdPath(id): IdPath,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let invoice = state
+        .invoices()
+        .find_one(doc! { "_id": id })
+        .await?
+        .ok_or(ApiError::NotFound("Invoice not found"))?;
+    Ok(Json(
+        serde_json::to_value(InvoiceJson::of(&invoice)).unwrap_or_default(),
+    ))
+}
+
+/// `GET /customers/{id}/invoices?limit=&after=` → a page in id order.
+pub async fn of_customer(
+    State(state): State<ApiState>,
+    IdPath(customer_id): IdPath,
+    QueryParams(page): QueryParams<Page>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let (limit, after) = page.parts()?;
+    if state
+        .customers()
+        .count_documents(doc! { "_id": customer_id })
+        .await?
+        == 0
+    {
+        return Err(ApiError::NotFound("Customer not found"));
+    }
+    let mut filter = doc! { "customer_id": customer_id };
+    if let Some(after) = after {
+        filter.insert("_id", doc! { "$gt": after });
+    }
+    let found: Vec<Invoice> = state
+        .invoices()
+        .find(filter)
+        .sort(doc! { "_id": 1 })
+        .limit(i64::from(limit))
+        .await?
+        .try_collect()
+        .await?;
+    let next = (found.len() == limit as usize)
+        .then(|| found.last().map(|invoice| invoice.id.to_hex()))
+        .flatten();
+    let invoices: Vec<InvoiceJson<'_>> = found.iter().map(InvoiceJson::of).collect();
+    Ok(Json(
+        serde_json::json!({ "invoices": invoices, "next": next }),
+    ))
+}
+
+/// `PUT /invoices/{id}/status` → the invoice with its new status; 409 for a
+/// move the rules forbid (a paid invoice stays paid). The change is one
+/// conditional update, so two concurrent changes cannot both win.
+pub async fn set_status(
+    State(state): State<ApiState>,
+    IdPath(id): IdPath,
+    JsonBody(change): JsonBody<StatusChange>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let from: Vec<&str> = allowed_from(change.status)
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let result = state
+        .invoices()
+        .update_one(
+            doc! { "_id": id, "status": { "$in": from } },
+            doc! { "$set": { "status": change.status.as_str() } },
+        )
+        .await?;
+    let invoice = state
+        .invoices()
+        .find_one(doc! { "_id": id })
+        .await?
+        .ok_or(ApiError::NotFound("Invoice not found"))?;
+    if result.matched_count == 0 && invoice.status != change.status {
+        return Err(ApiError::Conflict(format!(
+            "an invoice that is {} cannot become {}",
+            invoice.status, change.status
+        )));
+    }
+    Ok(Json(
+        serde_json::to_value(InvoiceJson::of(&invoice)).unwrap_or_default(),
+    ))
+}

@@ -1,0 +1,170 @@
+//! The billing API: the course notes' Flask service, done in Rust with axum.
+//!
+//! Customers and invoices live in MongoDB; `GET /customers/{id}` is served
+//! through the customer cache in Redis ([`crate::cache::customer`]). Every
+//! failure a client can cause has its own status code and a JSON body
+//! ([`error::ApiError`]); bodies are limited in size, requests in time.
+//!
+//! ```no_run
+//! # async fn example(config: &lab::Config) -> Result<(), Box<dyn std::error::Error>> {
+//! let state = lab::api::ApiState::connect(config).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+//! lab::api::serve(listener, state, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! A router can also be called without a socket, as the tests and notebook
+//! 07 do: `tower::ServiceExt::oneshot(router(state), request)`.
+
+pub mod customers;
+pub mod error;
+pub mod extract;
+pub mod invoices;
+pub mod ops;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use mongodb::{Collection, Database};
+use redis::aio::ConnectionManager;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::billing::collections;
+use crate::billing::{Customer, Invoice};
+use crate::cache::store::DEFAULT_DEADLINE;
+use crate::cache::{CustomerCache, RedisStore};
+use crate::config::Config;
+use crate::control::{self, LabError};
+use crate::services::{connect_mongodb, connect_redis};
+
+pub use error::ApiError;
+
+/// How long one request may take before it is answered with 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every handler shares; cheap to clone.
+#[derive(Clone)]
+pub struct ApiState {
+    /// The billing database.
+    pub db: Database,
+    /// Redis, with deadlines.
+    pub store: RedisStore,
+    /// The cache in front of `GET /customers/{id}`.
+    pub cache: CustomerCache,
+    /// Answers by status class, for `/metrics`.
+    pub requests: Arc<ops::RequestCounts>,
+}
+
+impl std::fmt::Debug for ApiState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiState")
+            .field("database", &self.db.name())
+            .field("cache", &self.cache)
+            .finish()
+    }
+}
+
+impl ApiState {
+    /// State over an open database and Redis connection.
+    pub fn new(db: Database, redis: ConnectionManager) -> ApiState {
+        let store = RedisStore::new(redis, DEFAULT_DEADLINE);
+        let cache = CustomerCache::new(store.clone(), collections::customers(&db));
+        ApiState {
+            db,
+            store,
+            cache,
+            requests: Arc::new(ops::RequestCounts::default()),
+        }
+    }
+
+    /// Connects to the lab's services (or `REDIS_URL` / `MONGODB_URI`) and
+    /// makes sure the indexes the API relies on exist (the unique email).
+    pub async fn connect(config: &Config) -> Result<ApiState, LabError> {
+        let (redis_url, redis_origin) = control::redis_location(config)?;
+        let (mongodb_uri, mongodb_origin) = control::mongodb_location(config)?;
+        let (redis, client) = tokio::try_join!(
+            connect_redis(&redis_url, redis_origin),
+            connect_mongodb(&mongodb_uri, mongodb_origin),
+        )?;
+        let db = client.database(&config.database);
+        collections::ensure_indexes(&db).await.map_err(|source| {
+            LabError::Seed(crate::dataset::SeedError::Database {
+                action: "creating the indexes the API relies on",
+                source,
+            })
+        })?;
+        Ok(ApiState::new(db, redis))
+    }
+
+    /// The typed customers collection.
+    pub fn customers(&self) -> Collection<Customer> {
+        collections::customers(&self.db)
+    }
+
+    /// The typed invoices collection.
+    pub fn invoices(&self) -> Collection<Invoice> {
+        collections::invoices(&self.db)
+    }
+}
+
+/// The billing API's router (the table of routes is [`routes::ROUTES`]).
+pub fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/", get(ops::index))
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/customers", post(customers::create).get(customers::list))
+        .route(
+            "/customers/{id}",
+            get(customers::get)
+                .patch(customers::update)
+                .delete(customers::delete),
+        )
+        .route("/customers/{id}/revenue", get(customers::revenue))
+        .route("/customers/{id}/invoices", get(invoices::of_customer))
+        .route("/invoices", post(invoices::create))
+        .route("/invoices/{id}", get(invoices::get))
+        .route("/invoices/{id}/status", put(invoices::set_status))
+        .fallback(ops::no_route)
+        .method_not_allowed_fallback(ops::wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            ops::count,
+        ))
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes
+/// the requests under way. Invalidations Redis missed are retried in the
+/// background meanwhile.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let cache = state.cache.clone();
+    let retries = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            cache.retry_pending().await;
+        }
+    });
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    retries.abort();
+    served
+}

@@ -1,0 +1,117 @@
+//! What operators and clients ask of the service itself: `/health`,
+//! `/metrics`, `/openapi.json`, and JSON answers for unknown routes and
+//! methods.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bson::doc;
+use serde::Serialize;
+
+use super::ApiState;
+use super::error::ApiError;
+use super::routes::ROUTES;
+
+/// Requests answered since the process started, by status class.
+#[derive(Debug, Default)]
+pub struct RequestCounts {
+    /// 2xx answers.
+    pub success: AtomicU64,
+    /// 4xx answers.
+    pub client_errors: AtomicU64,
+    /// 5xx answers (503 when a store is down; never a 500 by design).
+    pub server_errors: AtomicU64,
+}
+
+/// Counts every answer by class.
+pub async fn count(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let counter = match response.status().as_u16() {
+        200..=399 => &state.requests.success,
+        400..=499 => &state.requests.client_errors,
+        _ => &state.requests.server_errors,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    response
+}
+
+#[derive(Serialize)]
+struct Health {
+    status: &'static str,
+    mongodb: String,
+    redis: String,
+}
+
+/// `GET /health`: 200 while MongoDB answers (Redis down only makes the
+/// service "degraded": reads still work), 503 otherwise.
+pub async fn health(State(state): State<ApiState>) -> Response {
+    let mongodb = match state.db.run_command(doc! { "ping": 1 }).await {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => format!("unreachable: {error}"),
+    };
+    let redis = match state.store.get("health:probe").await {
+        Ok(_) => "ok".to_owned(),
+        Err(error) => error.to_string(),
+    };
+    let (status, word) = match (mongodb == "ok", redis == "ok") {
+        (true, true) => (StatusCode::OK, "ok"),
+        (true, false) => (StatusCode::OK, "degraded"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    (
+        status,
+        Json(Health {
+            status: word,
+            mongodb,
+            redis,
+        }),
+    )
+        .into_response()
+}
+
+/// `GET /metrics`: request counts and the customer cache's counters.
+pub async fn metrics(State(state): State<ApiState>) -> Json<serde_json::Value> {
+    let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    Json(serde_json::json!({
+        "requests": {
+            "success": read(&state.requests.success),
+            "client_errors": read(&state.requests.client_errors),
+            "server_errors": read(&state.requests.server_errors),
+        },
+        "customer_cache": state.cache.stats(),
+    }))
+}
+
+/// `GET /openapi.json`: the API described in OpenAPI 3.1, from the same
+/// table the router is built from.
+pub async fn openapi() -> Json<serde_json::Value> {
+    Json(super::routes::openapi_document())
+}
+
+/// Any route the API does not have.
+pub async fn no_route(request: Request) -> ApiError {
+    ApiError::NoRoute {
+        method: request.method().to_string(),
+        path: request.uri().path().chars().take(200).collect(),
+    }
+}
+
+/// A known route asked with a method it does not take.
+pub async fn wrong_method(request: Request) -> ApiError {
+    ApiError::MethodNotAllowed {
+        method: request.method().to_string(),
+    }
+}
+
+/// The list of routes, for people: `GET /`.
+pub async fn index() -> Json<serde_json::Value> {
+    let routes: Vec<String> = ROUTES
+        .iter()
+        .map(|route| format!("{} {}", route.method, route.path))
+        .collect();
+    Json(serde_json::json!({ "service": "billing", "routes": routes, "openapi": "/openapi.json" }))
+}
