@@ -1,0 +1,448 @@
+//! The billing API, called through its router without a socket, against
+//! real servers: the routes, the bad-input table, the cache contract of
+//! `GET /customers/{id}`, and Redis going away mid-run.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode, header};
+use bson::doc;
+use lab::api::{ApiState, router, routes::ROUTES};
+use lab::services::{Origin, connect_redis};
+use lab::testing::{TestEnv, stoppable_redis};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// One request, answered: status, headers, and the body as JSON (or
+/// `Value::Null` when empty).
+struct Answer {
+    status: StatusCode,
+    location: Option<String>,
+    body: Value,
+}
+
+async fn call(
+    state: &ApiState,
+    method: Method,
+    path: &str,
+    body: Option<(&str, Vec<u8>)>,
+) -> Answer {
+    let mut request = Request::builder().method(method).uri(path);
+    let body = match body {
+        Some((content_type, bytes)) => {
+            request = request.header(header::CONTENT_TYPE, content_type);
+            Body::from(bytes)
+        }
+        None => Body::empty(),
+    };
+    let response = router(state.clone())
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let location = response
+        .headers()
+        .get(header::LOCATION)
+        .map(|value| value.to_str().unwrap().to_owned());
+    if status.is_client_error() || status.is_server_error() {
+        let kind = response.headers().get(header::CONTENT_TYPE).cloned();
+        assert_eq!(
+            kind.as_ref().and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "every error is JSON ({status} for {path})"
+        );
+    }
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    Answer {
+        status,
+        location,
+        body,
+    }
+}
+
+async fn get(state: &ApiState, path: &str) -> Answer {
+    call(state, Method::GET, path, None).await
+}
+
+async fn send(state: &ApiState, method: Method, path: &str, body: Value) -> Answer {
+    let bytes = serde_json::to_vec(&body).unwrap();
+    call(state, method, path, Some(("application/json", bytes))).await
+}
+
+async fn state_for(env: &TestEnv) -> ApiState {
+    lab::billing::collections::ensure_indexes(env.database())
+        .await
+        .unwrap();
+    ApiState::new(env.database().clone(), env.redis().await)
+}
+
+fn new_customer(email: &str) -> Value {
+    json!({
+        "name": "Ada Lovelace",
+        "email": email,
+        "phone": "555-0101",
+        "address": {"street": "12 St James's Square", "city": "New York", "state": "NY", "zip": "10001"},
+    })
+}
+
+#[tokio::test]
+async fn a_customer_is_created_read_through_the_cache_changed_and_deleted() {
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    let created = send(
+        &state,
+        Method::POST,
+        "/customers",
+        new_customer("ada@example.com"),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let id = created.body["_id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        created.location.as_deref(),
+        Some(format!("/customers/{id}").as_str())
+    );
+
+    let first = get(&state, &format!("/customers/{id}")).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert_eq!(first.body["source"], "database");
+    assert_eq!(first.body["customer"], created.body);
+    let second = get(&state, &format!("/customers/{id}")).await;
+    assert_eq!(second.body["source"], "cache");
+    assert_eq!(second.body["customer"], created.body);
+
+    let changed = send(
+        &state,
+        Method::PATCH,
+        &format!("/customers/{id}"),
+        json!({"name": "Ada King"}),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["name"], "Ada King");
+    assert_eq!(changed.body["email"], "ada@example.com");
+    let after = get(&state, &format!("/customers/{id}")).await;
+    assert_eq!(
+        after.body["source"], "database",
+        "the update invalidated the entry"
+    );
+    assert_eq!(after.body["customer"]["name"], "Ada King");
+
+    let deleted = call(&state, Method::DELETE, &format!("/customers/{id}"), None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = get(&state, &format!("/customers/{id}")).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        gone.body,
+        json!({"error": "Customer not found"}),
+        "the course notes' contract"
+    );
+    let again = call(&state, Method::DELETE, &format!("/customers/{id}"), None).await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_cached_miss_is_cleared_when_the_customer_appears() {
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    let path = "/customers/64b0000000000000000000aa";
+    assert_eq!(get(&state, path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(get(&state, path).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(state.cache.stats().negative_hits, 1);
+    // The customer is created under that id by another program, then the
+    // API hears of it the way every write path tells the cache.
+    let mut customer = lab::dataset::Generator::new(1, 1).customers()[0]
+        .clone()
+        .into_inner();
+    customer.id = bson::oid::ObjectId::parse_str("64b0000000000000000000aa").unwrap();
+    lab::billing::collections::customers(env.database())
+        .insert_one(lab::billing::Valid::check(customer).unwrap())
+        .await
+        .unwrap();
+    state
+        .cache
+        .invalidate(bson::oid::ObjectId::parse_str("64b0000000000000000000aa").unwrap())
+        .await;
+    assert_eq!(get(&state, path).await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn bad_input_gets_the_right_status_and_a_json_error_and_changes_nothing() {
+    let env = TestEnv::start_seeded().await;
+    let state = state_for(&env).await;
+    let existing = get(&state, "/customers?limit=1").await.body["customers"][0].clone();
+    let id = existing["_id"].as_str().unwrap().to_owned();
+    let taken_email = existing["email"].as_str().unwrap().to_owned();
+    let customers_before = env
+        .database()
+        .collection::<bson::Document>("customers")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+
+    let json = "application/json";
+    let big = {
+        let mut body = new_customer("big@example.com");
+        body["name"] = Value::String("x".repeat(10 * 1024 * 1024));
+        serde_json::to_vec(&body).unwrap()
+    };
+    let with_field = |field: &str, value: Value| {
+        let mut body = new_customer("new@example.com");
+        body[field] = value;
+        serde_json::to_vec(&body).unwrap()
+    };
+    let cases: Vec<(&str, Method, String, Option<(&str, Vec<u8>)>, StatusCode, &str)> = vec![
+        ("a malformed id", Method::GET, "/customers/not-an-id".into(), None, StatusCode::BAD_REQUEST, "is not a valid id"),
+        ("an id one digit short", Method::GET, "/customers/64b00000000000000000000".into(), None, StatusCode::BAD_REQUEST, "24 hexadecimal"),
+        ("an id with a non-hex digit", Method::GET, "/customers/64b00000000000000000000g".into(), None, StatusCode::BAD_REQUEST, "24 hexadecimal"),
+        ("a malformed id on revenue", Method::GET, "/customers/zz/revenue".into(), None, StatusCode::BAD_REQUEST, "is not a valid id"),
+        ("a malformed invoice id", Method::GET, "/invoices/123".into(), None, StatusCode::BAD_REQUEST, "is not a valid id"),
+        ("a malformed paging cursor", Method::GET, "/customers?after=xyz".into(), None, StatusCode::BAD_REQUEST, "is not a valid id"),
+        ("a page too large", Method::GET, "/customers?limit=100000".into(), None, StatusCode::BAD_REQUEST, "limit must be from 1 to 200"),
+        ("a limit that is not a number", Method::GET, "/customers?limit=ten".into(), None, StatusCode::BAD_REQUEST, "limit"),
+        ("an unknown customer", Method::GET, "/customers/64b0000000000000000000ff".into(), None, StatusCode::NOT_FOUND, "Customer not found"),
+        ("an unknown route", Method::GET, "/nowhere".into(), None, StatusCode::NOT_FOUND, "no route"),
+        ("a method the route does not take", Method::PUT, "/customers".into(), None, StatusCode::METHOD_NOT_ALLOWED, "does not take PUT"),
+        ("no content type", Method::POST, "/customers".into(), Some(("", serde_json::to_vec(&new_customer("a@example.com")).unwrap())), StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json"),
+        ("a form instead of JSON", Method::POST, "/customers".into(), Some(("application/x-www-form-urlencoded", b"name=Ada".to_vec())), StatusCode::UNSUPPORTED_MEDIA_TYPE, "as JSON"),
+        ("text that is not JSON", Method::POST, "/customers".into(), Some((json, b"{name: Ada".to_vec())), StatusCode::BAD_REQUEST, "not valid JSON"),
+        ("an empty body", Method::POST, "/customers".into(), Some((json, Vec::new())), StatusCode::BAD_REQUEST, "not valid JSON"),
+        ("JSON with trailing garbage", Method::POST, "/customers".into(), Some((json, [serde_json::to_vec(&new_customer("t@example.com")).unwrap(), b"}".to_vec()].concat())), StatusCode::BAD_REQUEST, "not valid JSON"),
+        ("a 10 MB body", Method::POST, "/customers".into(), Some((json, big)), StatusCode::PAYLOAD_TOO_LARGE, "larger than"),
+        ("a number for the name", Method::POST, "/customers".into(), Some((json, with_field("name", json!(42)))), StatusCode::UNPROCESSABLE_ENTITY, "name: invalid type"),
+        ("a string for the address", Method::POST, "/customers".into(), Some((json, with_field("address", json!("somewhere")))), StatusCode::UNPROCESSABLE_ENTITY, "address: invalid type"),
+        ("a missing field", Method::POST, "/customers".into(), Some((json, serde_json::to_vec(&json!({"name": "Ada"})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "missing field"),
+        ("an unknown field", Method::POST, "/customers".into(), Some((json, with_field("nickname", json!("Ada")))), StatusCode::UNPROCESSABLE_ENTITY, "unknown field `nickname`"),
+        ("a $-prefixed key", Method::POST, "/customers".into(), Some((json, with_field("$where", json!("1 == 1")))), StatusCode::UNPROCESSABLE_ENTITY, "unknown field `$where`"),
+        ("an operator in a nested document", Method::POST, "/customers".into(), Some((json, with_field("address", json!({"$set": {"city": "x"}})))), StatusCode::UNPROCESSABLE_ENTITY, "unknown field `$set`"),
+        ("an operator as a value", Method::POST, "/customers".into(), Some((json, with_field("email", json!({"$ne": null})))), StatusCode::UNPROCESSABLE_ENTITY, "email: invalid type"),
+        ("an invalid email", Method::POST, "/customers".into(), Some((json, with_field("email", json!("not an email")))), StatusCode::UNPROCESSABLE_ENTITY, "email"),
+        ("an invalid zip code", Method::POST, "/customers".into(), Some((json, with_field("address", json!({"street": "1 Main St", "city": "X", "state": "NY", "zip": "ABCDE"})))), StatusCode::UNPROCESSABLE_ENTITY, "address.zip"),
+        ("an email already used", Method::POST, "/customers".into(), Some((json, serde_json::to_vec(&new_customer(&taken_email)).unwrap())), StatusCode::CONFLICT, "already exists"),
+        ("an empty change", Method::PATCH, format!("/customers/{id}"), Some((json, b"{}".to_vec())), StatusCode::UNPROCESSABLE_ENTITY, "at least one field"),
+        ("a change to an unknown field", Method::PATCH, format!("/customers/{id}"), Some((json, serde_json::to_vec(&json!({"_id": "64b0000000000000000000ff"})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "unknown field `_id`"),
+        ("a customer with invoices deleted", Method::DELETE, format!("/customers/{id}"), None, StatusCode::CONFLICT, "cannot be deleted"),
+        ("an invoice for nobody", Method::POST, "/invoices".into(), Some((json, serde_json::to_vec(&json!({"customer_id": "64b0000000000000000000ff", "items": [{"description": "x", "quantity": 1, "unit_price": "1.00"}]})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "customer_id: there is no customer"),
+        ("a price as a JSON number", Method::POST, "/invoices".into(), Some((json, serde_json::to_vec(&json!({"customer_id": id, "items": [{"description": "x", "quantity": 1, "unit_price": 50.0}]})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "items[0].unit_price: invalid type"),
+        ("a fraction of a cent", Method::POST, "/invoices".into(), Some((json, serde_json::to_vec(&json!({"customer_id": id, "items": [{"description": "x", "quantity": 1, "unit_price": "1.005"}]})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "items[0].unit_price"),
+        ("a zero quantity", Method::POST, "/invoices".into(), Some((json, serde_json::to_vec(&json!({"customer_id": id, "items": [{"description": "x", "quantity": 0, "unit_price": "1.00"}]})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "items[0].quantity"),
+        ("no items", Method::POST, "/invoices".into(), Some((json, serde_json::to_vec(&json!({"customer_id": id, "items": []})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "items"),
+        ("an unknown status", Method::PUT, "/invoices/64b0000000000000000000ff/status".into(), Some((json, serde_json::to_vec(&json!({"status": "shipped"})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "unknown variant `shipped`"),
+        ("a due date that is not a date", Method::POST, "/invoices".into(), Some((json, serde_json::to_vec(&json!({"customer_id": id, "due_date": "soon", "items": [{"description": "x", "quantity": 1, "unit_price": "1.00"}]})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "due_date"),
+    ];
+    for (what, method, path, body, expected, words) in cases {
+        let answer = call(&state, method, &path, body).await;
+        assert_eq!(answer.status, expected, "{what}: {}", answer.body);
+        let error = answer.body["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(words),
+            "{what}: {error:?} should mention {words:?}"
+        );
+    }
+    let customers_after = env
+        .database()
+        .collection::<bson::Document>("customers")
+        .count_documents(doc! {})
+        .await
+        .unwrap();
+    assert_eq!(
+        customers_before, customers_after,
+        "no bad request wrote anything"
+    );
+    let metrics = get(&state, "/metrics").await.body;
+    assert_eq!(metrics["requests"]["server_errors"], 0);
+}
+
+#[tokio::test]
+async fn invoices_are_issued_with_computed_totals_and_move_only_forward() {
+    let env = TestEnv::start_seeded().await;
+    let state = state_for(&env).await;
+    let customer = get(&state, "/customers?limit=1").await.body["customers"][0].clone();
+    let id = customer["_id"].as_str().unwrap();
+    let issued = send(
+        &state,
+        Method::POST,
+        "/invoices",
+        json!({
+            "customer_id": id,
+            "invoice_date": "2026-01-15",
+            "items": [
+                {"description": "Web Hosting", "quantity": 2, "unit_price": "50.00"},
+                {"description": "Domain", "quantity": 1, "unit_price": "15.00"},
+            ],
+        }),
+    )
+    .await;
+    assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.body);
+    assert_eq!(issued.body["subtotal"], "115.00");
+    assert_eq!(issued.body["status"], "pending");
+    assert_eq!(
+        issued.body["due_date"], "2026-02-14T00:00:00Z",
+        "30 days by default"
+    );
+    let percent =
+        lab::dataset::catalogue::tax_percent(customer["address"]["state"].as_str().unwrap());
+    let rate = lab::billing::TaxRate::from_percent(percent).unwrap();
+    let tax = "115.00".parse::<lab::billing::Money>().unwrap().share(rate);
+    assert_eq!(
+        issued.body["tax"],
+        tax.to_string(),
+        "tax follows the customer's state"
+    );
+    let invoice_path = issued.location.unwrap();
+    assert_eq!(get(&state, &invoice_path).await.body, issued.body);
+
+    let revenue_before = get(&state, &format!("/customers/{id}/revenue")).await.body;
+    let status = format!("{invoice_path}/status");
+    let overdue = send(&state, Method::PUT, &status, json!({"status": "overdue"})).await;
+    assert_eq!(overdue.body["status"], "overdue");
+    let paid = send(&state, Method::PUT, &status, json!({"status": "paid"})).await;
+    assert_eq!(paid.body["status"], "paid");
+    let back = send(&state, Method::PUT, &status, json!({"status": "pending"})).await;
+    assert_eq!(back.status, StatusCode::CONFLICT);
+    assert_eq!(
+        back.body["error"],
+        "an invoice that is paid cannot become pending"
+    );
+    let again = send(&state, Method::PUT, &status, json!({"status": "paid"})).await;
+    assert_eq!(
+        again.status,
+        StatusCode::OK,
+        "asking for the status it has is not an error"
+    );
+    let missing = send(
+        &state,
+        Method::PUT,
+        "/invoices/64b0000000000000000000ff/status",
+        json!({"status": "paid"}),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        get(&state, &format!("/customers/{id}/revenue")).await.body,
+        revenue_before,
+        "a status change is not revenue"
+    );
+
+    let listed = get(&state, &format!("/customers/{id}/invoices?limit=500")).await;
+    assert_eq!(listed.status, StatusCode::BAD_REQUEST);
+    let mut seen = 0;
+    let mut next: Option<String> = None;
+    loop {
+        let path = match &next {
+            Some(after) => format!("/customers/{id}/invoices?limit=7&after={after}"),
+            None => format!("/customers/{id}/invoices?limit=7"),
+        };
+        let page = get(&state, &path).await.body;
+        seen += page["invoices"].as_array().unwrap().len();
+        match page["next"].as_str() {
+            Some(after) => next = Some(after.to_owned()),
+            None => break,
+        }
+    }
+    let expected = get(&state, &format!("/customers/{id}/revenue")).await.body["invoices"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(seen as u64, expected, "paging visits every invoice once");
+}
+
+#[tokio::test]
+async fn every_route_in_the_table_is_served_and_described() {
+    let env = TestEnv::start_seeded().await;
+    let state = state_for(&env).await;
+    let document = get(&state, "/openapi.json").await.body;
+    for route in ROUTES {
+        let path = route.path.replace("{id}", "64b0000000000000000000ff");
+        let method = Method::from_bytes(route.method.as_bytes()).unwrap();
+        let body = route.body.map(|_| ("application/json", b"{}".to_vec()));
+        let answer = call(&state, method, &path, body).await;
+        assert_ne!(
+            answer.status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{} {}",
+            route.method,
+            route.path
+        );
+        assert!(
+            !answer.body["error"]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("no route"),
+            "{} {} is routed",
+            route.method,
+            route.path
+        );
+        let described = &document["paths"][route.path][route.method.to_ascii_lowercase()];
+        assert!(
+            described["summary"].is_string(),
+            "{} {} is in the OpenAPI document",
+            route.method,
+            route.path
+        );
+    }
+    assert_eq!(get(&state, "/health").await.body["status"], "ok");
+}
+
+#[tokio::test]
+async fn with_redis_gone_reads_keep_working_and_writes_reach_mongodb() {
+    let env = TestEnv::start_seeded().await;
+    lab::billing::collections::ensure_indexes(env.database())
+        .await
+        .unwrap();
+    let server = stoppable_redis().await;
+    let redis = connect_redis(server.url(), Origin::Lab).await.unwrap();
+    let state = ApiState::new(env.database().clone(), redis);
+    let id = get(&state, "/customers?limit=1").await.body["customers"][0]["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/customers/{id}");
+    assert_eq!(get(&state, &path).await.body["source"], "database");
+    assert_eq!(get(&state, &path).await.body["source"], "cache");
+
+    server.stop();
+    let started = std::time::Instant::now();
+    for _ in 0..10 {
+        let answer = get(&state, &path).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert_eq!(answer.body["source"], "database");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "each read gives up on Redis quickly"
+    );
+    let changed = send(&state, Method::PATCH, &path, json!({"phone": "555-0199"})).await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(
+        get(&state, &path).await.body["customer"]["phone"],
+        "555-0199"
+    );
+    let created = send(
+        &state,
+        Method::POST,
+        "/customers",
+        new_customer("during-outage@example.com"),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let stored = env
+        .database()
+        .collection::<bson::Document>("customers")
+        .count_documents(doc! {"email": "during-outage@example.com"})
+        .await
+        .unwrap();
+    assert_eq!(stored, 1, "the write reached MongoDB");
+    let health = get(&state, "/health").await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.body["status"], "degraded");
+    let metrics = get(&state, "/metrics").await.body;
+    assert!(metrics["customer_cache"]["fallbacks"].as_u64().unwrap() >= 10);
+    assert_eq!(metrics["requests"]["server_errors"], 0);
+}
