@@ -173,6 +173,17 @@ async fn a_cached_miss_is_cleared_when_the_customer_appears() {
     assert_eq!(get(&state, path).await.status, StatusCode::OK);
 }
 
+/// What is wrong, the request (method, path, content type and body), and
+/// the status and words the answer must carry.
+type BadInput<'a> = (
+    &'a str,
+    Method,
+    String,
+    Option<(&'a str, Vec<u8>)>,
+    StatusCode,
+    &'a str,
+);
+
 #[tokio::test]
 async fn bad_input_gets_the_right_status_and_a_json_error_and_changes_nothing() {
     let env = TestEnv::start_seeded().await;
@@ -198,7 +209,7 @@ async fn bad_input_gets_the_right_status_and_a_json_error_and_changes_nothing() 
         body[field] = value;
         serde_json::to_vec(&body).unwrap()
     };
-    let cases: Vec<(&str, Method, String, Option<(&str, Vec<u8>)>, StatusCode, &str)> = vec![
+    let cases: Vec<BadInput> = vec![
         ("a malformed id", Method::GET, "/customers/not-an-id".into(), None, StatusCode::BAD_REQUEST, "is not a valid id"),
         ("an id one digit short", Method::GET, "/customers/64b00000000000000000000".into(), None, StatusCode::BAD_REQUEST, "24 hexadecimal"),
         ("an id with a non-hex digit", Method::GET, "/customers/64b00000000000000000000g".into(), None, StatusCode::BAD_REQUEST, "24 hexadecimal"),
