@@ -1,6 +1,8 @@
 //! The measurements behind `lab bench`. Figures are printed, never asserted:
 //! a timing test on a shared 2-core machine would fail at random.
 
+#[cfg(feature = "api")]
+pub mod api;
 pub mod revenue;
 pub mod seed;
 

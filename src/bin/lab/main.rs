@@ -141,6 +141,18 @@ enum Bench {
         #[arg(long, default_value_t = dataset::DEFAULT_SEED)]
         seed: u64,
     },
+    /// GET /customers/{id} on cache hits and misses, next to bare Redis GETs.
+    Api {
+        /// Connections sending requests at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Requests in the hit phase (and GETs in the bare Redis phase).
+        #[arg(long, default_value_t = 50_000)]
+        requests: usize,
+        /// Rounds of 1,000 misses.
+        #[arg(long, default_value_t = 5)]
+        miss_rounds: usize,
+    },
     /// Revenue per customer by a pipeline in the database, next to the same
     /// sum computed in Rust.
     Revenue {
@@ -209,6 +221,13 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             let spec = SeedSpec::new(customers, invoices, seed).map_err(|e| e.to_string())?;
             bench_seed(config, spec).await.map_err(text)
         }
+        Command::Bench(Bench::Api {
+            concurrency,
+            requests,
+            miss_rounds,
+        }) => bench_api(config, concurrency, requests, miss_rounds)
+            .await
+            .map_err(text),
         Command::Bench(Bench::Revenue {
             customers,
             invoices,
@@ -488,6 +507,39 @@ async fn bench_seed(config: &Config, spec: SeedSpec) -> Result<ExitCode, LabErro
     println!(
         "ratio:             {:.2} of the bare insert_many rate",
         report.ratio()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench_api(
+    config: &Config,
+    concurrency: usize,
+    requests: usize,
+    miss_rounds: usize,
+) -> Result<ExitCode, LabError> {
+    let report = lab::bench::api::run(config, concurrency, requests, miss_rounds, &say).await?;
+    let show = |name: &str, phase: &lab::bench::api::Phase| {
+        println!(
+            "{name:<20} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} requests)",
+            phase.rate(),
+            phase.p50.as_secs_f64() * 1000.0,
+            phase.p99.as_secs_f64() * 1000.0,
+            phase.requests
+        );
+    };
+    println!("MongoDB: {}", report.server);
+    println!("concurrency: {} connections", report.concurrency);
+    show("API, cache hit", &report.hit);
+    show("API, cache miss", &report.miss);
+    show("bare Redis GET", &report.bare_redis);
+    println!(
+        "ratio: the hit path runs at {:.2} of the bare Redis GET rate{}",
+        report.ratio(),
+        if report.all_hits_from_cache {
+            ""
+        } else {
+            " (some hits were not served from the cache!)"
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
