@@ -53,3 +53,8 @@ pub use bson;
 pub use mongodb;
 pub use redis;
 pub use serde_json;
+// With the `api` feature, the web stack too, for notebooks 07 and later.
+#[cfg(feature = "api")]
+pub use axum;
+#[cfg(feature = "api")]
+pub use tower;

@@ -13,5 +13,6 @@
 // and the helpers it is given, until it is solved.
 #![allow(unused_variables, unused_imports, dead_code)]
 
+pub mod api;
 pub mod mongodb;
 pub mod redis;

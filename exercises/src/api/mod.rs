@@ -1,0 +1,12 @@
+//! Lessons 07 and 08: the web API and caching. Each exercise's graded tests
+//! live once in `tests/graded/api/` and are included here.
+
+pub mod cache_aside;
+pub mod products;
+
+#[cfg(test)]
+#[path = "../../../tests/graded/api/cache_aside.rs"]
+mod cache_aside_graded;
+#[cfg(test)]
+#[path = "../../../tests/graded/api/products.rs"]
+mod products_graded;
