@@ -20,8 +20,8 @@ const PREFERRED_PORT: u16 = 8888;
 /// holds the support crate's dependencies, so that a fresh kernel reaches
 /// its first result in seconds instead of minutes.
 ///
-/// The cache is warmed by running the first code cell of the first notebook
-/// in a headless kernel against the running lab. It is done once per
+/// The cache is warmed by running the `:dep` lines of the lessons' first
+/// cells in headless kernels, one per distinct set. It is done once per
 /// dependency set: a marker in `LAB_HOME` records the `Cargo.lock`, kernel
 /// version and kernel settings it was made for.
 pub fn prepare(config: &Config, say: &dyn Fn(&str)) -> Result<Jupyter, LabError> {
@@ -35,19 +35,20 @@ pub fn prepare(config: &Config, say: &dyn Fn(&str)) -> Result<Jupyter, LabError>
     }
     say("preparing the Rust kernel's build cache (about 3 minutes the first time, once)");
     let workspace = config.home.join("kernel-warmup");
-    let notebook = write_warmup_notebook(config, &workspace)?;
-    let executed = workspace.join("executed.ipynb");
-    jupyter.execute(&notebook, &executed, CELL_TIMEOUT, &[])?;
-    let run = Notebook::load(&executed)?;
-    if let Some(error) = run
-        .code_cells()
-        .iter()
-        .find_map(|cell| cell.stored.error.clone())
-    {
-        return Err(LabError::Io {
-            context: "the Rust kernel could not load the support crate".into(),
-            source: std::io::Error::other(error),
-        });
+    for (index, notebook) in write_warmup_notebooks(config, &workspace)?.iter().enumerate() {
+        let executed = workspace.join(format!("executed-{index}.ipynb"));
+        jupyter.execute(notebook, &executed, CELL_TIMEOUT, &[])?;
+        let run = Notebook::load(&executed)?;
+        if let Some(error) = run
+            .code_cells()
+            .iter()
+            .find_map(|cell| cell.stored.error.clone())
+        {
+            return Err(LabError::Io {
+                context: "the Rust kernel could not load the support crate".into(),
+                source: std::io::Error::other(error),
+            });
+        }
     }
     lessons::kernel_cache::repair_configured(config);
     std::fs::write(&marker, wanted).map_err(|source| LabError::Io {
@@ -105,42 +106,56 @@ fn cache_fingerprint(config: &Config) -> String {
     )
 }
 
-/// A one-cell notebook with the first code cell of the first lesson, its
-/// relative `:dep` path made absolute, beside a copy of the kernel settings.
-fn write_warmup_notebook(config: &Config, workspace: &Path) -> Result<PathBuf, LabError> {
+/// One notebook per distinct set of `:dep` lines among the lessons' first
+/// cells (the Redis and MongoDB lessons load the support crate alone, the
+/// web lessons add its `api` feature), each holding just those lines with
+/// the support crate's path made absolute, and one statement that makes the
+/// kernel build and link them; beside a copy of the kernel settings.
+fn write_warmup_notebooks(config: &Config, workspace: &Path) -> Result<Vec<PathBuf>, LabError> {
     let io = |context: String| move |source| LabError::Io { context, source };
     std::fs::create_dir_all(workspace)
         .map_err(io(format!("cannot create {}", workspace.display())))?;
     let notebooks = lessons::notebooks_dir(config);
-    let first = lessons::select(config, None)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| LabError::Io {
-            context: format!("no notebook in {}", notebooks.display()),
-            source: std::io::ErrorKind::NotFound.into(),
-        })?;
-    let cell = Notebook::load(&first)?
-        .code_cells()
-        .into_iter()
-        .next()
-        .map(|cell| cell.source)
-        .unwrap_or_default();
     let repository = config.repository().display().to_string();
-    let source = cell.replace("path = \"..\"", &format!("path = {repository:?}"));
-    let document = serde_json::json!({
-        "cells": [{"cell_type": "code", "id": "warmup", "metadata": {},
-                   "source": source, "outputs": [], "execution_count": null}],
-        "metadata": {"kernelspec": {"name": lessons::jupyter::KERNEL_NAME,
-                                    "display_name": "Rust", "language": "rust"}},
-        "nbformat": 4, "nbformat_minor": 5,
-    });
-    let path = workspace.join("warmup.ipynb");
-    std::fs::write(&path, document.to_string())
-        .map_err(io(format!("cannot write {}", path.display())))?;
+    let mut headers: Vec<String> = Vec::new();
+    for path in lessons::select(config, None)? {
+        let first = Notebook::load(&path)?
+            .code_cells()
+            .into_iter()
+            .next()
+            .map(|cell| cell.source)
+            .unwrap_or_default();
+        let header: Vec<&str> = first
+            .lines()
+            .filter(|line| line.trim_start().starts_with(":dep"))
+            .collect();
+        if header.is_empty() {
+            continue;
+        }
+        let header = format!("{}\nlet _ = lab::billing::Money::ZERO;", header.join("\n"))
+            .replace("path = \"..\"", &format!("path = {repository:?}"));
+        if !headers.contains(&header) {
+            headers.push(header);
+        }
+    }
     let settings = workspace.join("evcxr.toml");
     std::fs::copy(notebooks.join("evcxr.toml"), &settings)
         .map_err(io(format!("cannot write {}", settings.display())))?;
-    Ok(path)
+    let mut written = Vec::new();
+    for (index, header) in headers.iter().enumerate() {
+        let document = serde_json::json!({
+            "cells": [{"cell_type": "code", "id": "warmup", "metadata": {},
+                       "source": header, "outputs": [], "execution_count": null}],
+            "metadata": {"kernelspec": {"name": lessons::jupyter::KERNEL_NAME,
+                                        "display_name": "Rust", "language": "rust"}},
+            "nbformat": 4, "nbformat_minor": 5,
+        });
+        let path = workspace.join(format!("warmup-{index}.ipynb"));
+        std::fs::write(&path, document.to_string())
+            .map_err(io(format!("cannot write {}", path.display())))?;
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// 32 hex digits from the system's random source: Jupyter's login token.
