@@ -50,6 +50,9 @@ pub use config::Config;
 // The drivers, re-exported so a notebook needs one `:dep` line (this crate)
 // and always gets the versions the lab is tested with.
 pub use bson;
+/// Futures helpers (`join_all`, streams), for notebooks that run many
+/// requests at once on one task.
+pub use futures_util as futures;
 pub use mongodb;
 pub use redis;
 pub use serde_json;

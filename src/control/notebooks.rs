@@ -35,7 +35,10 @@ pub fn prepare(config: &Config, say: &dyn Fn(&str)) -> Result<Jupyter, LabError>
     }
     say("preparing the Rust kernel's build cache (about 3 minutes the first time, once)");
     let workspace = config.home.join("kernel-warmup");
-    for (index, notebook) in write_warmup_notebooks(config, &workspace)?.iter().enumerate() {
+    for (index, notebook) in write_warmup_notebooks(config, &workspace)?
+        .iter()
+        .enumerate()
+    {
         let executed = workspace.join(format!("executed-{index}.ipynb"));
         jupyter.execute(notebook, &executed, CELL_TIMEOUT, &[])?;
         let run = Notebook::load(&executed)?;
