@@ -183,21 +183,37 @@ mod tests {
     }
 
     #[test]
-    fn the_warmup_runs_the_first_lessons_first_cell_with_an_absolute_path() {
+    fn the_warmup_loads_each_distinct_dep_set_with_an_absolute_path() {
         let config = scratch_config("warmup");
         let workspace = config.home.join("kernel-warmup");
-        let path = write_warmup_notebook(&config, &workspace).unwrap();
-        let cells = Notebook::load(&path).unwrap().code_cells();
-        assert_eq!(cells.len(), 1);
-        let repository = config.repository().display().to_string();
+        let paths = write_warmup_notebooks(&config, &workspace).unwrap();
         assert!(
-            cells[0]
-                .source
-                .contains(&format!(":dep lab = {{ path = {repository:?}")),
-            "{}",
-            cells[0].source
+            paths.len() >= 2,
+            "at least the support crate alone, and with its api feature"
         );
-        assert!(cells[0].source.contains("Lab::connect()"));
+        let repository = config.repository().display().to_string();
+        let sources: Vec<String> = paths
+            .iter()
+            .map(|path| {
+                let cells = Notebook::load(path).unwrap().code_cells();
+                assert_eq!(cells.len(), 1);
+                cells[0].source.clone()
+            })
+            .collect();
+        for source in &sources {
+            assert!(
+                source.contains(&format!(":dep lab = {{ path = {repository:?}")),
+                "{source}"
+            );
+            assert!(source.ends_with("let _ = lab::billing::Money::ZERO;"));
+            assert!(!source.contains("Lab::connect()"), "no running lab needed");
+        }
+        let with_api = |source: &&String| source.contains("features = [\"api\"]");
+        assert!(sources.iter().any(|source| with_api(&source)));
+        assert!(sources.iter().any(|source| !with_api(&source)));
+        let mut distinct = sources.clone();
+        distinct.dedup();
+        assert_eq!(distinct, sources, "each set is warmed once");
         assert!(
             workspace.join("evcxr.toml").is_file(),
             "the kernel settings come along"
