@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 /// `MONGODB_DB` says otherwise. It is the name the course notes use.
 pub const DEFAULT_DATABASE: &str = "billing_db";
 
+/// What `lab serve` logs unless `LAB_LOG` says otherwise.
+pub const DEFAULT_LOG_FILTER: &str = "info,tower_http=debug";
+
 /// Everything the lab can be told from outside.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
@@ -31,6 +34,9 @@ pub struct Config {
     pub mongodb_port: Option<u16>,
     /// `LAB_API_PORT`: the port of the billing API (default 8000).
     pub api_port: u16,
+    /// `LAB_LOG`: what `lab serve` logs, as a tracing filter
+    /// (`info,tower_http=debug` when unset: one line per request).
+    pub log_filter: String,
     /// Folders searched for programs such as `redis-server`, from `PATH`.
     pub search_path: Vec<PathBuf>,
     /// Cargo's home (`CARGO_HOME`, else `~/.cargo`): where `cargo install`
@@ -84,6 +90,7 @@ impl Config {
             redis_port: parse_port("LAB_REDIS_PORT", non_empty("LAB_REDIS_PORT"))?,
             mongodb_port: parse_port("LAB_MONGODB_PORT", non_empty("LAB_MONGODB_PORT"))?,
             api_port: parse_port("LAB_API_PORT", non_empty("LAB_API_PORT"))?.unwrap_or(8000),
+            log_filter: non_empty("LAB_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
             search_path,
             cargo_home,
             kernel_cache,
@@ -101,6 +108,7 @@ impl Config {
             redis_port: None,
             mongodb_port: None,
             api_port: 8000,
+            log_filter: DEFAULT_LOG_FILTER.to_owned(),
             search_path,
             cargo_home: None,
             kernel_cache: None,

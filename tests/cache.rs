@@ -160,7 +160,6 @@ async fn after_an_acknowledged_update_no_reader_sees_the_old_name() {
     for reader in readers {
         reader.await.unwrap();
     }
-    tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
         name_in(&cache.get(id).await.unwrap()),
         "Name 059",

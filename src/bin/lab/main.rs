@@ -321,8 +321,15 @@ async fn up(config: &Config, seed: bool, jupyter: bool, api: bool) -> Result<Exi
 }
 
 async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, LabError> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("LAB_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter).map_err(|error| {
+        LabError::Io {
+            context: format!(
+                "LAB_LOG={:?} is not a log filter such as \"info\"",
+                config.log_filter
+            ),
+            source: std::io::Error::other(error),
+        }
+    })?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
     let state = lab::api::ApiState::connect(config).await?;
     let port = port.unwrap_or(config.api_port);
