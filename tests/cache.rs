@@ -194,14 +194,18 @@ impl customer::CustomerReader for GatedReader {
     }
 }
 
-/// A cache whose first database read is held at a gate; the sender opens it.
-async fn gated_cache(
-    env: &TestEnv,
-) -> (
-    CustomerCache,
-    tokio::sync::oneshot::Sender<()>,
-    Arc<tokio::sync::Notify>,
-) {
+/// A reader caught at the worst moment: it has read customer `id` from
+/// MongoDB and is held at a gate, while the customer is renamed "After" and
+/// the cache told. Sending on `open` lets the reader go on.
+struct CaughtReader {
+    cache: CustomerCache,
+    id: ObjectId,
+    open: tokio::sync::oneshot::Sender<()>,
+    slow: tokio::task::JoinHandle<Lookup>,
+}
+
+async fn catch_a_reader_during_an_update(env: &TestEnv) -> CaughtReader {
+    let id = some_customer(env).await;
     let (open, gate) = tokio::sync::oneshot::channel();
     let fetched = Arc::new(tokio::sync::Notify::new());
     let reader = GatedReader {
@@ -210,14 +214,7 @@ async fn gated_cache(
         fetched: fetched.clone(),
     };
     let store = RedisStore::new(env.redis().await, Duration::from_millis(250));
-    (CustomerCache::new(store, reader), open, fetched)
-}
-
-#[tokio::test]
-async fn a_slow_reader_cannot_write_back_a_copy_older_than_an_update() {
-    let env = TestEnv::start_seeded().await;
-    let id = some_customer(&env).await;
-    let (cache, open, fetched) = gated_cache(&env).await;
+    let cache = CustomerCache::new(store, reader);
     let slow = tokio::spawn({
         let cache = cache.clone();
         async move { cache.get(id).await.unwrap() }
@@ -229,15 +226,27 @@ async fn a_slow_reader_cannot_write_back_a_copy_older_than_an_update() {
         .await
         .unwrap();
     cache.invalidate(id).await;
-    open.send(()).unwrap();
+    CaughtReader {
+        cache,
+        id,
+        open,
+        slow,
+    }
+}
+
+#[tokio::test]
+async fn a_slow_reader_cannot_write_back_a_copy_older_than_an_update() {
+    let env = TestEnv::start_seeded().await;
+    let caught = catch_a_reader_during_an_update(&env).await;
+    caught.open.send(()).unwrap();
     assert_ne!(
-        name_in(&slow.await.unwrap()),
+        name_in(&caught.slow.await.unwrap()),
         "After",
         "it read before the update"
     );
-    assert_eq!(cache.stats().stale_write_backs_refused, 1);
+    assert_eq!(caught.cache.stats().stale_write_backs_refused, 1);
     assert_eq!(
-        name_in(&cache.get(id).await.unwrap()),
+        name_in(&caught.cache.get(caught.id).await.unwrap()),
         "After",
         "the old copy was not cached"
     );
@@ -246,26 +255,15 @@ async fn a_slow_reader_cannot_write_back_a_copy_older_than_an_update() {
 #[tokio::test]
 async fn a_read_after_an_update_does_not_join_a_load_that_began_before_it() {
     let env = TestEnv::start_seeded().await;
-    let id = some_customer(&env).await;
-    let (cache, open, fetched) = gated_cache(&env).await;
-    let slow = tokio::spawn({
-        let cache = cache.clone();
-        async move { cache.get(id).await.unwrap() }
-    });
-    fetched.notified().await;
-    collections::customers(env.database())
-        .update_one(doc! { "_id": id }, doc! { "$set": { "name": "After" } })
-        .await
-        .unwrap();
-    cache.invalidate(id).await;
-    let later = tokio::time::timeout(Duration::from_secs(5), cache.get(id))
+    let caught = catch_a_reader_during_an_update(&env).await;
+    let later = tokio::time::timeout(Duration::from_secs(5), caught.cache.get(caught.id))
         .await
         .expect("a read after the update starts its own load instead of waiting")
         .unwrap();
     assert_eq!(name_in(&later), "After");
-    open.send(()).unwrap();
-    slow.await.unwrap();
-    assert_eq!(cache.stats().coalesced, 0);
+    caught.open.send(()).unwrap();
+    caught.slow.await.unwrap();
+    assert_eq!(caught.cache.stats().coalesced, 0);
 }
 
 #[tokio::test]

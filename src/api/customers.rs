@@ -7,19 +7,15 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bson::oid::ObjectId;
 use bson::{DateTime, doc};
-use futures_util::TryStreamExt;
 use serde::Deserialize;
 
 use super::ApiState;
 use super::error::{ApiError, is_duplicate_key};
-use super::extract::{IdPath, JsonBody, QueryParams, parse_id};
+use super::extract::{IdPath, JsonBody, QueryParams};
+use super::paging::{self, Page};
 use crate::billing::json::CustomerJson;
-use crate::billing::{Address, Customer, CustomerFields, Valid};
+use crate::billing::{Address, CustomerFields, Valid};
 use crate::cache::Lookup;
-
-/// The most customers one page lists.
-pub const MAX_PAGE: u32 = 200;
-const DEFAULT_PAGE: u32 = 50;
 
 /// An address in a request body: every field required, no others.
 #[derive(Debug, Clone, Deserialize)]
@@ -60,28 +56,6 @@ pub struct CustomerChanges {
     email: Option<String>,
     phone: Option<String>,
     address: Option<AddressBody>,
-}
-
-/// `?limit=&after=` of a list.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Page {
-    limit: Option<u32>,
-    after: Option<String>,
-}
-
-impl Page {
-    /// The checked limit, and the id to start after.
-    pub fn parts(&self) -> Result<(u32, Option<ObjectId>), ApiError> {
-        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
-        if limit == 0 || limit > MAX_PAGE {
-            return Err(ApiError::BadRequest(format!(
-                "limit must be from 1 to {MAX_PAGE}, got {limit}"
-            )));
-        }
-        let after = self.after.as_deref().map(parse_id).transpose()?;
-        Ok((limit, after))
-    }
 }
 
 fn json_response(status: StatusCode, body: String) -> Response {
@@ -160,19 +134,8 @@ pub async fn list(
     State(state): State<ApiState>,
     QueryParams(page): QueryParams<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (limit, after) = page.parts()?;
-    let filter = after.map_or_else(bson::Document::new, |id| doc! { "_id": { "$gt": id } });
-    let found: Vec<Customer> = state
-        .customers()
-        .find(filter)
-        .sort(doc! { "_id": 1 })
-        .limit(i64::from(limit))
-        .await?
-        .try_collect()
-        .await?;
-    let next = (found.len() == limit as usize)
-        .then(|| found.last().map(|c| c.id.to_hex()))
-        .flatten();
+    let (found, next) =
+        paging::fetch(&state.customers(), bson::Document::new(), &page, |c| c.id).await?;
     let customers: Vec<CustomerJson<'_>> = found.iter().map(CustomerJson::of).collect();
     Ok(Json(
         serde_json::json!({ "customers": customers, "next": next }),

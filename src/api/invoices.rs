@@ -6,13 +6,13 @@ use axum::extract::State;
 use axum::response::Response;
 use bson::oid::ObjectId;
 use bson::{DateTime, doc};
-use futures_util::TryStreamExt;
 use serde::Deserialize;
 
 use super::ApiState;
-use super::customers::{Page, created_json};
+use super::customers::created_json;
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody, QueryParams};
+use super::paging::{self, Page};
 use crate::analysis::monthly::parse_date;
 use crate::billing::json::InvoiceJson;
 use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money, TaxRate};
@@ -160,7 +160,6 @@ pub async fn of_customer(
     IdPath(customer_id): IdPath,
     QueryParams(page): QueryParams<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (limit, after) = page.parts()?;
     if state
         .customers()
         .count_documents(doc! { "_id": customer_id })
@@ -169,21 +168,13 @@ pub async fn of_customer(
     {
         return Err(ApiError::NotFound("Customer not found"));
     }
-    let mut filter = doc! { "customer_id": customer_id };
-    if let Some(after) = after {
-        filter.insert("_id", doc! { "$gt": after });
-    }
-    let found: Vec<Invoice> = state
-        .invoices()
-        .find(filter)
-        .sort(doc! { "_id": 1 })
-        .limit(i64::from(limit))
-        .await?
-        .try_collect()
-        .await?;
-    let next = (found.len() == limit as usize)
-        .then(|| found.last().map(|invoice| invoice.id.to_hex()))
-        .flatten();
+    let (found, next) = paging::fetch(
+        &state.invoices(),
+        doc! { "customer_id": customer_id },
+        &page,
+        |invoice| invoice.id,
+    )
+    .await?;
     let invoices: Vec<InvoiceJson<'_>> = found.iter().map(InvoiceJson::of).collect();
     Ok(Json(
         serde_json::json!({ "invoices": invoices, "next": next }),

@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod invoices;
 pub mod ops;
+pub mod paging;
 pub mod routes;
 
 use std::sync::Arc;
@@ -40,8 +41,7 @@ use crate::billing::{Customer, Invoice};
 use crate::cache::store::DEFAULT_DEADLINE;
 use crate::cache::{CustomerCache, RedisStore};
 use crate::config::Config;
-use crate::control::{self, LabError};
-use crate::services::{connect_mongodb, connect_redis};
+use crate::control::LabError;
 
 pub use error::ApiError;
 
@@ -86,13 +86,8 @@ impl ApiState {
     /// Connects to the lab's services (or `REDIS_URL` / `MONGODB_URI`) and
     /// makes sure the indexes the API relies on exist (the unique email).
     pub async fn connect(config: &Config) -> Result<ApiState, LabError> {
-        let (redis_url, redis_origin) = control::redis_location(config)?;
-        let (mongodb_uri, mongodb_origin) = control::mongodb_location(config)?;
-        let (redis, client) = tokio::try_join!(
-            connect_redis(&redis_url, redis_origin),
-            connect_mongodb(&mongodb_uri, mongodb_origin),
-        )?;
-        let db = client.database(&config.database);
+        let lab = crate::notebook::Lab::connect_with(config).await?;
+        let (db, redis) = (lab.db, lab.redis);
         collections::ensure_indexes(&db).await.map_err(|source| {
             LabError::Seed(crate::dataset::SeedError::Database {
                 action: "creating the indexes the API relies on",

@@ -20,6 +20,19 @@ async fn customer(env: &TestEnv) -> ObjectId {
     id
 }
 
+async fn every_invoice(invoices: &lab::mongodb::Collection<Document>) -> Vec<Document> {
+    let mut cursor = invoices
+        .find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    while cursor.advance().await.unwrap() {
+        all.push(cursor.deserialize_current().unwrap());
+    }
+    all
+}
+
 fn lines() -> [Line<'static>; 2] {
     [
         Line {
@@ -110,18 +123,7 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
         ids.push(save_invoice(env.database(), ada, &lines()).await.unwrap());
     }
     let invoices = env.database().collection::<Document>("invoices");
-    let before: Vec<Document> = {
-        let mut cursor = invoices
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .unwrap();
-        let mut all = Vec::new();
-        while cursor.advance().await.unwrap() {
-            all.push(cursor.deserialize_current().unwrap());
-        }
-        all
-    };
+    let before = every_invoice(&invoices).await;
     assert!(
         change_email(env.database(), ada, "ada@lovelace.example")
             .await
@@ -132,18 +134,7 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
             .await
             .unwrap()
     );
-    let after: Vec<Document> = {
-        let mut cursor = invoices
-            .find(doc! {})
-            .sort(doc! { "_id": 1 })
-            .await
-            .unwrap();
-        let mut all = Vec::new();
-        while cursor.advance().await.unwrap() {
-            all.push(cursor.deserialize_current().unwrap());
-        }
-        all
-    };
+    let after = every_invoice(&invoices).await;
     assert_eq!(before, after, "changing an email does not touch invoices");
     for id in ids {
         let (_, customer) = invoice_with_customer(env.database(), id)

@@ -1,0 +1,69 @@
+//! Lists a page at a time, in `_id` order: `?limit=&after=`, where `after`
+//! is the last id of the previous page. Unlike `skip`, the server jumps
+//! straight to the page through the `_id` index, however deep it is.
+
+use bson::oid::ObjectId;
+use bson::{Document, doc};
+use futures_util::TryStreamExt;
+use mongodb::Collection;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use super::extract::parse_id;
+
+/// The most items one page lists.
+pub const MAX_PAGE: u32 = 200;
+const DEFAULT_PAGE: u32 = 50;
+
+/// `?limit=&after=` of a list.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Page {
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+impl Page {
+    /// The checked limit, and the id to start after.
+    pub fn parts(&self) -> Result<(u32, Option<ObjectId>), ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_PAGE);
+        if limit == 0 || limit > MAX_PAGE {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be from 1 to {MAX_PAGE}, got {limit}"
+            )));
+        }
+        let after = self.after.as_deref().map(parse_id).transpose()?;
+        Ok((limit, after))
+    }
+}
+
+/// One page of the documents of `collection` that match `filter`, and the
+/// id the next page starts after (`None` after the last page).
+pub async fn fetch<T>(
+    collection: &Collection<T>,
+    mut filter: Document,
+    page: &Page,
+    id_of: impl Fn(&T) -> ObjectId,
+) -> Result<(Vec<T>, Option<String>), ApiError>
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    let (limit, after) = page.parts()?;
+    if let Some(after) = after {
+        filter.insert("_id", doc! { "$gt": after });
+    }
+    let found: Vec<T> = collection
+        .find(filter)
+        .sort(doc! { "_id": 1 })
+        .limit(i64::from(limit))
+        .await?
+        .try_collect()
+        .await?;
+    let next = if found.len() == limit as usize {
+        found.last().map(|last| id_of(last).to_hex())
+    } else {
+        None
+    };
+    Ok((found, next))
+}
