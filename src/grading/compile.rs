@@ -167,10 +167,16 @@ fn write_manifest(root: &Path, dir: &Path, flavor: Flavor) -> Result<(), Compile
         }
         resolved
     };
-    // An empty `[workspace]` of its own: this crate is not a member of the lab's.
-    let mut manifest: toml::Table = toml::from_str(
-        "[package]\nname = \"graded\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\npath = \"lib.rs\"\n\n[workspace]\n",
-    )
+    // An empty `[workspace]` of its own: this crate is not a member of the
+    // lab's. Each flavor has its own package name: cargo names a path
+    // package's build by its name and its place in its own workspace, so
+    // two crates both called "graded" would share one test binary in the
+    // shared target folder, and after one flavor was built, the other could
+    // be taken as up to date and run the wrong code.
+    let mut manifest: toml::Table = toml::from_str(&format!(
+        "[package]\nname = \"graded-{}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\npath = \"lib.rs\"\n\n[workspace]\n",
+        flavor.name()
+    ))
     .expect("the manifest skeleton is valid TOML");
     manifest.insert(
         "dependencies".into(),
@@ -349,4 +355,25 @@ async fn cargo_build(root: &Path, dir: &Path) -> Result<Build, CompileError> {
 fn last_lines(text: &str, count: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(count)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_two_flavors_are_packages_of_different_names() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let scratch = std::env::temp_dir().join(format!("lab-manifests-{}", std::process::id()));
+        let mut names = Vec::new();
+        for flavor in [Flavor::Exercises, Flavor::Solutions] {
+            let dir = scratch.join(flavor.name());
+            write_manifest(root, &dir, flavor).unwrap();
+            let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+            let manifest: toml::Table = toml::from_str(&text).unwrap();
+            names.push(manifest["package"]["name"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(names, ["graded-exercises", "graded-solutions"]);
+        std::fs::remove_dir_all(&scratch).unwrap();
+    }
 }
