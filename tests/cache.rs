@@ -339,6 +339,25 @@ async fn a_deferred_invalidation_is_applied_before_the_cache_is_trusted_again() 
     assert_eq!(source(&cache.get(id).await.unwrap()), Source::Cache);
 }
 
+#[tokio::test]
+async fn an_entry_that_is_not_json_is_never_served_and_gets_replaced() {
+    let env = TestEnv::start_seeded().await;
+    let cache = cache_for(&env).await;
+    let id = some_customer(&env).await;
+    let mut redis = env.redis().await;
+    let _: () = redis::cmd("SET")
+        .arg(customer::entry_key(id))
+        .arg("{not json")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let lookup = cache.get(id).await.unwrap();
+    assert_eq!(source(&lookup), Source::Database);
+    let again = cache.get(id).await.unwrap();
+    assert_eq!(source(&again), Source::Cache);
+    assert_eq!(name_in(&again), name_in(&lookup));
+}
+
 // The three patterns, as building blocks.
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -203,6 +203,11 @@ impl std::fmt::Debug for CustomerCache {
     }
 }
 
+/// Whether `text` is well-formed JSON (checked without building it).
+fn is_json(text: &str) -> bool {
+    serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
 /// `customer:{id}`.
 pub fn entry_key(id: ObjectId) -> String {
     format!("customer:{id}")
@@ -239,6 +244,9 @@ impl CustomerCache {
         let inner = &self.inner;
         if self.settle_pending(id).await {
             match inner.store.get(&entry_key(id)).await {
+                // Anything else under the key (written by another program)
+                // is not served: the load below replaces it.
+                Ok(Some(text)) if text != MISSING && !is_json(&text) => bump(&inner.stats.misses),
                 Ok(Some(text)) => {
                     bump(&inner.stats.hits);
                     if text == MISSING {
