@@ -48,8 +48,8 @@ pub struct StatusChange {
     status: InvoiceStatus,
 }
 
-/// The statuses an invoice may move to from `from`: pending can become paid
-/// or overdue, overdue can become paid, paid is final.
+/// The statuses from which an invoice may become `to`: pending can become
+/// paid or overdue, overdue can become paid, paid is final.
 pub fn allowed_from(to: InvoiceStatus) -> &'static [InvoiceStatus] {
     match to {
         InvoiceStatus::Paid => &[InvoiceStatus::Pending, InvoiceStatus::Overdue],
@@ -60,17 +60,7 @@ pub fn allowed_from(to: InvoiceStatus) -> &'static [InvoiceStatus] {
 
 fn date_field(field: &'static str, value: Option<&str>) -> Result<Option<DateTime>, ApiError> {
     value
-        .map(|text| {
-            parse_date(field, text).map_err(|error| {
-                ApiError::invalid(
-                    field,
-                    match error {
-                        crate::analysis::AnalysisError::InvalidParameter { message, .. } => message,
-                        other => other.to_string(),
-                    },
-                )
-            })
-        })
+        .map(|text| parse_date(field, text).map_err(ApiError::from))
         .transpose()
 }
 
