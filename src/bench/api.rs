@@ -104,11 +104,13 @@ pub async fn run(
         };
         dataset::seed(&database, spec, Existing::Refuse, &mut |_| {}).await?;
         let ids: Vec<String> = collections::customers(&database)
-            .find(bson::doc! {})
+            .distinct("_id", bson::doc! {})
             .await
             .map_err(failed("listing the customers"))?
-            .try_collect_ids()
-            .await?;
+            .iter()
+            .filter_map(bson::Bson::as_object_id)
+            .map(|id| id.to_hex())
+            .collect();
 
         say("starting a Redis for the benchmark");
         let program = Toolbox::new(config).ensure(Tool::RedisServer, say)?;
@@ -205,28 +207,6 @@ where
     move |error| LabError::Io {
         context: context.to_owned(),
         source: std::io::Error::other(error),
-    }
-}
-
-/// Collects the hex ids of a customers cursor.
-trait IdsOfCustomers {
-    async fn try_collect_ids(self) -> Result<Vec<String>, LabError>;
-}
-
-impl IdsOfCustomers for mongodb::Cursor<crate::billing::Customer> {
-    async fn try_collect_ids(mut self) -> Result<Vec<String>, LabError> {
-        let mut ids = Vec::new();
-        while self
-            .advance()
-            .await
-            .map_err(failed("reading the customers"))?
-        {
-            let customer = self
-                .deserialize_current()
-                .map_err(failed("reading the customers"))?;
-            ids.push(customer.id.to_hex());
-        }
-        Ok(ids)
     }
 }
 
