@@ -19,6 +19,7 @@
 //!   loader that writes it to MongoDB.
 //! - [`control`]: what `lab up`, `lab down`, `lab status`, `lab env` and
 //!   `lab doctor` do, and the state file that records a running lab.
+//! - [`jobs`]: background jobs on Redis: the queue and its state machine.
 //! - [`grading`]: `lab grade`, hints, resets and the course's own checks.
 //! - [`notebook`]: what a notebook's first cell calls to reach the running lab.
 //! - [`lessons`]: notebook files, the lab's own Jupyter, and the check that
@@ -40,6 +41,7 @@ pub mod config;
 pub mod control;
 pub mod dataset;
 pub mod grading;
+pub mod jobs;
 pub mod lessons;
 pub mod notebook;
 pub mod services;

@@ -1,0 +1,58 @@
+//! Background jobs on Redis: the queue and its state machine.
+//!
+//! A job is submitted (`queued`), claimed by a worker (`running`, with a
+//! lease and a fencing token), and ends `succeeded`, `failed` or
+//! `cancelled`; a retryable failure waits (`waiting_retry`) and is queued
+//! again after an exponential backoff with jitter. Delivery is at least
+//! once: a worker that dies loses its lease and the job runs again
+//! ([`JobQueue::reap`]); after its last attempt it fails and goes to the
+//! dead-letter list, from which it can be re-queued. A worker that lost its
+//! lease still holds an old token, so its completion is refused: only the
+//! run holding the current token can finish the job.
+//!
+//! Every state change is one Lua script ([`scripts`]).
+
+pub mod queue;
+pub mod scripts;
+
+use std::time::Duration;
+
+pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState};
+
+/// The delay before retry number `attempt` (1 for the first retry): the
+/// base doubled each time, capped, then a random part of it ("full
+/// jitter"), so jobs that failed together do not retry together.
+pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
+    let exponential = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+    let ceiling = exponential.min(cap).as_millis().max(1) as u64;
+    let random = {
+        use std::hash::{BuildHasher, Hasher};
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    };
+    Duration::from_millis(ceiling / 2 + random % (ceiling / 2 + 1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_jitter() {
+        let (base, cap) = (Duration::from_millis(100), Duration::from_secs(5));
+        for attempt in 1..=10 {
+            let ceiling = (base * (1 << (attempt - 1))).min(cap);
+            for _ in 0..50 {
+                let delay = backoff(attempt, base, cap);
+                assert!(
+                    delay >= ceiling / 2 && delay <= ceiling,
+                    "{attempt}: {delay:?}"
+                );
+            }
+        }
+        let spread: std::collections::HashSet<Duration> =
+            (0..100).map(|_| backoff(5, base, cap)).collect();
+        assert!(spread.len() > 20, "retries are spread out");
+    }
+}

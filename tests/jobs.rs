@@ -1,0 +1,235 @@
+//! The job queue's state machine against a real Redis: claims, leases and
+//! fencing, retries and the dead-letter list, idempotent submission, and
+//! cancellation racing completion.
+
+use std::time::Duration;
+
+use lab::jobs::{FailOutcome, JobQueue, JobState};
+use lab::testing::TestEnv;
+
+const LEASE: Duration = Duration::from_secs(30);
+const KEY_LIFETIME: Duration = Duration::from_secs(3600);
+
+async fn queue(env: &TestEnv) -> JobQueue {
+    JobQueue::new(env.redis().await, "jobs:")
+}
+
+async fn submit(queue: &JobQueue, max_attempts: u32) -> String {
+    queue
+        .submit(
+            "revenue_by_customer",
+            "{}",
+            max_attempts,
+            None,
+            KEY_LIFETIME,
+        )
+        .await
+        .unwrap()
+        .0
+}
+
+async fn state(queue: &JobQueue, id: &str) -> JobState {
+    queue.get(id).await.unwrap().unwrap().state
+}
+
+#[tokio::test]
+async fn a_job_is_queued_claimed_and_completed_once() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let id = submit(&queue, 3).await;
+    assert_eq!(state(&queue, &id).await, JobState::Queued);
+    let claim = queue.claim(LEASE).await.unwrap().expect("a job is ready");
+    assert_eq!((claim.id.as_str(), claim.attempt), (id.as_str(), 1));
+    assert_eq!(claim.kind, "revenue_by_customer");
+    assert_eq!(state(&queue, &id).await, JobState::Running);
+    assert!(queue.heartbeat(&claim, LEASE).await.unwrap());
+    assert!(queue.complete(&claim).await.unwrap());
+    assert_eq!(state(&queue, &id).await, JobState::Succeeded);
+    assert!(!queue.complete(&claim).await.unwrap(), "only once");
+    assert_eq!(queue.claim(LEASE).await.unwrap(), None, "nothing is left");
+    assert_eq!(queue.get("no-such-job").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn thirty_workers_claiming_at_once_take_each_of_twenty_jobs_once() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let mut submitted = Vec::new();
+    for _ in 0..20 {
+        submitted.push(submit(&queue, 1).await);
+    }
+    let claims = futures_util::future::join_all((0..30).map(|_| queue.claim(LEASE))).await;
+    let mut claimed: Vec<String> = claims
+        .into_iter()
+        .filter_map(|claim| claim.unwrap().map(|claim| claim.id))
+        .collect();
+    assert_eq!(claimed.len(), 20, "each job claimed exactly once");
+    claimed.sort();
+    let mut expected = submitted.clone();
+    expected.sort();
+    assert_eq!(claimed, expected);
+}
+
+#[tokio::test]
+async fn a_hundred_submissions_with_one_idempotency_key_make_one_job() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let submissions = futures_util::future::join_all(
+        (0..100).map(|_| queue.submit("status_summary", "{}", 3, Some("request-42"), KEY_LIFETIME)),
+    )
+    .await;
+    let answers: Vec<(String, bool)> = submissions.into_iter().map(Result::unwrap).collect();
+    let first = &answers[0].0;
+    assert!(answers.iter().all(|(id, _)| id == first), "one id for all");
+    assert_eq!(answers.iter().filter(|(_, created)| *created).count(), 1);
+    assert!(queue.claim(LEASE).await.unwrap().is_some());
+    assert_eq!(
+        queue.claim(LEASE).await.unwrap(),
+        None,
+        "one job in the queue"
+    );
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_cannot_complete_and_the_job_runs_again() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let id = submit(&queue, 3).await;
+    let stalled = queue
+        .claim(Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    // The lease is a millisecond; the worker "pauses" past it.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(queue.reap().await.unwrap(), 1);
+    assert_eq!(state(&queue, &id).await, JobState::Queued);
+    let second = queue.claim(LEASE).await.unwrap().unwrap();
+    assert_eq!(second.attempt, 2);
+    assert!(
+        second.token > stalled.token,
+        "every claim gets a larger token"
+    );
+    assert!(!queue.heartbeat(&stalled, LEASE).await.unwrap());
+    assert!(
+        !queue.complete(&stalled).await.unwrap(),
+        "the stalled worker's completion is refused"
+    );
+    assert_eq!(
+        queue
+            .fail(&stalled, "late", true, Duration::ZERO)
+            .await
+            .unwrap(),
+        FailOutcome::Fenced
+    );
+    assert!(queue.complete(&second).await.unwrap());
+    assert_eq!(state(&queue, &id).await, JobState::Succeeded);
+}
+
+#[tokio::test]
+async fn retryable_failures_retry_until_the_last_attempt_then_dead_letter() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let id = submit(&queue, 3).await;
+    for attempt in 1..=3 {
+        let claim = queue.claim(LEASE).await.unwrap().expect("ready again");
+        assert_eq!(claim.attempt, attempt);
+        let outcome = queue
+            .fail(&claim, "MongoDB timed out", true, Duration::ZERO)
+            .await
+            .unwrap();
+        if attempt < 3 {
+            assert_eq!(outcome, FailOutcome::WillRetry);
+            assert_eq!(state(&queue, &id).await, JobState::WaitingRetry);
+        } else {
+            assert_eq!(outcome, FailOutcome::Failed);
+        }
+    }
+    let job = queue.get(&id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Failed, 3));
+    assert_eq!(job.error.as_deref(), Some("MongoDB timed out"));
+    assert_eq!(queue.dead_letters().await.unwrap(), [id.clone()]);
+    assert!(queue.requeue(&id).await.unwrap());
+    assert!(queue.dead_letters().await.unwrap().is_empty());
+    let again = queue.claim(LEASE).await.unwrap().unwrap();
+    assert_eq!((again.id.as_str(), again.attempt), (id.as_str(), 1));
+    assert!(
+        !queue.requeue(&id).await.unwrap(),
+        "not on the list any more"
+    );
+}
+
+#[tokio::test]
+async fn a_retry_waits_for_its_backoff() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    submit(&queue, 3).await;
+    let claim = queue.claim(LEASE).await.unwrap().unwrap();
+    queue
+        .fail(&claim, "busy", true, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        queue.claim(LEASE).await.unwrap(),
+        None,
+        "not ready before its backoff is over"
+    );
+}
+
+#[tokio::test]
+async fn bad_parameters_fail_at_once_without_retries_or_dead_letter() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let id = submit(&queue, 5).await;
+    let claim = queue.claim(LEASE).await.unwrap().unwrap();
+    assert_eq!(
+        queue
+            .fail(&claim, "n: must be from 1 to 1000", false, Duration::ZERO)
+            .await
+            .unwrap(),
+        FailOutcome::Failed
+    );
+    assert_eq!(state(&queue, &id).await, JobState::Failed);
+    assert!(queue.dead_letters().await.unwrap().is_empty());
+    assert_eq!(queue.claim(LEASE).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_lease_lost_on_the_last_attempt_ends_in_the_dead_letter_list() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let id = submit(&queue, 1).await;
+    queue
+        .claim(Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(queue.reap().await.unwrap(), 1);
+    let job = queue.get(&id).await.unwrap().unwrap();
+    assert_eq!(job.state, JobState::Failed);
+    assert_eq!(
+        job.error.as_deref(),
+        Some("the worker lost its lease on the last attempt")
+    );
+    assert_eq!(queue.dead_letters().await.unwrap(), [id]);
+}
+
+#[tokio::test]
+async fn cancel_racing_completion_always_ends_in_one_legal_state() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    for _ in 0..100 {
+        let id = submit(&queue, 1).await;
+        let claim = queue.claim(LEASE).await.unwrap().unwrap();
+        let (completed, cancelled) = tokio::join!(queue.complete(&claim), queue.cancel(&id));
+        let (completed, before_cancel) = (completed.unwrap(), cancelled.unwrap());
+        let end = state(&queue, &id).await;
+        match (completed, before_cancel) {
+            (true, Some(JobState::Succeeded)) => assert_eq!(end, JobState::Succeeded),
+            (false, Some(JobState::Running)) => assert_eq!(end, JobState::Cancelled),
+            other => panic!("an impossible outcome {other:?}, ending {end:?}"),
+        }
+    }
+    assert_eq!(queue.cancel("no-such-job").await.unwrap(), None);
+}
