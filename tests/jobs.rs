@@ -148,7 +148,7 @@ async fn retryable_failures_retry_until_the_last_attempt_then_dead_letter() {
     let job = queue.get(&id).await.unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Failed, 3));
     assert_eq!(job.error.as_deref(), Some("MongoDB timed out"));
-    assert_eq!(queue.dead_letters().await.unwrap(), [id.clone()]);
+    assert_eq!(queue.dead_letters().await.unwrap(), std::slice::from_ref(&id));
     assert!(queue.requeue(&id).await.unwrap());
     assert!(queue.dead_letters().await.unwrap().is_empty());
     let again = queue.claim(LEASE).await.unwrap().unwrap();
