@@ -148,7 +148,10 @@ async fn retryable_failures_retry_until_the_last_attempt_then_dead_letter() {
     let job = queue.get(&id).await.unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Failed, 3));
     assert_eq!(job.error.as_deref(), Some("MongoDB timed out"));
-    assert_eq!(queue.dead_letters().await.unwrap(), std::slice::from_ref(&id));
+    assert_eq!(
+        queue.dead_letters().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
     assert!(queue.requeue(&id).await.unwrap());
     assert!(queue.dead_letters().await.unwrap().is_empty());
     let again = queue.claim(LEASE).await.unwrap().unwrap();
@@ -232,4 +235,102 @@ async fn cancel_racing_completion_always_ends_in_one_legal_state() {
         }
     }
     assert_eq!(queue.cancel("no-such-job").await.unwrap(), None);
+}
+
+// A worker step: analysis, result, completion.
+
+use lab::jobs::results;
+use lab::jobs::worker::{self, Step};
+
+#[tokio::test]
+async fn a_worker_step_runs_the_analysis_and_its_result_is_shown() {
+    let env = TestEnv::start_seeded().await;
+    let queue = queue(&env).await;
+    let (id, _) = queue
+        .submit("top_customers", r#"{"n": 3}"#, 3, None, KEY_LIFETIME)
+        .await
+        .unwrap();
+    let step = worker::step(&queue, env.database(), LEASE).await.unwrap();
+    assert_eq!(step, Step::Succeeded(id.clone()));
+    let job = queue.get(&id).await.unwrap().unwrap();
+    let shown = results::visible(env.database(), &job)
+        .await
+        .unwrap()
+        .unwrap();
+    let expected = lab::analysis::top::top_customers(env.database(), 3)
+        .await
+        .unwrap();
+    let names: Vec<&str> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["name"].as_str().unwrap())
+        .collect();
+    let expected: Vec<&str> = expected
+        .iter()
+        .map(|row| row.name.as_deref().unwrap())
+        .collect();
+    assert_eq!(names, expected);
+    assert_eq!(
+        worker::step(&queue, env.database(), LEASE).await.unwrap(),
+        Step::Idle
+    );
+}
+
+#[tokio::test]
+async fn bad_parameters_fail_the_job_at_the_first_attempt() {
+    let env = TestEnv::start_seeded().await;
+    let queue = queue(&env).await;
+    let (id, _) = queue
+        .submit("top_customers", r#"{"n": 0}"#, 5, None, KEY_LIFETIME)
+        .await
+        .unwrap();
+    let step = worker::step(&queue, env.database(), LEASE).await.unwrap();
+    assert_eq!(step, Step::Failed(id.clone(), FailOutcome::Failed));
+    let job = queue.get(&id).await.unwrap().unwrap();
+    assert_eq!(job.attempts, 1);
+    assert_eq!(
+        job.error.as_deref(),
+        Some("n: 0 customers cannot be listed; ask for 1 to 1000")
+    );
+    assert_eq!(results::visible(env.database(), &job).await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn only_the_run_that_completed_has_its_result_shown() {
+    let env = TestEnv::start_seeded().await;
+    let queue = queue(&env).await;
+    let (id, _) = queue
+        .submit("invoice_status_summary", "{}", 3, None, KEY_LIFETIME)
+        .await
+        .unwrap();
+    // A first run claims the job and stalls past its lease.
+    let stalled = queue
+        .claim(Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    queue.reap().await.unwrap();
+    // A second run does the job.
+    assert_eq!(
+        worker::step(&queue, env.database(), LEASE).await.unwrap(),
+        Step::Succeeded(id.clone())
+    );
+    // The first run wakes up, saves what it computed, and tries to complete.
+    results::save(
+        env.database(),
+        &stalled,
+        &serde_json::json!({"stale": true}),
+    )
+    .await
+    .unwrap();
+    assert!(!queue.complete(&stalled).await.unwrap());
+    let job = queue.get(&id).await.unwrap().unwrap();
+    let shown = results::visible(env.database(), &job)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(shown.is_array(), "the second run's summary, not {shown}");
+    assert_eq!(shown.as_array().unwrap().len(), 3, "three statuses");
 }

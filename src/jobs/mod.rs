@@ -12,8 +12,11 @@
 //!
 //! Every state change is one Lua script ([`scripts`]).
 
+pub mod kinds;
 pub mod queue;
+pub mod results;
 pub mod scripts;
+pub mod worker;
 
 use std::time::Duration;
 

@@ -1,0 +1,52 @@
+//! Job results in MongoDB, tagged with the job's id and the fencing token of
+//! the run that computed them. A job may run more than once (at-least-once
+//! delivery), so several runs may save a result; the one shown is the one
+//! whose token completed the job: exactly one result per job.
+
+use bson::{DateTime, Document, doc};
+use mongodb::{Collection, Database};
+use serde_json::Value;
+
+use super::queue::{Claim, JobRecord, JobState};
+
+/// The collection of results.
+pub const RESULTS: &str = "job_results";
+
+fn results(database: &Database) -> Collection<Document> {
+    database.collection(RESULTS)
+}
+
+/// Saves the result of `claim`'s run (before completing the job: a run whose
+/// completion is then refused leaves a result nobody is shown).
+pub async fn save(
+    database: &Database,
+    claim: &Claim,
+    result: &Value,
+) -> mongodb::error::Result<()> {
+    let stored = bson::serialize_to_bson(result).unwrap_or(bson::Bson::Null);
+    results(database)
+        .update_one(
+            doc! { "job_id": &claim.id, "token": claim.token as i64 },
+            doc! { "$set": { "result": stored, "saved_at": DateTime::now() } },
+        )
+        .upsert(true)
+        .await?;
+    Ok(())
+}
+
+/// The result of `job`, if it succeeded: the one saved by the run holding
+/// the token that completed it.
+pub async fn visible(
+    database: &Database,
+    job: &JobRecord,
+) -> mongodb::error::Result<Option<Value>> {
+    if job.state != JobState::Succeeded {
+        return Ok(None);
+    }
+    let found = results(database)
+        .find_one(doc! { "job_id": &job.id, "token": job.token as i64 })
+        .await?;
+    Ok(found
+        .and_then(|document| document.get("result").cloned())
+        .and_then(|bson| bson::deserialize_from_bson::<Value>(bson).ok()))
+}
