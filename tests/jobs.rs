@@ -334,3 +334,91 @@ async fn only_the_run_that_completed_has_its_result_shown() {
     assert!(shown.is_array(), "the second run's summary, not {shown}");
     assert_eq!(shown.as_array().unwrap().len(), 3, "three statuses");
 }
+
+#[tokio::test]
+async fn a_worker_with_four_slots_runs_every_job_and_stops_when_asked() {
+    let env = TestEnv::start_seeded().await;
+    let queue = queue(&env).await;
+    let kinds = [
+        ("revenue_by_customer", "{}"),
+        (
+            "revenue_by_month",
+            r#"{"from": "2025-01-01", "to": "2026-01-01"}"#,
+        ),
+        ("top_customers", r#"{"n": 5}"#),
+        ("overdue_invoices", r#"{"as_of": "2025-12-01"}"#),
+        ("invoice_status_summary", "{}"),
+    ];
+    let mut ids = Vec::new();
+    for round in 0..4 {
+        for (kind, params) in kinds {
+            let (id, _) = queue
+                .submit(kind, params, 3, None, KEY_LIFETIME)
+                .await
+                .unwrap();
+            ids.push((id, round));
+        }
+    }
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let options = worker::WorkerOptions {
+        concurrency: 4,
+        lease: Duration::from_secs(10),
+        poll: Duration::from_millis(10),
+    };
+    let running = tokio::spawn(worker::run(
+        queue.clone(),
+        env.database().clone(),
+        options,
+        shutdown,
+    ));
+    // Wait for the queue to drain, by asking it (no fixed sleep); a worker
+    // that stopped working fails the test instead of hanging it.
+    let drained = async {
+        loop {
+            let mut done = 0;
+            for (id, _) in &ids {
+                if state(&queue, id).await.is_final() {
+                    done += 1;
+                }
+            }
+            if done == ids.len() {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(120), drained)
+        .await
+        .expect("the worker finishes the 20 jobs");
+    stop.send(true).unwrap();
+    let report = running.await.unwrap().unwrap();
+    assert_eq!(report.succeeded, 20, "{report:?}");
+    assert_eq!(report.failed + report.fenced + report.handed_back, 0);
+    for (id, _) in &ids {
+        let job = queue.get(id).await.unwrap().unwrap();
+        assert_eq!(job.state, JobState::Succeeded);
+        assert!(
+            results::visible(env.database(), &job)
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_job_handed_back_is_queued_again_without_using_an_attempt() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let id = submit(&queue, 1).await;
+    let claim = queue.claim(LEASE).await.unwrap().unwrap();
+    assert!(queue.release(&claim).await.unwrap());
+    let job = queue.get(&id).await.unwrap().unwrap();
+    assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
+    assert!(
+        !queue.complete(&claim).await.unwrap(),
+        "the old claim is void"
+    );
+    let again = queue.claim(LEASE).await.unwrap().unwrap();
+    assert_eq!(again.attempt, 1, "the only attempt is still there");
+}

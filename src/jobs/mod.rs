@@ -20,6 +20,9 @@ pub mod worker;
 
 use std::time::Duration;
 
+/// The prefix of every key the lab's job queue uses.
+pub const PREFIX: &str = "jobs:";
+
 pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState};
 
 /// The delay before retry number `attempt` (1 for the first retry): the

@@ -25,6 +25,7 @@ mod compiled {
     pub static CANCEL: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::CANCEL));
     pub static REAP: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::REAP));
     pub static REQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::REQUEUE));
+    pub static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::RELEASE));
 }
 
 /// Where a job stands.
@@ -266,6 +267,19 @@ impl JobQueue {
             .invoke_async(&mut redis)
             .await?;
         Ok(before.as_deref().and_then(JobState::parse))
+    }
+
+    /// Hands `claim`'s job back to the queue (a worker stopping); the attempt
+    /// does not count. `false` when the claim no longer holds the job.
+    pub async fn release(&self, claim: &Claim) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let done: i64 = self
+            .run(&compiled::RELEASE)
+            .arg(&claim.id)
+            .arg(claim.token)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(done == 1)
     }
 
     /// Takes back the leases that ran out; returns how many.

@@ -166,3 +166,22 @@ redis.call('HDEL', job, 'error')
 redis.call('ZADD', prefix .. 'ready', now, id)
 return 1
 ";
+
+/// `KEYS[1]` prefix; `ARGV`: id, token. A worker that is stopping hands its
+/// job back: queued again at once, the attempt not counted. 0 when `token`
+/// no longer holds the job.
+pub const RELEASE: &str = r"
+local prefix, id, token = KEYS[1], ARGV[1], ARGV[2]
+local job = prefix .. 'job:' .. id
+if redis.call('HGET', job, 'state') ~= 'running' or redis.call('HGET', job, 'token') ~= token then
+  return 0
+end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('ZREM', prefix .. 'leases', id)
+redis.call('HDEL', job, 'lease_until_ms')
+redis.call('HINCRBY', job, 'attempts', -1)
+redis.call('HSET', job, 'state', 'queued', 'updated_ms', now)
+redis.call('ZADD', prefix .. 'ready', now, id)
+return 1
+";

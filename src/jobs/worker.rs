@@ -1,9 +1,14 @@
-//! One worker step: claim a job, run its analysis, save the result, complete.
+//! Workers: claim a job, run its analysis while keeping the lease alive,
+//! save the result, complete. [`run`] keeps several jobs going at once on
+//! tokio, takes back the leases of dead workers, and on shutdown hands the
+//! jobs it holds back to the queue.
 
 use std::time::Duration;
 
 use mongodb::Database;
 use serde_json::Value;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::kinds::Analysis;
 use super::queue::{Claim, FailOutcome, JobQueue};
@@ -15,20 +20,23 @@ pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
 /// See [`BACKOFF_BASE`].
 pub const BACKOFF_CAP: Duration = Duration::from_secs(60);
 
-/// What one step did.
+/// What one job's run came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Step {
     /// No job was ready.
     Idle,
     /// The job succeeded and its result is the one shown.
     Succeeded(String),
-    /// The job's claim was taken away meanwhile; its result is not shown.
+    /// The job's claim was taken away meanwhile (lease lost, or cancelled);
+    /// its result is not shown.
     Fenced(String),
     /// The job failed; it may be retried (see the outcome).
     Failed(String, FailOutcome),
+    /// The worker was stopping and gave the job back to the queue.
+    HandedBack(String),
 }
 
-/// The queue or the database could not be reached for the step's own
+/// The queue or the database could not be reached for the worker's own
 /// bookkeeping (a failing analysis is a [`Step::Failed`], not this).
 #[derive(Debug, thiserror::Error)]
 pub enum StepError {
@@ -38,35 +46,178 @@ pub enum StepError {
     /// MongoDB, while saving a result.
     #[error("the result could not be saved: {0}")]
     Results(#[from] mongodb::error::Error),
+    /// One of the worker's slots stopped unexpectedly.
+    #[error("a worker slot stopped: {0}")]
+    Slot(String),
 }
 
-/// Claims one job with a lease of `lease` and runs it to the end.
+/// How a worker runs.
+#[derive(Debug, Clone, Copy)]
+pub struct WorkerOptions {
+    /// Jobs run at once.
+    pub concurrency: usize,
+    /// How long a claim lasts without a heartbeat; heartbeats come every
+    /// third of it.
+    pub lease: Duration,
+    /// How long an idle slot waits before looking for work again.
+    pub poll: Duration,
+}
+
+impl Default for WorkerOptions {
+    fn default() -> WorkerOptions {
+        WorkerOptions {
+            concurrency: 4,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(200),
+        }
+    }
+}
+
+/// What a worker did before it stopped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkerReport {
+    /// Jobs that succeeded.
+    pub succeeded: usize,
+    /// Jobs that failed (for now or for good).
+    pub failed: usize,
+    /// Runs whose claim was taken away.
+    pub fenced: usize,
+    /// Jobs handed back at shutdown.
+    pub handed_back: usize,
+}
+
+/// Claims one job and runs it to the end (no shutdown to watch).
 pub async fn step(
     queue: &JobQueue,
     database: &Database,
     lease: Duration,
 ) -> Result<Step, StepError> {
-    let Some(claim) = queue.claim(lease).await? else {
-        return Ok(Step::Idle);
-    };
+    let (_keep, never) = watch::channel(false);
+    match queue.claim(lease).await? {
+        None => Ok(Step::Idle),
+        Some(claim) => execute(queue, database, claim, lease, never).await,
+    }
+}
+
+/// Runs a worker with `options.concurrency` slots until `shutdown` turns
+/// true, then hands back the jobs it holds and returns what it did.
+pub async fn run(
+    queue: JobQueue,
+    database: Database,
+    options: WorkerOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<WorkerReport, StepError> {
+    let mut slots = JoinSet::new();
+    for _ in 0..options.concurrency.max(1) {
+        let (queue, database, mut shutdown) = (queue.clone(), database.clone(), shutdown.clone());
+        slots.spawn(async move {
+            let mut report = WorkerReport::default();
+            while !*shutdown.borrow() {
+                let step = match queue.claim(options.lease).await? {
+                    Some(claim) => {
+                        execute(&queue, &database, claim, options.lease, shutdown.clone()).await?
+                    }
+                    None => Step::Idle,
+                };
+                match step {
+                    Step::Idle => {
+                        // Dead workers' leases are taken back by whoever is idle.
+                        queue.reap().await?;
+                        tokio::select! {
+                            () = tokio::time::sleep(options.poll) => {}
+                            _ = shutdown.changed() => {}
+                        }
+                    }
+                    Step::Succeeded(_) => report.succeeded += 1,
+                    Step::Failed(..) => report.failed += 1,
+                    Step::Fenced(_) => report.fenced += 1,
+                    Step::HandedBack(_) => report.handed_back += 1,
+                }
+            }
+            Ok::<_, StepError>(report)
+        });
+    }
+    let mut total = WorkerReport::default();
+    while let Some(slot) = slots.join_next().await {
+        let report = slot.map_err(|error| {
+            StepError::Queue(redis::RedisError::from(std::io::Error::other(error)))
+        })??;
+        total.succeeded += report.succeeded;
+        total.failed += report.failed;
+        total.fenced += report.fenced;
+        total.handed_back += report.handed_back;
+    }
+    Ok(total)
+}
+
+/// Why an analysis did not produce a result.
+struct RunFailure {
+    message: String,
+    retryable: bool,
+}
+
+async fn analyse(database: Database, claim: Claim) -> Result<Value, RunFailure> {
     let params: Value = serde_json::from_str(&claim.params).unwrap_or(Value::Null);
-    let analysis = match Analysis::parse(&claim.kind, &params) {
-        Ok(analysis) => analysis,
-        Err(error) => return fail(queue, &claim, &error.to_string(), false).await,
-    };
-    match analysis.run(database).await {
-        Ok(result) => {
-            results::save(database, &claim, &result).await?;
-            if queue.complete(&claim).await? {
-                Ok(Step::Succeeded(claim.id))
-            } else {
-                Ok(Step::Fenced(claim.id))
+    let analysis = Analysis::parse(&claim.kind, &params).map_err(|error| RunFailure {
+        message: error.to_string(),
+        retryable: false,
+    })?;
+    analysis.run(&database).await.map_err(|error| RunFailure {
+        retryable: !matches!(error, AnalysisError::InvalidParameter { .. }),
+        message: error.to_string(),
+    })
+}
+
+/// Runs `claim`'s job on a task of its own (a panic fails that job only),
+/// renewing the lease; stops when the claim is lost or the worker stops.
+async fn execute(
+    queue: &JobQueue,
+    database: &Database,
+    claim: Claim,
+    lease: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<Step, StepError> {
+    let mut task = tokio::spawn(analyse(database.clone(), claim.clone()));
+    let mut heartbeat = tokio::time::interval((lease / 3).max(Duration::from_millis(1)));
+    heartbeat.tick().await;
+    loop {
+        tokio::select! {
+            finished = &mut task => {
+                return match finished {
+                    Ok(Ok(result)) => {
+                        results::save(database, &claim, &result).await?;
+                        if queue.complete(&claim).await? {
+                            Ok(Step::Succeeded(claim.id))
+                        } else {
+                            Ok(Step::Fenced(claim.id))
+                        }
+                    }
+                    Ok(Err(failure)) => fail(queue, &claim, &failure.message, failure.retryable).await,
+                    Err(error) => {
+                        let message = if error.is_panic() {
+                            "the analysis panicked; this is a bug in the lab".to_owned()
+                        } else {
+                            format!("the analysis stopped: {error}")
+                        };
+                        fail(queue, &claim, &message, true).await
+                    }
+                };
+            }
+            _ = heartbeat.tick() => {
+                if !queue.heartbeat(&claim, lease).await? {
+                    task.abort();
+                    return Ok(Step::Fenced(claim.id));
+                }
+            }
+            _ = shutdown.changed() => {
+                task.abort();
+                return if queue.release(&claim).await? {
+                    Ok(Step::HandedBack(claim.id))
+                } else {
+                    Ok(Step::Fenced(claim.id))
+                };
             }
         }
-        Err(AnalysisError::InvalidParameter { parameter, message }) => {
-            fail(queue, &claim, &format!("{parameter}: {message}"), false).await
-        }
-        Err(error) => fail(queue, &claim, &error.to_string(), true).await,
     }
 }
 

@@ -38,6 +38,13 @@ enum Command {
         #[arg(long)]
         no_api: bool,
     },
+    /// Run analysis jobs from the queue in this terminal; Ctrl-C hands the
+    /// running ones back and stops.
+    Worker {
+        /// Jobs run at once.
+        #[arg(long, default_value_t = 4)]
+        concurrency: usize,
+    },
     /// Serve the billing API in this terminal, on the lab's services (or
     /// REDIS_URL and MONGODB_URI). Ctrl-C stops it after the requests under way.
     Serve {
@@ -195,6 +202,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             .await
             .map_err(text),
         Command::Serve { port } => serve(config, port).await.map_err(text),
+        Command::Worker { concurrency } => worker(config, concurrency).await.map_err(text),
         Command::Down => down(config).map_err(text),
         Command::Status => status(config).await.map_err(text),
         Command::Env => env(config).map_err(text),
@@ -348,6 +356,35 @@ async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, LabError>
             context: "the API stopped".into(),
             source,
         })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn worker(config: &Config, concurrency: usize) -> Result<ExitCode, LabError> {
+    let lab = lab::notebook::Lab::connect_with(config).await?;
+    let queue = lab::jobs::JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX);
+    let options = lab::jobs::worker::WorkerOptions {
+        concurrency: concurrency.max(1),
+        ..Default::default()
+    };
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_requested().await;
+        let _ = stop.send(true);
+    });
+    println!(
+        "Worker running {} jobs at once (Ctrl-C hands running jobs back and stops)",
+        options.concurrency
+    );
+    let report = lab::jobs::worker::run(queue, lab.db.clone(), options, shutdown)
+        .await
+        .map_err(|error| LabError::Io {
+            context: "the worker stopped".into(),
+            source: std::io::Error::other(error),
+        })?;
+    println!(
+        "Stopped: {} succeeded, {} failed, {} lost their claim, {} handed back.",
+        report.succeeded, report.failed, report.fenced, report.handed_back
+    );
     Ok(ExitCode::SUCCESS)
 }
 
