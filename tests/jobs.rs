@@ -422,3 +422,42 @@ async fn a_job_handed_back_is_queued_again_without_using_an_attempt() {
     let again = queue.claim(LEASE).await.unwrap().unwrap();
     assert_eq!(again.attempt, 1, "the only attempt is still there");
 }
+
+#[tokio::test]
+async fn finished_jobs_expire_after_the_retention_period_and_dead_letters_stay() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await.with_retention(Duration::from_secs(60));
+    let redis = env.redis().await;
+    let ttl_of = |id: String| {
+        let mut redis = redis.clone();
+        async move {
+            let ttl: i64 = redis::cmd("PTTL")
+                .arg(format!("jobs:job:{id}"))
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            ttl
+        }
+    };
+    let done = submit(&queue, 1).await;
+    let claim = queue.claim(LEASE).await.unwrap().unwrap();
+    assert_eq!(ttl_of(done.clone()).await, -1, "kept while it runs");
+    queue.complete(&claim).await.unwrap();
+    let ttl = ttl_of(done).await;
+    assert!(
+        ttl > 55_000 && ttl <= 60_000,
+        "succeeded: expires in a minute ({ttl} ms)"
+    );
+
+    let cancelled = submit(&queue, 1).await;
+    queue.cancel(&cancelled).await.unwrap();
+    assert!(ttl_of(cancelled).await > 0, "cancelled jobs expire too");
+
+    let dead = submit(&queue, 1).await;
+    let claim = queue.claim(LEASE).await.unwrap().unwrap();
+    queue
+        .fail(&claim, "boom", true, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(ttl_of(dead).await, -1, "a dead letter is kept");
+}

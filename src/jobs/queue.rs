@@ -130,11 +130,15 @@ pub enum FailOutcome {
     Failed,
 }
 
+/// How long a finished job is kept unless the queue is told otherwise.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// The queue, under a key prefix (`jobs:` in the lab).
 #[derive(Clone)]
 pub struct JobQueue {
     redis: ConnectionManager,
     prefix: String,
+    retention: Duration,
 }
 
 impl std::fmt::Debug for JobQueue {
@@ -146,12 +150,22 @@ impl std::fmt::Debug for JobQueue {
 }
 
 impl JobQueue {
-    /// A queue whose keys start with `prefix`.
+    /// A queue whose keys start with `prefix`, keeping finished jobs for
+    /// [`DEFAULT_RETENTION`] (their results stay in MongoDB).
     pub fn new(redis: ConnectionManager, prefix: impl Into<String>) -> JobQueue {
         JobQueue {
             redis,
             prefix: prefix.into(),
+            retention: DEFAULT_RETENTION,
         }
+    }
+
+    /// The same queue, keeping jobs submitted from now on for `retention`
+    /// once they finish (succeeded, failed without retry, or cancelled;
+    /// dead letters are kept until requeued).
+    pub fn with_retention(mut self, retention: Duration) -> JobQueue {
+        self.retention = retention;
+        self
     }
 
     fn run(&self, script: &'static Script) -> redis::ScriptInvocation<'static> {
@@ -181,6 +195,7 @@ impl JobQueue {
             .arg(max_attempts.max(1))
             .arg(idempotency_key.unwrap_or(""))
             .arg(key_lifetime.as_secs().max(1))
+            .arg(self.retention.as_millis().max(1) as u64)
             .invoke_async(&mut redis)
             .await?;
         Ok((id, created == 1))

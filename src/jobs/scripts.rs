@@ -7,11 +7,12 @@
 //! single Redis, not a cluster.
 
 /// `KEYS[1]` prefix; `ARGV`: id, kind, params, max attempts, idempotency key
-/// (or empty), idempotency seconds. Returns `{id, created}`: the id of the
+/// (or empty), idempotency seconds, retention milliseconds (how long the
+/// job is kept once finished). Returns `{id, created}`: the id of the
 /// job with that idempotency key when there is one already.
 pub const SUBMIT: &str = r"
 local prefix = KEYS[1]
-local id, kind, params, max_attempts, key, key_seconds = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local id, kind, params, max_attempts, key, key_seconds, retention = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 if key ~= '' then
   local existing = redis.call('GET', prefix .. 'idempotency:' .. key)
   if existing then return {existing, 0} end
@@ -21,7 +22,7 @@ local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('HSET', prefix .. 'job:' .. id,
   'id', id, 'kind', kind, 'params', params, 'state', 'queued',
-  'attempts', 0, 'max_attempts', max_attempts, 'token', 0,
+  'attempts', 0, 'max_attempts', max_attempts, 'token', 0, 'retention_ms', retention,
   'created_ms', now, 'updated_ms', now)
 redis.call('ZADD', prefix .. 'ready', now, id)
 return {id, 1}
@@ -76,6 +77,7 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('HSET', job, 'state', 'succeeded', 'updated_ms', now)
 redis.call('HDEL', job, 'lease_until_ms')
 redis.call('ZREM', prefix .. 'leases', id)
+redis.call('PEXPIRE', job, redis.call('HGET', job, 'retention_ms'))
 return 1
 ";
 
@@ -103,7 +105,10 @@ if retryable == '1' and attempts < max_attempts then
 end
 redis.call('HSET', job, 'state', 'failed', 'error', message, 'updated_ms', now)
 if retryable == '1' then
+  -- Dead letters are kept until someone looks at them.
   redis.call('RPUSH', prefix .. 'dead', id)
+else
+  redis.call('PEXPIRE', job, redis.call('HGET', job, 'retention_ms'))
 end
 return 2
 ";
@@ -123,6 +128,7 @@ if state == 'queued' or state == 'waiting_retry' or state == 'running' then
   redis.call('ZREM', prefix .. 'leases', id)
   redis.call('HDEL', job, 'lease_until_ms')
   redis.call('HSET', job, 'state', 'cancelled', 'updated_ms', now)
+  redis.call('PEXPIRE', job, redis.call('HGET', job, 'retention_ms'))
 end
 return state
 ";
@@ -163,6 +169,7 @@ local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local job = prefix .. 'job:' .. id
 redis.call('HSET', job, 'state', 'queued', 'attempts', 0, 'updated_ms', now)
 redis.call('HDEL', job, 'error')
+redis.call('PERSIST', job)
 redis.call('ZADD', prefix .. 'ready', now, id)
 return 1
 ";
