@@ -56,6 +56,22 @@ pub struct NotebookRun {
 }
 
 impl NotebookRun {
+    /// Whether the run failed only because some cells' output lost its last
+    /// lines (see [`super::outputs::is_truncation_of`]): worth one more run
+    /// before calling the notebook broken.
+    pub fn only_lost_trailing_output(&self) -> bool {
+        let failing: Vec<&CellRun> = self
+            .cells
+            .iter()
+            .filter(|run| run.problem().is_some())
+            .collect();
+        !failing.is_empty()
+            && failing.iter().all(|run| {
+                run.cell.stored.error.is_none()
+                    && super::outputs::is_truncation_of(&run.cell.stored, &run.fresh)
+            })
+    }
+
     /// Everything wrong with the run, one message per cell.
     pub fn problems(&self) -> Vec<String> {
         self.cells.iter().filter_map(CellRun::problem).collect()

@@ -88,6 +88,14 @@ fn normalise(text: &str) -> String {
         .to_owned()
 }
 
+/// Whether `fresh` is `stored` with its end missing: the shape of output the
+/// Rust kernel sometimes publishes only after it reported the cell done, so
+/// that Jupyter's client stops listening before the last lines arrive.
+pub fn is_truncation_of(stored: &CellOutput, fresh: &CellOutput) -> bool {
+    let (expected, actual) = (stored.comparable(), fresh.comparable());
+    fresh.error.is_none() && expected != actual && expected.starts_with(&actual)
+}
+
 /// Why a fresh run's output differs from the stored one, or `None` when it
 /// does not: the first differing line of each, and the displays that went
 /// missing.
@@ -179,6 +187,28 @@ mod tests {
         let message = difference(&stored, &changed).unwrap();
         assert!(message.contains("line 1"), "{message}");
         assert!(message.contains("\"count = 3\"") && message.contains("\"count = 4\""));
+    }
+
+    #[test]
+    fn a_run_that_lost_its_last_lines_is_told_apart_from_a_changed_one() {
+        let stored = CellOutput {
+            stdout: "delete_one: 1 deleted\nagain: 0 deleted\n".into(),
+            ..CellOutput::default()
+        };
+        let cut = CellOutput {
+            stdout: "delete_one: 1 deleted\n".into(),
+            ..CellOutput::default()
+        };
+        let changed = CellOutput {
+            stdout: "delete_one: 2 deleted\n".into(),
+            ..CellOutput::default()
+        };
+        assert!(is_truncation_of(&stored, &cut));
+        assert!(!is_truncation_of(&stored, &changed));
+        assert!(
+            !is_truncation_of(&stored, &stored),
+            "equal is not truncated"
+        );
     }
 
     #[test]
