@@ -37,6 +37,9 @@ pub struct Config {
     /// `LAB_LOG`: what `lab serve` logs, as a tracing filter
     /// (`info,tower_http=debug` when unset: one line per request).
     pub log_filter: String,
+    /// `LAB_JOB_DRILLS`: `1` lets the job API and workers run drill jobs
+    /// (`sleep`, `panic`, `crash`), which exercise the job system itself.
+    pub job_drills: bool,
     /// Folders searched for programs such as `redis-server`, from `PATH`.
     pub search_path: Vec<PathBuf>,
     /// Cargo's home (`CARGO_HOME`, else `~/.cargo`): where `cargo install`
@@ -91,6 +94,7 @@ impl Config {
             mongodb_port: parse_port("LAB_MONGODB_PORT", non_empty("LAB_MONGODB_PORT"))?,
             api_port: parse_port("LAB_API_PORT", non_empty("LAB_API_PORT"))?.unwrap_or(8000),
             log_filter: non_empty("LAB_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+            job_drills: parse_switch("LAB_JOB_DRILLS", non_empty("LAB_JOB_DRILLS"))?,
             search_path,
             cargo_home,
             kernel_cache,
@@ -109,6 +113,7 @@ impl Config {
             mongodb_port: None,
             api_port: 8000,
             log_filter: DEFAULT_LOG_FILTER.to_owned(),
+            job_drills: false,
             search_path,
             cargo_home: None,
             kernel_cache: None,
@@ -155,6 +160,18 @@ fn parse_port(name: &'static str, value: Option<String>) -> Result<Option<u16>, 
         .transpose()
 }
 
+fn parse_switch(name: &'static str, value: Option<String>) -> Result<bool, ConfigError> {
+    match value.as_deref().map(str::trim) {
+        None | Some("0" | "false" | "no") => Ok(false),
+        Some("1" | "true" | "yes") => Ok(true),
+        Some(_) => Err(ConfigError {
+            name,
+            value: value.unwrap_or_default(),
+            reason: "expected 1 or 0",
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +193,14 @@ mod tests {
         assert_eq!(config.database, "billing_db");
         assert!(config.home.ends_with(".lab"));
         assert_eq!(config.api_port, 8000);
+        assert!(!config.job_drills);
+        assert!(config_from(&[("LAB_JOB_DRILLS", "1")]).unwrap().job_drills);
+        assert_eq!(
+            config_from(&[("LAB_JOB_DRILLS", "maybe")])
+                .unwrap_err()
+                .reason,
+            "expected 1 or 0"
+        );
     }
 
     #[test]

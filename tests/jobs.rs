@@ -4,11 +4,16 @@
 
 use std::time::Duration;
 
-use lab::jobs::{FailOutcome, JobQueue, JobState};
+use lab::jobs::{Claim, FailOutcome, JobQueue, JobState, NewJob};
 use lab::testing::TestEnv;
 
 const LEASE: Duration = Duration::from_secs(30);
-const KEY_LIFETIME: Duration = Duration::from_secs(3600);
+const OPTIONS: worker::WorkerOptions = worker::WorkerOptions {
+    concurrency: 1,
+    lease: LEASE,
+    poll: Duration::from_millis(10),
+    drills: false,
+};
 
 async fn queue(env: &TestEnv) -> JobQueue {
     JobQueue::new(env.redis().await, "jobs:")
@@ -16,16 +21,23 @@ async fn queue(env: &TestEnv) -> JobQueue {
 
 async fn submit(queue: &JobQueue, max_attempts: u32) -> String {
     queue
-        .submit(
-            "revenue_by_customer",
-            "{}",
-            max_attempts,
-            None,
-            KEY_LIFETIME,
-        )
+        .submit(&NewJob::new("revenue_by_customer", "{}").attempts(max_attempts))
         .await
         .unwrap()
         .0
+}
+
+/// Claims the next job with a one-millisecond lease, "pauses" past it, and
+/// has the lease reaped: the claim returned is one that lost its job.
+async fn claim_and_stall(queue: &JobQueue) -> Claim {
+    let stalled = queue
+        .claim(Duration::from_millis(1))
+        .await
+        .unwrap()
+        .expect("a job is ready");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(queue.reap().await.unwrap(), 1, "the lease ran out");
+    stalled
 }
 
 async fn state(queue: &JobQueue, id: &str) -> JobState {
@@ -74,10 +86,9 @@ async fn thirty_workers_claiming_at_once_take_each_of_twenty_jobs_once() {
 async fn a_hundred_submissions_with_one_idempotency_key_make_one_job() {
     let env = TestEnv::start().await;
     let queue = queue(&env).await;
-    let submissions = futures_util::future::join_all(
-        (0..100).map(|_| queue.submit("status_summary", "{}", 3, Some("request-42"), KEY_LIFETIME)),
-    )
-    .await;
+    let request = NewJob::new("invoice_status_summary", "{}").idempotency_key("request-42");
+    let submissions =
+        futures_util::future::join_all((0..100).map(|_| queue.submit(&request))).await;
     let answers: Vec<(String, bool)> = submissions.into_iter().map(Result::unwrap).collect();
     let first = &answers[0].0;
     assert!(answers.iter().all(|(id, _)| id == first), "one id for all");
@@ -95,14 +106,7 @@ async fn a_worker_that_lost_its_lease_cannot_complete_and_the_job_runs_again() {
     let env = TestEnv::start().await;
     let queue = queue(&env).await;
     let id = submit(&queue, 3).await;
-    let stalled = queue
-        .claim(Duration::from_millis(1))
-        .await
-        .unwrap()
-        .unwrap();
-    // The lease is a millisecond; the worker "pauses" past it.
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(queue.reap().await.unwrap(), 1);
+    let stalled = claim_and_stall(&queue).await;
     assert_eq!(state(&queue, &id).await, JobState::Queued);
     let second = queue.claim(LEASE).await.unwrap().unwrap();
     assert_eq!(second.attempt, 2);
@@ -202,13 +206,7 @@ async fn a_lease_lost_on_the_last_attempt_ends_in_the_dead_letter_list() {
     let env = TestEnv::start().await;
     let queue = queue(&env).await;
     let id = submit(&queue, 1).await;
-    queue
-        .claim(Duration::from_millis(1))
-        .await
-        .unwrap()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    assert_eq!(queue.reap().await.unwrap(), 1);
+    claim_and_stall(&queue).await;
     let job = queue.get(&id).await.unwrap().unwrap();
     assert_eq!(job.state, JobState::Failed);
     assert_eq!(
@@ -247,10 +245,12 @@ async fn a_worker_step_runs_the_analysis_and_its_result_is_shown() {
     let env = TestEnv::start_seeded().await;
     let queue = queue(&env).await;
     let (id, _) = queue
-        .submit("top_customers", r#"{"n": 3}"#, 3, None, KEY_LIFETIME)
+        .submit(&NewJob::new("top_customers", r#"{"n": 3}"#))
         .await
         .unwrap();
-    let step = worker::step(&queue, env.database(), LEASE).await.unwrap();
+    let step = worker::step(&queue, env.database(), &OPTIONS)
+        .await
+        .unwrap();
     assert_eq!(step, Step::Succeeded(id.clone()));
     let job = queue.get(&id).await.unwrap().unwrap();
     let shown = results::visible(env.database(), &job)
@@ -272,7 +272,9 @@ async fn a_worker_step_runs_the_analysis_and_its_result_is_shown() {
         .collect();
     assert_eq!(names, expected);
     assert_eq!(
-        worker::step(&queue, env.database(), LEASE).await.unwrap(),
+        worker::step(&queue, env.database(), &OPTIONS)
+            .await
+            .unwrap(),
         Step::Idle
     );
 }
@@ -282,10 +284,12 @@ async fn bad_parameters_fail_the_job_at_the_first_attempt() {
     let env = TestEnv::start_seeded().await;
     let queue = queue(&env).await;
     let (id, _) = queue
-        .submit("top_customers", r#"{"n": 0}"#, 5, None, KEY_LIFETIME)
+        .submit(&NewJob::new("top_customers", r#"{"n": 0}"#).attempts(5))
         .await
         .unwrap();
-    let step = worker::step(&queue, env.database(), LEASE).await.unwrap();
+    let step = worker::step(&queue, env.database(), &OPTIONS)
+        .await
+        .unwrap();
     assert_eq!(step, Step::Failed(id.clone(), FailOutcome::Failed));
     let job = queue.get(&id).await.unwrap().unwrap();
     assert_eq!(job.attempts, 1);
@@ -301,20 +305,16 @@ async fn only_the_run_that_completed_has_its_result_shown() {
     let env = TestEnv::start_seeded().await;
     let queue = queue(&env).await;
     let (id, _) = queue
-        .submit("invoice_status_summary", "{}", 3, None, KEY_LIFETIME)
+        .submit(&NewJob::new("invoice_status_summary", "{}"))
         .await
         .unwrap();
     // A first run claims the job and stalls past its lease.
-    let stalled = queue
-        .claim(Duration::from_millis(1))
-        .await
-        .unwrap()
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(20)).await;
-    queue.reap().await.unwrap();
+    let stalled = claim_and_stall(&queue).await;
     // A second run does the job.
     assert_eq!(
-        worker::step(&queue, env.database(), LEASE).await.unwrap(),
+        worker::step(&queue, env.database(), &OPTIONS)
+            .await
+            .unwrap(),
         Step::Succeeded(id.clone())
     );
     // The first run wakes up, saves what it computed, and tries to complete.
@@ -352,10 +352,7 @@ async fn a_worker_with_four_slots_runs_every_job_and_stops_when_asked() {
     let mut ids = Vec::new();
     for round in 0..4 {
         for (kind, params) in kinds {
-            let (id, _) = queue
-                .submit(kind, params, 3, None, KEY_LIFETIME)
-                .await
-                .unwrap();
+            let (id, _) = queue.submit(&NewJob::new(kind, params)).await.unwrap();
             ids.push((id, round));
         }
     }
@@ -364,6 +361,7 @@ async fn a_worker_with_four_slots_runs_every_job_and_stops_when_asked() {
         concurrency: 4,
         lease: Duration::from_secs(10),
         poll: Duration::from_millis(10),
+        drills: false,
     };
     let running = tokio::spawn(worker::run(
         queue.clone(),
@@ -391,7 +389,7 @@ async fn a_worker_with_four_slots_runs_every_job_and_stops_when_asked() {
         .await
         .expect("the worker finishes the 20 jobs");
     stop.send(true).unwrap();
-    let report = running.await.unwrap().unwrap();
+    let report = running.await.unwrap();
     assert_eq!(report.succeeded, 20, "{report:?}");
     assert_eq!(report.failed + report.fenced + report.handed_back, 0);
     for (id, _) in &ids {

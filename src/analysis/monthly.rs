@@ -45,6 +45,45 @@ impl DateRange {
     pub fn to(self) -> DateTime {
         self.to
     }
+
+    /// The range cut at the start of every calendar month (UTC) inside it,
+    /// in order; the range itself when it spans more than [`MAX_PIECES`]
+    /// months or lies outside years 0-9999.
+    pub fn months(self) -> Vec<DateRange> {
+        let mut pieces = Vec::new();
+        let mut start = self.from;
+        while start < self.to {
+            let Some(next) = next_month(start) else {
+                return vec![self];
+            };
+            let end = next.min(self.to);
+            pieces.push(DateRange {
+                from: start,
+                to: end,
+            });
+            if pieces.len() > MAX_PIECES {
+                return vec![self];
+            }
+            start = end;
+        }
+        pieces
+    }
+}
+
+/// The most pieces [`DateRange::months`] cuts a range into.
+pub const MAX_PIECES: usize = 240;
+
+/// Midnight UTC on the first day of the month after `date`'s.
+fn next_month(date: DateTime) -> Option<DateTime> {
+    let text = date.try_to_rfc3339_string().ok()?;
+    let year: i32 = text.get(0..4)?.parse().ok()?;
+    let month: u32 = text.get(5..7)?.parse().ok()?;
+    let (year, month) = if month == 12 {
+        (year + 1, 1)
+    } else {
+        (year, month + 1)
+    };
+    DateTime::parse_rfc3339_str(format!("{year:04}-{month:02}-01T00:00:00Z")).ok()
 }
 
 /// `text` as a date: a plain `YYYY-MM-DD` means midnight UTC.
@@ -102,4 +141,34 @@ pub async fn by_month(
     range: DateRange,
 ) -> Result<Vec<MonthRevenue>, AnalysisError> {
     run_on_invoices(database, "monthly revenue", by_month_pipeline(range)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(pieces: &[DateRange]) -> Vec<String> {
+        pieces
+            .iter()
+            .map(|piece| format!("{} {}", show(piece.from), show(piece.to)))
+            .collect()
+    }
+
+    #[test]
+    fn a_range_is_cut_at_month_starts() {
+        let range = DateRange::parse("2024-11-15", "2025-02-01T12:00:00Z").unwrap();
+        assert_eq!(
+            shown(&range.months()),
+            [
+                "2024-11-15T00:00:00Z 2024-12-01T00:00:00Z",
+                "2024-12-01T00:00:00Z 2025-01-01T00:00:00Z",
+                "2025-01-01T00:00:00Z 2025-02-01T00:00:00Z",
+                "2025-02-01T00:00:00Z 2025-02-01T12:00:00Z",
+            ]
+        );
+        let day = DateRange::parse("2025-03-03", "2025-03-04").unwrap();
+        assert_eq!(day.months(), [day]);
+        let centuries = DateRange::parse("1900-01-01", "2100-01-01").unwrap();
+        assert_eq!(centuries.months(), [centuries]);
+    }
 }

@@ -15,6 +15,9 @@ use mongodb::Database;
 use serde::Deserialize;
 use serde_json::Value;
 
+use tokio::sync::mpsc;
+
+use super::queue::Progress;
 use crate::analysis::monthly::{DateRange, parse_date};
 use crate::analysis::{AnalysisError, monthly, overdue, revenue, status, top};
 
@@ -46,6 +49,9 @@ pub enum Analysis {
     /// Invoices per status.
     InvoiceStatusSummary,
 }
+
+/// Where a run sends its progress.
+pub type ProgressSender = mpsc::UnboundedSender<Progress>;
 
 /// Every kind, for error messages and the job API's description.
 pub const KINDS: [&str; 5] = [
@@ -133,15 +139,23 @@ impl Analysis {
                 let _: NoParams = read(kind, params)?;
                 Ok(Analysis::InvoiceStatusSummary)
             }
-            other => Err(AnalysisError::InvalidParameter {
-                parameter: "kind",
-                message: format!("{other:?} is not one of {}", KINDS.join(", ")),
-            }),
+            other => Err(unknown_kind(other)),
         }
     }
 
     /// Runs the analysis's pipeline and returns its result as JSON.
     pub async fn run(&self, database: &Database) -> Result<Value, AnalysisError> {
+        self.run_reporting(database, None).await
+    }
+
+    /// [`Analysis::run`], sending progress to `progress` where it means
+    /// something: revenue by month runs month by month (each an indexed
+    /// range of invoice dates) and reports the months done.
+    pub async fn run_reporting(
+        &self,
+        database: &Database,
+        progress: Option<&ProgressSender>,
+    ) -> Result<Value, AnalysisError> {
         let json = |value: Result<Value, serde_json::Error>| {
             value.map_err(|error| AnalysisError::InvalidParameter {
                 parameter: "result",
@@ -163,9 +177,26 @@ impl Analysis {
                     .collect();
                 Ok(Value::Array(rows))
             }
-            Analysis::RevenueByMonth { range } => json(serde_json::to_value(
-                monthly::by_month(database, *range).await?,
-            )),
+            Analysis::RevenueByMonth { range } => {
+                let months = range.months();
+                let report = |done: usize| {
+                    if let Some(progress) = progress {
+                        // The receiver is gone only when the run was stopped.
+                        let _ = progress.send(Progress {
+                            done: done as u64,
+                            total: months.len() as u64,
+                            note: "months".to_owned(),
+                        });
+                    }
+                };
+                report(0);
+                let mut rows = Vec::new();
+                for (done, month) in months.iter().enumerate() {
+                    rows.extend(monthly::by_month(database, *month).await?);
+                    report(done + 1);
+                }
+                json(serde_json::to_value(rows))
+            }
             Analysis::TopCustomers { n } => {
                 let rows = top::top_customers(database, *n).await?;
                 let rows: Vec<Value> = rows
@@ -207,6 +238,115 @@ impl Analysis {
             Analysis::InvoiceStatusSummary => json(serde_json::to_value(
                 status::status_summary(database).await?,
             )),
+        }
+    }
+}
+
+fn unknown_kind(kind: &str) -> AnalysisError {
+    AnalysisError::InvalidParameter {
+        parameter: "kind",
+        message: format!("{kind:?} is not one of {}", KINDS.join(", ")),
+    }
+}
+
+/// Jobs that exercise the job system itself rather than the data: a job
+/// that takes a while (to watch progress, or to kill its worker during),
+/// one that panics, one that takes its whole worker process down. Refused
+/// unless drills are turned on (`LAB_JOB_DRILLS=1`, or
+/// [`WorkerOptions::drills`](super::worker::WorkerOptions::drills)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drill {
+    /// Sleeps `ms` milliseconds in ten steps, reporting each.
+    Sleep {
+        /// How long.
+        ms: u64,
+    },
+    /// Panics.
+    Panic,
+    /// Aborts the worker process.
+    Crash,
+}
+
+/// The drill kinds.
+pub const DRILLS: [&str; 3] = ["sleep", "panic", "crash"];
+
+/// The longest `sleep` drill.
+pub const MAX_SLEEP_MS: u64 = 600_000;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SleepParams {
+    ms: u64,
+}
+
+/// Anything a job can ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// One of the analyses.
+    Analysis(Analysis),
+    /// A drill.
+    Drill(Drill),
+}
+
+impl Job {
+    /// The job `kind` with `params`, checked; drills only if `drills`.
+    pub fn parse(kind: &str, params: &Value, drills: bool) -> Result<Job, AnalysisError> {
+        if !DRILLS.contains(&kind) {
+            return Analysis::parse(kind, params).map(Job::Analysis);
+        }
+        if !drills {
+            return Err(AnalysisError::InvalidParameter {
+                parameter: "kind",
+                message: format!(
+                    "{kind:?} is a drill, refused unless drills are turned on (LAB_JOB_DRILLS=1); \
+                     the analyses are {}",
+                    KINDS.join(", ")
+                ),
+            });
+        }
+        Ok(Job::Drill(match kind {
+            "sleep" => {
+                let SleepParams { ms } = read(kind, params)?;
+                if ms > MAX_SLEEP_MS {
+                    return Err(AnalysisError::invalid(
+                        "ms",
+                        format!("{ms} is longer than the longest sleep, {MAX_SLEEP_MS}"),
+                    ));
+                }
+                Drill::Sleep { ms }
+            }
+            "panic" => {
+                let _: NoParams = read(kind, params)?;
+                Drill::Panic
+            }
+            _ => {
+                let _: NoParams = read(kind, params)?;
+                Drill::Crash
+            }
+        }))
+    }
+
+    /// Runs the job, sending progress to `progress`.
+    pub async fn run(
+        &self,
+        database: &Database,
+        progress: &ProgressSender,
+    ) -> Result<Value, AnalysisError> {
+        match self {
+            Job::Analysis(analysis) => analysis.run_reporting(database, Some(progress)).await,
+            Job::Drill(Drill::Sleep { ms }) => {
+                for done in 1..=10 {
+                    tokio::time::sleep(std::time::Duration::from_millis(ms / 10)).await;
+                    let _ = progress.send(Progress {
+                        done,
+                        total: 10,
+                        note: "tenths".to_owned(),
+                    });
+                }
+                Ok(serde_json::json!({ "slept_ms": ms }))
+            }
+            Job::Drill(Drill::Panic) => panic!("the panic drill"),
+            Job::Drill(Drill::Crash) => std::process::abort(),
         }
     }
 }
@@ -254,6 +394,31 @@ mod tests {
         assert!(refused("invoice_status_summary", json!({"x": 1})).contains("unknown field"));
         assert!(
             refused("mine_bitcoin", json!({})).starts_with("kind: \"mine_bitcoin\" is not one of")
+        );
+        let drill = |kind: &str, params: Value, drills: bool| {
+            Job::parse(kind, &params, drills).map_err(|error| error.to_string())
+        };
+        assert_eq!(
+            drill("sleep", json!({"ms": 50}), true),
+            Ok(Job::Drill(Drill::Sleep { ms: 50 }))
+        );
+        assert!(
+            drill("sleep", json!({"ms": 50}), false)
+                .unwrap_err()
+                .contains("LAB_JOB_DRILLS=1")
+        );
+        assert!(
+            drill("sleep", json!({"ms": 10_000_000}), true)
+                .unwrap_err()
+                .starts_with("ms:")
+        );
+        assert_eq!(
+            drill("crash", json!({}), true),
+            Ok(Job::Drill(Drill::Crash))
+        );
+        assert_eq!(
+            drill("top_customers", json!({"n": 2}), false),
+            Ok(Job::Analysis(Analysis::TopCustomers { n: 2 }))
         );
     }
 }

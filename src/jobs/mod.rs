@@ -10,12 +10,15 @@
 //! lease still holds an old token, so its completion is refused: only the
 //! run holding the current token can finish the job.
 //!
-//! Every state change is one Lua script ([`scripts`]).
+//! Every state change is one Lua script ([`scripts`]), which also appends
+//! it to the job's event stream ([`events`]).
 
+pub mod events;
 pub mod kinds;
 pub mod queue;
 pub mod results;
 pub mod scripts;
+pub mod webhooks;
 pub mod worker;
 
 use std::time::Duration;
@@ -23,7 +26,8 @@ use std::time::Duration;
 /// The prefix of every key the lab's job queue uses.
 pub const PREFIX: &str = "jobs:";
 
-pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState};
+pub use events::{Changes, EventData, JobEvent};
+pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState, NewJob, Progress};
 
 /// The delay before retry number `attempt` (1 for the first retry): the
 /// base doubled each time, capped, then a random part of it ("full

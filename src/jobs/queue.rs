@@ -8,24 +8,39 @@ use redis::{AsyncCommands, RedisResult, Script};
 
 use super::scripts;
 
-/// The scripts, loaded once per process (redis sends their SHA1 and the
-/// text only when the server does not know it yet).
-mod compiled {
+/// The scripts with the prelude in front, loaded once per process (redis
+/// sends their SHA1, and the text only when the server does not know it).
+pub(super) mod compiled {
     use std::sync::LazyLock;
 
     use redis::Script;
 
     use super::scripts;
 
-    pub static SUBMIT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::SUBMIT));
-    pub static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::CLAIM));
-    pub static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::HEARTBEAT));
-    pub static COMPLETE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::COMPLETE));
-    pub static FAIL: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::FAIL));
-    pub static CANCEL: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::CANCEL));
-    pub static REAP: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::REAP));
-    pub static REQUEUE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::REQUEUE));
-    pub static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(scripts::RELEASE));
+    macro_rules! with_prelude {
+        ($($name:ident),* $(,)?) => {
+            $(
+                pub static $name: LazyLock<Script> = LazyLock::new(|| {
+                    Script::new(&format!("{}{}", scripts::PRELUDE, scripts::$name))
+                });
+            )*
+        };
+    }
+
+    with_prelude!(
+        SUBMIT,
+        CLAIM,
+        HEARTBEAT,
+        PROGRESS,
+        COMPLETE,
+        FAIL,
+        CANCEL,
+        REAP,
+        REQUEUE,
+        RELEASE,
+        WEBHOOK_CLAIM,
+        WEBHOOK_RESULT,
+    );
 }
 
 /// Where a job stands.
@@ -101,6 +116,83 @@ pub struct JobRecord {
     pub token: u64,
     /// The last error, if any.
     pub error: Option<String>,
+    /// When it was submitted (milliseconds since 1970, Redis's clock).
+    pub created_ms: u64,
+    /// When its state last changed.
+    pub updated_ms: u64,
+    /// The running attempt's progress, when its analysis reports one.
+    pub progress: Option<Progress>,
+    /// Where its webhook goes, if it has one.
+    pub webhook: Option<String>,
+    /// `pending`, `retrying`, `delivered` or `abandoned` once the job is over.
+    pub webhook_state: Option<String>,
+}
+
+/// How far a running analysis has got.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    /// Steps done.
+    pub done: u64,
+    /// Steps in all.
+    pub total: u64,
+    /// What the steps are (`"months"`).
+    pub note: String,
+}
+
+/// A job to submit: [`NewJob::new`] with the defaults, then the builder
+/// methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewJob {
+    /// The analysis kind.
+    pub kind: String,
+    /// Its parameters, as JSON text.
+    pub params: String,
+    /// Attempts allowed (at least 1).
+    pub max_attempts: u32,
+    /// Submissions with the same key within `key_lifetime` make one job.
+    pub idempotency_key: Option<String>,
+    /// How long the idempotency key is remembered.
+    pub key_lifetime: Duration,
+    /// A URL to POST to when the job is over.
+    pub webhook: Option<String>,
+}
+
+/// Attempts a job gets unless told otherwise.
+pub const DEFAULT_ATTEMPTS: u32 = 3;
+/// How long an idempotency key is remembered unless told otherwise.
+pub const DEFAULT_KEY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
+impl NewJob {
+    /// A job of `kind` with `params` (JSON text), [`DEFAULT_ATTEMPTS`], no
+    /// idempotency key and no webhook.
+    pub fn new(kind: impl Into<String>, params: impl Into<String>) -> NewJob {
+        NewJob {
+            kind: kind.into(),
+            params: params.into(),
+            max_attempts: DEFAULT_ATTEMPTS,
+            idempotency_key: None,
+            key_lifetime: DEFAULT_KEY_LIFETIME,
+            webhook: None,
+        }
+    }
+
+    /// The same job allowing `max_attempts` attempts.
+    pub fn attempts(mut self, max_attempts: u32) -> NewJob {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// The same job with an idempotency key.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> NewJob {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// The same job with a webhook.
+    pub fn webhook(mut self, url: impl Into<String>) -> NewJob {
+        self.webhook = Some(url.into());
+        self
+    }
 }
 
 /// A worker's hold on a job: the fencing token proves it is still the
@@ -168,34 +260,37 @@ impl JobQueue {
         self
     }
 
-    fn run(&self, script: &'static Script) -> redis::ScriptInvocation<'static> {
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub(super) fn connection(&self) -> ConnectionManager {
+        self.redis.clone()
+    }
+
+    pub(super) fn run_script(&self, script: &'static Script) -> redis::ScriptInvocation<'static> {
         let mut invocation = script.prepare_invoke();
         invocation.key(&self.prefix);
         invocation
     }
 
-    /// Submits a job and returns its id and whether it is new. With an
-    /// idempotency key, a second submission within `key_lifetime` returns
+    /// Submits `job` and returns its id and whether it is new: with an
+    /// idempotency key, a second submission within the key's lifetime returns
     /// the first one's id instead of making another job.
-    pub async fn submit(
-        &self,
-        kind: &str,
-        params: &str,
-        max_attempts: u32,
-        idempotency_key: Option<&str>,
-        key_lifetime: Duration,
-    ) -> RedisResult<(String, bool)> {
+    pub async fn submit(&self, job: &NewJob) -> RedisResult<(String, bool)> {
         let id = bson::oid::ObjectId::new().to_hex();
         let mut redis = self.redis.clone();
         let (id, created): (String, i64) = self
-            .run(&compiled::SUBMIT)
+            .run_script(&compiled::SUBMIT)
             .arg(&id)
-            .arg(kind)
-            .arg(params)
-            .arg(max_attempts.max(1))
-            .arg(idempotency_key.unwrap_or(""))
-            .arg(key_lifetime.as_secs().max(1))
+            .arg(&job.kind)
+            .arg(&job.params)
+            .arg(job.max_attempts.max(1))
+            .arg(job.idempotency_key.as_deref().unwrap_or(""))
+            .arg(job.key_lifetime.as_secs().max(1))
             .arg(self.retention.as_millis().max(1) as u64)
+            .arg(job.webhook.as_deref().unwrap_or(""))
             .invoke_async(&mut redis)
             .await?;
         Ok((id, created == 1))
@@ -205,7 +300,7 @@ impl JobQueue {
     pub async fn claim(&self, lease: Duration) -> RedisResult<Option<Claim>> {
         let mut redis = self.redis.clone();
         let claimed: Option<(String, u64, u32, String, String)> = self
-            .run(&compiled::CLAIM)
+            .run_script(&compiled::CLAIM)
             .arg(lease.as_millis().max(1) as u64)
             .invoke_async(&mut redis)
             .await?;
@@ -223,10 +318,26 @@ impl JobQueue {
     pub async fn heartbeat(&self, claim: &Claim, lease: Duration) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let kept: i64 = self
-            .run(&compiled::HEARTBEAT)
+            .run_script(&compiled::HEARTBEAT)
             .arg(&claim.id)
             .arg(claim.token)
             .arg(lease.as_millis().max(1) as u64)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(kept == 1)
+    }
+
+    /// Records how far `claim`'s run has got; `false` when the claim is no
+    /// longer the job's.
+    pub async fn progress(&self, claim: &Claim, progress: &Progress) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let kept: i64 = self
+            .run_script(&compiled::PROGRESS)
+            .arg(&claim.id)
+            .arg(claim.token)
+            .arg(progress.done)
+            .arg(progress.total)
+            .arg(&progress.note)
             .invoke_async(&mut redis)
             .await?;
         Ok(kept == 1)
@@ -237,7 +348,7 @@ impl JobQueue {
     pub async fn complete(&self, claim: &Claim) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let done: i64 = self
-            .run(&compiled::COMPLETE)
+            .run_script(&compiled::COMPLETE)
             .arg(&claim.id)
             .arg(claim.token)
             .invoke_async(&mut redis)
@@ -257,7 +368,7 @@ impl JobQueue {
     ) -> RedisResult<FailOutcome> {
         let mut redis = self.redis.clone();
         let outcome: i64 = self
-            .run(&compiled::FAIL)
+            .run_script(&compiled::FAIL)
             .arg(&claim.id)
             .arg(claim.token)
             .arg(error)
@@ -277,7 +388,7 @@ impl JobQueue {
     pub async fn cancel(&self, id: &str) -> RedisResult<Option<JobState>> {
         let mut redis = self.redis.clone();
         let before: Option<String> = self
-            .run(&compiled::CANCEL)
+            .run_script(&compiled::CANCEL)
             .arg(id)
             .invoke_async(&mut redis)
             .await?;
@@ -289,7 +400,7 @@ impl JobQueue {
     pub async fn release(&self, claim: &Claim) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let done: i64 = self
-            .run(&compiled::RELEASE)
+            .run_script(&compiled::RELEASE)
             .arg(&claim.id)
             .arg(claim.token)
             .invoke_async(&mut redis)
@@ -300,7 +411,9 @@ impl JobQueue {
     /// Takes back the leases that ran out; returns how many.
     pub async fn reap(&self) -> RedisResult<u64> {
         let mut redis = self.redis.clone();
-        self.run(&compiled::REAP).invoke_async(&mut redis).await
+        self.run_script(&compiled::REAP)
+            .invoke_async(&mut redis)
+            .await
     }
 
     /// The ids on the dead-letter list, oldest first.
@@ -314,31 +427,91 @@ impl JobQueue {
     pub async fn requeue(&self, id: &str) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let done: i64 = self
-            .run(&compiled::REQUEUE)
+            .run_script(&compiled::REQUEUE)
             .arg(id)
             .invoke_async(&mut redis)
             .await?;
         Ok(done == 1)
     }
 
-    /// Job `id` as stored, or `None`.
+    /// Job `id` as stored, or `None` (unknown, or expired).
     pub async fn get(&self, id: &str) -> RedisResult<Option<JobRecord>> {
         let mut redis = self.redis.clone();
         let fields: HashMap<String, String> =
             redis.hgetall(format!("{}job:{id}", self.prefix)).await?;
-        let number = |name: &str| fields.get(name).and_then(|v| v.parse().ok()).unwrap_or(0);
-        let Some(state) = fields.get("state").and_then(|s| JobState::parse(s)) else {
-            return Ok(None);
-        };
-        Ok(Some(JobRecord {
-            id: id.to_owned(),
-            kind: fields.get("kind").cloned().unwrap_or_default(),
-            params: fields.get("params").cloned().unwrap_or_default(),
-            state,
-            attempts: number("attempts") as u32,
-            max_attempts: number("max_attempts") as u32,
-            token: number("token"),
-            error: fields.get("error").cloned(),
-        }))
+        Ok(record(id, &fields))
     }
+
+    /// Up to `limit` jobs, newest first, in `state` or in any, starting
+    /// after job id `after` (keyset paging: ids grow with submission time).
+    pub async fn list(
+        &self,
+        state: Option<JobState>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> RedisResult<Vec<JobRecord>> {
+        let index = format!(
+            "{}index:{}",
+            self.prefix,
+            state.map_or("all", JobState::as_str)
+        );
+        let mut redis = self.redis.clone();
+        let mut start = after.map_or_else(|| "+".to_owned(), |id| format!("({id}"));
+        let mut jobs = Vec::new();
+        while jobs.len() < limit {
+            let ids: Vec<String> = redis::cmd("ZREVRANGEBYLEX")
+                .arg(&index)
+                .arg(&start)
+                .arg("-")
+                .arg("LIMIT")
+                .arg(0)
+                .arg(limit - jobs.len())
+                .query_async(&mut redis)
+                .await?;
+            let Some(last) = ids.last() else { break };
+            start = format!("({last}");
+            for id in &ids {
+                match self.get(id).await? {
+                    Some(job) if state.is_none_or(|wanted| job.state == wanted) => jobs.push(job),
+                    Some(_) => {}
+                    None => {
+                        // Expired after its retention: drop it from the index.
+                        let _: () = redis.zrem(&index, id).await?;
+                    }
+                }
+            }
+        }
+        Ok(jobs)
+    }
+}
+
+/// The job stored as `fields`, or `None` when there is none.
+fn record(id: &str, fields: &HashMap<String, String>) -> Option<JobRecord> {
+    let number = |name: &str| -> u64 {
+        fields
+            .get(name)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(0)
+    };
+    let state = JobState::parse(fields.get("state")?)?;
+    let progress = fields.get("progress_total").map(|_| Progress {
+        done: number("progress_done"),
+        total: number("progress_total"),
+        note: fields.get("progress_note").cloned().unwrap_or_default(),
+    });
+    Some(JobRecord {
+        id: id.to_owned(),
+        kind: fields.get("kind").cloned().unwrap_or_default(),
+        params: fields.get("params").cloned().unwrap_or_default(),
+        state,
+        attempts: number("attempts") as u32,
+        max_attempts: number("max_attempts") as u32,
+        token: number("token"),
+        error: fields.get("error").cloned(),
+        created_ms: number("created_ms"),
+        updated_ms: number("updated_ms"),
+        progress,
+        webhook: fields.get("webhook").cloned(),
+        webhook_state: fields.get("webhook_state").cloned(),
+    })
 }

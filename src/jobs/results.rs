@@ -34,6 +34,30 @@ pub async fn save(
     Ok(())
 }
 
+/// Marks the result of `claim`'s run as the job's, once the job is
+/// completed: after the job itself has expired from Redis, this is how the
+/// result is still found ([`kept`]).
+pub async fn mark_completed(database: &Database, claim: &Claim) -> mongodb::error::Result<()> {
+    results(database)
+        .update_one(
+            doc! { "job_id": &claim.id, "token": claim.token as i64 },
+            doc! { "$set": { "completed": true } },
+        )
+        .await?;
+    Ok(())
+}
+
+/// The result of job `id` once the job is gone from Redis (after its
+/// retention): the one marked completed.
+pub async fn kept(database: &Database, id: &str) -> mongodb::error::Result<Option<Value>> {
+    let found = results(database)
+        .find_one(doc! { "job_id": id, "completed": true })
+        .await?;
+    Ok(found
+        .and_then(|document| document.get("result").cloned())
+        .and_then(|bson| bson::deserialize_from_bson::<Value>(bson).ok()))
+}
+
 /// The result of `job`, if it succeeded: the one saved by the run holding
 /// the token that completed it.
 pub async fn visible(

@@ -7,12 +7,12 @@ use std::time::Duration;
 
 use mongodb::Database;
 use serde_json::Value;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
-use super::kinds::Analysis;
+use super::kinds::{Job, ProgressSender};
 use super::queue::{Claim, FailOutcome, JobQueue};
-use super::results;
+use super::{results, webhooks};
 use crate::analysis::AnalysisError;
 
 /// The base and the cap of the retry backoff.
@@ -46,9 +46,6 @@ pub enum StepError {
     /// MongoDB, while saving a result.
     #[error("the result could not be saved: {0}")]
     Results(#[from] mongodb::error::Error),
-    /// One of the worker's slots stopped unexpectedly.
-    #[error("a worker slot stopped: {0}")]
-    Slot(String),
 }
 
 /// How a worker runs.
@@ -61,6 +58,8 @@ pub struct WorkerOptions {
     pub lease: Duration,
     /// How long an idle slot waits before looking for work again.
     pub poll: Duration,
+    /// Whether drill jobs ([`Drill`](super::kinds::Drill)) run; refused otherwise.
+    pub drills: bool,
 }
 
 impl Default for WorkerOptions {
@@ -69,6 +68,7 @@ impl Default for WorkerOptions {
             concurrency: 4,
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(200),
+            drills: false,
         }
     }
 }
@@ -84,70 +84,144 @@ pub struct WorkerReport {
     pub fenced: usize,
     /// Jobs handed back at shutdown.
     pub handed_back: usize,
+    /// Times a slot could not reach Redis or MongoDB and waited to try again.
+    pub outages: usize,
 }
 
-/// Claims one job and runs it to the end (no shutdown to watch).
+impl WorkerReport {
+    fn add(&mut self, other: &WorkerReport) {
+        self.succeeded += other.succeeded;
+        self.failed += other.failed;
+        self.fenced += other.fenced;
+        self.handed_back += other.handed_back;
+        self.outages += other.outages;
+    }
+}
+
+/// How long a slot waits after Redis or MongoDB failed it, at most.
+pub const OUTAGE_PAUSE_CAP: Duration = Duration::from_secs(5);
+
+/// Claims one job and runs it to the end (no shutdown to watch), with
+/// `options.lease`; drills run only if `options.drills`.
 pub async fn step(
     queue: &JobQueue,
     database: &Database,
-    lease: Duration,
+    options: &WorkerOptions,
 ) -> Result<Step, StepError> {
     let (_keep, never) = watch::channel(false);
-    match queue.claim(lease).await? {
+    match queue.claim(options.lease).await? {
         None => Ok(Step::Idle),
-        Some(claim) => execute(queue, database, claim, lease, never).await,
+        Some(claim) => execute(queue, database, claim, options, never).await,
     }
 }
 
 /// Runs a worker with `options.concurrency` slots until `shutdown` turns
-/// true, then hands back the jobs it holds and returns what it did.
+/// true, then hands back the jobs it holds and returns what it did. A slot
+/// that cannot reach Redis or MongoDB waits (doubling up to
+/// [`OUTAGE_PAUSE_CAP`]) and tries again; a job it held meanwhile comes
+/// back when its lease runs out.
 pub async fn run(
     queue: JobQueue,
     database: Database,
     options: WorkerOptions,
     shutdown: watch::Receiver<bool>,
-) -> Result<WorkerReport, StepError> {
+) -> WorkerReport {
     let mut slots = JoinSet::new();
     for _ in 0..options.concurrency.max(1) {
-        let (queue, database, mut shutdown) = (queue.clone(), database.clone(), shutdown.clone());
-        slots.spawn(async move {
-            let mut report = WorkerReport::default();
-            while !*shutdown.borrow() {
-                let step = match queue.claim(options.lease).await? {
-                    Some(claim) => {
-                        execute(&queue, &database, claim, options.lease, shutdown.clone()).await?
-                    }
-                    None => Step::Idle,
-                };
+        let (queue, database, shutdown) = (queue.clone(), database.clone(), shutdown.clone());
+        slots.spawn(slot(queue, database, options, shutdown));
+    }
+    slots.spawn(deliverer(queue, options, shutdown));
+    let mut total = WorkerReport::default();
+    while let Some(report) = slots.join_next().await {
+        match report {
+            Ok(report) => total.add(&report),
+            // A slot only ends by returning; a panic in it is a bug here,
+            // and the other slots carry on.
+            Err(error) => tracing::error!("a worker slot stopped: {error}"),
+        }
+    }
+    total
+}
+
+async fn slot(
+    queue: JobQueue,
+    database: Database,
+    options: WorkerOptions,
+    mut shutdown: watch::Receiver<bool>,
+) -> WorkerReport {
+    let mut report = WorkerReport::default();
+    let mut pause = options.poll;
+    while !*shutdown.borrow() {
+        let step = match queue.claim(options.lease).await {
+            Ok(Some(claim)) => execute(&queue, &database, claim, &options, shutdown.clone()).await,
+            Ok(None) => Ok(Step::Idle),
+            Err(error) => Err(StepError::from(error)),
+        };
+        let wait = match step {
+            Ok(Step::Idle) => {
+                // Dead workers' leases are taken back by whoever is idle.
+                match queue.reap().await {
+                    Ok(_) => Some(options.poll),
+                    Err(error) => outage(&mut report, &mut pause, &StepError::from(error)),
+                }
+            }
+            Ok(step) => {
+                pause = options.poll;
                 match step {
-                    Step::Idle => {
-                        // Dead workers' leases are taken back by whoever is idle.
-                        queue.reap().await?;
-                        tokio::select! {
-                            () = tokio::time::sleep(options.poll) => {}
-                            _ = shutdown.changed() => {}
-                        }
-                    }
                     Step::Succeeded(_) => report.succeeded += 1,
                     Step::Failed(..) => report.failed += 1,
                     Step::Fenced(_) => report.fenced += 1,
                     Step::HandedBack(_) => report.handed_back += 1,
+                    Step::Idle => {}
                 }
+                None
             }
-            Ok::<_, StepError>(report)
-        });
+            Err(error) => outage(&mut report, &mut pause, &error),
+        };
+        if let Some(wait) = wait {
+            sleep_unless_stopped(wait, &mut shutdown).await;
+        }
     }
-    let mut total = WorkerReport::default();
-    while let Some(slot) = slots.join_next().await {
-        let report = slot.map_err(|error| {
-            StepError::Queue(redis::RedisError::from(std::io::Error::other(error)))
-        })??;
-        total.succeeded += report.succeeded;
-        total.failed += report.failed;
-        total.fenced += report.fenced;
-        total.handed_back += report.handed_back;
+    report
+}
+
+/// Calls the webhooks of finished jobs, one at a time.
+async fn deliverer(
+    queue: JobQueue,
+    options: WorkerOptions,
+    mut shutdown: watch::Receiver<bool>,
+) -> WorkerReport {
+    let mut report = WorkerReport::default();
+    let mut pause = options.poll;
+    while !*shutdown.borrow() {
+        let wait = match webhooks::deliver_one(&queue).await {
+            Ok(true) => {
+                pause = options.poll;
+                None
+            }
+            Ok(false) => Some(options.poll),
+            Err(error) => outage(&mut report, &mut pause, &StepError::from(error)),
+        };
+        if let Some(wait) = wait {
+            sleep_unless_stopped(wait, &mut shutdown).await;
+        }
     }
-    Ok(total)
+    report
+}
+
+async fn sleep_unless_stopped(wait: Duration, shutdown: &mut watch::Receiver<bool>) {
+    tokio::select! {
+        () = tokio::time::sleep(wait) => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
+fn outage(report: &mut WorkerReport, pause: &mut Duration, error: &StepError) -> Option<Duration> {
+    report.outages += 1;
+    *pause = (*pause * 2).min(OUTAGE_PAUSE_CAP);
+    tracing::warn!("{error}; trying again in {:?}", *pause);
+    Some(*pause)
 }
 
 /// Why an analysis did not produce a result.
@@ -156,16 +230,23 @@ struct RunFailure {
     retryable: bool,
 }
 
-async fn analyse(database: Database, claim: Claim) -> Result<Value, RunFailure> {
+async fn analyse(
+    database: Database,
+    claim: Claim,
+    drills: bool,
+    progress: ProgressSender,
+) -> Result<Value, RunFailure> {
     let params: Value = serde_json::from_str(&claim.params).unwrap_or(Value::Null);
-    let analysis = Analysis::parse(&claim.kind, &params).map_err(|error| RunFailure {
+    let job = Job::parse(&claim.kind, &params, drills).map_err(|error| RunFailure {
         message: error.to_string(),
         retryable: false,
     })?;
-    analysis.run(&database).await.map_err(|error| RunFailure {
-        retryable: !matches!(error, AnalysisError::InvalidParameter { .. }),
-        message: error.to_string(),
-    })
+    job.run(&database, &progress)
+        .await
+        .map_err(|error| RunFailure {
+            retryable: !matches!(error, AnalysisError::InvalidParameter { .. }),
+            message: error.to_string(),
+        })
 }
 
 /// Runs `claim`'s job on a task of its own (a panic fails that job only),
@@ -174,19 +255,33 @@ async fn execute(
     queue: &JobQueue,
     database: &Database,
     claim: Claim,
-    lease: Duration,
+    options: &WorkerOptions,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<Step, StepError> {
-    let mut task = tokio::spawn(analyse(database.clone(), claim.clone()));
+    let lease = options.lease;
+    let (progress, mut reports) = mpsc::unbounded_channel();
+    let mut task = tokio::spawn(analyse(
+        database.clone(),
+        claim.clone(),
+        options.drills,
+        progress,
+    ));
     let mut heartbeat = tokio::time::interval((lease / 3).max(Duration::from_millis(1)));
     heartbeat.tick().await;
     loop {
         tokio::select! {
+            Some(report) = reports.recv() => {
+                if !queue.progress(&claim, &report).await? {
+                    task.abort();
+                    return Ok(Step::Fenced(claim.id));
+                }
+            }
             finished = &mut task => {
                 return match finished {
                     Ok(Ok(result)) => {
                         results::save(database, &claim, &result).await?;
                         if queue.complete(&claim).await? {
+                            results::mark_completed(database, &claim).await?;
                             Ok(Step::Succeeded(claim.id))
                         } else {
                             Ok(Step::Fenced(claim.id))

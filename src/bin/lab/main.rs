@@ -328,7 +328,8 @@ async fn up(config: &Config, seed: bool, jupyter: bool, api: bool) -> Result<Exi
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, LabError> {
+/// Logs to the terminal as `LAB_LOG` says.
+fn init_logging(config: &Config) -> Result<(), LabError> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter).map_err(|error| {
         LabError::Io {
             context: format!(
@@ -339,6 +340,11 @@ async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, LabError>
         }
     })?;
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    Ok(())
+}
+
+async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, LabError> {
+    init_logging(config)?;
     let state = lab::api::ApiState::connect(config).await?;
     let port = port.unwrap_or(config.api_port);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -360,10 +366,12 @@ async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, LabError>
 }
 
 async fn worker(config: &Config, concurrency: usize) -> Result<ExitCode, LabError> {
+    init_logging(config)?;
     let lab = lab::notebook::Lab::connect_with(config).await?;
     let queue = lab::jobs::JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX);
     let options = lab::jobs::worker::WorkerOptions {
         concurrency: concurrency.max(1),
+        drills: config.job_drills,
         ..Default::default()
     };
     let (stop, shutdown) = tokio::sync::watch::channel(false);
@@ -375,15 +383,10 @@ async fn worker(config: &Config, concurrency: usize) -> Result<ExitCode, LabErro
         "Worker running {} jobs at once (Ctrl-C hands running jobs back and stops)",
         options.concurrency
     );
-    let report = lab::jobs::worker::run(queue, lab.db.clone(), options, shutdown)
-        .await
-        .map_err(|error| LabError::Io {
-            context: "the worker stopped".into(),
-            source: std::io::Error::other(error),
-        })?;
+    let report = lab::jobs::worker::run(queue, lab.db.clone(), options, shutdown).await;
     println!(
-        "Stopped: {} succeeded, {} failed, {} lost their claim, {} handed back.",
-        report.succeeded, report.failed, report.fenced, report.handed_back
+        "Stopped: {} succeeded, {} failed, {} lost their claim, {} handed back, {} waits for Redis or MongoDB.",
+        report.succeeded, report.failed, report.fenced, report.handed_back, report.outages
     );
     Ok(ExitCode::SUCCESS)
 }

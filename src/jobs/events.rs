@@ -1,0 +1,269 @@
+//! What happened to a job, in order: every state change, progress report
+//! and webhook attempt is an entry in the job's Redis stream
+//! (`events:{id}`), written by the same script that made the change. The
+//! stream's entry ids (`1732190000000-0`) are the event ids clients resume
+//! from (`Last-Event-ID`).
+//!
+//! The scripts also publish the job's id on the `changes` channel;
+//! [`Changes`] turns that into a wake-up for whoever waits on the job. A
+//! missed message (Redis restarting) only delays a waiter until its next
+//! [`RECHECK`]: the stream, not the message, is the truth.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use redis::RedisResult;
+use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+use super::queue::{JobQueue, JobState, Progress};
+
+/// How often a waiter looks at the stream even without a wake-up.
+pub const RECHECK: Duration = Duration::from_secs(1);
+
+/// One entry of a job's stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEvent {
+    /// The stream entry id, `<milliseconds>-<sequence>`.
+    pub id: String,
+    /// What happened.
+    #[serde(flatten)]
+    pub data: EventData,
+}
+
+/// What an event says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventData {
+    /// The job moved to `state`.
+    State {
+        /// The new state.
+        state: JobState,
+        /// Attempts started so far.
+        attempt: u32,
+        /// Why, for a failure, a retry or a lost lease.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The running attempt got further.
+    Progress(Progress),
+    /// A webhook delivery attempt.
+    Webhook {
+        /// `delivered`, `retrying` or `abandoned`.
+        webhook: String,
+        /// Which attempt.
+        attempt: u32,
+        /// The answer, or why there was none.
+        note: String,
+    },
+}
+
+impl EventData {
+    /// The name of the event (`state`, `progress`, `webhook`), as in SSE's
+    /// `event:` line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventData::State { .. } => "state",
+            EventData::Progress(_) => "progress",
+            EventData::Webhook { .. } => "webhook",
+        }
+    }
+
+    /// Whether this is the move to a final state.
+    pub fn is_final(&self) -> bool {
+        matches!(self, EventData::State { state, .. } if state.is_final())
+    }
+}
+
+/// Whether `text` is a stream entry id (`123-4`, or `123`).
+pub fn is_event_id(text: &str) -> bool {
+    let mut parts = text.splitn(2, '-');
+    let digits = |part: Option<&str>| {
+        part.is_some_and(|part| {
+            !part.is_empty() && part.len() <= 20 && part.bytes().all(|b| b.is_ascii_digit())
+        })
+    };
+    digits(parts.next()) && parts.next().is_none_or(|sequence| digits(Some(sequence)))
+}
+
+fn parse_entry(id: String, fields: &[String]) -> Option<JobEvent> {
+    let get = |name: &str| {
+        fields
+            .chunks(2)
+            .find(|pair| pair[0] == name)
+            .and_then(|pair| pair.get(1))
+            .cloned()
+    };
+    let number = |name: &str| get(name).and_then(|value| value.parse().ok()).unwrap_or(0);
+    let data = match get("type")?.as_str() {
+        "state" => EventData::State {
+            state: JobState::parse(&get("state")?)?,
+            attempt: number("attempt") as u32,
+            error: get("error"),
+        },
+        "progress" => EventData::Progress(Progress {
+            done: number("done"),
+            total: number("total"),
+            note: get("note").unwrap_or_default(),
+        }),
+        "webhook" => EventData::Webhook {
+            webhook: get("webhook")?,
+            attempt: number("attempt") as u32,
+            note: get("note").unwrap_or_default(),
+        },
+        _ => return None,
+    };
+    Some(JobEvent { id, data })
+}
+
+impl JobQueue {
+    /// Job `id`'s events after event `after` (all of them without), oldest
+    /// first; empty for an unknown or expired job.
+    pub async fn events(&self, id: &str, after: Option<&str>) -> RedisResult<Vec<JobEvent>> {
+        let mut redis = self.connection();
+        let start = after.map_or_else(|| "-".to_owned(), |after| format!("({after}"));
+        let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+            .arg(format!("{}events:{id}", self.prefix()))
+            .arg(start)
+            .arg("+")
+            .query_async(&mut redis)
+            .await?;
+        Ok(entries
+            .into_iter()
+            .filter_map(|(entry, fields)| parse_entry(entry, &fields))
+            .collect())
+    }
+}
+
+/// Wake-ups for job changes, from one Redis subscription per process.
+#[derive(Clone)]
+pub struct Changes {
+    sender: broadcast::Sender<String>,
+    _listener: Arc<Listener>,
+}
+
+impl std::fmt::Debug for Changes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Changes")
+            .field("receivers", &self.sender.receiver_count())
+            .finish()
+    }
+}
+
+struct Listener(tokio::task::JoinHandle<()>);
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Changes {
+    /// Subscribes to the `changes` channel of the queue under `prefix` at
+    /// `redis_url`, in a background task that reconnects when Redis goes
+    /// away. Must be called inside a tokio runtime.
+    pub fn listen(redis_url: &str, prefix: &str) -> RedisResult<Changes> {
+        let client = redis::Client::open(redis_url)?;
+        let channel = format!("{prefix}changes");
+        let (sender, _) = broadcast::channel(1024);
+        let forward = sender.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                if let Ok(mut pubsub) = client.get_async_pubsub().await
+                    && pubsub.subscribe(&channel).await.is_ok()
+                {
+                    let mut messages = pubsub.on_message();
+                    while let Some(message) = messages.next().await {
+                        if let Ok(id) = message.get_payload::<String>() {
+                            // Nobody listening is fine.
+                            let _ = forward.send(id);
+                        }
+                    }
+                }
+                tokio::time::sleep(RECHECK).await;
+            }
+        });
+        Ok(Changes {
+            sender,
+            _listener: Arc::new(Listener(task)),
+        })
+    }
+
+    /// A receiver of the ids of jobs that changed from now on. Take it
+    /// before reading the job, so no change falls in between.
+    pub fn subscribe(&self) -> broadcast::Receiver<String> {
+        self.sender.subscribe()
+    }
+}
+
+/// Waits until job `id` changes (as `receiver` hears), [`RECHECK`] passes,
+/// or `deadline`, whichever comes first.
+pub async fn changed(receiver: &mut broadcast::Receiver<String>, id: &str, deadline: Instant) {
+    let until = deadline.min(Instant::now() + RECHECK);
+    let heard = async {
+        loop {
+            match receiver.recv().await {
+                Ok(changed) if changed == id => return,
+                Ok(_) => {}
+                // Missed some: look at the stream now.
+                Err(broadcast::error::RecvError::Lagged(_)) => return,
+                Err(broadcast::error::RecvError::Closed) => std::future::pending().await,
+            }
+        }
+    };
+    let _ = tokio::time::timeout_at(until, heard).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_are_stream_ids() {
+        for good in ["0", "1732190000000-0", "1-12"] {
+            assert!(is_event_id(good), "{good}");
+        }
+        for bad in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "abc",
+            "1-2-3",
+            "1.5",
+            "99999999999999999999999",
+        ] {
+            assert!(!is_event_id(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn events_serialise_with_their_type() {
+        let event = JobEvent {
+            id: "5-0".into(),
+            data: EventData::State {
+                state: JobState::Running,
+                attempt: 1,
+                error: None,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({"id": "5-0", "type": "state", "state": "running", "attempt": 1})
+        );
+        let fields = [
+            "type", "progress", "done", "3", "total", "10", "note", "months",
+        ]
+        .map(String::from);
+        assert_eq!(
+            parse_entry("6-0".into(), &fields).unwrap().data,
+            EventData::Progress(Progress {
+                done: 3,
+                total: 10,
+                note: "months".into()
+            })
+        );
+    }
+}
