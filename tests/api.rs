@@ -2,77 +2,15 @@
 //! real servers: the routes, the bad-input table, the cache contract of
 //! `GET /customers/{id}`, and Redis going away mid-run.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode, header};
+mod common;
+
+use axum::http::{Method, StatusCode};
 use bson::doc;
-use lab::api::{ApiState, router, routes::ROUTES};
+use common::{call, get, send};
+use lab::api::{ApiState, routes::ROUTES};
 use lab::services::{Origin, connect_redis};
 use lab::testing::{TestEnv, stoppable_redis};
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-/// One request, answered: status, headers, and the body as JSON (or
-/// `Value::Null` when empty).
-struct Answer {
-    status: StatusCode,
-    location: Option<String>,
-    body: Value,
-}
-
-async fn call(
-    state: &ApiState,
-    method: Method,
-    path: &str,
-    body: Option<(&str, Vec<u8>)>,
-) -> Answer {
-    let mut request = Request::builder().method(method).uri(path);
-    let body = match body {
-        Some((content_type, bytes)) => {
-            request = request.header(header::CONTENT_TYPE, content_type);
-            Body::from(bytes)
-        }
-        None => Body::empty(),
-    };
-    let response = router(state.clone())
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .map(|value| value.to_str().unwrap().to_owned());
-    if status.is_client_error() || status.is_server_error() {
-        let kind = response.headers().get(header::CONTENT_TYPE).cloned();
-        assert_eq!(
-            kind.as_ref().and_then(|v| v.to_str().ok()),
-            Some("application/json"),
-            "every error is JSON ({status} for {path})"
-        );
-    }
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    Answer {
-        status,
-        location,
-        body,
-    }
-}
-
-async fn get(state: &ApiState, path: &str) -> Answer {
-    call(state, Method::GET, path, None).await
-}
-
-async fn send(state: &ApiState, method: Method, path: &str, body: Value) -> Answer {
-    let bytes = serde_json::to_vec(&body).unwrap();
-    call(state, method, path, Some(("application/json", bytes))).await
-}
 
 async fn state_for(env: &TestEnv) -> ApiState {
     lab::billing::collections::ensure_indexes(env.database())

@@ -60,6 +60,12 @@ pub enum ApiError {
         /// What is wrong with it.
         message: String,
     },
+    /// 503: Redis, which holds the job queue, could not be reached.
+    #[error("the job queue is unavailable; try again shortly")]
+    QueueUnavailable {
+        /// The driver's error, for the log (not sent to the client).
+        detail: String,
+    },
     /// 503: MongoDB could not be reached or did not answer in time.
     #[error("the database is unavailable; try again shortly")]
     Unavailable {
@@ -79,7 +85,9 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable { .. } | ApiError::QueueUnavailable { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         }
     }
 
@@ -112,6 +120,15 @@ impl From<mongodb::error::Error> for ApiError {
     }
 }
 
+impl From<redis::RedisError> for ApiError {
+    /// Redis failing under the job API: 503.
+    fn from(error: redis::RedisError) -> ApiError {
+        ApiError::QueueUnavailable {
+            detail: error.to_string(),
+        }
+    }
+}
+
 impl From<AnalysisError> for ApiError {
     fn from(error: AnalysisError) -> ApiError {
         match error {
@@ -126,8 +143,10 @@ impl From<AnalysisError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Unavailable { detail } = &self {
-            tracing::warn!(%detail, "database unavailable");
+        match &self {
+            ApiError::Unavailable { detail } => tracing::warn!(%detail, "database unavailable"),
+            ApiError::QueueUnavailable { detail } => tracing::warn!(%detail, "Redis unavailable"),
+            _ => {}
         }
         let body = match &self {
             ApiError::Invalid { field, message } => {

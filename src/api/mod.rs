@@ -20,6 +20,7 @@ pub mod customers;
 pub mod error;
 pub mod extract;
 pub mod invoices;
+pub mod jobs;
 pub mod ops;
 pub mod paging;
 pub mod routes;
@@ -42,6 +43,7 @@ use crate::cache::store::DEFAULT_DEADLINE;
 use crate::cache::{CustomerCache, RedisStore};
 use crate::config::Config;
 use crate::control::LabError;
+use crate::jobs::{Changes, JobQueue};
 
 pub use error::ApiError;
 
@@ -59,6 +61,12 @@ pub struct ApiState {
     pub cache: CustomerCache,
     /// Answers by status class, for `/metrics`.
     pub requests: Arc<ops::RequestCounts>,
+    /// The background job queue.
+    pub jobs: JobQueue,
+    /// Wake-ups when jobs change, for `?wait=` and the event streams.
+    pub changes: Changes,
+    /// Whether drill jobs are accepted (`LAB_JOB_DRILLS`).
+    pub drills: bool,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -71,8 +79,11 @@ impl std::fmt::Debug for ApiState {
 }
 
 impl ApiState {
-    /// State over an open database and Redis connection.
+    /// State over an open database and Redis connection. Waiting on jobs
+    /// polls every [`RECHECK`](crate::jobs::events::RECHECK) until
+    /// [`ApiState::with_changes`] gives it a subscription; drills are refused.
     pub fn new(db: Database, redis: ConnectionManager) -> ApiState {
+        let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX);
         let store = RedisStore::new(redis, DEFAULT_DEADLINE);
         let cache = CustomerCache::new(store.clone(), collections::customers(&db));
         ApiState {
@@ -80,7 +91,22 @@ impl ApiState {
             store,
             cache,
             requests: Arc::new(ops::RequestCounts::default()),
+            jobs,
+            changes: Changes::polling(),
+            drills: false,
         }
+    }
+
+    /// The same state, woken by `changes` when jobs change.
+    pub fn with_changes(mut self, changes: Changes) -> ApiState {
+        self.changes = changes;
+        self
+    }
+
+    /// The same state, accepting drill jobs if `drills`.
+    pub fn with_drills(mut self, drills: bool) -> ApiState {
+        self.drills = drills;
+        self
     }
 
     /// Connects to the lab's services (or `REDIS_URL` / `MONGODB_URI`) and
@@ -94,7 +120,14 @@ impl ApiState {
                 source,
             })
         })?;
-        Ok(ApiState::new(db, redis))
+        let changes =
+            Changes::listen(&lab.redis_url, crate::jobs::PREFIX).map_err(|error| LabError::Io {
+                context: "cannot subscribe to job changes in Redis".into(),
+                source: std::io::Error::other(error),
+            })?;
+        Ok(ApiState::new(db, redis)
+            .with_changes(changes)
+            .with_drills(config.job_drills))
     }
 
     /// The typed customers collection.
@@ -110,7 +143,7 @@ impl ApiState {
 
 /// The billing API's router (the table of routes is [`routes::ROUTES`]).
 pub fn router(state: ApiState) -> Router {
-    Router::new()
+    let billing = Router::new()
         .route("/", get(ops::index))
         .route("/health", get(ops::health))
         .route("/metrics", get(ops::metrics))
@@ -127,6 +160,26 @@ pub fn router(state: ApiState) -> Router {
         .route("/invoices", post(invoices::create))
         .route("/invoices/{id}", get(invoices::get))
         .route("/invoices/{id}/status", put(invoices::set_status))
+        .route("/jobs", post(jobs::submit).get(jobs::list))
+        .route("/jobs/{id}/result", get(jobs::result))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        // An event stream answers at once and then stays open: the timeout
+        // below only limits how long its headers take.
+        .route("/jobs/{id}/events", get(jobs::events))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            REQUEST_TIMEOUT,
+        ));
+    // `?wait=` may hold a request for up to MAX_WAIT seconds.
+    let waiting =
+        Router::new()
+            .route("/jobs/{id}", get(jobs::get))
+            .layer(TimeoutLayer::with_status_code(
+                StatusCode::SERVICE_UNAVAILABLE,
+                REQUEST_TIMEOUT + Duration::from_secs(jobs::MAX_WAIT),
+            ));
+    billing
+        .merge(waiting)
         .fallback(ops::no_route)
         .method_not_allowed_fallback(ops::wrong_method)
         .layer(axum::middleware::from_fn_with_state(
@@ -134,10 +187,6 @@ pub fn router(state: ApiState) -> Router {
             ops::count,
         ))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            REQUEST_TIMEOUT,
-        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -122,12 +122,80 @@ pub const ROUTES: &[Route] = &[
         Some("StatusChange"),
         &[200, 400, 404, 409, 413, 415, 422, 503],
     ),
+    route(
+        "POST",
+        "/jobs",
+        "Submit an analysis to run in the background (Idempotency-Key header optional)",
+        Some("JobRequest"),
+        &[202, 400, 409, 413, 415, 422, 503],
+    ),
+    route(
+        "GET",
+        "/jobs",
+        "List jobs, newest first, optionally in one state, a page at a time",
+        None,
+        &[200, 400, 503],
+    ),
+    route(
+        "GET",
+        "/jobs/{id}",
+        "One job; ?wait=SECONDS answers as soon as it is over",
+        None,
+        &[200, 400, 404, 503],
+    ),
+    route(
+        "GET",
+        "/jobs/{id}/result",
+        "The job's result, once it has succeeded",
+        None,
+        &[200, 400, 404, 409, 503],
+    ),
+    route(
+        "POST",
+        "/jobs/{id}/cancel",
+        "Cancel a job that has not finished",
+        None,
+        &[200, 400, 404, 409, 503],
+    ),
+    route(
+        "GET",
+        "/jobs/{id}/events",
+        "Server-Sent Events: state changes, progress, webhook attempts; resumable with Last-Event-ID",
+        None,
+        &[200, 400, 404, 503],
+    ),
 ];
+
+/// The query parameters of a route: name, JSON schema.
+fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, Value)> {
+    let limit = json!({"type": "integer", "minimum": 1, "maximum": 200, "default": 50});
+    let id = json!({"type": "string", "pattern": "^[0-9a-fA-F]{24}$"});
+    match (method, path) {
+        ("GET", "/customers" | "/customers/{id}/invoices") => {
+            vec![("limit", limit), ("after", id)]
+        }
+        ("GET", "/jobs") => vec![
+            (
+                "state",
+                json!({"type": "string", "enum": ["queued", "running", "waiting_retry", "succeeded", "failed", "cancelled"]}),
+            ),
+            ("limit", limit),
+            ("after", id),
+        ],
+        ("GET", "/jobs/{id}") => vec![(
+            "wait",
+            json!({"type": "integer", "minimum": 0, "maximum": super::jobs::MAX_WAIT}),
+        )],
+        ("GET", "/jobs/{id}/events") => vec![("after", json!({"type": "string"}))],
+        _ => Vec::new(),
+    }
+}
 
 fn describe(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created; Location names the new resource",
+        202 => "Accepted; Location names the job to follow",
         204 => "Deleted",
         400 => "A malformed id, query or JSON body",
         404 => "Not found",
@@ -135,7 +203,7 @@ fn describe(status: u16) -> &'static str {
         413 => "The body is too large",
         415 => "The body is not declared as JSON",
         422 => "A field breaks a rule; `field` names it",
-        503 => "The database is unavailable",
+        503 => "MongoDB or Redis is unavailable",
         _ => "",
     }
 }
@@ -190,6 +258,12 @@ fn schemas() -> Value {
             "due_date": {"type": "string", "format": "date-time"},
             "status": {"$ref": "#/components/schemas/Status"},
         }},
+        "JobRequest": {"type": "object", "additionalProperties": false, "required": ["kind"], "properties": {
+            "kind": {"type": "string", "enum": crate::jobs::kinds::KINDS},
+            "params": {"type": "object"},
+            "max_attempts": {"type": "integer", "minimum": 1, "maximum": super::jobs::MAX_ATTEMPTS},
+            "webhook": {"type": "string", "pattern": "^http://"},
+        }},
         "StatusChange": {"type": "object", "additionalProperties": false, "required": ["status"], "properties": {
             "status": {"$ref": "#/components/schemas/Status"},
         }},
@@ -201,16 +275,18 @@ pub fn openapi_document() -> Value {
     let mut paths = serde_json::Map::new();
     for route in ROUTES {
         let mut operation = json!({ "summary": route.summary });
+        let mut parameters = Vec::new();
         if route.path.contains("{id}") {
-            operation["parameters"] = json!([{
+            parameters.push(json!({
                 "name": "id", "in": "path", "required": true,
                 "schema": {"type": "string", "pattern": "^[0-9a-fA-F]{24}$"},
-            }]);
-        } else if route.method == "GET" && route.path == "/customers" {
-            operation["parameters"] = json!([
-                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
-                {"name": "after", "in": "query", "schema": {"type": "string"}},
-            ]);
+            }));
+        }
+        for (name, schema) in query_parameters(route.method, route.path) {
+            parameters.push(json!({"name": name, "in": "query", "schema": schema}));
+        }
+        if !parameters.is_empty() {
+            operation["parameters"] = Value::Array(parameters);
         }
         if let Some(body) = route.body {
             operation["requestBody"] = json!({
@@ -238,7 +314,7 @@ pub fn openapi_document() -> Value {
         "info": {
             "title": "Billing API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Customers and invoices in MongoDB, with Redis in front of GET /customers/{id}.",
+            "description": "Customers and invoices in MongoDB, with Redis in front of GET /customers/{id}; analyses run in the background as jobs queued in Redis.",
         },
         "paths": paths,
         "components": {"schemas": schemas()},

@@ -141,7 +141,7 @@ impl JobQueue {
 #[derive(Clone)]
 pub struct Changes {
     sender: broadcast::Sender<String>,
-    _listener: Arc<Listener>,
+    _listener: Option<Arc<Listener>>,
 }
 
 impl std::fmt::Debug for Changes {
@@ -187,8 +187,16 @@ impl Changes {
         });
         Ok(Changes {
             sender,
-            _listener: Arc::new(Listener(task)),
+            _listener: Some(Arc::new(Listener(task))),
         })
+    }
+
+    /// No subscription: waiters look at the stream every [`RECHECK`].
+    pub fn polling() -> Changes {
+        Changes {
+            sender: broadcast::channel(1).0,
+            _listener: None,
+        }
     }
 
     /// A receiver of the ids of jobs that changed from now on. Take it

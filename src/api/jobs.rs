@@ -1,0 +1,392 @@
+//! `/jobs`: submit an analysis to run in the background, follow it, read
+//! its result, cancel it.
+//!
+//! - `POST /jobs` `{"kind", "params", "max_attempts"?, "webhook"?}` checks the
+//!   parameters at once (422 naming the one at fault) and answers 202 with
+//!   `Location: /jobs/{id}`. With an `Idempotency-Key` header, repeating the
+//!   request gives the same job (`Idempotent-Replayed: true`); the same key
+//!   with a different request is a 409.
+//! - `GET /jobs/{id}` (404 for an unknown or expired id); `?wait=SECONDS`
+//!   answers as soon as the job is over, or after that long.
+//! - `GET /jobs?state=&limit=&after=`: newest first, a page at a time.
+//! - `GET /jobs/{id}/result`: 409 until the job has succeeded.
+//! - `POST /jobs/{id}/cancel`: 409 if it already succeeded or failed.
+//! - `GET /jobs/{id}/events`: Server-Sent Events, one per state change,
+//!   progress report and webhook attempt, each with its `id:`; reconnecting
+//!   with `Last-Event-ID` (or `?after=`) resumes after that event. The
+//!   stream ends once the job is over.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use bson::DateTime;
+use futures_util::Stream;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::time::Instant;
+
+use super::ApiState;
+use super::error::ApiError;
+use super::extract::{JsonBody, QueryParams, parse_id};
+use crate::billing::json::rfc3339;
+use crate::jobs::events::{self, JobEvent};
+use crate::jobs::kinds::Job;
+use crate::jobs::webhooks::WebhookUrl;
+use crate::jobs::{JobRecord, JobState, NewJob, results};
+
+/// The longest `?wait=`, in seconds.
+pub const MAX_WAIT: u64 = 30;
+/// The most attempts a job may ask for.
+pub const MAX_ATTEMPTS: u32 = 10;
+/// The most jobs one page lists.
+pub const MAX_PAGE: usize = 200;
+const DEFAULT_PAGE: usize = 50;
+/// The longest idempotency key.
+pub const MAX_KEY: usize = 255;
+
+/// `POST /jobs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobRequest {
+    kind: String,
+    #[serde(default)]
+    params: Option<Value>,
+    max_attempts: Option<u32>,
+    webhook: Option<String>,
+}
+
+/// `?wait=` of `GET /jobs/{id}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitQuery {
+    wait: Option<u64>,
+}
+
+/// `?state=&limit=&after=` of `GET /jobs`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    state: Option<String>,
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// `?after=` of `GET /jobs/{id}/events`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventsQuery {
+    after: Option<String>,
+}
+
+fn date(ms: u64) -> String {
+    rfc3339(DateTime::from_millis(ms as i64))
+}
+
+/// How a job is shown: everything but its fencing token.
+pub fn job_json(job: &JobRecord) -> Value {
+    let params: Value = serde_json::from_str(&job.params).unwrap_or(Value::Null);
+    let mut shown = json!({
+        "id": job.id,
+        "kind": job.kind,
+        "params": params,
+        "state": job.state,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "created_at": date(job.created_ms),
+        "updated_at": date(job.updated_ms),
+        "links": {
+            "self": format!("/jobs/{}", job.id),
+            "events": format!("/jobs/{}/events", job.id),
+            "result": format!("/jobs/{}/result", job.id),
+            "cancel": format!("/jobs/{}/cancel", job.id),
+        },
+    });
+    if let Some(error) = &job.error {
+        shown["error"] = json!(error);
+    }
+    if let Some(progress) = &job.progress {
+        shown["progress"] = json!(progress);
+    }
+    if let Some(url) = &job.webhook {
+        shown["webhook"] = json!({ "url": url, "state": job.webhook_state });
+    }
+    shown
+}
+
+fn job_id(value: &str) -> Result<String, ApiError> {
+    parse_id(value).map(|id| id.to_hex())
+}
+
+const NOT_FOUND: ApiError = ApiError::NotFound("Job not found");
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|key| {
+            !key.is_empty() && key.len() <= MAX_KEY && key.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "Idempotency-Key must be 1 to {MAX_KEY} visible ASCII characters, such as a UUID"
+            ))
+        })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// `POST /jobs`.
+pub async fn submit(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    JsonBody(request): JsonBody<JobRequest>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let params = request.params.unwrap_or_else(|| json!({}));
+    if !params.is_object() {
+        return Err(ApiError::invalid(
+            "params",
+            "must be a JSON object, such as {}",
+        ));
+    }
+    let attempts = request
+        .max_attempts
+        .unwrap_or(crate::jobs::queue::DEFAULT_ATTEMPTS);
+    if !(1..=MAX_ATTEMPTS).contains(&attempts) {
+        return Err(ApiError::invalid(
+            "max_attempts",
+            format!("must be from 1 to {MAX_ATTEMPTS}, got {attempts}"),
+        ));
+    }
+    Job::parse(&request.kind, &params, state.drills).map_err(ApiError::from)?;
+    let mut job = NewJob::new(&request.kind, params.to_string()).attempts(attempts);
+    if let Some(url) = &request.webhook {
+        WebhookUrl::parse(url).map_err(|message| ApiError::invalid("webhook", message))?;
+        job = job.webhook(url);
+    }
+    if let Some(key) = &key {
+        job = job.idempotency_key(key);
+    }
+    let (id, created) = state.jobs.submit(&job).await?;
+    let stored = state.jobs.get(&id).await?.ok_or(NOT_FOUND)?;
+    if !created && (stored.kind != job.kind || stored.params != job.params) {
+        return Err(ApiError::Conflict(format!(
+            "Idempotency-Key {:?} was used for a different request (job {id})",
+            key.unwrap_or_default()
+        )));
+    }
+    let mut response = (StatusCode::ACCEPTED, Json(job_json(&stored))).into_response();
+    let headers = response.headers_mut();
+    if let Ok(location) = HeaderValue::from_str(&format!("/jobs/{id}")) {
+        headers.insert(header::LOCATION, location);
+    }
+    if !created {
+        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// `GET /jobs/{id}`, with `?wait=` long polling.
+pub async fn get(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    QueryParams(query): QueryParams<WaitQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let id = job_id(&id)?;
+    let wait = query.wait.unwrap_or(0);
+    if wait > MAX_WAIT {
+        return Err(ApiError::BadRequest(format!(
+            "wait must be from 0 to {MAX_WAIT} seconds, got {wait}"
+        )));
+    }
+    let deadline = Instant::now() + Duration::from_secs(wait);
+    let mut changes = state.changes.subscribe();
+    loop {
+        let job = state.jobs.get(&id).await?.ok_or(NOT_FOUND)?;
+        if job.state.is_final() || Instant::now() >= deadline {
+            return Ok(Json(job_json(&job)));
+        }
+        events::changed(&mut changes, &id, deadline).await;
+    }
+}
+
+/// `GET /jobs`.
+pub async fn list(
+    State(state): State<ApiState>,
+    QueryParams(query): QueryParams<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let wanted = query
+        .state
+        .as_deref()
+        .map(|name| {
+            JobState::parse(name).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "state must be one of queued, running, waiting_retry, succeeded, failed, \
+                     cancelled; got {name:?}"
+                ))
+            })
+        })
+        .transpose()?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be from 1 to {MAX_PAGE}, got {limit}"
+        )));
+    }
+    let after = query.after.as_deref().map(job_id).transpose()?;
+    let jobs = state.jobs.list(wanted, after.as_deref(), limit).await?;
+    let next = (jobs.len() == limit)
+        .then(|| jobs.last().map(|job| job.id.clone()))
+        .flatten();
+    Ok(Json(json!({
+        "jobs": jobs.iter().map(job_json).collect::<Vec<_>>(),
+        "next": next,
+    })))
+}
+
+/// `GET /jobs/{id}/result`.
+pub async fn result(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = job_id(&id)?;
+    let Some(job) = state.jobs.get(&id).await? else {
+        // Past its retention the job is gone from Redis; its result is not.
+        let kept = results::kept(&state.db, &id).await?.ok_or(NOT_FOUND)?;
+        return Ok(Json(json!({ "id": id, "result": kept })));
+    };
+    if job.state != JobState::Succeeded {
+        return Err(ApiError::Conflict(format!(
+            "job {id} is {}; its result can be read once it has succeeded",
+            job.state.as_str()
+        )));
+    }
+    let shown = results::visible(&state.db, &job)
+        .await?
+        .ok_or_else(|| ApiError::Unavailable {
+            detail: format!("job {id} succeeded but its result is not in MongoDB"),
+        })?;
+    Ok(Json(json!({ "id": id, "kind": job.kind, "result": shown })))
+}
+
+/// `POST /jobs/{id}/cancel`.
+pub async fn cancel(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let id = job_id(&id)?;
+    let before = state.jobs.cancel(&id).await?.ok_or(NOT_FOUND)?;
+    if matches!(before, JobState::Succeeded | JobState::Failed) {
+        return Err(ApiError::Conflict(format!(
+            "job {id} has already {}; only unfinished jobs can be cancelled",
+            before.as_str()
+        )));
+    }
+    let job = state.jobs.get(&id).await?.ok_or(NOT_FOUND)?;
+    Ok(Json(job_json(&job)))
+}
+
+/// `GET /jobs/{id}/events`.
+pub async fn events(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    QueryParams(query): QueryParams<EventsQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let id = job_id(&id)?;
+    let resume = match headers.get("last-event-id") {
+        Some(value) => Some(value.to_str().unwrap_or("").to_owned()),
+        None => query.after,
+    };
+    if let Some(after) = &resume
+        && !events::is_event_id(after)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "{after:?} is not an event id such as 1732190000000-0"
+        )));
+    }
+    let changes = state.changes.subscribe();
+    if state.jobs.get(&id).await?.is_none() {
+        return Err(NOT_FOUND);
+    }
+    let follow = Follow {
+        state,
+        id,
+        last: resume,
+        changes,
+        pending: VecDeque::new(),
+        over: false,
+    };
+    let stream = futures_util::stream::unfold(follow, |mut follow| async move {
+        let event = follow.next().await?;
+        Some((Ok(event), follow))
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+}
+
+/// Where an event stream stands.
+struct Follow {
+    state: ApiState,
+    id: String,
+    last: Option<String>,
+    changes: tokio::sync::broadcast::Receiver<String>,
+    pending: VecDeque<JobEvent>,
+    over: bool,
+}
+
+impl Follow {
+    /// The next event to send, waiting for it; `None` once the job is over
+    /// and its events are sent.
+    async fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                self.last = Some(event.id.clone());
+                self.over |= event.data.is_final();
+                return Some(sse(&event));
+            }
+            if self.over {
+                return None;
+            }
+            match self.state.jobs.events(&self.id, self.last.as_deref()).await {
+                Ok(found) if !found.is_empty() => self.pending.extend(found),
+                Ok(_) => match self.state.jobs.get(&self.id).await {
+                    // Resumed after the final event, or the job expired.
+                    Ok(Some(job)) if job.state.is_final() => return None,
+                    Ok(None) => return None,
+                    Ok(Some(_)) => {
+                        let far = Instant::now() + Duration::from_secs(3600);
+                        events::changed(&mut self.changes, &self.id, far).await;
+                    }
+                    Err(error) => return self.fail(&error),
+                },
+                Err(error) => return self.fail(&error),
+            }
+        }
+    }
+
+    /// An `error` event, then the end: the client reconnects with
+    /// `Last-Event-ID` and loses nothing.
+    fn fail(&mut self, error: &redis::RedisError) -> Option<Event> {
+        self.over = true;
+        self.pending.clear();
+        tracing::warn!(%error, "job events: Redis failed");
+        Some(Event::default().event("error").data(
+            json!({"error": "the job queue is unavailable; reconnect to resume"}).to_string(),
+        ))
+    }
+}
+
+fn sse(event: &JobEvent) -> Event {
+    Event::default()
+        .id(event.id.clone())
+        .event(event.data.name())
+        .data(serde_json::to_string(event).unwrap_or_default())
+}

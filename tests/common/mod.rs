@@ -1,0 +1,101 @@
+//! Calling the API's router without a socket, for the API test files.
+
+#![allow(dead_code)] // Each test file uses its own share of these.
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use lab::api::{ApiState, router};
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// One request, answered: status, headers, and the body as JSON (or
+/// `Value::Null` when empty).
+pub struct Answer {
+    pub status: StatusCode,
+    pub location: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Value,
+}
+
+/// The raw answer to `method path` with `headers` and `body`.
+pub async fn raw(
+    state: &ApiState,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, Vec<u8>)>,
+) -> (StatusCode, HeaderMap, Vec<u8>) {
+    let mut request = Request::builder().method(method).uri(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body = match body {
+        Some((content_type, bytes)) => {
+            request = request.header(header::CONTENT_TYPE, content_type);
+            Body::from(bytes)
+        }
+        None => Body::empty(),
+    };
+    let response = router(state.clone())
+        .oneshot(request.body(body).unwrap())
+        .await
+        .unwrap();
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, headers, bytes.to_vec())
+}
+
+/// `method path` with `headers` and `body`, answered; every error must be
+/// JSON.
+pub async fn call_with(
+    state: &ApiState,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<(&str, Vec<u8>)>,
+) -> Answer {
+    let (status, headers, bytes) = raw(state, method, path, headers, body).await;
+    if status.is_client_error() || status.is_server_error() {
+        assert_eq!(
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok()),
+            Some("application/json"),
+            "every error is JSON ({status} for {path})"
+        );
+    }
+    let location = headers
+        .get(header::LOCATION)
+        .map(|value| value.to_str().unwrap().to_owned());
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    Answer {
+        status,
+        location,
+        headers,
+        body,
+    }
+}
+
+pub async fn call(
+    state: &ApiState,
+    method: Method,
+    path: &str,
+    body: Option<(&str, Vec<u8>)>,
+) -> Answer {
+    call_with(state, method, path, &[], body).await
+}
+
+pub async fn get(state: &ApiState, path: &str) -> Answer {
+    call(state, Method::GET, path, None).await
+}
+
+pub async fn send(state: &ApiState, method: Method, path: &str, body: Value) -> Answer {
+    let bytes = serde_json::to_vec(&body).unwrap();
+    call(state, method, path, Some(("application/json", bytes))).await
+}
