@@ -83,6 +83,8 @@ pub async fn metrics(State(state): State<ApiState>) -> Json<serde_json::Value> {
             "server_errors": read(&state.requests.server_errors),
         },
         "customer_cache": state.cache.stats(),
+        // Null while Redis does not answer: metrics never fail.
+        "jobs": state.jobs.stats().await.ok(),
     }))
 }
 

@@ -1,4 +1,4 @@
-//! The lab's helper processes (Jupyter Lab, the billing API): started
+//! The lab's helper processes (Jupyter Lab, the billing API, a job worker): started
 //! detached by `lab up`, recorded in the state file beside the servers, and
 //! stopped by `lab down`.
 
@@ -20,6 +20,8 @@ pub enum Helper {
     Notebooks,
     /// The billing API.
     Api,
+    /// A job worker.
+    Worker,
 }
 
 impl Helper {
@@ -27,6 +29,7 @@ impl Helper {
         match self {
             Helper::Notebooks => &mut state.notebooks,
             Helper::Api => &mut state.api,
+            Helper::Worker => &mut state.worker,
         }
     }
 }

@@ -98,10 +98,14 @@ pub async fn up(
             .as_ref()
             .and_then(|state| state.notebooks.clone())
             .filter(ServiceRecord::is_alive),
-        // The same for the billing API.
+        // The same for the billing API and the worker.
         api: previous
             .as_ref()
             .and_then(|state| state.api.clone())
+            .filter(ServiceRecord::is_alive),
+        worker: previous
+            .as_ref()
+            .and_then(|state| state.worker.clone())
             .filter(ServiceRecord::is_alive),
     };
     // A server the lab started that a URL now replaces would otherwise run
@@ -243,7 +247,11 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
         row("Redis", &state.redis, redis_ok),
         row("MongoDB", &state.mongodb, mongo_ok),
     ];
-    for (name, helper) in [("Jupyter", &state.notebooks), ("API", &state.api)] {
+    for (name, helper) in [
+        ("Jupyter", &state.notebooks),
+        ("API", &state.api),
+        ("Worker", &state.worker),
+    ] {
         if let Some(record) = helper {
             let answering = match record.port {
                 Some(port) => record.is_alive() && process::port_accepts(port).await,

@@ -1,7 +1,7 @@
 //! What the `lab` command does: bring the lab up and down, report on it,
 //! diagnose the machine. The binary only parses arguments and prints.
 
-pub mod api;
+pub mod background;
 pub mod doctor;
 pub mod error;
 pub mod helpers;

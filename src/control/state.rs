@@ -55,6 +55,9 @@ pub struct LabState {
     /// The billing API, when `lab up` started it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ServiceRecord>,
+    /// The job worker, when `lab up` started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<ServiceRecord>,
 }
 
 /// The state file could not be read or written.
@@ -135,6 +138,9 @@ impl LabState {
         }
         if let Some(api) = &self.api {
             services.push(("API", api));
+        }
+        if let Some(worker) = &self.worker {
+            services.push(("Worker", worker));
         }
         services
     }

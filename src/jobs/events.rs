@@ -165,8 +165,17 @@ impl Changes {
     /// `redis_url`, in a background task that reconnects when Redis goes
     /// away. Must be called inside a tokio runtime.
     pub fn listen(redis_url: &str, prefix: &str) -> RedisResult<Changes> {
+        Changes::on_channel(redis_url, format!("{prefix}changes"))
+    }
+
+    /// Like [`Changes::listen`], for the ids of jobs that were just queued
+    /// (what idle workers wait for).
+    pub fn listen_ready(redis_url: &str, prefix: &str) -> RedisResult<Changes> {
+        Changes::on_channel(redis_url, format!("{prefix}ready"))
+    }
+
+    fn on_channel(redis_url: &str, channel: String) -> RedisResult<Changes> {
         let client = redis::Client::open(redis_url)?;
-        let channel = format!("{prefix}changes");
         let (sender, _) = broadcast::channel(1024);
         let forward = sender.clone();
         let task = tokio::spawn(async move {

@@ -242,6 +242,30 @@ impl Analysis {
     }
 }
 
+/// Parameters written as `name=value` words (as `lab jobs submit` takes
+/// them) as a JSON object: a value that reads as JSON (`5`, `true`) is
+/// taken as such, anything else as a string (`2025-01-01`).
+pub fn params_from_pairs(pairs: &[String]) -> Result<Value, String> {
+    let mut params = serde_json::Map::new();
+    for pair in pairs {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(format!("{pair:?} is not name=value, such as n=5"));
+        };
+        if name.is_empty() {
+            return Err(format!("{pair:?} has no name before ="));
+        }
+        let value = match serde_json::from_str::<Value>(value) {
+            Ok(number @ Value::Number(_)) => number,
+            Ok(boolean @ Value::Bool(_)) => boolean,
+            _ => Value::String(value.to_owned()),
+        };
+        if params.insert(name.to_owned(), value).is_some() {
+            return Err(format!("{name} is given twice"));
+        }
+    }
+    Ok(Value::Object(params))
+}
+
 fn unknown_kind(kind: &str) -> AnalysisError {
     AnalysisError::InvalidParameter {
         parameter: "kind",
@@ -355,6 +379,21 @@ impl Job {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn name_value_words_become_parameters() {
+        let words = |words: &[&str]| {
+            params_from_pairs(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
+        };
+        assert_eq!(
+            words(&["from=2025-01-01", "n=5", "all=true"]),
+            Ok(json!({"from": "2025-01-01", "n": 5, "all": true}))
+        );
+        assert_eq!(words(&[]), Ok(json!({})));
+        assert!(words(&["n"]).unwrap_err().contains("name=value"));
+        assert!(words(&["=5"]).unwrap_err().contains("no name"));
+        assert!(words(&["n=1", "n=2"]).unwrap_err().contains("twice"));
+    }
 
     #[test]
     fn parameters_are_checked_with_messages_that_name_them() {

@@ -27,7 +27,7 @@ use std::time::Duration;
 pub const PREFIX: &str = "jobs:";
 
 pub use events::{Changes, EventData, JobEvent};
-pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState, NewJob, Progress};
+pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState, NewJob, Progress, QueueStats};
 
 /// The delay before retry number `attempt` (1 for the first retry): the
 /// base doubled each time, capped, then a random part of it ("full

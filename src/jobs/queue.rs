@@ -222,6 +222,19 @@ pub enum FailOutcome {
     Failed,
 }
 
+/// The unfinished jobs and the dead letters, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct QueueStats {
+    /// Waiting for a worker.
+    pub queued: u64,
+    /// Held by a worker.
+    pub running: u64,
+    /// Waiting for their next attempt.
+    pub waiting_retry: u64,
+    /// On the dead-letter list.
+    pub dead: u64,
+}
+
 /// How long a finished job is kept unless the queue is told otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
@@ -432,6 +445,26 @@ impl JobQueue {
             .invoke_async(&mut redis)
             .await?;
         Ok(done == 1)
+    }
+
+    /// How many jobs wait, run, or wait to retry, and how many dead
+    /// letters there are.
+    pub async fn stats(&self) -> RedisResult<QueueStats> {
+        let mut redis = self.redis.clone();
+        let index = |state: JobState| format!("{}index:{}", self.prefix, state.as_str());
+        let (queued, running, waiting_retry, dead): (u64, u64, u64, u64) = redis::pipe()
+            .zcard(index(JobState::Queued))
+            .zcard(index(JobState::Running))
+            .zcard(index(JobState::WaitingRetry))
+            .llen(format!("{}dead", self.prefix))
+            .query_async(&mut redis)
+            .await?;
+        Ok(QueueStats {
+            queued,
+            running,
+            waiting_retry,
+            dead,
+        })
     }
 
     /// Job `id` as stored, or `None` (unknown, or expired).

@@ -6,7 +6,8 @@
 //! times; the fencing check; and `move`, the one way a job changes state.
 //! `move` keeps the per-state indexes the job list reads, appends the change
 //! to the job's event stream (`events:{id}`, what `GET /jobs/{id}/events`
-//! replays), publishes the id on `changes` so waiting clients wake up, and
+//! replays), publishes the id on `changes` so waiting clients wake up (and
+//! on `ready` when the job is queued, so idle workers do), and
 //! when the job is over sets its expiry and schedules its webhook.
 //!
 //! Key names are built inside the scripts from the prefix in `KEYS[1]`: the
@@ -49,6 +50,7 @@ local function move(id, state, keep, ...)
     table.insert(fields, message)
   end
   event(id, unpack(fields))
+  if state == 'queued' then redis.call('PUBLISH', prefix .. 'ready', id) end
   if state == 'succeeded' or state == 'failed' or state == 'cancelled' then
     if not keep then
       local retention = redis.call('HGET', job, 'retention_ms')

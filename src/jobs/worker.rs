@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use mongodb::Database;
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
+use super::events::Changes;
 use super::kinds::{Job, ProgressSender};
 use super::queue::{Claim, FailOutcome, JobQueue};
 use super::{results, webhooks};
@@ -126,10 +127,23 @@ pub async fn run(
     options: WorkerOptions,
     shutdown: watch::Receiver<bool>,
 ) -> WorkerReport {
+    run_woken(queue, database, options, shutdown, Changes::polling()).await
+}
+
+/// [`run`], with idle slots woken as soon as `ready` (from
+/// [`Changes::listen_ready`]) hears of a queued job instead of at their
+/// next poll.
+pub async fn run_woken(
+    queue: JobQueue,
+    database: Database,
+    options: WorkerOptions,
+    shutdown: watch::Receiver<bool>,
+    ready: Changes,
+) -> WorkerReport {
     let mut slots = JoinSet::new();
     for _ in 0..options.concurrency.max(1) {
         let (queue, database, shutdown) = (queue.clone(), database.clone(), shutdown.clone());
-        slots.spawn(slot(queue, database, options, shutdown));
+        slots.spawn(slot(queue, database, options, shutdown, ready.subscribe()));
     }
     slots.spawn(deliverer(queue, options, shutdown));
     let mut total = WorkerReport::default();
@@ -149,6 +163,7 @@ async fn slot(
     database: Database,
     options: WorkerOptions,
     mut shutdown: watch::Receiver<bool>,
+    mut ready: broadcast::Receiver<String>,
 ) -> WorkerReport {
     let mut report = WorkerReport::default();
     let mut pause = options.poll;
@@ -162,7 +177,15 @@ async fn slot(
             Ok(Step::Idle) => {
                 // Dead workers' leases are taken back by whoever is idle.
                 match queue.reap().await {
-                    Ok(_) => Some(options.poll),
+                    Ok(0) => {
+                        tokio::select! {
+                            () = tokio::time::sleep(options.poll) => {}
+                            _ = shutdown.changed() => {}
+                            _ = ready.recv() => {}
+                        }
+                        None
+                    }
+                    Ok(_) => None,
                     Err(error) => outage(&mut report, &mut pause, &StepError::from(error)),
                 }
             }

@@ -2,6 +2,7 @@
 //! prints; every decision is made in the library, where it is tested.
 
 mod grading_cli;
+mod jobs_cli;
 mod lessons_cli;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use lab::Config;
 use lab::control::{self, LabError, UpOptions, UpOutcome, Verdict};
 use lab::dataset::{self, Existing, SeedProgress, SeedSpec};
 use lab::grading::Flavor;
+use lab::jobs::worker::WorkerOptions;
 use lab::services::Toolbox;
 
 /// A Rust teaching lab for Redis, MongoDB and background jobs.
@@ -37,6 +39,9 @@ enum Command {
         /// Do not start the billing API.
         #[arg(long)]
         no_api: bool,
+        /// Do not start a job worker.
+        #[arg(long)]
+        no_worker: bool,
     },
     /// Run analysis jobs from the queue in this terminal; Ctrl-C hands the
     /// running ones back and stops.
@@ -44,7 +49,17 @@ enum Command {
         /// Jobs run at once.
         #[arg(long, default_value_t = 4)]
         concurrency: usize,
+        /// Answer `GET /` on this port of 127.0.0.1 with the worker's state.
+        #[arg(long)]
+        status_port: Option<u16>,
+        /// How long a claim lasts without a heartbeat, in milliseconds: a
+        /// job whose worker died runs again after this long.
+        #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(100..=3_600_000))]
+        lease_ms: u64,
     },
+    /// Submit, watch, list and cancel background jobs; dead letters.
+    #[command(subcommand)]
+    Jobs(jobs_cli::Jobs),
     /// Serve the billing API in this terminal, on the lab's services (or
     /// REDIS_URL and MONGODB_URI). Ctrl-C stops it after the requests under way.
     Serve {
@@ -198,11 +213,37 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             no_seed,
             no_jupyter,
             no_api,
-        } => up(config, !no_seed, !no_jupyter, !no_api)
+            no_worker,
+        } => up(
+            config,
+            UpParts {
+                seed: !no_seed,
+                jupyter: !no_jupyter,
+                api: !no_api,
+                worker: !no_worker,
+            },
+        )
+        .await
+        .map_err(text),
+        Command::Serve { port } => serve(config, port).await.map_err(text),
+        Command::Worker {
+            concurrency,
+            status_port,
+            lease_ms,
+        } => jobs_cli::worker(
+            config,
+            WorkerOptions {
+                concurrency: concurrency.max(1),
+                lease: std::time::Duration::from_millis(lease_ms),
+                drills: config.job_drills,
+                ..Default::default()
+            },
+            status_port,
+            stop_requested(),
+        )
             .await
             .map_err(text),
-        Command::Serve { port } => serve(config, port).await.map_err(text),
-        Command::Worker { concurrency } => worker(config, concurrency).await.map_err(text),
+        Command::Jobs(command) => jobs_cli::run(config, command).await,
         Command::Down => down(config).map_err(text),
         Command::Status => status(config).await.map_err(text),
         Command::Env => env(config).map_err(text),
@@ -275,7 +316,21 @@ fn say(message: &str) {
     eprintln!("lab: {message}");
 }
 
-async fn up(config: &Config, seed: bool, jupyter: bool, api: bool) -> Result<ExitCode, LabError> {
+/// What `lab up` starts besides Redis and MongoDB.
+struct UpParts {
+    seed: bool,
+    jupyter: bool,
+    api: bool,
+    worker: bool,
+}
+
+async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
+    let UpParts {
+        seed,
+        jupyter,
+        api,
+        worker,
+    } = parts;
     let mut bar = SeedBar::default();
     // Ctrl-C drops the `up` future, which stops any server it started but
     // had not yet recorded; without this the process would just die.
@@ -304,13 +359,23 @@ async fn up(config: &Config, seed: bool, jupyter: bool, api: bool) -> Result<Exi
             println!("Connect other tools with: eval \"$(cargo lab env)\"");
         }
     }
-    if api {
+    if api || worker {
         let program = std::env::current_exe().map_err(|source| LabError::Io {
-            context: "cannot find the lab program to serve the API".into(),
+            context: "cannot find the lab program to serve the API and run a worker".into(),
             source,
         })?;
-        let record = control::api::open(config, program, &say).await?;
-        println!("API: {}", record.url);
+        if api {
+            let record = control::background::open_api(config, program.clone(), &say).await?;
+            println!("API: {}", record.url);
+        }
+        if worker {
+            let record = control::background::open_worker(config, program, &say).await?;
+            println!(
+                "Worker: {} jobs at once (status on {})",
+                control::background::WORKER_CONCURRENCY,
+                record.url
+            );
+        }
     }
     if jupyter {
         let prepared = {
@@ -362,32 +427,6 @@ async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, LabError>
             context: "the API stopped".into(),
             source,
         })?;
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn worker(config: &Config, concurrency: usize) -> Result<ExitCode, LabError> {
-    init_logging(config)?;
-    let lab = lab::notebook::Lab::connect_with(config).await?;
-    let queue = lab::jobs::JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX);
-    let options = lab::jobs::worker::WorkerOptions {
-        concurrency: concurrency.max(1),
-        drills: config.job_drills,
-        ..Default::default()
-    };
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        stop_requested().await;
-        let _ = stop.send(true);
-    });
-    println!(
-        "Worker running {} jobs at once (Ctrl-C hands running jobs back and stops)",
-        options.concurrency
-    );
-    let report = lab::jobs::worker::run(queue, lab.db.clone(), options, shutdown).await;
-    println!(
-        "Stopped: {} succeeded, {} failed, {} lost their claim, {} handed back, {} waits for Redis or MongoDB.",
-        report.succeeded, report.failed, report.fenced, report.handed_back, report.outages
-    );
     Ok(ExitCode::SUCCESS)
 }
 

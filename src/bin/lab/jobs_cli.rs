@@ -1,0 +1,327 @@
+//! `lab worker` and `lab jobs ...`: run a worker, submit jobs and watch them
+//! in the terminal, list, cancel, inspect and requeue dead letters. The
+//! work is done in `lab::jobs`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Subcommand;
+use indicatif::{ProgressBar, ProgressStyle};
+use lab::Config;
+use lab::control::LabError;
+use lab::jobs::kinds::{self, Job};
+use lab::jobs::worker::{self, WorkerOptions};
+use lab::jobs::{Changes, EventData, JobQueue, JobState, NewJob, events};
+use lab::notebook::Lab;
+
+#[derive(Debug, Subcommand)]
+pub enum Jobs {
+    /// Submit an analysis: `lab jobs submit top_customers n=5`. Kinds:
+    /// revenue_by_customer [customer_id=ID], revenue_by_month from=DATE to=DATE,
+    /// top_customers n=N, overdue_invoices as_of=DATE [limit=N],
+    /// invoice_status_summary.
+    Submit {
+        /// The analysis.
+        kind: String,
+        /// Its parameters, as name=value.
+        params: Vec<String>,
+        /// Attempts allowed.
+        #[arg(long, default_value_t = lab::jobs::queue::DEFAULT_ATTEMPTS)]
+        attempts: u32,
+        /// Submitting again with the same key gives the same job.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Follow the job until it is over, as `lab jobs watch` does.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Follow a job: its state changes and progress, then its result.
+    Watch {
+        /// The job's id.
+        id: String,
+    },
+    /// List jobs, newest first.
+    List {
+        /// Only jobs in this state (queued, running, waiting_retry,
+        /// succeeded, failed, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+    /// Cancel a job that has not finished.
+    Cancel {
+        /// The job's id.
+        id: String,
+    },
+    /// List the dead letters: jobs that failed on every attempt.
+    Dead,
+    /// Queue a dead letter again, with fresh attempts.
+    Requeue {
+        /// The job's id.
+        id: String,
+    },
+}
+
+fn unavailable(error: impl std::fmt::Display) -> String {
+    format!("the job queue is unavailable: {error}")
+}
+
+async fn connect(config: &Config) -> Result<(Lab, JobQueue), String> {
+    let lab = Lab::connect_with(config).await.map_err(|e| e.to_string())?;
+    let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX);
+    Ok((lab, queue))
+}
+
+pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
+    let (lab, queue) = connect(config).await?;
+    match command {
+        Jobs::Submit {
+            kind,
+            params,
+            attempts,
+            idempotency_key,
+            watch,
+        } => {
+            let params = kinds::params_from_pairs(&params)?;
+            Job::parse(&kind, &params, config.job_drills).map_err(|e| e.to_string())?;
+            let mut job = NewJob::new(&kind, params.to_string()).attempts(attempts);
+            if let Some(key) = idempotency_key {
+                job = job.idempotency_key(key);
+            }
+            let (id, created) = queue.submit(&job).await.map_err(unavailable)?;
+            if created {
+                println!("Submitted job {id}");
+            } else {
+                println!("That idempotency key already made job {id}");
+            }
+            if watch {
+                follow(&lab, &queue, &id, config.api_port).await
+            } else {
+                println!("Follow it with: cargo lab jobs watch {id}");
+                Ok(ExitCode::SUCCESS)
+            }
+        }
+        Jobs::Watch { id } => follow(&lab, &queue, &id, config.api_port).await,
+        Jobs::List { state, limit } => {
+            let state = state
+                .map(|name| {
+                    JobState::parse(&name).ok_or_else(|| {
+                        format!(
+                            "{name:?} is not a state: queued, running, waiting_retry, \
+                             succeeded, failed or cancelled"
+                        )
+                    })
+                })
+                .transpose()?;
+            let jobs = queue
+                .list(state, None, limit.clamp(1, 1000))
+                .await
+                .map_err(unavailable)?;
+            for job in &jobs {
+                println!(
+                    "{}  {:<13} {:<24} attempts {}/{}  {}",
+                    job.id,
+                    job.state.as_str(),
+                    job.kind,
+                    job.attempts,
+                    job.max_attempts,
+                    job.error.as_deref().unwrap_or("")
+                );
+            }
+            let stats = queue.stats().await.map_err(unavailable)?;
+            println!(
+                "{} queued, {} running, {} waiting to retry, {} dead letters",
+                stats.queued, stats.running, stats.waiting_retry, stats.dead
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Jobs::Cancel { id } => match queue.cancel(&id).await.map_err(unavailable)? {
+            None => Err(format!("there is no job {id}")),
+            Some(before) if matches!(before, JobState::Succeeded | JobState::Failed) => Err(
+                format!("job {id} has already {}", before.as_str()),
+            ),
+            Some(before) => {
+                println!("Cancelled job {id} (it was {})", before.as_str());
+                Ok(ExitCode::SUCCESS)
+            }
+        },
+        Jobs::Dead => {
+            for id in queue.dead_letters().await.map_err(unavailable)? {
+                let job = queue.get(&id).await.map_err(unavailable)?;
+                let (kind, error) = job
+                    .map(|job| (job.kind, job.error.unwrap_or_default()))
+                    .unwrap_or_default();
+                println!("{id}  {kind:<24} {error}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Jobs::Requeue { id } => {
+            if queue.requeue(&id).await.map_err(unavailable)? {
+                println!("Job {id} is queued again with fresh attempts");
+                Ok(ExitCode::SUCCESS)
+            } else {
+                Err(format!("job {id} is not on the dead-letter list"))
+            }
+        }
+    }
+}
+
+/// Prints job `id`'s events as they come until it is over, then its
+/// result; fails unless it succeeded.
+async fn follow(lab: &Lab, queue: &JobQueue, id: &str, api_port: u16) -> Result<ExitCode, String> {
+    let changes = Changes::listen(&lab.redis_url, lab::jobs::PREFIX).map_err(unavailable)?;
+    let mut receiver = changes.subscribe();
+    if queue.get(id).await.map_err(unavailable)?.is_none() {
+        return Err(format!("there is no job {id} (or it has expired)"));
+    }
+    let mut bar: Option<ProgressBar> = None;
+    let mut last = None;
+    loop {
+        let found = queue
+            .events(id, last.as_deref())
+            .await
+            .map_err(unavailable)?;
+        for event in &found {
+            match &event.data {
+                EventData::State {
+                    state,
+                    attempt,
+                    error,
+                } => {
+                    if let Some(bar) = bar.take() {
+                        bar.finish_and_clear();
+                    }
+                    let why = error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+                    println!("{} (attempt {attempt}){why}", state.as_str());
+                }
+                EventData::Progress(progress) => {
+                    let bar = bar.get_or_insert_with(|| {
+                        ProgressBar::new(progress.total).with_style(
+                            ProgressStyle::with_template("  {bar:30} {pos}/{len} {msg}")
+                                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                        )
+                    });
+                    bar.set_length(progress.total);
+                    bar.set_position(progress.done);
+                    bar.set_message(progress.note.clone());
+                }
+                EventData::Webhook { webhook, note, .. } => {
+                    println!("webhook {webhook}: {note}");
+                }
+            }
+            if event.data.is_final() {
+                return finish(lab, queue, id, api_port).await;
+            }
+        }
+        if let Some(event) = found.last() {
+            last = Some(event.id.clone());
+        }
+        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
+        events::changed(&mut receiver, id, far).await;
+    }
+}
+
+async fn finish(
+    lab: &Lab,
+    queue: &JobQueue,
+    id: &str,
+    api_port: u16,
+) -> Result<ExitCode, String> {
+    let Some(job) = queue.get(id).await.map_err(unavailable)? else {
+        return Err(format!("job {id} expired"));
+    };
+    if job.state != JobState::Succeeded {
+        return Ok(ExitCode::FAILURE);
+    }
+    let result = lab::jobs::results::visible(&lab.db, &job)
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    const SHOWN: usize = 30;
+    for line in lines.iter().take(SHOWN) {
+        println!("{line}");
+    }
+    if lines.len() > SHOWN {
+        println!(
+            "... {} more lines: curl http://127.0.0.1:{api_port}/jobs/{id}/result",
+            lines.len() - SHOWN
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `lab worker`: runs jobs until Ctrl-C or SIGTERM, then hands the running
+/// ones back. With a status port, `GET /` there answers with the worker's
+/// settings and the queue's counts (what `lab up` waits for and `lab
+/// status` asks).
+pub async fn worker(
+    config: &Config,
+    options: WorkerOptions,
+    status_port: Option<u16>,
+    stop_requested: impl Future<Output = ()> + Send + 'static,
+) -> Result<ExitCode, LabError> {
+    let lab = Lab::connect_with(config).await?;
+    let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX);
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        stop_requested.await;
+        let _ = stop.send(true);
+    });
+    if let Some(port) = status_port {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .map_err(|source| LabError::Io {
+                context: format!("cannot answer on the status port {port}"),
+                source,
+            })?;
+        let status = status_router(queue.clone(), options);
+        let mut stopping = shutdown.clone();
+        tokio::spawn(async move {
+            let stopped = async move {
+                let _ = stopping.wait_for(|stop| *stop).await;
+            };
+            axum::serve(listener, status)
+                .with_graceful_shutdown(stopped)
+                .await
+        });
+    }
+    println!(
+        "Worker running {} jobs at once (Ctrl-C hands running jobs back and stops)",
+        options.concurrency
+    );
+    let ready = Changes::listen_ready(&lab.redis_url, lab::jobs::PREFIX).map_err(|error| {
+        LabError::Io {
+            context: "cannot subscribe to queued jobs in Redis".into(),
+            source: std::io::Error::other(error),
+        }
+    })?;
+    let report = worker::run_woken(queue, lab.db.clone(), options, shutdown, ready).await;
+    println!(
+        "Stopped: {} succeeded, {} failed, {} lost their claim, {} handed back, \
+         {} waits for Redis or MongoDB.",
+        report.succeeded, report.failed, report.fenced, report.handed_back, report.outages
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn status_router(queue: JobQueue, options: WorkerOptions) -> axum::Router {
+    axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let queue = queue.clone();
+            async move {
+                axum::Json(serde_json::json!({
+                    "pid": std::process::id(),
+                    "concurrency": options.concurrency,
+                    "lease_seconds": options.lease.as_secs(),
+                    "drills": options.drills,
+                    "queue": queue.stats().await.ok(),
+                }))
+            }
+        }),
+    )
+}
