@@ -139,9 +139,9 @@ pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
         }
         Jobs::Cancel { id } => match queue.cancel(&id).await.map_err(unavailable)? {
             None => Err(format!("there is no job {id}")),
-            Some(before) if matches!(before, JobState::Succeeded | JobState::Failed) => Err(
-                format!("job {id} has already {}", before.as_str()),
-            ),
+            Some(before) if matches!(before, JobState::Succeeded | JobState::Failed) => {
+                Err(format!("job {id} has already {}", before.as_str()))
+            }
             Some(before) => {
                 println!("Cancelled job {id} (it was {})", before.as_str());
                 Ok(ExitCode::SUCCESS)
@@ -193,7 +193,10 @@ async fn follow(lab: &Lab, queue: &JobQueue, id: &str, api_port: u16) -> Result<
                     if let Some(bar) = bar.take() {
                         bar.finish_and_clear();
                     }
-                    let why = error.as_deref().map(|e| format!(" ({e})")).unwrap_or_default();
+                    let why = error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default();
                     println!("{} (attempt {attempt}){why}", state.as_str());
                 }
                 EventData::Progress(progress) => {
@@ -223,12 +226,7 @@ async fn follow(lab: &Lab, queue: &JobQueue, id: &str, api_port: u16) -> Result<
     }
 }
 
-async fn finish(
-    lab: &Lab,
-    queue: &JobQueue,
-    id: &str,
-    api_port: u16,
-) -> Result<ExitCode, String> {
+async fn finish(lab: &Lab, queue: &JobQueue, id: &str, api_port: u16) -> Result<ExitCode, String> {
     let Some(job) = queue.get(id).await.map_err(unavailable)? else {
         return Err(format!("job {id} expired"));
     };
@@ -293,12 +291,11 @@ pub async fn worker(
         "Worker running {} jobs at once (Ctrl-C hands running jobs back and stops)",
         options.concurrency
     );
-    let ready = Changes::listen_ready(&lab.redis_url, lab::jobs::PREFIX).map_err(|error| {
-        LabError::Io {
+    let ready =
+        Changes::listen_ready(&lab.redis_url, lab::jobs::PREFIX).map_err(|error| LabError::Io {
             context: "cannot subscribe to queued jobs in Redis".into(),
             source: std::io::Error::other(error),
-        }
-    })?;
+        })?;
     let report = worker::run_woken(queue, lab.db.clone(), options, shutdown, ready).await;
     println!(
         "Stopped: {} succeeded, {} failed, {} lost their claim, {} handed back, \

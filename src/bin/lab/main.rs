@@ -241,8 +241,8 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             status_port,
             stop_requested(),
         )
-            .await
-            .map_err(text),
+        .await
+        .map_err(text),
         Command::Jobs(command) => jobs_cli::run(config, command).await,
         Command::Down => down(config).map_err(text),
         Command::Status => status(config).await.map_err(text),
