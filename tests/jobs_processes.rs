@@ -161,7 +161,10 @@ async fn a_job_that_crashes_its_worker_every_time_ends_on_the_dead_letter_list()
         .expect("the crashing job is dead-lettered");
     let job = queue.get(&id).await.unwrap().unwrap();
     assert_eq!((job.state, job.attempts), (JobState::Failed, 3));
-    assert_eq!(queue.dead_letters().await.unwrap(), std::slice::from_ref(&id));
+    assert_eq!(
+        queue.dead_letters().await.unwrap(),
+        std::slice::from_ref(&id)
+    );
     assert_eq!(crashes, 3, "one crashed worker per attempt");
     let states: Vec<JobState> = queue
         .events(&id, None)
