@@ -38,7 +38,7 @@ pub struct Config {
     /// (`info,tower_http=debug` when unset: one line per request).
     pub log_filter: String,
     /// `LAB_JOB_DRILLS`: `1` lets the job API and workers run drill jobs
-    /// (`sleep`, `panic`, `crash`), which exercise the job system itself.
+    /// (`noop`, `sleep`, `panic`, `crash`), which exercise the job system itself.
     pub job_drills: bool,
     /// Folders searched for programs such as `redis-server`, from `PATH`.
     pub search_path: Vec<PathBuf>,

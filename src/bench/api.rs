@@ -19,43 +19,9 @@ use crate::billing::collections;
 use crate::config::Config;
 use crate::control::LabError;
 use crate::dataset::{self, Existing, SeedSpec};
-use crate::services::redis_server::{self, RedisOptions};
-use crate::services::{Lifetime, Origin, Tool, Toolbox, connect_redis};
+use crate::services::{Origin, connect_redis};
 
-/// Latency and throughput of one phase.
-#[derive(Debug, Clone)]
-pub struct Phase {
-    /// Requests made.
-    pub requests: usize,
-    /// Wall time of the phase.
-    pub elapsed: Duration,
-    /// Median latency.
-    pub p50: Duration,
-    /// 99th percentile latency.
-    pub p99: Duration,
-}
-
-impl Phase {
-    /// Requests per second.
-    pub fn rate(&self) -> f64 {
-        self.requests as f64 / self.elapsed.as_secs_f64()
-    }
-
-    fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Phase {
-        latencies.sort();
-        let at = |fraction: f64| {
-            let index = ((latencies.len() as f64 * fraction) as usize)
-                .min(latencies.len().saturating_sub(1));
-            latencies.get(index).copied().unwrap_or_default()
-        };
-        Phase {
-            requests: latencies.len(),
-            elapsed,
-            p50: at(0.50),
-            p99: at(0.99),
-        }
-    }
-}
+pub use super::Phase;
 
 /// The figures of one run.
 #[derive(Debug, Clone)]
@@ -112,23 +78,7 @@ pub async fn run(
             .map(|id| id.to_hex())
             .collect();
 
-        say("starting a Redis for the benchmark");
-        let program = Toolbox::new(config).ensure(Tool::RedisServer, say)?;
-        let dir = config
-            .home
-            .join("bench")
-            .join(format!("p{}-redis", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let redis_server = redis_server::start(
-            &program,
-            &RedisOptions {
-                port: None,
-                dir,
-                persistent: false,
-                lifetime: Lifetime::Tied,
-            },
-        )
-        .await?;
+        let redis_server = super::scratch_redis(config, say).await?;
         let redis = connect_redis(redis_server.url(), Origin::Lab).await?;
 
         let state = ApiState::new(database.clone(), redis.clone());

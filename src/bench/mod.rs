@@ -3,15 +3,76 @@
 
 #[cfg(feature = "api")]
 pub mod api;
+pub mod jobs;
 pub mod revenue;
 pub mod seed;
+
+use std::time::Duration;
 
 use mongodb::Client;
 
 use crate::config::Config;
 use crate::control::LabError;
 use crate::services::mongo_server::{self, MongoOptions};
+use crate::services::redis_server::{self, RedisOptions};
 use crate::services::{Lifetime, ManagedServer, Origin, Tool, Toolbox, connect_mongodb};
+
+/// Latency and throughput of one phase.
+#[derive(Debug, Clone)]
+pub struct Phase {
+    /// Requests made.
+    pub requests: usize,
+    /// Wall time of the phase.
+    pub elapsed: Duration,
+    /// Median latency.
+    pub p50: Duration,
+    /// 99th percentile latency.
+    pub p99: Duration,
+}
+
+impl Phase {
+    /// Requests per second.
+    pub fn rate(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    pub(crate) fn of(mut latencies: Vec<Duration>, elapsed: Duration) -> Phase {
+        latencies.sort();
+        let at = |fraction: f64| {
+            let index = ((latencies.len() as f64 * fraction) as usize)
+                .min(latencies.len().saturating_sub(1));
+            latencies.get(index).copied().unwrap_or_default()
+        };
+        Phase {
+            requests: latencies.len(),
+            elapsed,
+            p50: at(0.50),
+            p99: at(0.99),
+        }
+    }
+}
+
+/// A fresh `redis-server` of the benchmark's own (nothing saved), stopped
+/// when dropped.
+async fn scratch_redis(config: &Config, say: &dyn Fn(&str)) -> Result<ManagedServer, LabError> {
+    say("starting a Redis for the benchmark");
+    let program = Toolbox::new(config).ensure(Tool::RedisServer, say)?;
+    let dir = config
+        .home
+        .join("bench")
+        .join(format!("p{}-redis", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(redis_server::start(
+        &program,
+        &RedisOptions {
+            port: None,
+            dir,
+            persistent: false,
+            lifetime: Lifetime::Tied,
+        },
+    )
+    .await?)
+}
 
 /// The MongoDB server a benchmark writes to: `MONGODB_URI` when set, else a
 /// fresh embedded server of its own (never the lab's, whose data a

@@ -43,6 +43,8 @@ pub enum EventData {
         state: JobState,
         /// Attempts started so far.
         attempt: u32,
+        /// When, in microseconds since 1970 by Redis's clock.
+        at_us: u64,
         /// Why, for a failure, a retry or a lost lease.
         #[serde(skip_serializing_if = "Option::is_none")]
         error: Option<String>,
@@ -101,6 +103,7 @@ fn parse_entry(id: String, fields: &[String]) -> Option<JobEvent> {
         "state" => EventData::State {
             state: JobState::parse(&get("state")?)?,
             attempt: number("attempt") as u32,
+            at_us: number("at_us"),
             error: get("error"),
         },
         "progress" => EventData::Progress(Progress {
@@ -263,12 +266,14 @@ mod tests {
             data: EventData::State {
                 state: JobState::Running,
                 attempt: 1,
+                at_us: 1_732_190_000_000_123,
                 error: None,
             },
         };
         assert_eq!(
             serde_json::to_value(&event).unwrap(),
-            serde_json::json!({"id": "5-0", "type": "state", "state": "running", "attempt": 1})
+            serde_json::json!({"id": "5-0", "type": "state", "state": "running", "attempt": 1,
+                "at_us": 1_732_190_000_000_123u64})
         );
         let fields = [
             "type", "progress", "done", "3", "total", "10", "note", "months",

@@ -280,6 +280,8 @@ fn unknown_kind(kind: &str) -> AnalysisError {
 /// [`WorkerOptions::drills`](super::worker::WorkerOptions::drills)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Drill {
+    /// Does nothing: what the job system costs by itself (`lab bench jobs`).
+    Noop,
     /// Sleeps `ms` milliseconds in ten steps, reporting each.
     Sleep {
         /// How long.
@@ -292,7 +294,7 @@ pub enum Drill {
 }
 
 /// The drill kinds.
-pub const DRILLS: [&str; 3] = ["sleep", "panic", "crash"];
+pub const DRILLS: [&str; 4] = ["noop", "sleep", "panic", "crash"];
 
 /// The longest `sleep` drill.
 pub const MAX_SLEEP_MS: u64 = 600_000;
@@ -339,6 +341,10 @@ impl Job {
                 }
                 Drill::Sleep { ms }
             }
+            "noop" => {
+                let _: NoParams = read(kind, params)?;
+                Drill::Noop
+            }
             "panic" => {
                 let _: NoParams = read(kind, params)?;
                 Drill::Panic
@@ -369,6 +375,7 @@ impl Job {
                 }
                 Ok(serde_json::json!({ "slept_ms": ms }))
             }
+            Job::Drill(Drill::Noop) => Ok(Value::Object(Default::default())),
             Job::Drill(Drill::Panic) => panic!("the panic drill"),
             Job::Drill(Drill::Crash) => std::process::abort(),
         }

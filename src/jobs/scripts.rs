@@ -18,6 +18,8 @@ pub const PRELUDE: &str = r"
 local prefix = KEYS[1]
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
+-- Microseconds, as text: a Lua number would print in exponent form.
+local now_us = t[1] .. string.format('%06d', tonumber(t[2]))
 local function job_key(id) return prefix .. 'job:' .. id end
 local function events_key(id) return prefix .. 'events:' .. id end
 
@@ -43,7 +45,8 @@ local function move(id, state, keep, ...)
   if old then redis.call('ZREM', prefix .. 'index:' .. old, id) end
   redis.call('ZADD', prefix .. 'index:' .. state, 0, id)
   redis.call('HSET', job, 'state', state, 'updated_ms', now, ...)
-  local fields = {'type', 'state', 'state', state, 'attempt', redis.call('HGET', job, 'attempts')}
+  local fields = {'type', 'state', 'state', state, 'attempt', redis.call('HGET', job, 'attempts'),
+    'at_us', now_us}
   local message = redis.call('HGET', job, 'error')
   if message and (state == 'failed' or state == 'waiting_retry' or state == 'queued') then
     table.insert(fields, 'error')

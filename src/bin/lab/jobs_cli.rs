@@ -189,6 +189,7 @@ async fn follow(lab: &Lab, queue: &JobQueue, id: &str, api_port: u16) -> Result<
                     state,
                     attempt,
                     error,
+                    ..
                 } => {
                     if let Some(bar) = bar.take() {
                         bar.finish_and_clear();

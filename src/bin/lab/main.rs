@@ -188,6 +188,22 @@ enum Bench {
         #[arg(long, default_value_t = 5)]
         rounds: u32,
     },
+    /// No-op job throughput with 1, 2 and 4 workers, pick-up latency, and
+    /// revenue by customer as a job next to the same pipeline run directly.
+    Jobs {
+        /// No-op jobs per throughput run.
+        #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        jobs: u64,
+        /// Jobs whose pick-up latency is measured.
+        #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        samples: u64,
+        /// Invoices of the revenue comparison.
+        #[arg(long, default_value_t = 1_000_000)]
+        invoices: i64,
+        /// Rounds of the revenue comparison.
+        #[arg(long, default_value_t = 3)]
+        rounds: u32,
+    },
 }
 
 #[tokio::main]
@@ -285,6 +301,18 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             let spec = SeedSpec::new(customers, invoices, dataset::DEFAULT_SEED)
                 .map_err(|e| e.to_string())?;
             bench_revenue(config, spec, rounds).await.map_err(text)
+        }
+        Command::Bench(Bench::Jobs {
+            jobs,
+            samples,
+            invoices,
+            rounds,
+        }) => {
+            let spec =
+                SeedSpec::new(1_000, invoices, dataset::DEFAULT_SEED).map_err(|e| e.to_string())?;
+            bench_jobs(config, jobs as usize, samples as usize, spec, rounds)
+                .await
+                .map_err(text)
         }
         Command::Grade {
             id,
@@ -661,6 +689,60 @@ async fn bench_revenue(config: &Config, spec: SeedSpec, rounds: u32) -> Result<E
         "ratio:             the Rust sum took {:.2} times as long as the pipeline",
         report.ratio()
     );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn bench_jobs(
+    config: &Config,
+    jobs: usize,
+    samples: usize,
+    spec: SeedSpec,
+    rounds: u32,
+) -> Result<ExitCode, LabError> {
+    use lab::bench::revenue::median;
+    let lab = std::env::current_exe().map_err(|source| LabError::Io {
+        context: "cannot find the lab program to run as workers".into(),
+        source,
+    })?;
+    let plan = lab::bench::jobs::JobsBenchPlan {
+        lab,
+        jobs,
+        samples,
+        spec,
+        rounds,
+    };
+    let report = lab::bench::jobs::run(config, &plan, &say).await?;
+    let ms = |time: std::time::Duration| time.as_secs_f64() * 1000.0;
+    println!("server:            {}", report.server);
+    for run in &report.throughput {
+        println!(
+            "no-op jobs:        {} worker(s): {:>7.0} jobs/s  ({} jobs in {:.2} s)",
+            run.workers,
+            run.rate(),
+            run.jobs,
+            run.elapsed.as_secs_f64()
+        );
+    }
+    println!(
+        "pick-up latency:   p50 {:.2} ms, p99 {:.2} ms  ({} jobs, idle workers, Redis clock)",
+        ms(report.pickup.p50),
+        ms(report.pickup.p99),
+        report.pickup.requests
+    );
+    let show = |times: &[std::time::Duration]| {
+        let all: Vec<String> = times.iter().map(|t| format!("{:.0}", ms(*t))).collect();
+        format!(
+            "median {:>8.1} ms   (rounds: {} ms)",
+            ms(median(times)),
+            all.join(", ")
+        )
+    };
+    println!(
+        "revenue by customer over {} invoices:",
+        report.spec.invoices
+    );
+    println!("  as a job:        {}", show(&report.as_job));
+    println!("  directly:        {}", show(&report.direct));
     Ok(ExitCode::SUCCESS)
 }
 
