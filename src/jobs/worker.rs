@@ -300,6 +300,10 @@ async fn execute(
                 }
             }
             finished = &mut task => {
+                // Reports sent just before the end are recorded first.
+                while let Ok(report) = reports.try_recv() {
+                    queue.progress(&claim, &report).await?;
+                }
                 return match finished {
                     Ok(Ok(result)) => {
                         results::save(database, &claim, &result).await?;
