@@ -14,5 +14,6 @@
 #![allow(unused_variables, unused_imports, dead_code)]
 
 pub mod api;
+pub mod jobs;
 pub mod mongodb;
 pub mod redis;

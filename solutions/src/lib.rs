@@ -5,5 +5,6 @@
 //! proves that every test can be passed and that the answers are right.
 
 pub mod api;
+pub mod jobs;
 pub mod mongodb;
 pub mod redis;

@@ -1,0 +1,54 @@
+//! A claim that survives the worker: the ticket moves from the queue to a
+//! processing list in one atomic step, and leaves it only when the worker
+//! says it is done.
+//!
+//! Scenario: with `RPOP`, a worker that dies after popping takes the ticket
+//! with it. Here `LMOVE queue:{name} processing:{name} RIGHT LEFT` hands the
+//! worker the oldest ticket and keeps a copy in `processing:{name}` in the
+//! same step; `ack` removes that copy once the job is done, and `recover`
+//! (run when a worker is known to have died) puts every unacknowledged
+//! ticket back at the front of the queue.
+//!
+//! Tickets are the JSON text exactly as queued: `ack` removes by value.
+
+use lab::redis::AsyncCommands;
+use lab::redis::Direction;
+use lab::redis::RedisResult;
+use lab::redis::aio::ConnectionManager;
+
+/// The key of queue `name`'s waiting tickets.
+pub fn queue_key(name: &str) -> String {
+    format!("queue:{name}")
+}
+
+/// The key of queue `name`'s tickets being worked on.
+pub fn processing_key(name: &str) -> String {
+    format!("processing:{name}")
+}
+
+/// Puts `ticket` at the back of the queue.
+pub async fn enqueue(redis: &mut ConnectionManager, name: &str, ticket: &str) -> RedisResult<()> {
+    // TODO: LPUSH the ticket onto queue_key(name).
+    todo!()
+}
+
+/// Moves the oldest ticket to the processing list and returns it, in one
+/// step; `None` when the queue is empty.
+pub async fn claim(redis: &mut ConnectionManager, name: &str) -> RedisResult<Option<String>> {
+    // TODO: one LMOVE from queue_key(name) to processing_key(name): take from the right (the oldest), put on the left.
+    todo!()
+}
+
+/// The job of `ticket` is done: removes it from the processing list.
+/// Returns whether it was there.
+pub async fn ack(redis: &mut ConnectionManager, name: &str, ticket: &str) -> RedisResult<bool> {
+    // TODO: LREM one copy of the ticket from processing_key(name); true if one was removed.
+    todo!()
+}
+
+/// Puts every ticket of the processing list back at the front of the
+/// queue (they have waited longest), oldest claim first; returns how many.
+pub async fn recover(redis: &mut ConnectionManager, name: &str) -> RedisResult<u64> {
+    // TODO: move every ticket of processing_key(name) back to the front of the queue, one LMOVE at a time, so the oldest claim ends up first; count them.
+    todo!()
+}
