@@ -103,6 +103,13 @@ impl ApiState {
         self
     }
 
+    /// The same state, on the job queue `jobs` (another key prefix, as the
+    /// notebooks use).
+    pub fn with_jobs(mut self, jobs: JobQueue) -> ApiState {
+        self.jobs = jobs;
+        self
+    }
+
     /// The same state, accepting drill jobs if `drills`.
     pub fn with_drills(mut self, drills: bool) -> ApiState {
         self.drills = drills;

@@ -13,6 +13,9 @@
 //! ```
 
 pub mod chart;
+pub mod worker;
+
+pub use worker::BackgroundWorker;
 
 use mongodb::Database;
 use redis::aio::ConnectionManager;
