@@ -21,6 +21,7 @@ pub mod error;
 pub mod extract;
 pub mod invoices;
 pub mod jobs;
+pub mod local;
 pub mod ops;
 pub mod paging;
 pub mod routes;
