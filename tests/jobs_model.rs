@@ -253,14 +253,7 @@ impl Run {
             .unwrap();
         let dead: BTreeSet<String> = dead.into_iter().collect();
         let mut indexes = Vec::new();
-        for state in [
-            JobState::Queued,
-            JobState::Running,
-            JobState::WaitingRetry,
-            JobState::Succeeded,
-            JobState::Failed,
-            JobState::Cancelled,
-        ] {
+        for state in JobState::ALL {
             indexes.push((state, members(&format!("index:{}", state.as_str())).await));
         }
         for (id, expected) in &self.jobs {

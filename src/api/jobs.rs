@@ -229,8 +229,8 @@ pub async fn list(
         .map(|name| {
             JobState::parse(name).ok_or_else(|| {
                 ApiError::BadRequest(format!(
-                    "state must be one of queued, running, waiting_retry, succeeded, failed, \
-                     cancelled; got {name:?}"
+                    "state must be one of {}; got {name:?}",
+                    JobState::names()
                 ))
             })
         })

@@ -74,18 +74,26 @@ impl JobState {
         }
     }
 
+    /// Every state, in the order a job meets them.
+    pub const ALL: [JobState; 6] = [
+        JobState::Queued,
+        JobState::Running,
+        JobState::WaitingRetry,
+        JobState::Succeeded,
+        JobState::Failed,
+        JobState::Cancelled,
+    ];
+
+    /// Every state's name, for messages: `queued, running, ...`.
+    pub fn names() -> String {
+        JobState::ALL.map(JobState::as_str).join(", ")
+    }
+
     /// The state stored as `name`.
     pub fn parse(name: &str) -> Option<JobState> {
-        [
-            JobState::Queued,
-            JobState::Running,
-            JobState::WaitingRetry,
-            JobState::Succeeded,
-            JobState::Failed,
-            JobState::Cancelled,
-        ]
-        .into_iter()
-        .find(|state| state.as_str() == name)
+        JobState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == name)
     }
 
     /// Whether the job is over.

@@ -53,9 +53,13 @@ pub async fn kept(database: &Database, id: &str) -> mongodb::error::Result<Optio
     let found = results(database)
         .find_one(doc! { "job_id": id, "completed": true })
         .await?;
-    Ok(found
-        .and_then(|document| document.get("result").cloned())
-        .and_then(|bson| bson::deserialize_from_bson::<Value>(bson).ok()))
+    Ok(found.and_then(result_of))
+}
+
+/// The `result` field of a stored result, as JSON.
+fn result_of(document: Document) -> Option<Value> {
+    let stored = document.get("result").cloned()?;
+    bson::deserialize_from_bson::<Value>(stored).ok()
 }
 
 /// The result of `job`, if it succeeded: the one saved by the run holding
@@ -70,7 +74,5 @@ pub async fn visible(
     let found = results(database)
         .find_one(doc! { "job_id": &job.id, "token": job.token as i64 })
         .await?;
-    Ok(found
-        .and_then(|document| document.get("result").cloned())
-        .and_then(|bson| bson::deserialize_from_bson::<Value>(bson).ok()))
+    Ok(found.and_then(result_of))
 }

@@ -51,12 +51,11 @@ impl BackgroundWorker {
                     connect_redis(&redis_url, Origin::Lab),
                     connect_mongodb(&mongodb_uri, Origin::Lab),
                 )?;
-                let ready = Changes::listen_ready(&redis_url, &prefix).map_err(|error| {
-                    LabError::Io {
+                let ready =
+                    Changes::listen_ready(&redis_url, &prefix).map_err(|error| LabError::Io {
                         context: "cannot subscribe to queued jobs".into(),
                         source: std::io::Error::other(error),
-                    }
-                })?;
+                    })?;
                 let queue = JobQueue::new(redis, prefix);
                 let running =
                     worker::run_woken(queue, client.database(&database), options, shutdown, ready);

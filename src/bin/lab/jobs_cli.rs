@@ -107,12 +107,8 @@ pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
         Jobs::List { state, limit } => {
             let state = state
                 .map(|name| {
-                    JobState::parse(&name).ok_or_else(|| {
-                        format!(
-                            "{name:?} is not a state: queued, running, waiting_retry, \
-                             succeeded, failed or cancelled"
-                        )
-                    })
+                    JobState::parse(&name)
+                        .ok_or_else(|| format!("{name:?} is not a state: {}", JobState::names()))
                 })
                 .transpose()?;
             let jobs = queue
