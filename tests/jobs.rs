@@ -459,3 +459,46 @@ async fn finished_jobs_expire_after_the_retention_period_and_dead_letters_stay()
         .unwrap();
     assert_eq!(ttl_of(dead).await, -1, "a dead letter is kept");
 }
+
+#[tokio::test]
+async fn a_panicking_job_fails_alone_and_the_worker_carries_on() {
+    let env = TestEnv::start_seeded().await;
+    let queue = queue(&env).await;
+    let (panicking, _) = queue
+        .submit(&NewJob::new("panic", "{}").attempts(1))
+        .await
+        .unwrap();
+    let (healthy, _) = queue
+        .submit(&NewJob::new("invoice_status_summary", "{}"))
+        .await
+        .unwrap();
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let options = worker::WorkerOptions {
+        concurrency: 1,
+        drills: true,
+        ..OPTIONS
+    };
+    let running = tokio::spawn(worker::run(
+        queue.clone(),
+        env.database().clone(),
+        options,
+        shutdown,
+    ));
+    let both_over = async {
+        while !(state(&queue, &panicking).await.is_final()
+            && state(&queue, &healthy).await.is_final())
+        {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), both_over)
+        .await
+        .expect("both jobs end");
+    stop.send(true).unwrap();
+    let report = running.await.unwrap();
+    assert_eq!((report.succeeded, report.failed), (1, 1), "{report:?}");
+    let failed = queue.get(&panicking).await.unwrap().unwrap();
+    assert_eq!(failed.state, JobState::Failed);
+    assert!(failed.error.unwrap().contains("panicked"));
+    assert_eq!(state(&queue, &healthy).await, JobState::Succeeded);
+}
