@@ -122,7 +122,11 @@ impl ApiState {
     pub async fn connect(config: &Config) -> Result<ApiState, LabError> {
         let lab = crate::notebook::Lab::connect_with(config).await?;
         let (db, redis) = (lab.db, lab.redis);
-        collections::ensure_indexes(&db).await.map_err(|source| {
+        let indexes = async {
+            collections::ensure_indexes(&db).await?;
+            crate::jobs::results::ensure_indexes(&db).await
+        };
+        indexes.await.map_err(|source| {
             LabError::Seed(crate::dataset::SeedError::Database {
                 action: "creating the indexes the API relies on",
                 source,

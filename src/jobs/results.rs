@@ -16,6 +16,25 @@ fn results(database: &Database) -> Collection<Document> {
     database.collection(RESULTS)
 }
 
+/// Creates the index every lookup of a result uses (job id, then token),
+/// unique: one result per run. Without it each save and read scans every
+/// result ever kept.
+pub async fn ensure_indexes(database: &Database) -> mongodb::error::Result<()> {
+    let options = mongodb::options::IndexOptions::builder()
+        .unique(true)
+        .name("job_id_token".to_owned())
+        .build();
+    results(database)
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! { "job_id": 1, "token": 1 })
+                .options(options)
+                .build(),
+        )
+        .await?;
+    Ok(())
+}
+
 /// Saves the result of `claim`'s run (before completing the job: a run whose
 /// completion is then refused leaves a result nobody is shown).
 pub async fn save(

@@ -140,6 +140,10 @@ pub async fn run_woken(
     shutdown: watch::Receiver<bool>,
     ready: Changes,
 ) -> WorkerReport {
+    // Without the index the worker still works, only slower.
+    if let Err(error) = results::ensure_indexes(&database).await {
+        tracing::warn!("cannot create the index of job results: {error}");
+    }
     let mut slots = JoinSet::new();
     for _ in 0..options.concurrency.max(1) {
         let (queue, database, shutdown) = (queue.clone(), database.clone(), shutdown.clone());
