@@ -293,13 +293,14 @@ async fn execute(
         options.drills,
         progress,
     ));
+    // However this function ends (Redis failing included), the run stops.
+    let _stop_run = AbortOnDrop(task.abort_handle());
     let mut heartbeat = tokio::time::interval((lease / 3).max(Duration::from_millis(1)));
     heartbeat.tick().await;
     loop {
         tokio::select! {
             Some(report) = reports.recv() => {
                 if !queue.progress(&claim, &report).await? {
-                    task.abort();
                     return Ok(Step::Fenced(claim.id));
                 }
             }
@@ -331,12 +332,10 @@ async fn execute(
             }
             _ = heartbeat.tick() => {
                 if !queue.heartbeat(&claim, lease).await? {
-                    task.abort();
                     return Ok(Step::Fenced(claim.id));
                 }
             }
             _ = shutdown.changed() => {
-                task.abort();
                 return if queue.release(&claim).await? {
                     Ok(Step::HandedBack(claim.id))
                 } else {
@@ -344,6 +343,14 @@ async fn execute(
                 };
             }
         }
+    }
+}
+
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
