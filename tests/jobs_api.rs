@@ -231,6 +231,15 @@ async fn one_idempotency_key_gives_one_job_and_refuses_a_different_request() {
     let listed = get(&state, "/jobs").await;
     assert_eq!(listed.body["jobs"].as_array().unwrap().len(), 1);
 
+    // The same parameters written in another order are the same request.
+    let first = br#"{"kind": "overdue_invoices", "params": {"as_of": "2025-12-01", "limit": 5}}"#;
+    let reordered =
+        br#"{"params": {"limit": 5, "as_of": "2025-12-01"}, "kind": "overdue_invoices"}"#;
+    let original = post(first.to_vec(), "order-8").await;
+    let repeated = post(reordered.to_vec(), "order-8").await;
+    assert_eq!(repeated.status, StatusCode::ACCEPTED, "{}", repeated.body);
+    assert_eq!(original.body["id"], repeated.body["id"]);
+
     let other = serde_json::to_vec(&json!({"kind": "top_customers", "params": {"n": 4}})).unwrap();
     let conflict = post(other, "order-7").await;
     assert_eq!(conflict.status, StatusCode::CONFLICT);

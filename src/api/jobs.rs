@@ -177,7 +177,8 @@ pub async fn submit(
     }
     let (id, created) = state.jobs.submit(&job).await?;
     let stored = state.jobs.get(&id).await?.ok_or(NOT_FOUND)?;
-    if !created && (stored.kind != job.kind || stored.params != job.params) {
+    let same_params = serde_json::from_str::<Value>(&stored.params).ok() == Some(params);
+    if !created && (stored.kind != job.kind || !same_params) {
         return Err(ApiError::Conflict(format!(
             "Idempotency-Key {:?} was used for a different request (job {id})",
             key.unwrap_or_default()

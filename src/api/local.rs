@@ -34,8 +34,18 @@ impl Answer {
     }
 }
 
+fn refused(method: &str, path: &str) -> Answer {
+    Answer {
+        status: 400,
+        headers: vec![("content-type".to_owned(), "application/json".to_owned())],
+        body: serde_json::json!({ "error": format!("cannot make a request of {method} {path}") })
+            .to_string(),
+    }
+}
+
 /// `method path` with `headers` and, if given, `body` as JSON; a request
-/// the router cannot be given (a bad method name) is answered with 400.
+/// the router cannot be given (a bad method name, path or header) is
+/// answered with 400.
 pub async fn call(
     state: &ApiState,
     method: &str,
@@ -43,9 +53,10 @@ pub async fn call(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Answer {
-    let mut request = Request::builder()
-        .method(Method::from_bytes(method.as_bytes()).unwrap_or(Method::GET))
-        .uri(path);
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+        return refused(method, path);
+    };
+    let mut request = Request::builder().method(method.clone()).uri(path);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -57,11 +68,7 @@ pub async fn call(
         None => Body::empty(),
     };
     let Ok(request) = request.body(body) else {
-        return Answer {
-            status: 400,
-            headers: Vec::new(),
-            body: format!("{{\"error\": \"cannot make a request of {method} {path}\"}}"),
-        };
+        return refused(method.as_str(), path);
     };
     let Ok(response) = router(state.clone()).oneshot(request).await;
     let status = response.status().as_u16();
@@ -82,5 +89,21 @@ pub async fn call(
         status,
         headers,
         body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_that_cannot_be_made_is_a_json_400() {
+        let answer = refused("GE T", "/jobs");
+        assert_eq!(answer.status, 400);
+        assert_eq!(
+            answer.json()["error"],
+            "cannot make a request of GE T /jobs"
+        );
+        assert_eq!(answer.header("content-type"), Some("application/json"));
     }
 }
