@@ -22,6 +22,7 @@ use crate::dataset::{self, Existing, SeedSpec};
 use crate::services::{Origin, connect_redis};
 
 pub use super::Phase;
+use super::{failed, io};
 
 /// The figures of one run.
 #[derive(Debug, Clone)]
@@ -141,23 +142,6 @@ pub async fn run(
     .await;
     let _ = database.drop().await;
     outcome
-}
-
-fn io(context: &'static str) -> impl Fn(std::io::Error) -> LabError {
-    move |source| LabError::Io {
-        context: context.to_owned(),
-        source,
-    }
-}
-
-fn failed<E>(context: &'static str) -> impl Fn(E) -> LabError
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    move |error| LabError::Io {
-        context: context.to_owned(),
-        source: std::io::Error::other(error),
-    }
 }
 
 /// Sends `paths` as GETs over `concurrency` keep-alive connections, each

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use tokio::process::{Child, Command};
 
-use super::Phase;
+use super::{Phase, failed, io};
 use crate::analysis::revenue;
 use crate::config::Config;
 use crate::control::LabError;
@@ -137,24 +137,13 @@ impl Workers {
     }
 }
 
-fn io(context: &'static str) -> impl Fn(std::io::Error) -> LabError {
-    move |source| LabError::Io {
-        context: context.into(),
-        source,
-    }
-}
-
-fn queue_failed(error: redis::RedisError) -> LabError {
-    LabError::Io {
-        context: "the benchmark's job queue failed".into(),
-        source: std::io::Error::other(error),
-    }
-}
+/// What a failing Redis call of the benchmark's queue says.
+const QUEUE_FAILED: &str = "the benchmark's job queue failed";
 
 /// Waits until no job is queued, running or waiting to retry.
 async fn drained(queue: &JobQueue) -> Result<(), LabError> {
     loop {
-        let stats = queue.stats().await.map_err(queue_failed)?;
+        let stats = queue.stats().await.map_err(failed(QUEUE_FAILED))?;
         if stats.queued + stats.running + stats.waiting_retry == 0 {
             return Ok(());
         }
@@ -194,7 +183,7 @@ pub async fn run(
                 queue
                     .submit(&NewJob::new("noop", "{}"))
                     .await
-                    .map_err(queue_failed)?;
+                    .map_err(failed(QUEUE_FAILED))?;
             }
             drained(&queue).await?;
             throughput.push(Throughput {
@@ -212,9 +201,12 @@ pub async fn run(
             let (id, _) = queue
                 .submit(&NewJob::new("noop", "{}"))
                 .await
-                .map_err(queue_failed)?;
+                .map_err(failed(QUEUE_FAILED))?;
             drained(&queue).await?;
-            let events = queue.events(&id, None).await.map_err(queue_failed)?;
+            let events = queue
+                .events(&id, None)
+                .await
+                .map_err(failed(QUEUE_FAILED))?;
             let at = |wanted: JobState| {
                 events.iter().find_map(|event| match &event.data {
                     EventData::State { state, at_us, .. } if *state == wanted => Some(*at_us),
@@ -239,10 +231,10 @@ pub async fn run(
             let (id, _) = queue
                 .submit(&NewJob::new("revenue_by_customer", "{}").attempts(1))
                 .await
-                .map_err(queue_failed)?;
+                .map_err(failed(QUEUE_FAILED))?;
             drained(&queue).await?;
             as_job.push(started.elapsed());
-            let job = queue.get(&id).await.map_err(queue_failed)?;
+            let job = queue.get(&id).await.map_err(failed(QUEUE_FAILED))?;
             if job.as_ref().map(|job| job.state) != Some(JobState::Succeeded) {
                 return Err(LabError::Disagreement {
                     what: format!("the revenue job did not succeed: {job:?}"),

@@ -52,6 +52,25 @@ impl Phase {
     }
 }
 
+/// An I/O error of the benchmark, with what it was doing.
+pub(crate) fn io(context: &'static str) -> impl Fn(std::io::Error) -> LabError {
+    move |source| LabError::Io {
+        context: context.to_owned(),
+        source,
+    }
+}
+
+/// Any other error of the benchmark, with what it was doing.
+pub(crate) fn failed<E>(context: &'static str) -> impl Fn(E) -> LabError
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    move |error| LabError::Io {
+        context: context.to_owned(),
+        source: std::io::Error::other(error),
+    }
+}
+
 /// A fresh `redis-server` of the benchmark's own (nothing saved), stopped
 /// when dropped.
 async fn scratch_redis(config: &Config, say: &dyn Fn(&str)) -> Result<ManagedServer, LabError> {

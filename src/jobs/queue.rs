@@ -290,6 +290,19 @@ impl JobQueue {
         self.redis.clone()
     }
 
+    /// Runs `script` on `claim` (its id and token); `true` when the script
+    /// answers 1, i.e. the claim still held the job.
+    async fn with_claim(&self, script: &'static Script, claim: &Claim) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let done: i64 = self
+            .run_script(script)
+            .arg(&claim.id)
+            .arg(claim.token)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(done == 1)
+    }
+
     pub(super) fn run_script(&self, script: &'static Script) -> redis::ScriptInvocation<'static> {
         let mut invocation = script.prepare_invoke();
         invocation.key(&self.prefix);
@@ -367,14 +380,7 @@ impl JobQueue {
     /// Marks the job succeeded; `false` when `claim` no longer holds it
     /// (then its result must not be shown).
     pub async fn complete(&self, claim: &Claim) -> RedisResult<bool> {
-        let mut redis = self.redis.clone();
-        let done: i64 = self
-            .run_script(&compiled::COMPLETE)
-            .arg(&claim.id)
-            .arg(claim.token)
-            .invoke_async(&mut redis)
-            .await?;
-        Ok(done == 1)
+        self.with_claim(&compiled::COMPLETE, claim).await
     }
 
     /// Records a failure of `claim`. A retryable one waits `backoff` and
@@ -419,14 +425,7 @@ impl JobQueue {
     /// Hands `claim`'s job back to the queue (a worker stopping); the attempt
     /// does not count. `false` when the claim no longer holds the job.
     pub async fn release(&self, claim: &Claim) -> RedisResult<bool> {
-        let mut redis = self.redis.clone();
-        let done: i64 = self
-            .run_script(&compiled::RELEASE)
-            .arg(&claim.id)
-            .arg(claim.token)
-            .invoke_async(&mut redis)
-            .await?;
-        Ok(done == 1)
+        self.with_claim(&compiled::RELEASE, claim).await
     }
 
     /// Takes back the leases that ran out; returns how many.
