@@ -75,17 +75,26 @@ async fn connect(config: &Config) -> Result<(Lab, JobQueue), String> {
 }
 
 pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
+    // A submission's parameters are checked before anything is connected
+    // to, so a typo is reported as such even when the lab is down.
+    let checked = match &command {
+        Jobs::Submit { kind, params, .. } => {
+            let params = kinds::params_from_pairs(params)?;
+            Job::parse(kind, &params, config.job_drills).map_err(|e| e.to_string())?;
+            Some(params)
+        }
+        _ => None,
+    };
     let (lab, queue) = connect(config).await?;
     match command {
         Jobs::Submit {
             kind,
-            params,
             attempts,
             idempotency_key,
             watch,
+            ..
         } => {
-            let params = kinds::params_from_pairs(&params)?;
-            Job::parse(&kind, &params, config.job_drills).map_err(|e| e.to_string())?;
+            let params = checked.unwrap_or_default();
             let mut job = NewJob::new(&kind, params.to_string()).attempts(attempts);
             if let Some(key) = idempotency_key {
                 job = job.idempotency_key(key);
