@@ -131,9 +131,29 @@ impl Money {
 impl FromStr for Money {
     type Err = BillingError;
 
-    /// Parses `"125.35"`, `"50"` or `"0.5"`; refuses `"1.005"`, `"-3"`, `"abc"`.
+    /// Parses `"125.35"`, `"50"` or `"0.5"`; refuses `"1.005"`, `"-3"`,
+    /// `"abc"`, and every other spelling a decimal parser would take but a
+    /// person would not write on an invoice (`"1e3"`, `"+5"`, `".5"`, `"5."`,
+    /// thirty decimal places rounded away).
     fn from_str(text: &str) -> Result<Money, BillingError> {
-        let decimal = Decimal::from_str(text.trim()).map_err(|_| {
+        let text = text.trim();
+        let (units, cents) = text.split_once('.').unwrap_or((text, "0"));
+        let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+        if digits(units) && digits(cents) && cents.len() > 2 {
+            return Err(BillingError::invalid(
+                "amount",
+                format!("{text} has more than two decimal places"),
+            ));
+        }
+        if !digits(units) || !digits(cents) || units.len() > 12 {
+            return Err(BillingError::invalid(
+                "amount",
+                format!(
+                    "{text:?} is not an amount such as \"125.35\": digits, then at most two decimal places"
+                ),
+            ));
+        }
+        let decimal = Decimal::from_str(text).map_err(|_| {
             BillingError::invalid(
                 "amount",
                 format!("{text:?} is not an amount such as \"125.35\""),
@@ -388,7 +408,19 @@ mod tests {
 
     #[test]
     fn fractions_of_a_cent_negative_and_huge_amounts_are_refused() {
-        for bad in ["1.005", "-3", "abc", "", "1000000000.01"] {
+        for bad in [
+            "1.005",
+            "-3",
+            "abc",
+            "",
+            "1000000000.01",
+            "1e3",
+            "+5",
+            ".5",
+            "5.",
+            "1.000000000000000000000000000001",
+            "1_000",
+        ] {
             assert!(bad.parse::<Money>().is_err(), "{bad} should be refused");
         }
         let error = "1.005".parse::<Money>().unwrap_err();

@@ -4,13 +4,18 @@
 //! must score full marks; every exercise needs points and hints (the
 //! catalogue refuses to load otherwise); the test names in the catalogue
 //! must be the tests in the suites; the committed exercises must be the
-//! recorded originals; and no file may sit in the exercise trees without an
-//! entry in the catalogue.
+//! recorded originals; no file may sit in the exercise trees without an
+//! entry in the catalogue; and the corpus of wrong and alternative answers
+//! (`exercises/corpus/`) must be graded as it should: every wrong answer
+//! loses points in the test that names its mistake, every alternative keeps
+//! full marks, with at least [`MIN_WRONG`] wrong answers and one
+//! alternative per exercise.
 
 use std::path::{Path, PathBuf};
 
 use super::catalog::Catalog;
 use super::compile::Flavor;
+use super::corpus::{self, Corpus, Kind, Verdict};
 use super::pristine;
 use super::report::{Report, Status};
 use super::runner::{self, GradeError};
@@ -24,7 +29,12 @@ pub struct CheckReport {
     pub exercises: Report,
     /// The answer key's grades.
     pub solutions: Report,
+    /// How each answer of the corpus came out.
+    pub corpus: Vec<Verdict>,
 }
+
+/// The fewest wrong answers the corpus must hold for each exercise.
+pub const MIN_WRONG: usize = 3;
 
 /// Runs every check.
 pub async fn check(catalog: &Catalog) -> Result<CheckReport, GradeError> {
@@ -67,10 +77,40 @@ pub async fn check(catalog: &Catalog) -> Result<CheckReport, GradeError> {
             ));
         }
     }
+    let corpus = match Corpus::load(catalog) {
+        Ok(loaded) => {
+            for exercise in &catalog.exercises {
+                let wrong = loaded.count(&exercise.id, Kind::Wrong);
+                let alternatives = loaded.count(&exercise.id, Kind::Alternative);
+                if wrong < MIN_WRONG || alternatives == 0 {
+                    problems.push(format!(
+                        "exercises/corpus/{}.toml holds {wrong} wrong and {alternatives} alternative answers; \
+                         the suite must be shown to catch at least {MIN_WRONG} mistakes and to accept one other correct answer",
+                        exercise.id
+                    ));
+                }
+            }
+            let verdicts = corpus::grade(catalog, &loaded).await?;
+            for verdict in &verdicts {
+                if let Some(problem) = &verdict.problem {
+                    problems.push(format!(
+                        "corpus answer {}/{}: {problem}",
+                        verdict.exercise, verdict.answer
+                    ));
+                }
+            }
+            verdicts
+        }
+        Err(error) => {
+            problems.push(error.to_string());
+            Vec::new()
+        }
+    };
     Ok(CheckReport {
         problems,
         exercises,
         solutions,
+        corpus,
     })
 }
 

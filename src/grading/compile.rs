@@ -92,7 +92,7 @@ pub async fn compile(
         .join("target")
         .join("lab-grade")
         .join(flavor.name());
-    write_manifest(&catalog.root, &dir, flavor)?;
+    write_manifest(&catalog.root, &dir, flavor, &format!("graded-{}", flavor.name()))?;
     let mut included: Vec<&Exercise> = selected.to_vec();
     let mut compiled = Compiled::default();
     loop {
@@ -129,9 +129,15 @@ pub async fn compile(
     Ok(compiled)
 }
 
-/// A `Cargo.toml` with the dependencies of the `flavor` crate, workspace
-/// references resolved, and the workspace's lock file beside it.
-fn write_manifest(root: &Path, dir: &Path, flavor: Flavor) -> Result<(), CompileError> {
+/// A `Cargo.toml` for package `package` with the dependencies of the
+/// `flavor` crate, workspace references resolved, and the workspace's lock
+/// file beside it.
+pub(super) fn write_manifest(
+    root: &Path,
+    dir: &Path,
+    flavor: Flavor,
+    package: &str,
+) -> Result<(), CompileError> {
     let read = |path: PathBuf| -> Result<toml::Table, CompileError> {
         let text = std::fs::read_to_string(&path).map_err(|source| CompileError::Io {
             context: format!("cannot read {}", path.display()),
@@ -174,8 +180,7 @@ fn write_manifest(root: &Path, dir: &Path, flavor: Flavor) -> Result<(), Compile
     // shared target folder, and after one flavor was built, the other could
     // be taken as up to date and run the wrong code.
     let mut manifest: toml::Table = toml::from_str(&format!(
-        "[package]\nname = \"graded-{}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\npath = \"lib.rs\"\n\n[workspace]\n",
-        flavor.name()
+        "[package]\nname = \"{package}\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[lib]\npath = \"lib.rs\"\n\n[workspace]\n"
     ))
     .expect("the manifest skeleton is valid TOML");
     manifest.insert(
@@ -244,7 +249,7 @@ fn write_lib(
 
 /// Writes only when the content differs, so cargo sees no change and does
 /// not rebuild when nothing changed.
-fn write_if_changed(path: &Path, text: &str) -> Result<(), CompileError> {
+pub(super) fn write_if_changed(path: &Path, text: &str) -> Result<(), CompileError> {
     if std::fs::read_to_string(path).is_ok_and(|old| old == text) {
         return Ok(());
     }
@@ -254,11 +259,14 @@ fn write_if_changed(path: &Path, text: &str) -> Result<(), CompileError> {
     })
 }
 
-struct Build {
-    executable: Option<PathBuf>,
+/// What one `cargo test --no-run` of a generated crate gave.
+pub(super) struct Build {
+    /// The test binary, when the build succeeded.
+    pub(super) executable: Option<PathBuf>,
     /// Each error's primary file and its rendered text, in order.
-    errors: Vec<(PathBuf, String)>,
-    stderr_tail: String,
+    pub(super) errors: Vec<(PathBuf, String)>,
+    /// The end of cargo's own error output.
+    pub(super) stderr_tail: String,
 }
 
 #[derive(Deserialize)]
@@ -287,7 +295,9 @@ struct Span {
     is_primary: bool,
 }
 
-async fn cargo_build(root: &Path, dir: &Path) -> Result<Build, CompileError> {
+/// Builds the tests of the generated crate in `dir`, in the grader's own
+/// target folder.
+pub(super) async fn cargo_build(root: &Path, dir: &Path) -> Result<Build, CompileError> {
     let output = Command::new("cargo")
         .args(["test", "--no-run", "--quiet", "--message-format=json"])
         .arg("--manifest-path")
@@ -368,7 +378,7 @@ mod tests {
         let mut names = Vec::new();
         for flavor in [Flavor::Exercises, Flavor::Solutions] {
             let dir = scratch.join(flavor.name());
-            write_manifest(root, &dir, flavor).unwrap();
+            write_manifest(root, &dir, flavor, &format!("graded-{}", flavor.name())).unwrap();
             let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
             let manifest: toml::Table = toml::from_str(&text).unwrap();
             names.push(manifest["package"]["name"].as_str().unwrap().to_owned());

@@ -69,9 +69,12 @@ fn failure_messages(output: &str) -> HashMap<String, String> {
 
 /// The text after "panicked at FILE:LINE:COL:", without the notes libtest adds.
 fn panic_message(section: &[&str]) -> String {
+    // The last panic is the one that failed the test: a check that catches
+    // a panic (a snapshot compared inside `graded_snapshot!`) panics again
+    // with its own message.
     let start = section
         .iter()
-        .position(|line| line.contains(" panicked at "))
+        .rposition(|line| line.contains(" panicked at "))
         .map(|index| index + 1)
         .unwrap_or(0);
     let text: Vec<&str> = section[start..]

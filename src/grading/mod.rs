@@ -10,6 +10,8 @@
 pub mod catalog;
 pub mod check;
 pub mod compile;
+pub mod corpus;
+pub mod formats;
 pub mod hints;
 pub mod libtest;
 pub mod pristine;

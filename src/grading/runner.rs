@@ -53,7 +53,8 @@ pub async fn grade(
                     "the test binary was not produced".into(),
                 ))
             })?;
-            let mut result = run(catalog, exercise, executable).await?;
+            let prefix = format!("{}::", exercise.graded_module_path());
+            let mut result = run(catalog, exercise, executable, &prefix).await?;
             result.compile_seconds = compile_seconds;
             result
         };
@@ -76,15 +77,18 @@ pub enum GradeError {
     Run(std::io::Error),
 }
 
-/// Runs one exercise's tests, stopping them at its time limit.
-async fn run(
+/// Runs one exercise's tests, those under the module path `prefix`
+/// (`redis::strings_graded::`) in `executable`, stopping them at the
+/// exercise's time limit.
+pub(super) async fn run(
     catalog: &Catalog,
     exercise: &Exercise,
     executable: &Path,
+    prefix: &str,
 ) -> Result<ExerciseResult, GradeError> {
     let started = Instant::now();
     let mut child = Command::new(executable)
-        .arg(format!("{}::", exercise.graded_module_path()))
+        .arg(prefix)
         .args(["--test-threads", "4"])
         .current_dir(&catalog.root)
         // Snapshots are compared, never written, while grading.
@@ -110,14 +114,13 @@ async fn run(
         let _ = child.kill().await;
     }
     let runs = libtest::parse(&String::from_utf8_lossy(&output));
-    let prefix = format!("{}::", exercise.graded_module_path());
     let tests: Vec<TestResult> = exercise
         .tests
         .iter()
         .map(|graded| {
             let run = runs
                 .iter()
-                .find(|run| run.path.strip_prefix(&prefix) == Some(graded.name.as_str()));
+                .find(|run| run.path.strip_prefix(prefix) == Some(graded.name.as_str()));
             match run {
                 Some(run) if run.passed => TestResult {
                     name: graded.name.clone(),

@@ -47,24 +47,37 @@ impl BackgroundWorker {
         let (kill, killed) = oneshot::channel();
         let thread = std::thread::spawn(move || {
             runtime.block_on(async move {
-                let (redis, client) = tokio::try_join!(
-                    connect_redis(&redis_url, Origin::Lab),
-                    connect_mongodb(&mongodb_uri, Origin::Lab),
-                )?;
-                let ready =
-                    Changes::listen_ready(&redis_url, &prefix).map_err(|error| LabError::Io {
-                        context: "cannot subscribe to queued jobs".into(),
-                        source: std::io::Error::other(error),
+                let client = connect_mongodb(&mongodb_uri, Origin::Lab).await?;
+                let outcome = async {
+                    let redis = connect_redis(&redis_url, Origin::Lab).await?;
+                    let ready = Changes::listen_ready(&redis_url, &prefix).map_err(|error| {
+                        LabError::Io {
+                            context: "cannot subscribe to queued jobs".into(),
+                            source: std::io::Error::other(error),
+                        }
                     })?;
-                let queue = JobQueue::new(redis, prefix);
-                let running =
-                    worker::run_woken(queue, client.database(&database), options, shutdown, ready);
-                tokio::select! {
-                    report = running => Ok(report),
-                    // Killed: the worker's future is dropped mid-job, and
-                    // the runtime with it when the thread ends.
-                    _ = killed => Ok(WorkerReport::default()),
+                    let queue = JobQueue::new(redis, prefix);
+                    let running = worker::run_woken(
+                        queue,
+                        client.database(&database),
+                        options,
+                        shutdown,
+                        ready,
+                    );
+                    tokio::select! {
+                        report = running => Ok(report),
+                        // Killed: the worker's future is dropped mid-job.
+                        _ = killed => Ok(WorkerReport::default()),
+                    }
                 }
+                .await;
+                // The client is shut down here, on its own runtime while that
+                // still runs. Merely dropped, it would leave the ending of its
+                // sessions to a task that the runtime's shutdown (when this
+                // thread ends) interrupts after the connection pool is gone,
+                // and the driver reports that as a panic on standard error.
+                client.shutdown().immediate(true).await;
+                outcome
             })
         });
         Ok(BackgroundWorker {

@@ -71,6 +71,16 @@ pub async fn connect_redis(url: &str, origin: Origin) -> Result<ConnectionManage
 /// `mongodb::Client` holds a connection pool behind an `Arc`: one per
 /// program, cloned freely.
 pub async fn connect_mongodb(uri: &str, origin: Origin) -> Result<mongodb::Client, ServiceError> {
+    connect_mongodb_with(uri, origin, |_| {}).await
+}
+
+/// Like [`connect_mongodb`], with the driver's options adjusted by `adjust`
+/// before the client is made (the test harness adds command monitoring).
+pub async fn connect_mongodb_with(
+    uri: &str,
+    origin: Origin,
+    adjust: impl FnOnce(&mut ClientOptions),
+) -> Result<mongodb::Client, ServiceError> {
     let unreachable = |reason: String| ServiceError::Unreachable {
         service: "MongoDB",
         url: redact(uri),
@@ -85,6 +95,7 @@ pub async fn connect_mongodb(uri: &str, origin: Origin) -> Result<mongodb::Clien
     options
         .app_name
         .get_or_insert_with(|| "rust-db-lab".to_owned());
+    adjust(&mut options);
     let client =
         mongodb::Client::with_options(options).map_err(|error| unreachable(first_line(&error)))?;
     client

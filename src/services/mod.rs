@@ -13,7 +13,9 @@ pub mod redis_server;
 pub mod server_kind;
 pub mod tools;
 
-pub use clients::{Origin, connect_mongodb, connect_redis, redact, redis_url_with_database};
+pub use clients::{
+    Origin, connect_mongodb, connect_mongodb_with, connect_redis, redact, redis_url_with_database,
+};
 pub use error::ServiceError;
 pub use launcher::ManagedServer;
 pub use mongo_server::MongoOptions;

@@ -42,3 +42,78 @@ pub async fn bytes(redis: &mut ConnectionManager, key: &str) -> Option<Vec<u8>> 
         .await
         .unwrap_or_else(|error| panic!("GET {key} failed: {error}"))
 }
+
+/// Everything the database holds, as JSON for a snapshot: each key with its
+/// type, its value in a form that does not depend on how it was written
+/// (a hash's fields and a set's members sorted, a sorted set as
+/// `[member, score]` pairs by rank, bytes that are not text as their
+/// length), and whether it expires (not the seconds left, which vary).
+pub async fn dump(redis: &mut ConnectionManager) -> serde_json::Value {
+    use serde_json::{Value, json};
+    let mut all = serde_json::Map::new();
+    for key in keys(redis).await {
+        let kind = key_type(redis, &key).await;
+        let query = |name: &str| {
+            let mut command = redis::cmd(name);
+            command.arg(&key);
+            command
+        };
+        let value = match kind.as_str() {
+            "string" => match bytes(redis, &key).await {
+                Some(raw) => match String::from_utf8(raw) {
+                    Ok(text) => Value::from(text),
+                    Err(error) => json!({ "bytes": error.into_bytes().len() }),
+                },
+                None => Value::Null,
+            },
+            "hash" => {
+                let fields: std::collections::BTreeMap<String, String> = query("HGETALL")
+                    .query_async(redis)
+                    .await
+                    .unwrap_or_else(|error| panic!("HGETALL {key} failed: {error}"));
+                json!(fields)
+            }
+            "list" => {
+                let items: Vec<String> = query("LRANGE")
+                    .arg(0)
+                    .arg(-1)
+                    .query_async(redis)
+                    .await
+                    .unwrap_or_else(|error| panic!("LRANGE {key} failed: {error}"));
+                json!(items)
+            }
+            "set" => {
+                let mut members: Vec<String> = query("SMEMBERS")
+                    .query_async(redis)
+                    .await
+                    .unwrap_or_else(|error| panic!("SMEMBERS {key} failed: {error}"));
+                members.sort();
+                json!(members)
+            }
+            "zset" => {
+                let pairs: Vec<(String, f64)> = query("ZRANGE")
+                    .arg(0)
+                    .arg(-1)
+                    .arg("WITHSCORES")
+                    .query_async(redis)
+                    .await
+                    .unwrap_or_else(|error| panic!("ZRANGE {key} failed: {error}"));
+                json!(pairs)
+            }
+            "stream" => {
+                let length: u64 = query("XLEN")
+                    .query_async(redis)
+                    .await
+                    .unwrap_or_else(|error| panic!("XLEN {key} failed: {error}"));
+                json!({ "entries": length })
+            }
+            _ => Value::Null,
+        };
+        let expires = ttl(redis, &key).await.is_some();
+        all.insert(
+            key,
+            json!({ "type": kind, "value": value, "expires": expires }),
+        );
+    }
+    Value::Object(all)
+}

@@ -21,9 +21,13 @@
 //! fails; servers are tied to the test process, so a crashed run leaves none
 //! behind.
 
+#[cfg(feature = "api")]
+pub mod http;
 pub mod inspect;
 mod mongo;
+pub mod mongo_log;
 mod redis_lease;
+pub mod redis_log;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -35,7 +39,9 @@ use crate::dataset::{self, Existing, SeedSpec};
 use crate::services::{Origin, ServiceError, connect_redis};
 
 pub use mongo::MongoLease;
+pub use mongo_log::{MongoCommand, MongoLog, MongoRecording};
 pub use redis_lease::RedisLease;
+pub use redis_log::{RedisCommand, RedisLog, RedisRecording};
 
 /// The small fixed data set of [`TestEnv::start_seeded`]: enough for every
 /// query shape, small enough to load in a blink.
@@ -115,6 +121,26 @@ impl TestEnv {
         connect_redis(self.redis.url(), Origin::Lab)
             .await
             .unwrap_or_else(|error| panic!("cannot connect to the test's Redis: {error}"))
+    }
+
+    /// Starts recording the commands this test's Redis runs; see
+    /// [`redis_log`]. Record only the code under test: the harness's own
+    /// checks made in between would be recorded too.
+    pub async fn record_redis(&self) -> RedisRecording {
+        RedisRecording::start(
+            self.redis_url(),
+            self.redis().await,
+            self.owns_redis_server(),
+        )
+        .await
+    }
+
+    /// Starts recording the commands sent through [`TestEnv::database`]'s
+    /// client; see [`mongo_log`].
+    pub fn record_mongo(&self) -> MongoRecording {
+        let sink = self.mongo.commands().clone();
+        sink.start();
+        MongoRecording { sink }
     }
 
     /// The URL of this test's Redis, database number included.
@@ -243,4 +269,31 @@ fn remove_stale_dirs(root: &std::path::Path) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
+}
+
+/// Compares `value` with the snapshot `name` recorded from the answer key
+/// in the `snapshots` folder beside the graded suite, and fails with
+/// `message` (which should say what the snapshot shows and what to look
+/// at) when they differ; insta prints the difference above it.
+///
+/// The name alone names the file, whichever crate runs the suite (the
+/// answer key, the exercises, the grader's own crate), so one recording
+/// serves them all. Redactions (`{ ".id" => "[id]" }`) may follow.
+#[macro_export]
+macro_rules! graded_snapshot {
+    ($name:expr, $value:expr, $message:expr $(, $redactions:tt)?) => {{
+        // Evaluated here, outside the closure, so the value may be awaited.
+        let value = $value;
+        let outcome = ::std::panic::catch_unwind(::std::panic::AssertUnwindSafe(|| {
+            ::insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false }, {
+                ::insta::assert_json_snapshot!($name, value $(, $redactions)?);
+            });
+        }));
+        if outcome.is_err() {
+            panic!(
+                "{} (it differs from the answer key's recorded snapshot `{}`; the difference is printed above)",
+                $message, $name
+            );
+        }
+    }};
 }

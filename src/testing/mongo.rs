@@ -3,11 +3,13 @@
 use mongodb::{Client, Database};
 use tokio::sync::OnceCell;
 
+use super::mongo_log::Sink;
 use super::{HarnessError, block_on_side_thread, test_dir};
 use crate::config::Config;
 use crate::services::mongo_server::{self, MongoOptions};
 use crate::services::{
     Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_mongodb,
+    connect_mongodb_with,
 };
 
 /// The embedded server of this test binary: started by the first test that
@@ -21,6 +23,7 @@ pub struct MongoLease {
     uri: String,
     client: Client,
     database: Database,
+    commands: Sink,
 }
 
 impl MongoLease {
@@ -33,12 +36,19 @@ impl MongoLease {
         };
         // A client per test: a client's background tasks live on the runtime
         // that made it, and every `#[tokio::test]` has a runtime of its own.
-        let client = connect_mongodb(&uri, origin).await?;
+        // The client reports the commands it sends to `commands`, which
+        // keeps them only while a test records (`TestEnv::record_mongo`).
+        let commands = Sink::default();
+        let client = connect_mongodb_with(&uri, origin, |options| {
+            options.command_event_handler = Some(commands.handler());
+        })
+        .await?;
         let database = client.database(&name.replace('-', "_"));
         Ok(MongoLease {
             uri,
             client,
             database,
+            commands,
         })
     }
 
@@ -55,6 +65,11 @@ impl MongoLease {
     /// The test's database.
     pub fn database(&self) -> &Database {
         &self.database
+    }
+
+    /// Where the client's command monitoring reports.
+    pub(super) fn commands(&self) -> &Sink {
+        &self.commands
     }
 }
 

@@ -7,14 +7,34 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lab::Config;
+use lab::grading::corpus::Kind;
 use lab::grading::{self, Catalog, Flavor, Report, Status};
+
+/// A report format for `lab grade --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The report as the lab's own JSON.
+    Json,
+    /// JUnit XML.
+    Junit,
+    /// Exercism's results.json, version 3.
+    Exercism,
+    /// GitHub Classroom's autograding runner results.
+    Classroom,
+}
+
+/// Where `lab grade` writes its report besides the table.
+pub struct Outputs {
+    pub json: Option<PathBuf>,
+    pub junit: Option<PathBuf>,
+    pub format: Option<Format>,
+}
 
 pub async fn grade(
     config: &Config,
     id: Option<String>,
     flavor: Flavor,
-    json: Option<PathBuf>,
-    junit: Option<PathBuf>,
+    outputs: Outputs,
 ) -> Result<ExitCode, String> {
     let catalog = Catalog::load(&config.repository()).map_err(|e| e.to_string())?;
     eprintln!(
@@ -25,11 +45,20 @@ pub async fn grade(
     let report = grading::grade(&catalog, flavor, &selected)
         .await
         .map_err(|e| e.to_string())?;
-    print_table(&report);
-    if let Some(path) = json {
+    match outputs.format {
+        None => {
+            print_table(&report);
+            print_problems(&report);
+        }
+        Some(Format::Json) => println!("{}", report.to_json()),
+        Some(Format::Junit) => print!("{}", report.to_junit()),
+        Some(Format::Exercism) => println!("{}", grading::formats::exercism(&report, &catalog)),
+        Some(Format::Classroom) => println!("{}", grading::formats::classroom(&report, &catalog)),
+    }
+    if let Some(path) = outputs.json {
         write(&path, &report.to_json())?;
     }
-    if let Some(path) = junit {
+    if let Some(path) = outputs.junit {
         write(&path, &report.to_junit())?;
     }
     Ok(if report.score == report.max_score {
@@ -45,16 +74,12 @@ fn write(path: &PathBuf, text: &str) -> Result<(), String> {
 
 fn print_table(report: &Report) {
     println!(
-        "{:<22} {:>7}  {:<14} {:>8} {:>7}  first problem",
+        "{:<22} {:>7}  {:<14} {:>8} {:>7}",
         "exercise", "points", "status", "compile", "tests"
     );
     for exercise in &report.exercises {
-        let first = exercise
-            .first_message()
-            .map(|message| first_line(message, 70))
-            .unwrap_or_default();
         println!(
-            "{:<22} {:>7}  {:<14} {:>7.1}s {:>6.1}s  {first}",
+            "{:<22} {:>7}  {:<14} {:>7.1}s {:>6.1}s",
             exercise.id,
             format!("{}/{}", exercise.points, exercise.max_points),
             exercise.status.label(),
@@ -69,18 +94,51 @@ fn print_table(report: &Report) {
     );
 }
 
-/// The first meaningful line of a message, cut to `width` characters.
-fn first_line(message: &str, width: usize) -> String {
-    let line = message
-        .lines()
-        .map(str::trim)
-        .find(|line| !line.is_empty() && !line.starts_with("-->"))
-        .unwrap_or_default();
-    let mut text: String = line.chars().take(width).collect();
-    if line.chars().count() > width {
-        text.push('…');
+/// For each exercise short of full marks, its first problem in full,
+/// wrapped: the message is where the lesson is, so none of it is cut.
+fn print_problems(report: &Report) {
+    for exercise in &report.exercises {
+        let Some(test) = exercise.tests.iter().find(|t| t.message.is_some()) else {
+            continue;
+        };
+        let message = test.message.as_deref().unwrap_or_default();
+        println!("\n{} ({}), test {}:", exercise.id, exercise.status.label(), test.name);
+        for line in wrap(message, 76) {
+            println!("    {line}");
+        }
+        let failing = exercise.tests.iter().filter(|t| t.points == 0).count();
+        if failing > 1 {
+            println!(
+                "    ({} more failing tests; `cargo lab grade {} --format json` shows every message)",
+                failing - 1,
+                exercise.id
+            );
+        }
     }
-    text
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces; the
+/// lines of a compiler error keep their layout.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    for paragraph in text.lines() {
+        if paragraph.starts_with(' ') || paragraph.contains(" | ") || paragraph.chars().count() <= width {
+            lines.push(paragraph.to_owned());
+            continue;
+        }
+        let mut line = String::new();
+        for word in paragraph.split(' ') {
+            if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+                lines.push(std::mem::take(&mut line));
+            }
+            if !line.is_empty() {
+                line.push(' ');
+            }
+            line.push_str(word);
+        }
+        lines.push(line);
+    }
+    lines
 }
 
 pub fn hint(config: &Config, id: &str) -> Result<ExitCode, String> {
@@ -142,9 +200,7 @@ pub async fn watch(config: &Config) -> Result<ExitCode, String> {
             match grading::grade(&catalog, Flavor::Exercises, &[id.as_str()]).await {
                 Ok(report) => {
                     print_table(&report);
-                    if let Some(message) = report.exercises.iter().find_map(|e| e.first_message()) {
-                        println!("\n{message}");
-                    }
+                    print_problems(&report);
                 }
                 Err(error) => eprintln!("lab: error: {error}"),
             }
@@ -179,6 +235,16 @@ pub async fn check_exercises(config: &Config, record: bool) -> Result<ExitCode, 
         report.solutions.score,
         report.solutions.max_score
     );
+    let wrong = report.corpus.iter().filter(|v| v.kind == Kind::Wrong);
+    let caught = wrong.clone().filter(|v| v.problem.is_none()).count();
+    let alternatives = report.corpus.iter().filter(|v| v.kind == Kind::Alternative);
+    let accepted = alternatives.clone().filter(|v| v.problem.is_none()).count();
+    println!(
+        "Corpus: {caught} of {} wrong answers caught by the test that names their mistake, \
+         {accepted} of {} alternative answers given full marks.",
+        wrong.count(),
+        alternatives.count()
+    );
     if report.problems.is_empty() {
         println!("check-exercises: all good");
         Ok(ExitCode::SUCCESS)
@@ -188,4 +254,55 @@ pub async fn check_exercises(config: &Config, record: bool) -> Result<ExitCode, 
         }
         Ok(ExitCode::FAILURE)
     }
+}
+
+/// `lab check-exercises --corpus [ID...]`: grades the corpus answers of the
+/// named exercises (all when none is named) and shows what each one got.
+pub async fn check_corpus(config: &Config, ids: &[String]) -> Result<ExitCode, String> {
+    let catalog = Catalog::load(&config.repository()).map_err(|e| e.to_string())?;
+    for id in ids {
+        catalog.find(id).map_err(|e| e.to_string())?;
+    }
+    let mut corpus = grading::corpus::Corpus::load(&catalog).map_err(|e| e.to_string())?;
+    corpus
+        .answers
+        .retain(|(id, _)| ids.is_empty() || ids.contains(id));
+    let verdicts = grading::corpus::grade(&catalog, &corpus)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut good = true;
+    for verdict in &verdicts {
+        let kind = match verdict.kind {
+            Kind::Wrong => "wrong",
+            Kind::Alternative => "alternative",
+        };
+        let score = verdict
+            .result
+            .as_ref()
+            .map(|r| format!("{}/{}", r.points, r.max_points))
+            .unwrap_or_else(|| "-".into());
+        let outcome = if verdict.problem.is_none() { "ok" } else { "PROBLEM" };
+        println!(
+            "{outcome:<8} {:<22} {:<36} {kind:<12} {score}",
+            verdict.exercise, verdict.answer
+        );
+        if let Some(problem) = &verdict.problem {
+            good = false;
+            for line in wrap(problem, 76) {
+                println!("    {line}");
+            }
+        } else if let Some(result) = &verdict.result
+            && let Some(test) = result.tests.iter().find(|t| t.message.is_some())
+        {
+            println!("    {}:", test.name);
+            for line in wrap(test.message.as_deref().unwrap_or_default(), 76) {
+                println!("    {line}");
+            }
+        }
+    }
+    Ok(if good {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -103,6 +103,11 @@ enum Command {
         /// Also write the report as JUnit XML to this file.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Print the report in this format instead of the table: `json`,
+        /// `junit`, `exercism` (Exercism's results.json, version 3) or
+        /// `classroom` (GitHub Classroom's autograding runner results).
+        #[arg(long, value_enum)]
+        format: Option<grading_cli::Format>,
         /// Grade the answer key instead of the exercises (for instructors).
         #[arg(long)]
         solutions: bool,
@@ -130,6 +135,11 @@ enum Command {
         /// Record the current exercise files as the originals `lab reset` restores.
         #[arg(long)]
         record: bool,
+        /// Grade only the corpus of wrong and alternative answers of these
+        /// exercises (all of them when none is named after the flag), and
+        /// print each answer's verdict and message.
+        #[arg(long, value_name = "ID", num_args = 0..)]
+        corpus: Option<Vec<String>>,
     },
 }
 
@@ -318,6 +328,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             id,
             json,
             junit,
+            format,
             solutions,
         } => {
             let flavor = if solutions {
@@ -325,12 +336,22 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             } else {
                 Flavor::Exercises
             };
-            grading_cli::grade(config, id, flavor, json, junit).await
+            let outputs = grading_cli::Outputs {
+                json,
+                junit,
+                format,
+            };
+            grading_cli::grade(config, id, flavor, outputs).await
         }
         Command::Hint { id } => grading_cli::hint(config, &id),
         Command::Reset { id, yes } => grading_cli::reset(config, &id, yes),
         Command::Watch => grading_cli::watch(config).await,
-        Command::CheckExercises { record } => grading_cli::check_exercises(config, record).await,
+        Command::CheckExercises {
+            corpus: Some(ids), ..
+        } => grading_cli::check_corpus(config, &ids).await,
+        Command::CheckExercises { record, .. } => {
+            grading_cli::check_exercises(config, record).await
+        }
         Command::Notebooks(Notebooks::Check { name }) => {
             lessons_cli::notebooks(config, name, lessons_cli::Action::Check).await
         }

@@ -17,35 +17,83 @@ fn ada() -> CustomerCard {
 async fn the_json_form_is_one_string_that_round_trips() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    save_as_json(&mut redis, &ada()).await.unwrap();
+    let recording = env.record_redis().await;
+    save_as_json(&mut redis, &ada())
+        .await
+        .expect("save_as_json returned an error");
+    let sent = recording.finish().await;
     assert_eq!(
         inspect::key_type(&mut redis, "customer:42:json").await,
         "string",
-        "JSON goes in a plain string value"
+        "Redis has no JSON type: the JSON form is a plain string value under `customer:42:json`"
+    );
+    assert_eq!(
+        sent.names(),
+        ["SET"],
+        "the JSON form is written whole, with one SET; save_as_json sent {}",
+        sent.listing()
     );
     let raw = inspect::bytes(&mut redis, "customer:42:json")
         .await
         .unwrap_or_default();
-    let parsed: serde_json::Value =
-        serde_json::from_slice(&raw).expect("`customer:42:json` must hold valid JSON");
-    assert_eq!(parsed["email"], "ada@example.com");
-    // The stored document, field names and all, as recorded from the answer key.
-    insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false }, {
-        insta::assert_json_snapshot!("customer_card_json", parsed);
+    let parsed: serde_json::Value = serde_json::from_slice(&raw).unwrap_or_else(|_| {
+        panic!(
+            "`customer:42:json` must hold valid JSON (serde_json::to_string), it holds {:?}",
+            String::from_utf8_lossy(&raw)
+        )
     });
-    assert_eq!(load_from_json(&mut redis, 42).await.unwrap(), Some(ada()));
-    assert_eq!(load_from_json(&mut redis, 43).await.unwrap(), None);
+    assert_eq!(
+        parsed["email"], "ada@example.com",
+        "the JSON document has the card's fields by name"
+    );
+    // The stored document, field names and all, as recorded from the answer key.
+    lab::graded_snapshot!(
+        "customer_card_json",
+        parsed,
+        "the JSON under `customer:42:json` must be the card serialised by serde: fields id, name, email and city"
+    );
+    let recording = env.record_redis().await;
+    let loaded = load_from_json(&mut redis, 42)
+        .await
+        .expect("load_from_json returned an error");
+    let sent = recording.finish().await;
+    assert_eq!(
+        loaded,
+        Some(ada()),
+        "load_from_json reads back the card save_as_json stored"
+    );
+    assert_eq!(
+        sent.names(),
+        ["GET"],
+        "the JSON form is read whole with one GET; load_from_json sent {}",
+        sent.listing()
+    );
+    assert_eq!(
+        load_from_json(&mut redis, 43).await.unwrap(),
+        None,
+        "a customer without a stored card gives `None`"
+    );
 }
 
 #[tokio::test]
 async fn the_hash_form_has_one_field_per_attribute() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    save_as_hash(&mut redis, &ada()).await.unwrap();
+    let recording = env.record_redis().await;
+    save_as_hash(&mut redis, &ada())
+        .await
+        .expect("save_as_hash returned an error");
+    let sent = recording.finish().await;
     assert_eq!(
         inspect::key_type(&mut redis, "customer:42").await,
         "hash",
         "`customer:42` must be a hash"
+    );
+    assert!(
+        sent.names() == ["HSET"] || sent.names() == ["HMSET"],
+        "a hash's fields are written together in one command (HSET with several fields, or \
+         HMSET, which `hset_multiple` sends): save_as_hash sent {}",
+        sent.listing()
     );
     let fields: std::collections::BTreeMap<String, String> =
         redis.hgetall("customer:42").await.unwrap();
@@ -55,8 +103,27 @@ async fn the_hash_form_has_one_field_per_attribute() {
         ["city", "email", "name"],
         "the hash holds the fields name, email and city"
     );
-    assert_eq!(fields["city"], "Metropolis");
-    assert_eq!(load_from_hash(&mut redis, 42).await.unwrap(), Some(ada()));
+    assert_eq!(
+        fields["city"], "Metropolis",
+        "each field holds its value as a string"
+    );
+    lab::graded_snapshot!(
+        "customer_card_hash",
+        inspect::dump(&mut redis).await,
+        "save_as_hash must leave one hash, `customer:42`, with the fields name, email and city"
+    );
+    let recording = env.record_redis().await;
+    let loaded = load_from_hash(&mut redis, 42)
+        .await
+        .expect("load_from_hash returned an error");
+    let sent = recording.finish().await;
+    assert_eq!(loaded, Some(ada()), "load_from_hash reads back the stored card");
+    assert!(
+        sent.names() == ["HGETALL"] || sent.names() == ["HMGET"],
+        "a card is read in one command (HGETALL, or HMGET of the three fields), not a field at \
+         a time: load_from_hash sent {}",
+        sent.listing()
+    );
     assert_eq!(
         load_from_hash(&mut redis, 43).await.unwrap(),
         None,
@@ -69,11 +136,23 @@ async fn changing_the_email_touches_only_that_field() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
     save_as_hash(&mut redis, &ada()).await.unwrap();
+    let recording = env.record_redis().await;
     change_email(&mut redis, 42, "countess@example.com")
         .await
-        .unwrap();
+        .expect("change_email returned an error");
+    let sent = recording.finish().await;
     let email: String = redis.hget("customer:42", "email").await.unwrap();
-    assert_eq!(email, "countess@example.com");
+    assert_eq!(email, "countess@example.com", "the email field has the new address");
+    let touched_only_email = sent.names() == ["HSET"]
+        && sent.commands[0].args.len() == 3
+        && sent.commands[0].args[1] == "email";
+    assert!(
+        touched_only_email,
+        "the point of a hash is that one field changes alone: change_email must send one HSET of \
+         the email field only, it sent {} (reading the whole card and writing it back loses a \
+         change made by someone else in between)",
+        sent.listing()
+    );
     let name: String = redis.hget("customer:42", "name").await.unwrap();
     assert_eq!(
         name, "Ada Lovelace",

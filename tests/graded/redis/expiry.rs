@@ -1,4 +1,7 @@
 //! Graded tests of the expiry exercise, shared by `exercises` and `solutions`.
+//!
+//! A session must never exist without its expiry, even for a moment: the
+//! tests check the commands sent as well as the TTL left behind.
 
 use super::expiry::*;
 use lab::testing::{TestEnv, inspect};
@@ -8,19 +11,38 @@ use redis::AsyncCommands;
 async fn a_session_is_stored_with_an_expiry() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
+    let recording = env.record_redis().await;
     start_session(&mut redis, "t0k3n", "ada@example.com")
         .await
-        .unwrap();
+        .expect("start_session returned an error");
+    let sent = recording.finish().await;
     let user: Option<String> = redis.get("session:t0k3n").await.unwrap();
     assert_eq!(
         user.as_deref(),
         Some("ada@example.com"),
-        "the session belongs under `session:t0k3n`"
+        "the session belongs under `session:t0k3n` and holds the user"
     );
     let ttl = inspect::ttl(&mut redis, "session:t0k3n").await;
     assert!(
         matches!(ttl, Some(seconds) if (1790..=1800).contains(&seconds)),
         "`session:t0k3n` must expire in 1800 seconds, TTL says {ttl:?}; a session must not live forever"
+    );
+    let one_command = match sent.names().as_slice() {
+        ["SETEX"] | ["PSETEX"] => true,
+        ["SET"] => sent.commands[0].has_option("EX") || sent.commands[0].has_option("PX"),
+        _ => false,
+    };
+    assert!(
+        one_command,
+        "start_session sent {}: a session must be stored with its expiry in one command \
+         (SETEX, or SET with EX); with SET and then EXPIRE, a crash between the two leaves \
+         a session that never expires",
+        sent.listing()
+    );
+    lab::graded_snapshot!(
+        "expiry_session",
+        inspect::dump(&mut redis).await,
+        "start_session must leave exactly one string key, `session:t0k3n`, holding the user and expiring"
     );
 }
 
@@ -32,18 +54,36 @@ async fn touching_a_session_gives_it_the_full_time_again() {
         .set_ex("session:abc", "grace@example.com", 10)
         .await
         .unwrap();
-    assert!(
-        touch_session(&mut redis, "abc").await.unwrap(),
-        "touching a live session answers true"
-    );
+    let recording = env.record_redis().await;
+    let touched = touch_session(&mut redis, "abc")
+        .await
+        .expect("touch_session returned an error");
+    let sent = recording.finish().await;
+    assert!(touched, "touching a live session answers true");
     let ttl = inspect::ttl(&mut redis, "session:abc").await;
     assert!(
         matches!(ttl, Some(seconds) if seconds > 1700),
         "after a touch `session:abc` must have 1800 s again, TTL says {ttl:?}"
     );
+    assert_eq!(
+        sent.names(),
+        ["EXPIRE"],
+        "touching a session is one EXPIRE, which also answers whether the session still exists; \
+         touch_session sent {} (writing the value again, or asking EXISTS first, opens a gap where \
+         the session can expire and come back to life)",
+        sent.listing()
+    );
+    let user: Option<String> = redis.get("session:abc").await.unwrap();
+    assert_eq!(
+        user.as_deref(),
+        Some("grace@example.com"),
+        "touching a session keeps its user"
+    );
     assert!(
-        !touch_session(&mut redis, "gone").await.unwrap(),
-        "an expired session cannot be touched back to life"
+        !touch_session(&mut redis, "gone")
+            .await
+            .expect("touching a missing session is not an error"),
+        "an expired session cannot be touched back to life: answer false"
     );
     assert_eq!(
         inspect::keys(&mut redis).await,
@@ -59,18 +99,27 @@ async fn ttl_answers_are_translated() {
     let _: () = redis.set("plain", "x").await.unwrap();
     let _: () = redis.set_ex("brief", "x", 100).await.unwrap();
     assert_eq!(
-        expiry_of(&mut redis, "absent").await.unwrap(),
+        expiry_of(&mut redis, "absent")
+            .await
+            .expect("expiry_of returned an error"),
         Expiry::Missing,
-        "TTL answers -2 for a missing key"
+        "TTL answers -2 for a missing key: that is `Expiry::Missing`"
     );
     assert_eq!(
         expiry_of(&mut redis, "plain").await.unwrap(),
         Expiry::Never,
-        "TTL answers -1 for a key without expiry"
+        "TTL answers -1 for a key without expiry: that is `Expiry::Never`"
     );
+    let recording = env.record_redis().await;
     let brief = expiry_of(&mut redis, "brief").await.unwrap();
+    let sent = recording.finish().await;
     assert!(
         matches!(brief, Expiry::In(seconds) if (95..=100).contains(&seconds)),
-        "got {brief:?}"
+        "a key set to expire in 100 s is `Expiry::In(100)` or a little less, got {brief:?}"
+    );
+    assert!(
+        sent.names() == ["TTL"] || sent.names() == ["PTTL"],
+        "TTL alone tells all three cases apart (-2, -1, seconds); expiry_of sent {}",
+        sent.listing()
     );
 }

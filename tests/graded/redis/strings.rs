@@ -1,4 +1,8 @@
 //! Graded tests of the strings exercise, shared by `exercises` and `solutions`.
+//!
+//! Besides what each function returns and leaves in Redis, the tests look at
+//! the commands it sent (`TestEnv::record_redis`): one command per job, the
+//! counting done by the server.
 
 use super::strings::*;
 use lab::testing::{TestEnv, inspect};
@@ -8,24 +12,33 @@ use redis::AsyncCommands;
 async fn stores_a_customer_name_under_its_key() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
+    let recording = env.record_redis().await;
     store_customer_name(&mut redis, 42, "Ada Lovelace")
         .await
-        .unwrap();
+        .expect("store_customer_name returned an error");
+    let sent = recording.finish().await;
     assert_eq!(
         inspect::keys(&mut redis).await,
         ["customer:42:name"],
-        "the name belongs under `customer:42:name`: keys follow `<type>:<id>`"
+        "the name belongs under `customer:42:name`: keys follow `<type>:<id>:<field>`, nothing else is written"
     );
     assert_eq!(
         inspect::key_type(&mut redis, "customer:42:name").await,
         "string",
-        "a name is stored with SET, as a string"
+        "a name is stored with SET, as a string value"
     );
     assert_eq!(
         inspect::bytes(&mut redis, "customer:42:name")
             .await
             .as_deref(),
-        Some("Ada Lovelace".as_bytes())
+        Some("Ada Lovelace".as_bytes()),
+        "`customer:42:name` must hold the name exactly as given"
+    );
+    assert_eq!(
+        sent.names(),
+        ["SET"],
+        "storing a name is one SET; store_customer_name sent {}",
+        sent.listing()
     );
 }
 
@@ -34,12 +47,26 @@ async fn reads_a_name_back_and_a_missing_one_as_none() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
     let _: () = redis.set("customer:7:name", "Grace Hopper").await.unwrap();
+    let recording = env.record_redis().await;
+    let found = customer_name(&mut redis, 7)
+        .await
+        .expect("customer_name returned an error for a stored name");
+    let sent = recording.finish().await;
     assert_eq!(
-        customer_name(&mut redis, 7).await.unwrap().as_deref(),
-        Some("Grace Hopper")
+        found.as_deref(),
+        Some("Grace Hopper"),
+        "customer_name(7) reads `customer:7:name`"
     );
     assert_eq!(
-        customer_name(&mut redis, 8).await.unwrap(),
+        sent.names(),
+        ["GET"],
+        "reading a name is one GET (a missing key answers nil, so there is no need to ask EXISTS first); customer_name sent {}",
+        sent.listing()
+    );
+    assert_eq!(
+        customer_name(&mut redis, 8)
+            .await
+            .expect("a missing name is not an error"),
         None,
         "GET of a missing key is nil in Redis, which is `None`, not an error"
     );
@@ -49,19 +76,35 @@ async fn reads_a_name_back_and_a_missing_one_as_none() {
 async fn counts_visits_on_the_server() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
+    let recording = env.record_redis().await;
+    let first = record_visit(&mut redis, "home")
+        .await
+        .expect("record_visit returned an error");
+    let sent = recording.finish().await;
+    assert_eq!(first, 1, "the first visit to a page counts 1");
+    assert!(
+        sent.names() == ["INCR"] || sent.names() == ["INCRBY"],
+        "counting is one INCR, done by the server: record_visit sent {}; \
+         a GET and then a SET lets two visitors read the same count and lose a visit",
+        sent.listing()
+    );
     assert_eq!(
         record_visit(&mut redis, "home").await.unwrap(),
-        1,
-        "the first visit counts 1"
+        2,
+        "the second visit to `home` counts 2"
     );
-    assert_eq!(record_visit(&mut redis, "home").await.unwrap(), 2);
     assert_eq!(
         record_visit(&mut redis, "pricing").await.unwrap(),
         1,
-        "each page has its own counter"
+        "each page has its own counter: `visits:pricing` starts at 1"
     );
     let stored: i64 = redis.get("visits:home").await.unwrap();
     assert_eq!(stored, 2, "the count lives in Redis under `visits:home`");
+    lab::graded_snapshot!(
+        "strings_visits",
+        inspect::dump(&mut redis).await,
+        "the counters must be strings holding whole numbers, one key per page, without expiry"
+    );
 }
 
 #[tokio::test]
@@ -70,16 +113,29 @@ async fn many_clients_counting_at_once_lose_no_visit() {
     let redis = env.redis().await;
     let counters = (0..50).map(|_| {
         let mut redis = redis.clone();
-        tokio::spawn(async move { record_visit(&mut redis, "home").await.unwrap() })
+        tokio::spawn(async move { record_visit(&mut redis, "home").await })
     });
+    let mut answers = Vec::new();
     for counter in counters {
-        counter.await.unwrap();
+        answers.push(
+            counter
+                .await
+                .expect("record_visit panicked")
+                .expect("record_visit returned an error"),
+        );
     }
     let mut redis = redis.clone();
     let stored: i64 = redis.get("visits:home").await.unwrap();
     assert_eq!(
         stored, 50,
-        "50 visits at once must count 50: use INCR, not GET then SET"
+        "50 visits at once must count 50, and Redis holds {stored}: a GET then a SET lets two \
+         clients read the same count; INCR counts on the server, atomically"
+    );
+    answers.sort_unstable();
+    assert_eq!(
+        answers,
+        (1..=50).collect::<Vec<i64>>(),
+        "each of 50 visits at once must get its own count back (1 to 50): return what INCR answered"
     );
 }
 
@@ -94,7 +150,8 @@ async fn decodes_text_and_reports_bytes_that_are_not_utf8() {
         .unwrap();
     assert_eq!(
         read_text(&mut redis, "note:1").await.unwrap(),
-        Ok(Some("café".to_owned()))
+        Ok(Some("café".to_owned())),
+        "bytes that are UTF-8 (`café` is 5 bytes) decode to the text"
     );
     assert_eq!(
         read_text(&mut redis, "note:3").await.unwrap(),
@@ -106,6 +163,7 @@ async fn decodes_text_and_reports_bytes_that_are_not_utf8() {
         Err(NotText {
             key: "note:2".to_owned()
         }),
-        "Redis returns bytes; bytes that are not UTF-8 are not text"
+        "Redis returns bytes; bytes that are not UTF-8 are not text: report `NotText` instead of \
+         replacing them (a lossy decode hides the problem)"
     );
 }

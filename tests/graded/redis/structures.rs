@@ -1,28 +1,68 @@
 //! Graded tests of the data structures exercise, shared by `exercises` and `solutions`.
+//!
+//! Each structure earns its place by what the server does with it: the
+//! intersection, the ranking, the bit count and the estimate are computed
+//! by Redis, and only the answer travels. The tests check the commands sent
+//! as well as the results.
 
 use super::structures::*;
-use lab::testing::{TestEnv, inspect};
+use lab::testing::{RedisLog, TestEnv, inspect};
+
+/// Panics with a message naming `what` and the commands sent, unless the
+/// log holds exactly one command and it is one of `expected`.
+fn expect_one_of(sent: &RedisLog, expected: &[&str], what: &str) {
+    let names = sent.names();
+    assert!(
+        names.len() == 1 && expected.contains(&names[0]),
+        "{what}: expected one {}, got {}",
+        expected.join(" or "),
+        sent.listing()
+    );
+}
 
 #[tokio::test]
 async fn the_email_queue_is_first_in_first_out() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    for id in ["inv-1", "inv-2", "inv-3"] {
+    let recording = env.record_redis().await;
+    enqueue_email(&mut redis, "inv-1")
+        .await
+        .expect("enqueue_email returned an error");
+    let sent = recording.finish().await;
+    expect_one_of(
+        &sent,
+        &["RPUSH", "LPUSH"],
+        "adding to a queue is one push onto a list",
+    );
+    for id in ["inv-2", "inv-3"] {
         enqueue_email(&mut redis, id).await.unwrap();
     }
     assert_eq!(
         inspect::key_type(&mut redis, "queue:emails").await,
         "list",
-        "a queue is a Redis list"
+        "a queue is a Redis list under `queue:emails`"
     );
-    let mut taken = Vec::new();
+    // No snapshot of the list: pushing on the right and popping on the
+    // left is as good as the other way round.
+    let recording = env.record_redis().await;
+    let first = next_email(&mut redis)
+        .await
+        .expect("next_email returned an error");
+    let sent = recording.finish().await;
+    expect_one_of(
+        &sent,
+        &["LPOP", "RPOP"],
+        "taking from a queue is one pop, which reads and removes atomically",
+    );
+    let mut taken: Vec<String> = first.into_iter().collect();
     while let Some(id) = next_email(&mut redis).await.unwrap() {
         taken.push(id);
+        assert!(taken.len() <= 3, "next_email keeps returning ids: {taken:?}");
     }
     assert_eq!(
         taken,
         ["inv-1", "inv-2", "inv-3"],
-        "the oldest invoice is emailed first"
+        "the oldest invoice is emailed first: push at one end, pop at the other"
     );
     assert_eq!(
         next_email(&mut redis).await.unwrap(),
@@ -35,26 +75,44 @@ async fn the_email_queue_is_first_in_first_out() {
 async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
+    let recording = env.record_redis().await;
     tag_customer(&mut redis, 1, &["vip", "annual", "vip"])
         .await
-        .unwrap();
+        .expect("tag_customer returned an error");
+    let sent = recording.finish().await;
+    expect_one_of(
+        &sent,
+        &["SADD"],
+        "tagging is one SADD with every tag (SADD takes many members)",
+    );
     tag_customer(&mut redis, 2, &["annual", "vip", "reseller"])
         .await
         .unwrap();
     assert_eq!(
         inspect::key_type(&mut redis, "customer:1:tags").await,
         "set",
-        "tags are a Redis set"
+        "tags are a Redis set under `customer:1:tags`"
     );
     let count: u64 = redis::cmd("SCARD")
         .arg("customer:1:tags")
         .query_async(&mut redis)
         .await
         .unwrap();
-    assert_eq!(count, 2, "a tag given twice is stored once");
+    assert_eq!(count, 2, "a tag given twice is stored once: a set has no duplicates");
+    let recording = env.record_redis().await;
+    let shared = shared_tags(&mut redis, 1, 2)
+        .await
+        .expect("shared_tags returned an error");
+    let sent = recording.finish().await;
     assert_eq!(
-        shared_tags(&mut redis, 1, 2).await.unwrap(),
-        ["annual", "vip"]
+        shared,
+        ["annual", "vip"],
+        "customers 1 and 2 share `annual` and `vip`, sorted"
+    );
+    expect_one_of(
+        &sent,
+        &["SINTER"],
+        "the intersection is computed by Redis with SINTER, not by reading both sets into Rust",
     );
     assert!(
         shared_tags(&mut redis, 1, 3).await.unwrap().is_empty(),
@@ -66,49 +124,131 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
 async fn the_revenue_leaderboard_ranks_customers_by_cents() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    add_revenue(&mut redis, 1, 12_535).await.unwrap();
+    let recording = env.record_redis().await;
+    add_revenue(&mut redis, 1, 12_535)
+        .await
+        .expect("add_revenue returned an error");
+    let sent = recording.finish().await;
+    expect_one_of(
+        &sent,
+        &["ZINCRBY"],
+        "adding revenue is one ZINCRBY: the server adds to the score, so two payments at once \
+         both count (ZSCORE then ZADD loses one)",
+    );
     add_revenue(&mut redis, 2, 50_000).await.unwrap();
     add_revenue(&mut redis, 1, 40_000).await.unwrap();
     add_revenue(&mut redis, 3, 100).await.unwrap();
     assert_eq!(
         inspect::key_type(&mut redis, "revenue").await,
         "zset",
-        "a leaderboard is a sorted set"
+        "a leaderboard is a sorted set under `revenue`"
     );
+    lab::graded_snapshot!(
+        "structures_leaderboard",
+        inspect::dump(&mut redis).await,
+        "the sorted set `revenue` must hold one member `customer:{id}` per customer, scored by total cents"
+    );
+    let recording = env.record_redis().await;
+    let top = top_customers(&mut redis, 2)
+        .await
+        .expect("top_customers returned an error");
+    let sent = recording.finish().await;
     assert_eq!(
-        top_customers(&mut redis, 2).await.unwrap(),
+        top,
         [
             ("customer:1".to_owned(), 52_535),
             ("customer:2".to_owned(), 50_000)
         ],
         "revenue adds up per customer, and the best comes first"
     );
-    assert!(top_customers(&mut redis, 0).await.unwrap().is_empty());
+    let ranked_by_redis = sent.commands.len() == 1
+        && match sent.commands[0].name.as_str() {
+            "ZREVRANGE" => true,
+            "ZRANGE" => sent.commands[0].has_option("REV"),
+            _ => false,
+        }
+        && sent.commands[0].args.iter().any(|arg| arg == "1");
+    assert!(
+        ranked_by_redis,
+        "the top 2 are asked of Redis, best first and no more than 2 (ZREVRANGE revenue 0 1 \
+         WITHSCORES, or ZRANGE ... REV): top_customers sent {}; reading the whole leaderboard \
+         to sort it in Rust defeats the sorted set",
+        sent.listing()
+    );
+    assert!(
+        top_customers(&mut redis, 0).await.unwrap().is_empty(),
+        "the top 0 is nobody (mind `0 - 1` as a stop index: -1 means the last member)"
+    );
+}
+
+#[tokio::test]
+async fn payments_recorded_at_once_all_count() {
+    let env = TestEnv::start().await;
+    let redis = env.redis().await;
+    let payments = (0..40).map(|_| {
+        let mut redis = redis.clone();
+        tokio::spawn(async move { add_revenue(&mut redis, 9, 250).await })
+    });
+    for payment in payments {
+        payment
+            .await
+            .expect("add_revenue panicked")
+            .expect("add_revenue returned an error");
+    }
+    let mut redis = redis.clone();
+    let score: Option<f64> = redis::cmd("ZSCORE")
+        .arg("revenue")
+        .arg("customer:9")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert_eq!(
+        score,
+        Some(10_000.0),
+        "40 payments of 250 cents made at once must add up to 10000: reading the score and \
+         writing it back loses payments; ZINCRBY adds on the server"
+    );
 }
 
 #[tokio::test]
 async fn daily_activity_is_one_bit_per_customer() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    for customer in [0, 7, 7, 999] {
+    let recording = env.record_redis().await;
+    mark_active(&mut redis, "2025-06-01", 0)
+        .await
+        .expect("mark_active returned an error");
+    let sent = recording.finish().await;
+    expect_one_of(&sent, &["SETBIT"], "marking a customer active is one SETBIT");
+    for customer in [7, 7, 999] {
         mark_active(&mut redis, "2025-06-01", customer)
             .await
             .unwrap();
     }
     mark_active(&mut redis, "2025-06-02", 7).await.unwrap();
-    assert_eq!(
-        active_count(&mut redis, "2025-06-01").await.unwrap(),
-        3,
-        "customer 7 counts once"
+    let recording = env.record_redis().await;
+    let count = active_count(&mut redis, "2025-06-01")
+        .await
+        .expect("active_count returned an error");
+    let sent = recording.finish().await;
+    assert_eq!(count, 3, "three customers were active on 2025-06-01; customer 7 counts once");
+    expect_one_of(
+        &sent,
+        &["BITCOUNT"],
+        "the count is BITCOUNT, computed by Redis, not the bitmap read into Rust and counted there",
     );
-    assert_eq!(active_count(&mut redis, "2025-06-02").await.unwrap(), 1);
+    assert_eq!(
+        active_count(&mut redis, "2025-06-02").await.unwrap(),
+        1,
+        "each day has its own bitmap"
+    );
     let size = inspect::bytes(&mut redis, "active:2025-06-01")
         .await
         .unwrap_or_default()
         .len();
     assert_eq!(
         size, 125,
-        "1,000 customers take 125 bytes as a bitmap: use SETBIT at the customer's number"
+        "1,000 customers take 125 bytes as a bitmap: use SETBIT at the customer's number under `active:{{day}}`"
     );
 }
 
@@ -116,20 +256,32 @@ async fn daily_activity_is_one_bit_per_customer() {
 async fn unique_visitors_are_counted_by_a_hyperloglog() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    for visitor in 0..1_000 {
+    let recording = env.record_redis().await;
+    record_visitor(&mut redis, "pricing", "visitor-0")
+        .await
+        .expect("record_visitor returned an error");
+    let sent = recording.finish().await;
+    expect_one_of(&sent, &["PFADD"], "counting a visitor is one PFADD");
+    for visitor in 1..1_000 {
         record_visitor(&mut redis, "pricing", &format!("visitor-{}", visitor % 400))
             .await
             .unwrap();
     }
-    let count = unique_visitors(&mut redis, "pricing").await.unwrap();
+    let recording = env.record_redis().await;
+    let count = unique_visitors(&mut redis, "pricing")
+        .await
+        .expect("unique_visitors returned an error");
+    let sent = recording.finish().await;
     assert!(
         (390..=410).contains(&count),
-        "400 different visitors, counted about right: got {count}"
+        "400 different visitors must be counted about right (a HyperLogLog's standard error is \
+         0.81%): got {count}"
     );
+    expect_one_of(&sent, &["PFCOUNT"], "the estimate is PFCOUNT");
     assert_eq!(
         inspect::key_type(&mut redis, "visitors:pricing").await,
         "string",
-        "a HyperLogLog is stored as a string"
+        "a HyperLogLog is stored as a string under `visitors:pricing`"
     );
     let raw = inspect::bytes(&mut redis, "visitors:pricing")
         .await
@@ -138,5 +290,9 @@ async fn unique_visitors_are_counted_by_a_hyperloglog() {
         raw.starts_with(b"HYLL"),
         "`visitors:pricing` must be a HyperLogLog (PFADD), not a set or list"
     );
-    assert_eq!(unique_visitors(&mut redis, "home").await.unwrap(), 0);
+    assert_eq!(
+        unique_visitors(&mut redis, "home").await.unwrap(),
+        0,
+        "a page nobody visited has 0 visitors"
+    );
 }
