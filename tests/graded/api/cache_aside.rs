@@ -1,9 +1,13 @@
 //! Graded tests of the cache-aside exercise, shared by `exercises` and
-//! `solutions`. The store is the test data set's customers in MongoDB,
-//! counting its reads; Redis is the test's own.
+//! `solutions`. The store is the test data set's customers in MongoDB, read
+//! through the test's client so its commands are recorded; Redis is the
+//! test's own. Besides the answers, the tests check the technique: a hit is
+//! one GET and no MongoDB command, a miss is one read of MongoDB and one
+//! SET with its expiry, a missing customer is remembered, and a change is
+//! written to MongoDB before the cached copy is deleted.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::cache_aside::*;
 use lab::bson::doc;
@@ -11,15 +15,20 @@ use lab::bson::oid::ObjectId;
 use lab::mongodb::Collection;
 use lab::redis::AsyncCommands;
 use lab::redis::aio::ConnectionManager;
-use lab::testing::TestEnv;
+use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect};
+use serde_json::Value;
 
-/// MongoDB's customers, counting reads, and noting whether the cached copy
-/// was still there when an email was saved (it must be: invalidate after).
+/// What the store writes into the Redis log (with ECHO, from a connection
+/// of its own) once MongoDB has the new email, so the order of the store's
+/// write and the cache's invalidation can be read from one log.
+const SAVED_MARKER: &str = "store-saved";
+
+/// MongoDB's customers, counting reads, and marking in Redis's log the
+/// moment an email is saved.
 struct CountingStore {
     customers: Collection<lab::billing::Customer>,
     redis: ConnectionManager,
     loads: Arc<AtomicU32>,
-    cached_at_save: Arc<AtomicBool>,
 }
 
 impl CustomerStore for CountingStore {
@@ -31,20 +40,22 @@ impl CustomerStore for CountingStore {
     }
 
     async fn save_email(&self, id: &str, email: &str) -> bool {
-        let mut redis = self.redis.clone();
-        let cached: bool = redis
-            .exists(format!("customer:{id}"))
-            .await
-            .unwrap_or(false);
-        self.cached_at_save.store(cached, Ordering::SeqCst);
         let Ok(id) = ObjectId::parse_str(id) else {
             return false;
         };
-        self.customers
+        let saved = self
+            .customers
             .update_one(doc! { "_id": id }, doc! { "$set": { "email": email } })
             .await
             .map(|result| result.matched_count == 1)
-            .unwrap_or(false)
+            .unwrap_or(false);
+        let mut redis = self.redis.clone();
+        let _: String = lab::redis::cmd("ECHO")
+            .arg(SAVED_MARKER)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        saved
     }
 }
 
@@ -54,6 +65,7 @@ async fn setup() -> (TestEnv, ConnectionManager, CountingStore, String) {
     let customers = lab::billing::collections::customers(env.database());
     let id = customers
         .find_one(doc! {})
+        .sort(doc! { "_id": 1 })
         .await
         .unwrap()
         .unwrap()
@@ -61,88 +73,315 @@ async fn setup() -> (TestEnv, ConnectionManager, CountingStore, String) {
         .to_hex();
     let store = CountingStore {
         customers,
-        redis: redis.clone(),
+        redis: env.redis().await,
         loads: Arc::default(),
-        cached_at_save: Arc::default(),
     };
     (env, redis, store, id)
 }
 
+/// Whether `command` stores a value together with its expiry: SETEX,
+/// PSETEX, or SET with EX, PX, EXAT or PXAT.
+fn stores_with_expiry(command: &RedisCommand) -> bool {
+    match command.name.as_str() {
+        "SETEX" | "PSETEX" => true,
+        "SET" => ["EX", "PX", "EXAT", "PXAT"]
+            .iter()
+            .any(|option| command.has_option(option)),
+        _ => false,
+    }
+}
+
+/// Runs `call` recording what it sends to Redis and to MongoDB.
+async fn recorded<T>(env: &TestEnv, call: impl Future<Output = T>) -> (T, RedisLog, MongoLog) {
+    let redis = env.record_redis().await;
+    let mongo = env.record_mongo();
+    let answer = call.await;
+    let mongo = mongo.finish();
+    let redis = redis.finish().await;
+    (answer, redis, mongo)
+}
+
+/// The cache as a snapshot: every key with `id` replaced by `[id]`, and a
+/// cached customer's JSON parsed, its id and sign-up time redacted.
+async fn cache_contents(redis: &mut ConnectionManager, id: &str) -> Value {
+    let Value::Object(all) = inspect::dump(redis).await else {
+        return Value::Null;
+    };
+    let mut redacted = serde_json::Map::new();
+    for (key, mut entry) in all {
+        if let Some(text) = entry["value"].as_str() {
+            if let Ok(Value::Object(mut customer)) = serde_json::from_str::<Value>(text) {
+                for (field, mark) in [("_id", "[id]"), ("created_at", "[time]")] {
+                    if customer.contains_key(field) {
+                        customer.insert(field.to_owned(), Value::from(mark));
+                    }
+                }
+                entry["value"] = Value::Object(customer);
+            }
+        }
+        redacted.insert(key.replace(id, "[id]"), entry);
+    }
+    Value::Object(redacted)
+}
+
 #[tokio::test]
 async fn a_miss_reads_the_store_once_and_later_reads_come_from_redis() {
-    let (_env, mut redis, store, id) = setup().await;
-    let (first, origin) = get_customer(&mut redis, &store, &id).await.unwrap();
-    assert_eq!(origin, Origin::Database);
-    let first = first.expect("the customer exists");
-    for _ in 0..3 {
-        let (again, origin) = get_customer(&mut redis, &store, &id).await.unwrap();
-        assert_eq!(origin, Origin::Cache);
-        assert_eq!(again.as_deref(), Some(first.as_str()));
-    }
-    assert_eq!(store.loads.load(Ordering::SeqCst), 1, "one read of MongoDB");
-    let stored: String = redis.get(format!("customer:{id}")).await.unwrap();
+    let (env, mut redis, store, id) = setup().await;
+    let key = format!("customer:{id}");
+    let ((first, origin), sent, mongo) = recorded(&env, async {
+        get_customer(&mut redis.clone(), &store, &id)
+            .await
+            .expect("get_customer returned an error")
+    })
+    .await;
     assert_eq!(
-        stored, first,
-        "the customer's JSON is under customer:{{id}}"
+        origin,
+        Origin::Database,
+        "the first read of a customer finds nothing in Redis, so its answer comes from the store: \
+         `Origin::Database`"
+    );
+    let first = first.expect(
+        "get_customer answered None for a customer that exists: on a miss, answer what \
+         `store.load(id)` returned",
+    );
+    assert!(
+        sent.commands
+            .first()
+            .is_some_and(|get| get.name == "GET" && get.args.first() == Some(&key)),
+        "cache-aside looks in Redis first, with one GET of the key: get_customer must start with \
+         GET {key}, it sent {}",
+        sent.listing()
+    );
+    assert_eq!(
+        mongo.count("find"),
+        1,
+        "a miss reads MongoDB once, through `store.load(id)`; get_customer sent {}",
+        mongo.listing()
+    );
+    assert_eq!(
+        inspect::keys(&mut redis).await,
+        [key.clone()],
+        "after a miss the answer is cached under `customer:{{id}}`, and nothing else is written"
+    );
+    let stored: Option<String> = redis.get(&key).await.unwrap();
+    assert_eq!(
+        stored.as_deref(),
+        Some(first.as_str()),
+        "after a miss, `customer:{{id}}` holds the store's JSON exactly as `store.load` returned it"
+    );
+    lab::graded_snapshot!(
+        "cache_aside_cached_customer",
+        cache_contents(&mut redis, &id).await,
+        "after a miss Redis must hold one string key, `customer:{id}`, with the customer's JSON \
+         from the store, expiring"
+    );
+    for round in 1..=3 {
+        let ((again, origin), sent, mongo) = recorded(&env, async {
+            get_customer(&mut redis.clone(), &store, &id)
+                .await
+                .expect("get_customer returned an error")
+        })
+        .await;
+        assert_eq!(
+            origin,
+            Origin::Cache,
+            "read {round} after the miss finds the customer in Redis: `Origin::Cache`"
+        );
+        assert_eq!(
+            again.as_deref(),
+            Some(first.as_str()),
+            "a hit answers the cached JSON, the same the store gave"
+        );
+        assert_eq!(
+            sent.names(),
+            ["GET"],
+            "a hit is one GET and nothing else (no EXISTS first, no write back); get_customer \
+             sent {}",
+            sent.listing()
+        );
+        assert!(
+            mongo.commands.is_empty(),
+            "a hit must not reach MongoDB at all: answer from the cached value without calling \
+             `store.load`; get_customer sent {}",
+            mongo.listing()
+        );
+    }
+    assert_eq!(
+        store.loads.load(Ordering::SeqCst),
+        1,
+        "one miss and three hits read the store once: call `store.load` only when GET found \
+         nothing"
     );
 }
 
 #[tokio::test]
 async fn cached_customers_expire_after_an_hour() {
-    let (_env, mut redis, store, id) = setup().await;
-    get_customer(&mut redis, &store, &id).await.unwrap();
-    let ttl: i64 = redis.ttl(format!("customer:{id}")).await.unwrap();
+    let (env, mut redis, store, id) = setup().await;
+    let key = format!("customer:{id}");
+    let (_, sent, _) = recorded(&env, async {
+        get_customer(&mut redis.clone(), &store, &id)
+            .await
+            .expect("get_customer returned an error")
+    })
+    .await;
+    let ttl = inspect::ttl(&mut redis, &key).await;
     assert!(
-        (3590..=3600).contains(&ttl),
-        "TTL {ttl}, expected about 3600"
+        matches!(ttl, Some(seconds) if (3590..=3960).contains(&seconds)),
+        "a cached customer must expire after TTL_SECONDS (an hour), TTL of {key} says {ttl:?}: \
+         an entry that never expires serves stale data forever"
+    );
+    let writes: Vec<&RedisCommand> = sent.others_than(&["GET"]);
+    let one_command = matches!(writes.as_slice(), [write] if stores_with_expiry(write));
+    assert!(
+        one_command,
+        "get_customer sent {}: a miss caches the answer with its expiry in one command \
+         (SETEX, or SET with EX); with SET and then EXPIRE, a crash between the two leaves an \
+         entry that never expires",
+        sent.listing()
     );
 }
 
 #[tokio::test]
 async fn a_missing_customer_is_remembered_briefly() {
-    let (_env, mut redis, store, _) = setup().await;
+    let (env, mut redis, store, _) = setup().await;
     let nobody = ObjectId::new().to_hex();
-    for _ in 0..3 {
-        let (found, _) = get_customer(&mut redis, &store, &nobody).await.unwrap();
-        assert_eq!(found, None);
+    let key = format!("customer:{nobody}");
+    let ((found, origin), sent, mongo) = recorded(&env, async {
+        get_customer(&mut redis.clone(), &store, &nobody)
+            .await
+            .expect("get_customer returned an error")
+    })
+    .await;
+    assert_eq!(
+        (found, origin),
+        (None, Origin::Database),
+        "a customer that does not exist is answered None, from the store the first time"
+    );
+    assert_eq!(
+        mongo.count("find"),
+        1,
+        "the first lookup of a missing customer reads MongoDB once; get_customer sent {}",
+        mongo.listing()
+    );
+    let stored: Option<String> = redis.get(&key).await.unwrap();
+    assert_eq!(
+        stored.as_deref(),
+        Some("null"),
+        "a missing customer is remembered as a negative entry: the text `null` under `{key}`, \
+         so the next lookup of that id does not reach MongoDB"
+    );
+    let ttl = inspect::ttl(&mut redis, &key).await;
+    assert!(
+        matches!(ttl, Some(seconds) if (1..=33).contains(&seconds)),
+        "a negative entry must be short: it expires after MISSING_TTL_SECONDS (30 s), TTL says \
+         {ttl:?}; a customer created later must not stay \"missing\" for an hour"
+    );
+    let writes: Vec<&RedisCommand> = sent.others_than(&["GET"]);
+    assert!(
+        matches!(writes.as_slice(), [write] if stores_with_expiry(write)),
+        "get_customer sent {}: the negative entry is stored with its expiry in one command \
+         (SETEX, or SET with EX)",
+        sent.listing()
+    );
+    lab::graded_snapshot!(
+        "cache_aside_negative_entry",
+        cache_contents(&mut redis, &nobody).await,
+        "after looking up a missing customer, Redis must hold only `customer:{id}` with the text \
+         `null`, expiring"
+    );
+    for round in 1..=2 {
+        let ((found, origin), sent, mongo) = recorded(&env, async {
+            get_customer(&mut redis.clone(), &store, &nobody)
+                .await
+                .expect("get_customer returned an error")
+        })
+        .await;
+        assert_eq!(
+            found, None,
+            "the negative entry `null` means no such customer: a hit on it answers None, not \
+             the text \"null\""
+        );
+        assert_eq!(
+            origin,
+            Origin::Cache,
+            "lookup {round} of a missing customer is answered by the negative entry: \
+             `Origin::Cache`"
+        );
+        assert!(
+            mongo.commands.is_empty() && sent.names() == ["GET"],
+            "the negative entry is there so that a wrong id does not reach MongoDB again: \
+             lookup {round} must be one GET, it sent {} to Redis and {} to MongoDB",
+            sent.listing(),
+            mongo.listing()
+        );
     }
     assert_eq!(
         store.loads.load(Ordering::SeqCst),
         1,
-        "the miss is cached too"
+        "three lookups of a missing customer read the store once: the miss is cached too"
     );
-    let stored: String = redis.get(format!("customer:{nobody}")).await.unwrap();
-    assert_eq!(stored, "null");
-    let ttl: i64 = redis.ttl(format!("customer:{nobody}")).await.unwrap();
-    assert!((1..=30).contains(&ttl), "a short TTL: {ttl}");
 }
 
 #[tokio::test]
 async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
-    let (_env, mut redis, store, id) = setup().await;
-    get_customer(&mut redis, &store, &id).await.unwrap();
-    assert!(
-        change_email(&mut redis, &store, &id, "new@example.com")
-            .await
-            .unwrap()
-    );
-    assert!(
-        store.cached_at_save.load(Ordering::SeqCst),
-        "the store is written first, the cache invalidated after"
-    );
-    let exists: bool = redis.exists(format!("customer:{id}")).await.unwrap();
-    assert!(!exists, "the stale copy is gone");
-    let (after, origin) = get_customer(&mut redis, &store, &id).await.unwrap();
-    assert_eq!(origin, Origin::Database);
-    assert!(after.unwrap().contains("new@example.com"));
-    assert!(
-        !change_email(
-            &mut redis,
-            &store,
-            &ObjectId::new().to_hex(),
-            "x@example.com"
-        )
+    let (env, mut redis, store, id) = setup().await;
+    let key = format!("customer:{id}");
+    get_customer(&mut redis, &store, &id)
         .await
-        .unwrap()
+        .expect("get_customer returned an error");
+    let (existed, sent, _) = recorded(&env, async {
+        change_email(&mut redis.clone(), &store, &id, "new@example.com")
+            .await
+            .expect("change_email returned an error")
+    })
+    .await;
+    assert!(
+        existed,
+        "change_email answers what `store.save_email` answered: true for a customer that exists"
+    );
+    assert!(
+        !sent.used_any(&["SET", "SETEX", "PSETEX"]),
+        "invalidate by deleting the entry, not by writing a new copy: two writes that race can \
+         land in the wrong order, a delete always leaves \"ask the database\"; change_email sent {}",
+        sent.listing()
+    );
+    let saved_at = sent
+        .commands
+        .iter()
+        .position(|c| c.name == "ECHO" && c.args.first().map(String::as_str) == Some(SAVED_MARKER));
+    let deletes = |c: &RedisCommand| {
+        matches!(c.name.as_str(), "DEL" | "UNLINK" | "GETDEL") && c.args.contains(&key)
+    };
+    let deleted_after_save = saved_at.is_some_and(|at| sent.commands[at..].iter().any(deletes));
+    assert!(
+        deleted_after_save,
+        "a change is written to the store first and the cached copy deleted after (deleting \
+         first leaves a moment in which a reader caches the old email again); change_email sent \
+         {} (ECHO {SAVED_MARKER} marks the moment the store had the new email)",
+        sent.listing()
+    );
+    assert!(
+        inspect::keys(&mut redis).await.is_empty(),
+        "after a change the stale copy under `{key}` must be gone, and nothing else written"
+    );
+    let (after, origin) = get_customer(&mut redis, &store, &id)
+        .await
+        .expect("get_customer returned an error");
+    assert_eq!(
+        origin,
+        Origin::Database,
+        "the read after a change misses and goes to the store"
+    );
+    assert!(
+        after.is_some_and(|json| json.contains("new@example.com")),
+        "the read after a change must give the new email"
+    );
+    let unknown = ObjectId::new().to_hex();
+    assert!(
+        !change_email(&mut redis, &store, &unknown, "x@example.com")
+            .await
+            .expect("change_email returned an error"),
+        "changing the email of a customer that does not exist answers false, as \
+         `store.save_email` does"
     );
 }

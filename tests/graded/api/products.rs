@@ -1,113 +1,367 @@
 //! Graded tests of the products API exercise, shared by `exercises` and
-//! `solutions`. The router is called without a socket.
+//! `solutions`. The router is called without a socket, and every answer is
+//! read the way a client reads it (`lab::testing::http`): the status, the
+//! `Content-Type` of every JSON body, the `Location` of a created product,
+//! and a JSON `{"error": ...}` body on the refusals the table promises.
 
 use super::products::*;
 use lab::axum::body::Body;
-use lab::axum::http::{Method, Request, StatusCode, header};
+use lab::axum::http::{Request, header};
+use lab::testing::http::{Reply, send};
 use lab::tower::ServiceExt;
 use serde_json::{Value, json};
 
-async fn call(
+/// Sends `method path` to a router over `catalogue`, with `body` as JSON.
+async fn call(catalogue: &Catalogue, method: &str, path: &str, body: Option<Value>) -> Reply {
+    send(router(catalogue.clone()), method, path, body).await
+}
+
+/// Sends a body exactly as given, with `content_type` (none when `None`),
+/// for the requests `send` cannot make: text that is not JSON, or JSON that
+/// is not declared as such.
+async fn call_raw(
     catalogue: &Catalogue,
-    method: Method,
+    method: &str,
     path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Option<String>, Value) {
+    content_type: Option<&str>,
+    body: &str,
+) -> Reply {
     let mut request = Request::builder().method(method).uri(path);
-    let body = match body {
-        Some(value) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Body::from(serde_json::to_vec(&value).unwrap())
-        }
-        None => Body::empty(),
-    };
-    let response = router(catalogue.clone())
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
+    if let Some(content_type) = content_type {
+        request = request.header(header::CONTENT_TYPE, content_type);
+    }
+    let request = request.body(Body::from(body.to_owned())).unwrap();
+    let Ok(response) = router(catalogue.clone()).oneshot(request).await;
     let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .map(|value| value.to_str().unwrap().to_owned());
-    let bytes = lab::axum::body::to_bytes(response.into_body(), usize::MAX)
+    let headers = response.headers().clone();
+    let body = lab::axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
-        .unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, location, body)
+        .unwrap()
+        .to_vec();
+    Reply {
+        status,
+        headers,
+        body,
+        request: format!("{method} {path}"),
+    }
+}
+
+/// The answer for a snapshot, its `Content-Type` cut to the media type
+/// (`application/json; charset=utf-8` is as good as `application/json`).
+fn snapshot_of(reply: &Reply) -> Value {
+    let mut value = reply.snapshot();
+    if let Some(declared) = value["content-type"].as_str() {
+        let media = declared
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        value["content-type"] = Value::from(media);
+    }
+    value
 }
 
 #[tokio::test]
 async fn products_are_listed_by_id() {
     let catalogue = Catalogue::default();
-    let (status, _, body) = call(&catalogue, Method::GET, "/products", None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body, json!([]), "an empty catalogue lists nothing");
+    let reply = call(&catalogue, "GET", "/products", None).await;
+    reply.expect_status(200, "listing the products");
+    assert_eq!(
+        reply.json("the list of products"),
+        json!([]),
+        "an empty catalogue is listed as an empty JSON array, `[]`: answer `Json(catalogue.all())`"
+    );
     catalogue.add("Mug", 1200);
     catalogue.add("Poster", 900);
-    let (_, _, body) = call(&catalogue, Method::GET, "/products", None).await;
+    let reply = call(&catalogue, "GET", "/products", None).await;
+    reply.expect_status(200, "listing the products");
     assert_eq!(
-        body,
+        reply.json("the list of products"),
         json!([
             {"id": 1, "name": "Mug", "price_cents": 1200},
             {"id": 2, "name": "Poster", "price_cents": 900},
-        ])
+        ]),
+        "GET /products answers every product of the catalogue, by id, each as \
+         {{\"id\", \"name\", \"price_cents\"}}: return `Json(catalogue.all())`"
+    );
+    lab::graded_snapshot!(
+        "products_listed",
+        snapshot_of(&reply),
+        "GET /products must answer 200 with `Content-Type: application/json` and the products \
+         by id as a JSON array"
     );
 }
 
 #[tokio::test]
 async fn creating_answers_201_with_the_location_and_the_product() {
     let catalogue = Catalogue::default();
-    let (status, location, body) = call(
+    let reply = call(
         &catalogue,
-        Method::POST,
+        "POST",
         "/products",
         Some(json!({"name": "Mug", "price_cents": 1200})),
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED);
-    assert_eq!(location.as_deref(), Some("/products/1"));
-    assert_eq!(body, json!({"id": 1, "name": "Mug", "price_cents": 1200}));
-    assert_eq!(catalogue.all().len(), 1, "the product was stored");
+    reply.expect_status(
+        201,
+        "creating answers 201 Created, not 200: return `(StatusCode::CREATED, ...)`",
+    );
+    assert_eq!(
+        reply.location(),
+        Some("/products/1"),
+        "a 201 answer says where the new product lives in its `Location` header, \
+         `/products/{{id}}`: add `[(header::LOCATION, location)]` to the answer"
+    );
+    let created = reply.json("the created product");
+    assert_eq!(
+        created,
+        json!({"id": 1, "name": "Mug", "price_cents": 1200}),
+        "creating answers the new product as JSON, with the id the catalogue gave it"
+    );
+    assert_eq!(
+        catalogue.all(),
+        vec![Product {
+            id: 1,
+            name: "Mug".into(),
+            price_cents: 1200
+        }],
+        "a created product must be stored in the shared catalogue: call `catalogue.add(...)` \
+         on the `State` the router was given"
+    );
+    lab::graded_snapshot!(
+        "products_created",
+        snapshot_of(&reply),
+        "POST /products must answer 201 with `Content-Type: application/json`, \
+         `Location: /products/1` and the new product"
+    );
+    let second = call(
+        &catalogue,
+        "POST",
+        "/products",
+        Some(json!({"name": "Poster", "price_cents": 900})),
+    )
+    .await;
+    second.expect_status(201, "creating a second product");
+    assert_eq!(
+        second.location(),
+        Some("/products/2"),
+        "each created product's `Location` names its own id: build it from the product \
+         `catalogue.add` returned"
+    );
+    let shown = call(&catalogue, "GET", "/products/2", None).await;
+    shown.expect_status(200, "reading the product at the `Location` of a 201");
+    assert_eq!(
+        shown.json("the product at the `Location`"),
+        second.json("the created product"),
+        "the `Location` of a 201 must lead to the product that was created"
+    );
 }
 
 #[tokio::test]
 async fn a_blank_name_is_refused_with_422_and_stores_nothing() {
     let catalogue = Catalogue::default();
-    let (status, _, body) = call(
-        &catalogue,
-        Method::POST,
-        "/products",
-        Some(json!({"name": "   ", "price_cents": 100})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["error"].is_string(), "the error is JSON: {body}");
-    assert!(catalogue.all().is_empty());
+    for blank in ["   ", ""] {
+        let reply = call(
+            &catalogue,
+            "POST",
+            "/products",
+            Some(json!({"name": blank, "price_cents": 100})),
+        )
+        .await;
+        reply.expect_status(
+            422,
+            "a blank name (empty, or spaces only: check `new.name.trim().is_empty()`) is refused \
+             with `error(StatusCode::UNPROCESSABLE_ENTITY, ...)`",
+        );
+        reply.expect_error(
+            422,
+            "an error is answered as JSON too, `{\"error\": message}` with `Content-Type: \
+             application/json`: use the `error` helper (a `(StatusCode, &str)` answer is \
+             text/plain)",
+        );
+        assert!(
+            catalogue.all().is_empty(),
+            "a refused product must not be stored: check the name before `catalogue.add`, and \
+             return the 422 without adding; the catalogue holds {:?}",
+            catalogue.all()
+        );
+        assert!(
+            reply.location().is_none(),
+            "a refused request creates nothing, so it has no `Location` header"
+        );
+        if blank.is_empty() {
+            continue;
+        }
+        lab::graded_snapshot!(
+            "products_blank_name_refused",
+            snapshot_of(&reply),
+            "a blank name must be answered 422 with `Content-Type: application/json` and a body \
+             `{\"error\": message}`: use the `error` helper",
+            { ".body.error" => "[message]" }
+        );
+    }
 }
 
 #[tokio::test]
 async fn one_product_is_found_by_its_id_or_404() {
     let catalogue = Catalogue::default();
     catalogue.add("Mug", 1200);
-    let (status, _, body) = call(&catalogue, Method::GET, "/products/1", None).await;
-    assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["name"], "Mug");
-    let (status, _, body) = call(&catalogue, Method::GET, "/products/7", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body, json!({"error": "Product not found"}));
+    let reply = call(&catalogue, "GET", "/products/1", None).await;
+    reply.expect_status(200, "reading a product that exists");
+    assert_eq!(
+        reply.json("the product"),
+        json!({"id": 1, "name": "Mug", "price_cents": 1200}),
+        "GET /products/{{id}} answers that product as JSON: `Path(id): Path<u32>`, then \
+         `Json(product)`"
+    );
+    let reply = call(&catalogue, "GET", "/products/7", None).await;
+    reply.expect_status(
+        404,
+        "an id that is not in the catalogue is answered 404 Not Found (not 200 with `null`): \
+         match on `catalogue.find(id)` and answer `error(StatusCode::NOT_FOUND, ...)` on `None`",
+    );
+    let message = reply.expect_error(
+        404,
+        "an error is answered as JSON too, `{\"error\": message}` with `Content-Type: \
+         application/json`: use the `error` helper (a `(StatusCode, &str)` answer is text/plain)",
+    );
+    assert_eq!(
+        message, "Product not found",
+        "the 404 body is `{{\"error\": \"Product not found\"}}`, as the table says"
+    );
+    lab::graded_snapshot!(
+        "products_not_found",
+        snapshot_of(&reply),
+        "an unknown id must be answered 404 with `Content-Type: application/json` and \
+         `{\"error\": \"Product not found\"}`"
+    );
 }
 
 #[tokio::test]
 async fn deleting_answers_204_then_404_and_other_methods_405() {
     let catalogue = Catalogue::default();
     catalogue.add("Mug", 1200);
-    let (status, _, _) = call(&catalogue, Method::DELETE, "/products/1", None).await;
-    assert_eq!(status, StatusCode::NO_CONTENT);
-    assert!(catalogue.all().is_empty());
-    let (status, _, body) = call(&catalogue, Method::DELETE, "/products/1", None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert_eq!(body, json!({"error": "Product not found"}));
-    let (status, _, _) = call(&catalogue, Method::PUT, "/products/1", None).await;
-    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    catalogue.add("Poster", 900);
+    let reply = call(&catalogue, "DELETE", "/products/1", None).await;
+    reply.expect_status(
+        204,
+        "deleting answers 204 No Content: return `StatusCode::NO_CONTENT`",
+    );
+    assert!(
+        reply.body.is_empty(),
+        "a 204 answer has no body, got {:?}",
+        reply.text()
+    );
+    assert_eq!(
+        catalogue.all().iter().map(|p| p.id).collect::<Vec<_>>(),
+        [2],
+        "DELETE /products/1 removes product 1 and only it: call `catalogue.remove(id)`"
+    );
+    let reply = call(&catalogue, "DELETE", "/products/1", None).await;
+    reply.expect_status(
+        404,
+        "deleting an id that is not there is answered 404: `catalogue.remove(id)` says whether \
+         it was there, answer `error(StatusCode::NOT_FOUND, ...)` when it was not",
+    );
+    let message = reply.expect_error(
+        404,
+        "an error is answered as JSON too, `{\"error\": message}` with `Content-Type: \
+         application/json`: use the `error` helper (a `(StatusCode, &str)` answer is text/plain)",
+    );
+    assert_eq!(
+        message, "Product not found",
+        "the 404 body is `{{\"error\": \"Product not found\"}}`, as the table says"
+    );
+    for (method, path) in [
+        ("PUT", "/products/2"),
+        ("PATCH", "/products/2"),
+        ("DELETE", "/products"),
+    ] {
+        let reply = call(
+            &catalogue,
+            method,
+            path,
+            Some(json!({"name": "Changed", "price_cents": 1})),
+        )
+        .await;
+        reply.expect_status(
+            405,
+            "a route asked with a method it does not take answers 405 Method Not Allowed: give \
+             each path one `.route(...)` with only its methods (`get(show).delete(remove)`), \
+             with no catch-all handler",
+        );
+    }
+    assert_eq!(
+        catalogue.all(),
+        vec![Product {
+            id: 2,
+            name: "Poster".into(),
+            price_cents: 900
+        }],
+        "a refused request must leave the catalogue as it was"
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_are_refused_by_the_extractors_and_store_nothing() {
+    let catalogue = Catalogue::default();
+    catalogue.add("Mug", 1200);
+    let body = r#"{"name": "Poster", "price_cents": 900}"#;
+    let reply = call_raw(&catalogue, "POST", "/products", Some("text/plain"), body).await;
+    reply.expect_status(
+        415,
+        "a body that is not declared `application/json` is refused with 415 Unsupported Media \
+         Type by the `Json<NewProduct>` extractor; reading the body as a `String` and parsing it \
+         yourself accepts anything",
+    );
+    let reply = call_raw(&catalogue, "POST", "/products", None, body).await;
+    reply.expect_status(
+        415,
+        "a body without a `Content-Type` is refused with 415 Unsupported Media Type: take the \
+         body as `Json<NewProduct>`",
+    );
+    let reply = call_raw(
+        &catalogue,
+        "POST",
+        "/products",
+        Some("application/json"),
+        r#"{"name": "Poster", "price_cents": 900"#,
+    )
+    .await;
+    reply.expect_status(
+        400,
+        "a body that is not JSON at all is refused with 400 Bad Request by the \
+         `Json<NewProduct>` extractor",
+    );
+    for shape in [
+        json!({"name": "Poster"}),
+        json!({"name": 5, "price_cents": 900}),
+        json!({"name": "Poster", "price_cents": -900}),
+    ] {
+        let reply = call(&catalogue, "POST", "/products", Some(shape)).await;
+        reply.expect_status(
+            422,
+            "JSON of the wrong shape (a field missing, or of the wrong type) is refused with 422 \
+             by the `Json<NewProduct>` extractor, before the handler runs",
+        );
+    }
+    for method in ["GET", "DELETE"] {
+        let reply = call(&catalogue, method, "/products/abc", None).await;
+        reply.expect_status(
+            400,
+            "an id that is not a number does not parse, and `Path<u32>` refuses it with 400 \
+             Bad Request before the handler runs (a `Path<String>` parsed by hand would answer \
+             something else)",
+        );
+    }
+    assert_eq!(
+        catalogue.all(),
+        vec![Product {
+            id: 1,
+            name: "Mug".into(),
+            price_cents: 1200
+        }],
+        "a refused request must leave the catalogue as it was: nothing added, nothing removed"
+    );
 }
