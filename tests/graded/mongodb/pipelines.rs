@@ -1,27 +1,155 @@
 //! Graded tests of the pipelines exercise, shared by `exercises` and
 //! `solutions`. The answers are checked against the lab's own reports and
 //! against a snapshot recorded from the answer key on the test data set.
+//!
+//! Besides the answers, the tests look at what each function asked MongoDB
+//! to do (`TestEnv::record_mongo`): ONE `aggregate` whose stages do the work
+//! inside the server (`$match` first, `$group`, `$sort`, `$limit`, `$lookup`,
+//! `$unwind`), not a `find` whose documents are summed, sorted or joined in
+//! Rust. `$project` and `$addFields`, and any way of reading the rows, are
+//! all accepted.
 
 use super::pipelines::*;
 use lab::analysis::{monthly, revenue, status, top};
 use lab::billing::Total;
 use lab::bson::oid::ObjectId;
-use lab::testing::TestEnv;
+use lab::bson::{Bson, doc};
+use lab::testing::{MongoCommand, MongoLog, TestEnv};
+
+/// The one `aggregate` `function` sent, after checking that it sent nothing
+/// else (the `getMore`s of its cursor aside).
+fn the_one_aggregate<'a>(function: &str, sent: &'a MongoLog) -> &'a MongoCommand {
+    let others = sent
+        .names()
+        .into_iter()
+        .filter(|name| !matches!(*name, "aggregate" | "getMore" | "killCursors"))
+        .count();
+    assert!(
+        sent.count("aggregate") == 1 && others == 0,
+        "{function} must answer with ONE aggregate whose pipeline runs the whole question in the \
+         database (only its cursor's getMore may follow); it sent {}. A find whose documents are \
+         added up, sorted or joined in Rust, or a query per row, moves the data to the client \
+         instead of the answer",
+        sent.listing()
+    );
+    sent.all("aggregate")[0]
+}
+
+/// The pipeline's stages as `(name, body)`, in order.
+fn stages(command: &MongoCommand) -> Vec<(String, Bson)> {
+    command
+        .body
+        .get_array("pipeline")
+        .map(|stages| {
+            stages
+                .iter()
+                .filter_map(Bson::as_document)
+                .filter_map(|stage| {
+                    let (name, body) = stage.iter().next()?;
+                    Some((name.clone(), body.clone()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Where the first stage called `name` is.
+fn position(stages: &[(String, Bson)], name: &str) -> Option<usize> {
+    stages.iter().position(|(stage, _)| stage == name)
+}
+
+/// Where the last stage called `name` is.
+fn last_position(stages: &[(String, Bson)], name: &str) -> Option<usize> {
+    stages.iter().rposition(|(stage, _)| stage == name)
+}
+
+/// Whether `value` names `field`, as a key of a filter or as a `"$field"`
+/// path in an expression, anywhere inside.
+fn mentions(value: &Bson, field: &str) -> bool {
+    match value {
+        Bson::Document(document) => document
+            .iter()
+            .any(|(key, inner)| key == field || mentions(inner, field)),
+        Bson::Array(items) => items.iter().any(|item| mentions(item, field)),
+        Bson::String(text) => text.strip_prefix('$') == Some(field),
+        _ => false,
+    }
+}
+
+/// A whole number as the driver may send it.
+fn whole(value: &Bson) -> Option<i64> {
+    match value {
+        Bson::Int32(n) => Some(i64::from(*n)),
+        Bson::Int64(n) => Some(*n),
+        Bson::Double(n) if n.fract() == 0.0 => Some(*n as i64),
+        _ => None,
+    }
+}
+
+/// The stage names, for messages.
+fn names(stages: &[(String, Bson)]) -> String {
+    let names: Vec<&str> = stages.iter().map(|(name, _)| name.as_str()).collect();
+    format!("[{}]", names.join(", "))
+}
+
+/// Checks that a `$limit` of `n` ends the sorted rows on the server, after
+/// the `$sort`.
+fn limits_on_the_server(function: &str, stages: &[(String, Bson)], n: u32) -> usize {
+    let limit = stages
+        .iter()
+        .position(|(name, body)| name == "$limit" && whole(body) == Some(i64::from(n)));
+    let sort = last_position(stages, "$sort");
+    match (sort, limit) {
+        (Some(sort), Some(limit)) if sort < limit => limit,
+        _ => panic!(
+            "{function}({n}) must keep the first {n} rows on the server, with a $limit of {n} \
+             after the $sort: its pipeline was {}; taking the first rows in Rust sends every row \
+             to the client",
+            names(stages)
+        ),
+    }
+}
 
 #[tokio::test]
 async fn revenue_of_one_customer_is_the_sum_of_their_invoices() {
     let env = TestEnv::start_seeded().await;
     let ranking = revenue::by_customer(env.database(), None).await.unwrap();
     for row in ranking.iter().take(3) {
+        let recording = env.record_mongo();
+        let answer = revenue_of(env.database(), row.customer_id)
+            .await
+            .expect("revenue_of returned an error");
+        let sent = recording.finish();
         assert_eq!(
-            revenue_of(env.database(), row.customer_id).await.unwrap(),
-            Some(row.total_revenue)
+            answer,
+            Some(row.total_revenue),
+            "revenue_of must be the exact sum of the customer's total_amount ($sum of Decimal128, \
+             read with Total::from_bson)"
+        );
+        let pipeline = stages(the_one_aggregate("revenue_of", &sent));
+        assert!(
+            pipeline
+                .first()
+                .is_some_and(|(name, body)| name == "$match" && mentions(body, "customer_id")),
+            "revenue_of must start its pipeline with $match on customer_id, so the filter runs in \
+             the database (where the customer_id index serves it) and $group adds up only this \
+             customer's invoices: its pipeline was {}",
+            names(&pipeline)
+        );
+        assert!(
+            position(&pipeline, "$group").is_some(),
+            "revenue_of must add up the invoices with a $group stage ($sum of \"$total_amount\"), \
+             so only the sum comes back, not the invoices: its pipeline was {}",
+            names(&pipeline)
         );
     }
     assert_eq!(
-        revenue_of(env.database(), ObjectId::new()).await.unwrap(),
+        revenue_of(env.database(), ObjectId::new())
+            .await
+            .expect("revenue_of returned an error for a customer without invoices"),
         None,
-        "a customer without invoices has no revenue row"
+        "a customer without invoices has no revenue row: when $group makes no document, \
+         revenue_of answers None, not a zero"
     );
 }
 
@@ -34,7 +162,30 @@ async fn invoices_are_counted_per_status() {
         .into_iter()
         .map(|row| (row.status, row.invoices))
         .collect();
-    assert_eq!(invoices_per_status(env.database()).await.unwrap(), expected);
+    let recording = env.record_mongo();
+    let answer = invoices_per_status(env.database())
+        .await
+        .expect("invoices_per_status returned an error");
+    let sent = recording.finish();
+    assert_eq!(
+        answer, expected,
+        "invoices_per_status must count every invoice of each status ($group on \"$status\" with \
+         {{\"$sum\": 1}}), in alphabetical order of status"
+    );
+    let pipeline = stages(the_one_aggregate("invoices_per_status", &sent));
+    let group = position(&pipeline, "$group");
+    assert!(
+        group.is_some(),
+        "invoices_per_status must count in the database with $group on \"$status\": its pipeline \
+         was {}",
+        names(&pipeline)
+    );
+    assert!(
+        last_position(&pipeline, "$sort") > group,
+        "invoices_per_status must order the groups on the server, with a $sort on _id after the \
+         $group, not by sorting the rows in Rust: its pipeline was {}",
+        names(&pipeline)
+    );
 }
 
 #[tokio::test]
@@ -47,15 +198,47 @@ async fn monthly_revenue_covers_the_year_in_calendar_order() {
         .into_iter()
         .map(|row| (row.month, row.revenue))
         .collect();
+    let recording = env.record_mongo();
+    let answer = monthly_revenue(env.database(), 2025)
+        .await
+        .expect("monthly_revenue returned an error");
+    let sent = recording.finish();
     assert_eq!(
-        monthly_revenue(env.database(), 2025).await.unwrap(),
-        expected
+        answer, expected,
+        "monthly_revenue(2025) must give each month of 2025 that has invoices as (\"YYYY-MM\", \
+         exact revenue), in calendar order: $match the year's invoice_date, $group on \
+         $dateToString with format \"%Y-%m\", $sort on _id"
+    );
+    let pipeline = stages(the_one_aggregate("monthly_revenue", &sent));
+    assert!(
+        pipeline
+            .first()
+            .is_some_and(|(name, body)| name == "$match" && mentions(body, "invoice_date")),
+        "monthly_revenue must start its pipeline with $match on invoice_date (from the first \
+         instant of the year to the first of the next), so only that year's invoices are grouped \
+         and the invoice_date index can serve it; grouping every year and keeping one in Rust, or \
+         with a later stage, does the work for all of them: its pipeline was {}",
+        names(&pipeline)
+    );
+    let group = position(&pipeline, "$group");
+    assert!(
+        group.is_some(),
+        "monthly_revenue must add up each month in the database with $group on the month \
+         ($dateToString with format \"%Y-%m\"): its pipeline was {}",
+        names(&pipeline)
+    );
+    assert!(
+        last_position(&pipeline, "$sort") > group,
+        "monthly_revenue must put the months in calendar order on the server, with a $sort on _id \
+         after the $group: its pipeline was {}",
+        names(&pipeline)
     );
     assert!(
         monthly_revenue(env.database(), 1999)
             .await
-            .unwrap()
-            .is_empty()
+            .expect("monthly_revenue returned an error for a year without invoices")
+            .is_empty(),
+        "a year without invoices has no months: the $match keeps nothing and the answer is empty"
     );
 }
 
@@ -68,7 +251,95 @@ async fn top_customers_come_with_their_names() {
         .into_iter()
         .map(|row| (row.name.unwrap_or_default(), row.revenue))
         .collect();
-    assert_eq!(top_customers(env.database(), 4).await.unwrap(), expected);
+    let recording = env.record_mongo();
+    let answer = top_customers(env.database(), 4)
+        .await
+        .expect("top_customers returned an error");
+    let sent = recording.finish();
+    assert_eq!(
+        answer, expected,
+        "top_customers(4) must give the 4 customers with the most revenue, best first (ties by \
+         _id), each with the name from the customers collection"
+    );
+    let pipeline = stages(the_one_aggregate("top_customers", &sent));
+    let lookup = pipeline.iter().position(|(name, body)| {
+        name == "$lookup"
+            && body
+                .as_document()
+                .is_some_and(|lookup| lookup.get_str("from").ok() == Some("customers"))
+    });
+    let Some(lookup) = lookup else {
+        panic!(
+            "top_customers must join the names inside the pipeline, with $lookup from \
+             \"customers\", not with a query per customer: its pipeline was {}",
+            names(&pipeline)
+        );
+    };
+    assert!(
+        position(&pipeline, "$group").is_some_and(|group| group < lookup),
+        "top_customers must add up the revenue per customer with $group on \"$customer_id\" \
+         before the $lookup: its pipeline was {}",
+        names(&pipeline)
+    );
+    let limit = limits_on_the_server("top_customers", &pipeline, 4);
+    assert!(
+        limit < lookup,
+        "top_customers must $group, $sort and $limit first, then $lookup: the join then looks up \
+         only the 4 customers kept, not every customer: its pipeline was {}",
+        names(&pipeline)
+    );
+}
+
+#[tokio::test]
+async fn best_sellers_unwind_the_line_items() {
+    let env = TestEnv::start_seeded().await;
+    let mut sold: std::collections::BTreeMap<String, i64> = Default::default();
+    let mut cursor = lab::billing::collections::invoices(env.database())
+        .find(doc! {})
+        .await
+        .unwrap();
+    while cursor.advance().await.unwrap() {
+        for item in &cursor.deserialize_current().unwrap().items {
+            *sold.entry(item.description.clone()).or_default() += i64::from(item.quantity);
+        }
+    }
+    let mut expected: Vec<(String, i64)> = sold.into_iter().collect();
+    expected.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    expected.truncate(4);
+    let recording = env.record_mongo();
+    let answer = best_sellers(env.database(), 4)
+        .await
+        .expect("best_sellers returned an error");
+    let sent = recording.finish();
+    assert_eq!(
+        answer, expected,
+        "best_sellers(4) must give the 4 products sold in the largest quantities over all \
+         invoices (sum of items.quantity per items.description), most sold first, ties by \
+         description"
+    );
+    let pipeline = stages(the_one_aggregate("best_sellers", &sent));
+    let unwind = pipeline.iter().position(|(name, body)| {
+        let path = match body {
+            Bson::Document(options) => options.get_str("path").ok(),
+            Bson::String(path) => Some(path.as_str()),
+            _ => None,
+        };
+        name == "$unwind" && path == Some("$items")
+    });
+    let Some(unwind) = unwind else {
+        panic!(
+            "best_sellers must turn each invoice into one document per line item with $unwind \
+             \"$items\", so that $group can add up the items across invoices: its pipeline was {}",
+            names(&pipeline)
+        );
+    };
+    assert!(
+        last_position(&pipeline, "$group").is_some_and(|group| group > unwind),
+        "best_sellers must add up the quantities in the database, with $group on \
+         \"$items.description\" after the $unwind: its pipeline was {}",
+        names(&pipeline)
+    );
+    limits_on_the_server("best_sellers", &pipeline, 4);
 }
 
 #[tokio::test]
@@ -77,13 +348,17 @@ async fn every_answer_matches_the_recorded_one() {
     let db = env.database();
     let first = revenue::by_customer(db, None).await.unwrap()[0].customer_id;
     let answers = serde_json::json!({
-        "revenue_of_the_best_customer": revenue_of(db, first).await.unwrap(),
-        "invoices_per_status": invoices_per_status(db).await.unwrap(),
-        "monthly_revenue_2025": monthly_revenue(db, 2025).await.unwrap(),
-        "top_customers": top_customers(db, 3).await.unwrap(),
-        "best_sellers": best_sellers(db, 5).await.unwrap(),
+        "revenue_of_the_best_customer": revenue_of(db, first).await.expect("revenue_of returned an error"),
+        "invoices_per_status": invoices_per_status(db).await.expect("invoices_per_status returned an error"),
+        "monthly_revenue_2025": monthly_revenue(db, 2025).await.expect("monthly_revenue returned an error"),
+        "top_customers": top_customers(db, 3).await.expect("top_customers returned an error"),
+        "best_sellers": best_sellers(db, 5).await.expect("best_sellers returned an error"),
     });
-    insta::with_settings!({ snapshot_path => "snapshots", prepend_module_to_snapshot => false }, {
-        insta::assert_json_snapshot!("billing_pipelines", answers);
-    });
+    lab::graded_snapshot!(
+        "billing_pipelines",
+        answers,
+        "the five answers on the test data must be the answer key's: exact Decimal128 sums read \
+         as Total, statuses and months in order, names joined with $lookup, products by quantity \
+         with ties by description"
+    );
 }
