@@ -1,11 +1,24 @@
 //! Graded tests of the list queue exercise, shared by `exercises` and
 //! `solutions`. Redis is the test's own.
+//!
+//! A list used from both ends is a queue: a push at one end, one pop at the
+//! other, and the job's status in the hash `job:{id}`. The tests check the
+//! commands sent as well as the results: the pop must be one command (it
+//! reads and removes atomically), the status must be written before the
+//! ticket can be claimed, and nothing but the list and the hashes is left
+//! behind. Either direction (LPUSH with RPOP, or RPUSH with LPOP) is right.
 
 use std::collections::BTreeSet;
 
 use super::list_queue::*;
 use lab::redis::AsyncCommands;
-use lab::testing::TestEnv;
+use lab::redis::aio::ConnectionManager;
+use lab::testing::redis_log::Context;
+use lab::testing::{RedisCommand, RedisLog, TestEnv, inspect};
+
+const PUSHES: [&str; 2] = ["LPUSH", "RPUSH"];
+const POPS: [&str; 4] = ["RPOP", "LPOP", "BRPOP", "BLPOP"];
+const STATUS_WRITES: [&str; 2] = ["HSET", "HMSET"];
 
 fn ticket(n: usize) -> Ticket {
     Ticket {
@@ -14,23 +27,170 @@ fn ticket(n: usize) -> Ticket {
     }
 }
 
+fn is_one_of(command: &RedisCommand, names: &[&str]) -> bool {
+    names.contains(&command.name.as_str())
+}
+
+/// The commands that touch data (transaction and script wrappers left out).
+fn data_commands(sent: &RedisLog) -> Vec<&RedisCommand> {
+    sent.commands
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.name.as_str(),
+                "MULTI" | "EXEC" | "EVAL" | "EVALSHA" | "SCRIPT" | "WATCH" | "UNWATCH"
+            )
+        })
+        .collect()
+}
+
+/// Whether `command` writes `status` into the `status` field of `job:{id}`.
+fn writes_status(command: &RedisCommand, id: &str, status: &str) -> bool {
+    is_one_of(command, &STATUS_WRITES)
+        && command.args.first().map(String::as_str) == Some(&format!("job:{id}"))
+        && command
+            .args
+            .windows(2)
+            .any(|pair| pair[0] == "status" && pair[1] == status)
+}
+
+/// The whole database, with each queued ticket read as JSON, so that the
+/// snapshot does not depend on how the JSON was spelled.
+async fn normalized_dump(redis: &mut ConnectionManager) -> serde_json::Value {
+    let mut all = inspect::dump(redis).await;
+    if let Some(keys) = all.as_object_mut() {
+        for (key, entry) in keys.iter_mut() {
+            if !key.starts_with("queue:") {
+                continue;
+            }
+            if let Some(items) = entry["value"].as_array_mut() {
+                for item in items.iter_mut() {
+                    let parsed = item
+                        .as_str()
+                        .and_then(|text| serde_json::from_str::<Ticket>(text).ok());
+                    if let Some(parsed) = parsed {
+                        *item = serde_json::to_value(parsed).unwrap();
+                    }
+                }
+            }
+        }
+    }
+    all
+}
+
 #[tokio::test]
 async fn tickets_are_queued_as_json_on_the_list_and_marked_queued() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    assert_eq!(enqueue(&mut redis, "reports", &ticket(1)).await.unwrap(), 1);
-    assert_eq!(enqueue(&mut redis, "reports", &ticket(2)).await.unwrap(), 2);
-    let stored: Vec<String> = redis.lrange("queue:reports", 0, -1).await.unwrap();
+    let recording = env.record_redis().await;
+    let waiting = enqueue(&mut redis, "reports", &ticket(1))
+        .await
+        .expect("enqueue returned an error");
+    let sent = recording.finish().await;
     assert_eq!(
-        stored.len(),
-        2,
-        "both tickets are on the list queue:reports"
+        waiting, 1,
+        "enqueue answers how many tickets now wait: 1 after the first ticket (LPUSH answers the new length)"
     );
-    let parsed: Ticket = serde_json::from_str(&stored[1]).expect("each ticket is JSON");
-    assert_eq!(parsed, ticket(1), "LPUSH puts the newest on the left");
+    let data = data_commands(&sent);
+    let pushes = data.iter().filter(|c| is_one_of(c, &PUSHES)).count();
+    let status_writes = data.iter().filter(|c| is_one_of(c, &STATUS_WRITES)).count();
+    assert!(
+        data.len() == 2 && pushes == 1 && status_writes == 1,
+        "enqueue must send one HSET of the job's status and one push of the ticket (LPUSH, which \
+         answers the new length, so there is no LLEN to ask): enqueue sent {}",
+        sent.listing()
+    );
+    let status_at = data
+        .iter()
+        .position(|c| writes_status(c, "job-1", "queued"));
+    let push_at = data.iter().position(|c| is_one_of(c, &PUSHES));
+    assert!(
+        status_at.is_some(),
+        "enqueue must write `queued` into the field `status` of the hash `job:job-1` (HSET \
+         job:job-1 status queued, through set_status): enqueue sent {}",
+        sent.listing()
+    );
+    // In one transaction or script nothing can come between the two.
+    let together = data.iter().all(|c| c.context != Context::Client);
+    assert!(
+        together || status_at < push_at,
+        "enqueue sent {}: once the ticket is on the list a worker can claim it and mark the job \
+         running, and then enqueue's `queued` overwrites `running`; mark the job queued first \
+         (set_status), then push the ticket",
+        sent.listing()
+    );
     assert_eq!(
-        status(&mut redis, "job-1").await.unwrap().as_deref(),
-        Some("queued")
+        enqueue(&mut redis, "reports", &ticket(2))
+            .await
+            .expect("enqueue returned an error"),
+        2,
+        "enqueue answers how many tickets now wait: 2 after the second ticket (LPUSH answers the new length)"
+    );
+    assert_eq!(
+        inspect::key_type(&mut redis, "queue:reports").await,
+        "list",
+        "the tickets wait on a Redis list under `queue:{{name}}`, here `queue:reports`"
+    );
+    let stored: Vec<String> = redis.lrange("queue:reports", 0, -1).await.unwrap();
+    let parsed: Vec<Option<Ticket>> = stored
+        .iter()
+        .map(|text| serde_json::from_str::<Ticket>(text).ok())
+        .collect();
+    assert!(
+        parsed.iter().all(Option::is_some),
+        "each ticket is pushed as its JSON (serde_json::to_string(ticket)), so that a worker in \
+         any language can read it; `queue:reports` holds {stored:?}"
+    );
+    let ids: BTreeSet<String> = parsed.into_iter().flatten().map(|t| t.id).collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["job-1".to_owned(), "job-2".to_owned()]),
+        "both tickets wait on `queue:reports`, one list item per ticket"
+    );
+    assert_eq!(
+        inspect::key_type(&mut redis, "job:job-1").await,
+        "hash",
+        "a job's status lives in a hash, `job:{{id}}`, field `status` (HSET), not in a key of its own"
+    );
+    assert_eq!(
+        status(&mut redis, "job-1")
+            .await
+            .expect("status returned an error")
+            .as_deref(),
+        Some("queued"),
+        "a job just queued has the status `queued` in the field `status` of the hash `job:job-1`"
+    );
+    assert_eq!(
+        inspect::keys(&mut redis).await,
+        ["job:job-1", "job:job-2", "queue:reports"],
+        "queuing two tickets leaves the list `queue:reports` and one hash `job:{{id}}` per job, \
+         no other key"
+    );
+    // Producers at once: each must be told the length its own push made.
+    let mut connections = Vec::new();
+    for _ in 0..3 {
+        connections.push(env.redis().await);
+    }
+    let producers: Vec<_> = (0..30)
+        .map(|n| {
+            let mut redis = connections[n % connections.len()].clone();
+            tokio::spawn(async move { enqueue(&mut redis, "bulk", &ticket(100 + n)).await })
+        })
+        .collect();
+    let mut lengths = BTreeSet::new();
+    for producer in producers {
+        lengths.insert(
+            producer
+                .await
+                .expect("enqueue panicked")
+                .expect("enqueue returned an error"),
+        );
+    }
+    assert_eq!(
+        lengths,
+        (1..=30).collect::<BTreeSet<u64>>(),
+        "30 producers queuing at once must each be told a different length, 1 to 30: answer \
+         LPUSH's own reply; asking LLEN afterwards counts the other producers' tickets too"
     );
 }
 
@@ -39,17 +199,71 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
     for n in 1..=3 {
-        enqueue(&mut redis, "reports", &ticket(n)).await.unwrap();
+        enqueue(&mut redis, "reports", &ticket(n))
+            .await
+            .expect("enqueue returned an error");
     }
-    assert_eq!(claim(&mut redis, "reports").await.unwrap(), Some(ticket(1)));
-    assert_eq!(claim(&mut redis, "reports").await.unwrap(), Some(ticket(2)));
+    let recording = env.record_redis().await;
+    let first = claim(&mut redis, "reports")
+        .await
+        .expect("claim returned an error");
+    let sent = recording.finish().await;
     assert_eq!(
-        status(&mut redis, "job-2").await.unwrap().as_deref(),
-        Some("running")
+        first,
+        Some(ticket(1)),
+        "the oldest ticket is claimed first: push at one end (LPUSH) and pop at the other (RPOP); \
+         popping at the end you push to makes a stack, where the newest goes first"
+    );
+    let data = data_commands(&sent);
+    let pops: Vec<&&RedisCommand> = data.iter().filter(|c| is_one_of(c, &POPS)).collect();
+    let popped_once = pops.len() == 1
+        && pops[0].args.first().map(String::as_str) == Some("queue:reports")
+        && data
+            .iter()
+            .all(|c| is_one_of(c, &POPS) || is_one_of(c, &STATUS_WRITES));
+    assert!(
+        popped_once,
+        "claim sent {}: a worker must take the ticket from `queue:reports` with one pop (RPOP), \
+         which reads and removes it in one atomic step; reading it first (LINDEX, LRANGE) and \
+         removing it afterwards lets two workers take the same ticket",
+        sent.listing()
+    );
+    assert!(
+        data.iter().any(|c| writes_status(c, "job-1", "running")),
+        "claim must mark the job it took as running (HSET job:job-1 status running, through \
+         set_status): claim sent {}",
+        sent.listing()
     );
     assert_eq!(
-        status(&mut redis, "job-3").await.unwrap().as_deref(),
-        Some("queued")
+        claim(&mut redis, "reports")
+            .await
+            .expect("claim returned an error"),
+        Some(ticket(2)),
+        "the next claim takes the next oldest ticket"
+    );
+    assert_eq!(
+        status(&mut redis, "job-2")
+            .await
+            .expect("status returned an error")
+            .as_deref(),
+        Some("running"),
+        "a claimed job's status is `running`"
+    );
+    assert_eq!(
+        status(&mut redis, "job-3")
+            .await
+            .expect("status returned an error")
+            .as_deref(),
+        Some("queued"),
+        "a job nobody claimed yet is still `queued`"
+    );
+    // One ticket left on the list: its order cannot depend on the direction.
+    lab::graded_snapshot!(
+        "jobs_list_queue_after_two_claims",
+        normalized_dump(&mut redis).await,
+        "after three tickets queued and two claimed, Redis must hold `queue:reports` with the \
+         third ticket as JSON, and the hashes `job:job-1` and `job:job-2` with status `running` \
+         and `job:job-3` with status `queued`, and nothing else"
     );
 }
 
@@ -57,27 +271,96 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
 async fn an_empty_queue_gives_none_and_an_unknown_job_has_no_status() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    assert_eq!(claim(&mut redis, "reports").await.unwrap(), None);
-    assert_eq!(status(&mut redis, "job-404").await.unwrap(), None);
+    let recording = env.record_redis().await;
+    let nothing = claim(&mut redis, "reports")
+        .await
+        .expect("claim returned an error on an empty queue");
+    let sent = recording.finish().await;
+    assert_eq!(
+        nothing, None,
+        "a claim on an empty queue gives `None`: RPOP answers nil"
+    );
+    assert!(
+        !sent.used_any(&STATUS_WRITES),
+        "a claim that took nothing must not write any status: claim sent {}",
+        sent.listing()
+    );
+    assert_eq!(
+        status(&mut redis, "job-404")
+            .await
+            .expect("status returned an error for an unknown job"),
+        None,
+        "an unknown job has no status: HGET of a missing hash answers nil, which is `None`"
+    );
+    let keys = inspect::keys(&mut redis).await;
+    assert!(
+        keys.is_empty(),
+        "claiming from an empty queue and asking an unknown job's status must not write \
+         anything; Redis now holds {keys:?}"
+    );
 }
 
 #[tokio::test]
 async fn workers_claiming_at_once_get_each_ticket_once() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    for n in 0..40 {
-        enqueue(&mut redis, "reports", &ticket(n)).await.unwrap();
+    for n in 0..60 {
+        enqueue(&mut redis, "reports", &ticket(n))
+            .await
+            .expect("enqueue returned an error");
     }
-    let claims = (0..50).map(|_| {
-        let mut redis = redis.clone();
-        async move { claim(&mut redis, "reports").await.unwrap() }
-    });
-    let claimed: Vec<Ticket> = lab::futures::future::join_all(claims)
-        .await
-        .into_iter()
-        .flatten()
+    let mut connections = Vec::new();
+    for _ in 0..4 {
+        connections.push(env.redis().await);
+    }
+    let workers: Vec<_> = (0..12)
+        .map(|n| {
+            let mut redis = connections[n % connections.len()].clone();
+            tokio::spawn(async move {
+                let mut taken = Vec::new();
+                // A bound, so a claim that never gives `None` still ends.
+                for _ in 0..100 {
+                    match claim(&mut redis, "reports").await? {
+                        Some(ticket) => taken.push(ticket),
+                        None => break,
+                    }
+                }
+                Ok::<_, lab::redis::RedisError>(taken)
+            })
+        })
         .collect();
+    let mut claimed = Vec::new();
+    for worker in workers {
+        claimed.extend(
+            worker
+                .await
+                .expect("claim panicked")
+                .expect("claim returned an error"),
+        );
+    }
     let ids: BTreeSet<String> = claimed.iter().map(|t| t.id.clone()).collect();
-    assert_eq!(claimed.len(), 40, "every ticket claimed");
-    assert_eq!(ids.len(), 40, "no ticket claimed twice");
+    assert_eq!(
+        ids.len(),
+        60,
+        "12 workers claiming at once must take all 60 tickets between them"
+    );
+    assert_eq!(
+        claimed.len(),
+        60,
+        "12 workers claiming at once took {} tickets for 60 queued: some ticket went to two \
+         workers; the pop must be one command (RPOP) that reads and removes the ticket atomically",
+        claimed.len()
+    );
+    let left: u64 = redis.llen("queue:reports").await.unwrap();
+    assert_eq!(left, 0, "once every ticket is claimed the queue is empty");
+    for n in [0, 29, 59] {
+        assert_eq!(
+            status(&mut redis, &format!("job-{n}"))
+                .await
+                .expect("status returned an error")
+                .as_deref(),
+            Some("running"),
+            "every claimed job is marked `running`"
+        );
+    }
 }

@@ -1,13 +1,68 @@
 //! Graded tests of the reliable claim exercise, shared by `exercises` and
 //! `solutions`. Redis is the test's own.
+//!
+//! A ticket must never exist only in a worker's memory: the claim moves it
+//! from the queue to the processing list in one atomic command (LMOVE, or
+//! BLMOVE, RPOPLPUSH, or one script), the acknowledgement removes exactly
+//! that ticket (LREM with count 1), and recovery moves tickets back one
+//! atomic move at a time. The tests check the commands sent as well as the
+//! lists, and run many workers at once. Either direction (LPUSH with LMOVE
+//! RIGHT LEFT, or RPUSH with LMOVE LEFT RIGHT) is right: order is checked
+//! through `claim`, never by reading the lists in order.
+
+use std::collections::BTreeMap;
 
 use super::reliable_claim::*;
 use lab::redis::AsyncCommands;
-use lab::testing::TestEnv;
+use lab::redis::aio::ConnectionManager;
+use lab::testing::redis_log::Context;
+use lab::testing::{RedisCommand, RedisLog, TestEnv, inspect};
 
-async fn lists(redis: &mut lab::redis::aio::ConnectionManager) -> (Vec<String>, Vec<String>) {
-    let queue: Vec<String> = redis.lrange("queue:reports", 0, -1).await.unwrap();
-    let processing: Vec<String> = redis.lrange("processing:reports", 0, -1).await.unwrap();
+const QUEUE: &str = "queue:reports";
+const PROCESSING: &str = "processing:reports";
+const MOVES: [&str; 4] = ["LMOVE", "BLMOVE", "RPOPLPUSH", "BRPOPLPUSH"];
+
+/// A ticket as the job system would queue it: JSON text, removed by value.
+fn ticket(n: usize) -> String {
+    format!(r#"{{"id":"{n}","report":"revenue"}}"#)
+}
+
+/// The commands that touch data (transaction and script wrappers left out).
+fn data_commands(sent: &RedisLog) -> Vec<&RedisCommand> {
+    sent.commands
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.name.as_str(),
+                "MULTI" | "EXEC" | "EVAL" | "EVALSHA" | "SCRIPT" | "WATCH" | "UNWATCH"
+            )
+        })
+        .collect()
+}
+
+/// Whether `command` atomically moves a ticket from `from` to `to`.
+fn is_move(command: &RedisCommand, from: &str, to: &str) -> bool {
+    MOVES.contains(&command.name.as_str())
+        && command.args.first().map(String::as_str) == Some(from)
+        && command.args.get(1).map(String::as_str) == Some(to)
+}
+
+/// Whether the log is one move from `from` to `to`, or one script (which
+/// Redis runs atomically).
+fn moved_in_one_step(sent: &RedisLog, from: &str, to: &str) -> bool {
+    match data_commands(sent).as_slice() {
+        [] => false,
+        [one] => is_move(one, from, to),
+        many => many.iter().all(|c| c.context == Context::Script),
+    }
+}
+
+/// Both lists, each sorted: which tickets are where, whatever the direction.
+async fn lists(redis: &mut ConnectionManager) -> (Vec<String>, Vec<String>) {
+    let mut queue: Vec<String> = redis.lrange(QUEUE, 0, -1).await.unwrap();
+    let mut processing: Vec<String> = redis.lrange(PROCESSING, 0, -1).await.unwrap();
+    queue.sort();
+    processing.sort();
     (queue, processing)
 }
 
@@ -15,94 +70,379 @@ async fn lists(redis: &mut lab::redis::aio::ConnectionManager) -> (Vec<String>, 
 async fn a_claim_moves_the_oldest_ticket_to_the_processing_list() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    for ticket in ["a", "b", "c"] {
-        enqueue(&mut redis, "reports", ticket).await.unwrap();
+    let recording = env.record_redis().await;
+    enqueue(&mut redis, "reports", &ticket(1))
+        .await
+        .expect("enqueue returned an error");
+    let sent = recording.finish().await;
+    let pushed_once = match data_commands(&sent).as_slice() {
+        [one] => {
+            matches!(one.name.as_str(), "LPUSH" | "RPUSH")
+                && one.args.first().map(String::as_str) == Some(QUEUE)
+        }
+        _ => false,
+    };
+    assert!(
+        pushed_once,
+        "queuing a ticket is one push onto `queue:{{name}}` (LPUSH queue:reports <ticket>): \
+         enqueue sent {}",
+        sent.listing()
+    );
+    for n in [2, 3] {
+        enqueue(&mut redis, "reports", &ticket(n))
+            .await
+            .expect("enqueue returned an error");
     }
+    let recording = env.record_redis().await;
+    let claimed = claim(&mut redis, "reports")
+        .await
+        .expect("claim returned an error");
+    let sent = recording.finish().await;
     assert_eq!(
-        claim(&mut redis, "reports").await.unwrap().as_deref(),
-        Some("a")
+        claimed,
+        Some(ticket(1)),
+        "the oldest ticket is claimed first: LMOVE takes from the end opposite the push (RIGHT \
+         after LPUSH), and returns the ticket exactly as queued"
+    );
+    assert!(
+        moved_in_one_step(&sent, QUEUE, PROCESSING),
+        "claim sent {}: a worker that dies between taking the ticket and keeping its copy loses \
+         the job, as with RPOP alone; the claim must be one LMOVE from `queue:reports` to \
+         `processing:reports` (LMOVE queue:reports processing:reports RIGHT LEFT, or BLMOVE, or \
+         RPOPLPUSH), which moves the ticket in one atomic step, so it is always on one of the \
+         two lists",
+        sent.listing()
     );
     let (queue, processing) = lists(&mut redis).await;
-    assert_eq!(queue, ["c", "b"]);
     assert_eq!(
         processing,
-        ["a"],
-        "the claimed ticket is kept until acknowledged"
+        [ticket(1)],
+        "the claimed ticket is kept in `processing:{{name}}` until it is acknowledged: that copy \
+         is what recovery puts back if the worker dies"
     );
-    assert_eq!(claim(&mut redis, "nothing").await.unwrap(), None);
+    assert_eq!(
+        queue,
+        [ticket(2), ticket(3)],
+        "the tickets not claimed yet stay on `queue:reports`"
+    );
+    assert_eq!(
+        claim(&mut redis, "nothing")
+            .await
+            .expect("claim returned an error on an empty queue"),
+        None,
+        "a claim on an empty queue gives `None`: LMOVE answers nil"
+    );
+    assert_eq!(
+        inspect::keys(&mut redis).await,
+        [PROCESSING, QUEUE],
+        "a claim on an empty queue must not write anything, and a claim keeps its copy in \
+         `processing:{{name}}` only"
+    );
 }
 
 #[tokio::test]
 async fn an_acknowledged_ticket_is_gone_for_good() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    enqueue(&mut redis, "reports", "a").await.unwrap();
-    let ticket = claim(&mut redis, "reports").await.unwrap().unwrap();
-    assert!(ack(&mut redis, "reports", &ticket).await.unwrap());
+    for n in 1..=4 {
+        enqueue(&mut redis, "reports", &ticket(n))
+            .await
+            .expect("enqueue returned an error");
+    }
+    for _ in 1..=3 {
+        claim(&mut redis, "reports")
+            .await
+            .expect("claim returned an error")
+            .expect("claim gave `None` while tickets were waiting");
+    }
+    // The middle claim finishes first: a pop at either end takes another.
+    let recording = env.record_redis().await;
+    let acknowledged = ack(&mut redis, "reports", &ticket(2))
+        .await
+        .expect("ack returned an error");
+    let sent = recording.finish().await;
     assert!(
-        !ack(&mut redis, "reports", &ticket).await.unwrap(),
-        "only once"
+        acknowledged,
+        "acknowledging a ticket that is in `processing:reports` answers true"
+    );
+    let one_lrem = match data_commands(&sent).as_slice() {
+        [one] => {
+            one.name == "LREM"
+                && one.args.first().map(String::as_str) == Some(PROCESSING)
+                && matches!(one.args.get(1).map(String::as_str), Some("1" | "-1"))
+                && one.args.get(2) == Some(&ticket(2))
+        }
+        _ => false,
+    };
+    assert!(
+        one_lrem,
+        "ack sent {}: acknowledging is one LREM processing:reports 1 <ticket>: it removes exactly \
+         that ticket, wherever it is in the list, with count 1 (one copy, since two workers can \
+         hold equal tickets), and its answer says whether it was there; a pop removes whichever \
+         ticket is at the end",
+        sent.listing()
     );
     let (queue, processing) = lists(&mut redis).await;
-    assert!(queue.is_empty() && processing.is_empty());
+    assert_eq!(
+        processing,
+        [ticket(1), ticket(3)],
+        "ack removes the acknowledged ticket from `processing:reports` and only that one: the \
+         others are still being worked on"
+    );
+    assert_eq!(queue, [ticket(4)], "ack leaves `queue:reports` alone");
+    assert!(
+        !ack(&mut redis, "reports", &ticket(2))
+            .await
+            .expect("ack returned an error"),
+        "an acknowledged ticket is gone: a second ack of it answers false (LREM answers 0)"
+    );
+    assert!(
+        ack(&mut redis, "reports", &ticket(3))
+            .await
+            .expect("ack returned an error"),
+        "acknowledging a ticket that is in `processing:reports` answers true"
+    );
+    // One ticket on each list: the snapshot cannot depend on the direction.
+    lab::graded_snapshot!(
+        "jobs_reliable_claim_one_waiting_one_claimed",
+        inspect::dump(&mut redis).await,
+        "after four tickets queued, three claimed and two of those acknowledged, Redis must \
+         hold the fourth ticket on `queue:reports` and the first, claimed and not acknowledged, \
+         on `processing:reports`, exactly as queued, and nothing else"
+    );
+    // Two workers hold equal tickets; one acknowledges.
+    for _ in 0..2 {
+        enqueue(&mut redis, "reports", &ticket(9))
+            .await
+            .expect("enqueue returned an error");
+    }
+    for _ in 0..3 {
+        claim(&mut redis, "reports")
+            .await
+            .expect("claim returned an error")
+            .expect("claim gave `None` while tickets were waiting");
+    }
+    assert!(
+        ack(&mut redis, "reports", &ticket(9))
+            .await
+            .expect("ack returned an error"),
+        "acknowledging a ticket that is in `processing:reports` answers true"
+    );
+    let (_, processing) = lists(&mut redis).await;
+    assert_eq!(
+        processing.iter().filter(|t| **t == ticket(9)).count(),
+        1,
+        "two workers held equal tickets and one acknowledged: ack must remove one copy (LREM \
+         with count 1); count 0 removes every copy, and the other worker's job could no longer \
+         be recovered if it died"
+    );
 }
 
 #[tokio::test]
 async fn tickets_of_a_dead_worker_are_recovered_in_their_order() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    for ticket in ["a", "b", "c", "d"] {
-        enqueue(&mut redis, "reports", ticket).await.unwrap();
+    for n in 1..=4 {
+        enqueue(&mut redis, "reports", &ticket(n))
+            .await
+            .expect("enqueue returned an error");
     }
     // A worker claims three and finishes one, then dies.
-    let a = claim(&mut redis, "reports").await.unwrap().unwrap();
-    claim(&mut redis, "reports").await.unwrap();
-    claim(&mut redis, "reports").await.unwrap();
-    ack(&mut redis, "reports", &a).await.unwrap();
-    assert_eq!(recover(&mut redis, "reports").await.unwrap(), 2);
-    let mut order = Vec::new();
-    while let Some(ticket) = claim(&mut redis, "reports").await.unwrap() {
-        order.push(ticket);
+    let first = claim(&mut redis, "reports")
+        .await
+        .expect("claim returned an error")
+        .expect("claim gave `None` while tickets were waiting");
+    for _ in 0..2 {
+        claim(&mut redis, "reports")
+            .await
+            .expect("claim returned an error");
     }
-    assert_eq!(order, ["b", "c", "d"], "nothing lost, oldest first");
+    ack(&mut redis, "reports", &first)
+        .await
+        .expect("ack returned an error");
+    let recording = env.record_redis().await;
+    let recovered = recover(&mut redis, "reports")
+        .await
+        .expect("recover returned an error");
+    let sent = recording.finish().await;
+    assert_eq!(
+        recovered, 2,
+        "recover answers how many tickets it put back: the dead worker held 2 unacknowledged"
+    );
+    let data = data_commands(&sent);
+    let one_move_at_a_time = !data.is_empty()
+        && data
+            .iter()
+            .all(|c| c.context == Context::Script || is_move(c, PROCESSING, QUEUE));
+    assert!(
+        one_move_at_a_time,
+        "recover sent {}: move each ticket back with its own LMOVE from `processing:reports` to \
+         `queue:reports`, one LMOVE at a time, so that every ticket is always on one of the two \
+         lists; reading the list (LRANGE), deleting it and pushing the tickets back loses them \
+         all if the process dies in between, and undoes an ack that comes in between",
+        sent.listing()
+    );
+    assert_eq!(
+        inspect::key_type(&mut redis, PROCESSING).await,
+        "none",
+        "after recovery nothing is left in `processing:reports`"
+    );
+    let mut order = Vec::new();
+    while let Some(claimed) = claim(&mut redis, "reports")
+        .await
+        .expect("claim returned an error")
+    {
+        order.push(claimed);
+        if order.len() > 4 {
+            break;
+        }
+    }
+    assert_eq!(
+        order,
+        [ticket(2), ticket(3), ticket(4)],
+        "after recovery the tickets must be claimed oldest first, nothing lost: recover puts \
+         them back at the front of the queue (the end claim takes from), the newest claim \
+         first, so that the oldest ends up in the very front"
+    );
+    assert_eq!(
+        recover(&mut redis, "reports")
+            .await
+            .expect("recover returned an error"),
+        3,
+        "recover puts back every unacknowledged ticket: 3 claimed, none acknowledged"
+    );
+    assert_eq!(
+        recover(&mut redis, "reports")
+            .await
+            .expect("recover returned an error"),
+        0,
+        "with nothing in `processing:reports`, recover answers 0"
+    );
+}
+
+/// Every ticket and how many times it appears.
+fn tally(tickets: &[String]) -> BTreeMap<String, usize> {
+    let mut counts = BTreeMap::new();
+    for ticket in tickets {
+        *counts.entry(ticket.clone()).or_insert(0) += 1;
+    }
+    counts
 }
 
 #[tokio::test]
 async fn nothing_is_lost_when_many_workers_claim_and_some_die() {
+    const TICKETS: usize = 120;
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
-    for n in 0..30 {
-        enqueue(&mut redis, "reports", &format!("t{n}"))
+    for n in 0..TICKETS {
+        enqueue(&mut redis, "reports", &ticket(n))
             .await
-            .unwrap();
+            .expect("enqueue returned an error");
     }
-    let mut done = Vec::new();
-    let mut round = 0;
-    loop {
-        let claims = (0..8).map(|_| {
-            let mut redis = redis.clone();
-            async move { claim(&mut redis, "reports").await.unwrap() }
-        });
-        let claimed: Vec<String> = lab::futures::future::join_all(claims)
+    let expected: BTreeMap<String, usize> = (0..TICKETS).map(|n| (ticket(n), 1)).collect();
+    let mut connections = Vec::new();
+    for _ in 0..4 {
+        connections.push(env.redis().await);
+    }
+    // 16 workers claim at once until the queue is empty.
+    let workers: Vec<_> = (0..16)
+        .map(|n| {
+            let mut redis = connections[n % connections.len()].clone();
+            tokio::spawn(async move {
+                let mut taken = Vec::new();
+                // A bound, so a claim that never gives `None` still ends.
+                for _ in 0..2 * TICKETS {
+                    match claim(&mut redis, "reports").await? {
+                        Some(ticket) => taken.push(ticket),
+                        None => break,
+                    }
+                }
+                Ok::<_, lab::redis::RedisError>(taken)
+            })
+        })
+        .collect();
+    let mut claimed = Vec::new();
+    for worker in workers {
+        claimed.extend(
+            worker
+                .await
+                .expect("claim panicked")
+                .expect("claim returned an error"),
+        );
+    }
+    assert_eq!(
+        tally(&claimed),
+        expected,
+        "16 workers claiming at once must get each of the 120 tickets exactly once: the claim \
+         must be one atomic LMOVE, so no ticket goes to two workers and none is lost"
+    );
+    let (queue, processing) = lists(&mut redis).await;
+    assert!(
+        queue.is_empty() && tally(&processing) == expected,
+        "after 120 claims and no acknowledgement, every ticket must be in `processing:reports` \
+         once and none left on `queue:reports`: {} waiting, {} processing",
+        queue.len(),
+        processing.len()
+    );
+    // Every worker died: all go back.
+    assert_eq!(
+        recover(&mut redis, "reports")
             .await
-            .into_iter()
-            .flatten()
+            .expect("recover returned an error"),
+        TICKETS as u64,
+        "recover puts back every unacknowledged ticket: 120"
+    );
+    // Rounds of 16 claims at once; every third worker dies before its ack.
+    let mut done = Vec::new();
+    for round in 0..=TICKETS {
+        let claims: Vec<_> = (0..16)
+            .map(|n| {
+                let mut redis = connections[n % connections.len()].clone();
+                tokio::spawn(async move { claim(&mut redis, "reports").await })
+            })
             .collect();
+        let mut claimed = Vec::new();
+        for one in claims {
+            claimed.extend(
+                one.await
+                    .expect("claim panicked")
+                    .expect("claim returned an error"),
+            );
+        }
         if claimed.is_empty() {
             break;
         }
-        // Every third worker dies before acknowledging.
+        assert!(
+            tally(&claimed).values().all(|count| *count == 1),
+            "16 workers claiming at once got the same ticket twice: the claim must be one atomic \
+             LMOVE"
+        );
         for (n, ticket) in claimed.into_iter().enumerate() {
             if (n + round) % 3 != 0 {
-                assert!(ack(&mut redis, "reports", &ticket).await.unwrap());
+                assert!(
+                    ack(&mut redis, "reports", &ticket)
+                        .await
+                        .expect("ack returned an error"),
+                    "a ticket just claimed is in `processing:reports`, so acknowledging it \
+                     answers true"
+                );
                 done.push(ticket);
             }
         }
-        recover(&mut redis, "reports").await.unwrap();
-        round += 1;
+        recover(&mut redis, "reports")
+            .await
+            .expect("recover returned an error");
     }
-    done.sort();
-    let mut expected: Vec<String> = (0..30).map(|n| format!("t{n}")).collect();
-    expected.sort();
-    assert_eq!(done, expected, "every ticket done exactly once");
+    assert_eq!(
+        tally(&done),
+        expected,
+        "with workers dying before their ack and recovery after each round, every ticket must \
+         be done exactly once: nothing lost, nothing twice"
+    );
+    let keys = inspect::keys(&mut redis).await;
+    assert!(
+        keys.is_empty(),
+        "once every ticket is acknowledged both lists are empty, and nothing else is left: \
+         Redis holds {keys:?}"
+    );
 }
