@@ -279,3 +279,31 @@ mod tests {
         );
     }
 }
+
+#[cfg(test)]
+mod readme {
+    use super::Catalog;
+
+    /// The README's table of exercises is written by hand; this keeps its
+    /// points in step with the catalogue, which is what `lab grade` counts.
+    #[test]
+    fn the_readme_gives_every_exercise_its_catalogue_points() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalog = Catalog::load(root).unwrap();
+        let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+        for exercise in &catalog.exercises {
+            let row = readme
+                .lines()
+                .find(|line| line.starts_with(&format!("| `{}` |", exercise.id)))
+                .unwrap_or_else(|| panic!("README.md has no row for {}", exercise.id));
+            let points = row.trim_end_matches('|').rsplit('|').next().unwrap().trim();
+            assert_eq!(
+                points,
+                exercise.max_points().to_string(),
+                "README.md gives {} {points} points, exercises/exercises.toml {}",
+                exercise.id,
+                exercise.max_points()
+            );
+        }
+    }
+}

@@ -1,16 +1,21 @@
 //! Graded tests of the job endpoint exercise, shared by `exercises` and
-//! `solutions`: the router called without a socket, the lab's own worker
-//! step doing the jobs.
+//! `solutions`: the router called without a socket and every answer read
+//! the way a client reads it (`lab::testing::http`: status, `Content-Type`,
+//! `Location`, a JSON `{"error": ...}` on every refusal), the lab's own
+//! worker step doing the jobs.
+//!
+//! The technique is the lesson's: a long report is not run in the request;
+//! `POST /reports` queues a job and answers 202 Accepted with a `Location`,
+//! and the result is a 409 until the job has succeeded.
 
 use std::time::Duration;
 
 use super::endpoint::*;
-use lab::axum::body::Body;
-use lab::axum::http::{Request, StatusCode, header};
-use lab::jobs::JobQueue;
 use lab::jobs::worker::{self, Step, WorkerOptions};
-use lab::testing::TestEnv;
-use lab::tower::ServiceExt;
+use lab::jobs::{JobQueue, JobState, results};
+use lab::services::{Origin, connect_redis};
+use lab::testing::http::{Reply, send};
+use lab::testing::{TestEnv, inspect, stoppable_redis};
 use serde_json::{Value, json};
 
 async fn reports(env: &TestEnv) -> Reports {
@@ -20,34 +25,49 @@ async fn reports(env: &TestEnv) -> Reports {
     }
 }
 
-async fn call(
+/// Sends `method path` to a router over `reports`, with `body` as JSON.
+async fn call(reports: &Reports, method: &str, path: &str, body: Option<Value>) -> Reply {
+    send(router(reports.clone()), method, path, body).await
+}
+
+/// Like [`call`], on a task of its own, so that a handler that panics is
+/// reported as a wrong answer (`when` says in which circumstances).
+async fn call_guarded(
     reports: &Reports,
     method: &str,
     path: &str,
     body: Option<Value>,
-) -> (StatusCode, Option<String>, Value) {
-    let mut request = Request::builder().method(method).uri(path);
-    let body = match body {
-        Some(body) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Body::from(body.to_string())
-        }
-        None => Body::empty(),
-    };
-    let response = router(reports.clone())
-        .oneshot(request.body(body).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .map(|value| value.to_str().unwrap().to_owned());
-    let bytes = lab::axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (status, location, body)
+    when: &str,
+) -> Reply {
+    let router = router(reports.clone());
+    let (method, path) = (method.to_owned(), path.to_owned());
+    let request = format!("{method} {path}");
+    let task = tokio::spawn(async move { send(router, &method, &path, body).await });
+    task.await.unwrap_or_else(|error| {
+        panic!(
+            "{request} panicked {when} ({error}): a handler answers every failure, it never \
+             panics; a job queue that cannot be reached is a 503 with a JSON error \
+             (`.map_err(unavailable)?`), not an `unwrap`"
+        )
+    })
+}
+
+/// `POST /reports` with `body`, checked as far as the test needs it: the
+/// id of the job it queued.
+async fn submit(reports: &Reports, body: Value) -> String {
+    let reply = call(reports, "POST", "/reports", Some(body)).await;
+    reply.expect_status(
+        202,
+        "a report is not computed in the request: POST /reports queues a job and answers \
+         202 Accepted at once",
+    );
+    let body = reply.json("the accepted report");
+    body["id"].as_str().map(str::to_owned).unwrap_or_else(|| {
+        panic!(
+            "the 202 answer of POST /reports must be {{\"id\", \"state\": \"queued\"}} with the \
+             id of the queued job, got {body}"
+        )
+    })
 }
 
 async fn run_one(reports: &Reports) -> Step {
@@ -60,22 +80,103 @@ async fn run_one(reports: &Reports) -> Step {
         .unwrap()
 }
 
+/// The answer for a snapshot: the `Content-Type` cut to the media type, the
+/// job's id written `[id]` wherever it appears (body and `Location`), and
+/// the error message of any refusal but a 404 (whose message the table
+/// fixes) written `[message]`, since its words are the student's.
+fn snapshot_of(reply: &Reply, id: &str) -> Value {
+    let mut value = reply.snapshot();
+    if let Some(declared) = value["content-type"].as_str() {
+        let media = declared
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
+        value["content-type"] = Value::from(media);
+    }
+    if reply.status.as_u16() != 404 && value["body"]["error"].is_string() {
+        value["body"]["error"] = Value::from("[message]");
+    }
+    let text = value.to_string();
+    let text = if id.is_empty() {
+        text
+    } else {
+        text.replace(id, "[id]")
+    };
+    serde_json::from_str(&text).unwrap()
+}
+
 #[tokio::test]
 async fn a_report_request_is_accepted_with_its_location() {
-    let env = TestEnv::start().await;
+    let env = TestEnv::start_seeded().await;
     let reports = reports(&env).await;
-    let (status, location, body) = call(&reports, "POST", "/reports", Some(json!({}))).await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    let id = body["id"].as_str().expect("the job's id").to_owned();
-    assert_eq!(location, Some(format!("/reports/{id}")));
-    assert_eq!(body["state"], "queued");
-    let job = reports
-        .queue
-        .get(&id)
-        .await
-        .unwrap()
-        .expect("a job was queued");
-    assert_eq!(job.kind, "revenue_by_customer");
+    let recording = env.record_mongo();
+    let reply = call(&reports, "POST", "/reports", Some(json!({}))).await;
+    let sent = recording.finish();
+    reply.expect_status(
+        202,
+        "a report is not computed in the request: POST /reports queues a job and answers \
+         202 Accepted at once, not 200 (the work is accepted, not done); return \
+         `(StatusCode::ACCEPTED, ...)`",
+    );
+    let body = reply.json("the accepted report");
+    let Some(id) = body["id"].as_str().map(str::to_owned) else {
+        panic!(
+            "the 202 answer of POST /reports must be {{\"id\", \"state\": \"queued\"}} with the id \
+             of the queued job, got {body}"
+        );
+    };
+    assert_eq!(
+        reply.location(),
+        Some(format!("/reports/{id}").as_str()),
+        "a 202 answer says where the client can follow the job: its `Location` header must be \
+         `/reports/{{id}}`; add `[(header::LOCATION, format!(\"/reports/{{id}}\"))]` to the answer"
+    );
+    assert_eq!(
+        body["state"], "queued",
+        "a report just accepted is queued: the 202 body is {{\"id\", \"state\": \"queued\"}}"
+    );
+    assert!(
+        !sent.used("aggregate"),
+        "POST /reports ran the report inside the request (it sent {} to MongoDB): a long job is \
+         not run in the request; submit a job with `reports.queue.submit` and answer 202 at once, \
+         a worker runs it later",
+        sent.listing()
+    );
+    let job = reports.queue.get(&id).await.unwrap().unwrap_or_else(|| {
+        panic!(
+            "the id answered, {id}, is no job of the queue: submit the job with \
+             `reports.queue.submit` and answer the id it gives"
+        )
+    });
+    assert_eq!(
+        job.kind, "revenue_by_customer",
+        "a report is a job of kind `revenue_by_customer`"
+    );
+    assert_eq!(
+        serde_json::from_str::<Value>(&job.params).ok(),
+        Some(json!({})),
+        "a report of every customer is a job whose params are `{{}}`: the request body as JSON \
+         text, got {:?}",
+        job.params
+    );
+    assert_eq!(
+        job.state,
+        JobState::Queued,
+        "POST /reports only queues the job; a worker runs it later"
+    );
+    assert_eq!(
+        reports.queue.list(None, None, 10).await.unwrap().len(),
+        1,
+        "one request queues one job"
+    );
+    lab::graded_snapshot!(
+        "jobs_endpoint_accepted",
+        snapshot_of(&reply, &id),
+        "POST /reports must answer 202 with `Content-Type: application/json`, \
+         `Location: /reports/{id}` and the body {\"id\", \"state\": \"queued\"}"
+    );
 }
 
 #[tokio::test]
@@ -89,58 +190,232 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
         .unwrap()
         .id
         .to_hex();
-    let (_, _, body) = call(
-        &reports,
-        "POST",
-        "/reports",
+    let id = submit(&reports, json!({"customer_id": customer})).await;
+    let job = reports.queue.get(&id).await.unwrap().unwrap_or_else(|| {
+        panic!("the id answered, {id}, is no job of the queue: answer the id `submit` gives")
+    });
+    assert_eq!(
+        serde_json::from_str::<Value>(&job.params).ok(),
         Some(json!({"customer_id": customer})),
-    )
-    .await;
-    let id = body["id"].as_str().unwrap().to_owned();
-    let (status, _, body) = call(&reports, "GET", &format!("/reports/{id}"), None).await;
-    assert_eq!((status, &body["state"]), (StatusCode::OK, &json!("queued")));
-    let (status, _, body) = call(&reports, "GET", &format!("/reports/{id}/result"), None).await;
-    assert_eq!(status, StatusCode::CONFLICT, "not ready yet");
-    assert_eq!(body["state"], "queued");
-    assert_eq!(run_one(&reports).await, Step::Succeeded(id.clone()));
-    let (_, _, body) = call(&reports, "GET", &format!("/reports/{id}"), None).await;
-    assert_eq!(body["state"], "succeeded");
-    let (status, _, body) = call(&reports, "GET", &format!("/reports/{id}/result"), None).await;
-    assert_eq!(status, StatusCode::OK);
-    let rows = body["result"].as_array().expect("the rows of the report");
-    assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0]["customer_id"], json!(customer));
+        "a report of one customer is a job whose params are `{{\"customer_id\": ...}}`, the \
+         request body as JSON text, got {:?}",
+        job.params
+    );
+    let mut replies = Vec::new();
+
+    let reply = call(&reports, "GET", &format!("/reports/{id}"), None).await;
+    reply.expect_status(200, "following a report that exists");
+    let body = reply.json("the report's state");
+    assert_eq!(
+        (&body["id"], &body["state"]),
+        (&json!(id), &json!("queued")),
+        "GET /reports/{{id}} answers {{\"id\", \"state\"}} from `reports.queue.get`; a report no \
+         worker has run yet is queued"
+    );
+    replies.push(snapshot_of(&reply, &id));
+
+    let reply = call(&reports, "GET", &format!("/reports/{id}/result"), None).await;
+    reply.expect_error(
+        409,
+        "a report that has not succeeded has no result yet: GET /reports/{id}/result must \
+         answer 409 Conflict with {\"error\", \"state\"} until the job has succeeded, not a 200 \
+         with an empty result",
+    );
+    assert_eq!(
+        reply.json("the 409 answer")["state"],
+        "queued",
+        "the 409 answer says where the job stands: {{\"error\", \"state\": job.state}}"
+    );
+    replies.push(snapshot_of(&reply, &id));
+
+    assert_eq!(
+        run_one(&reports).await,
+        Step::Succeeded(id.clone()),
+        "the job POST /reports queued must be one a worker can run: kind `revenue_by_customer` \
+         with the request's `customer_id` as params"
+    );
+
+    let reply = call(&reports, "GET", &format!("/reports/{id}"), None).await;
+    reply.expect_status(200, "following a report that exists");
+    assert_eq!(
+        reply.json("the report's state")["state"],
+        "succeeded",
+        "GET /reports/{{id}} answers the job's current state, read from the queue each time"
+    );
+    replies.push(snapshot_of(&reply, &id));
+
+    let reply = call(&reports, "GET", &format!("/reports/{id}/result"), None).await;
+    reply.expect_status(200, "reading the result of a report that has succeeded");
+    let body = reply.json("the report's result");
+    let job = reports.queue.get(&id).await.unwrap().unwrap();
+    let shown = results::visible(&reports.database, &job).await.unwrap();
+    assert_eq!(
+        (&body["id"], Some(&body["result"])),
+        (&json!(id), shown.as_ref()),
+        "GET /reports/{{id}}/result answers {{\"id\", \"result\"}} with the result \
+         `results::visible(&reports.database, &job)` shows: the one saved by the run that \
+         completed the job"
+    );
+    let rows = body["result"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+    assert!(
+        rows.len() == 1 && rows[0]["customer_id"] == json!(customer),
+        "a report asked for one customer has that customer's row only, got {}",
+        body["result"]
+    );
+    replies.push(snapshot_of(&reply, &id));
+    lab::graded_snapshot!(
+        "jobs_endpoint_report_followed",
+        replies,
+        "following a report must answer, in turn: 200 {\"id\", \"state\": \"queued\"}; 409 with \
+         {\"error\", \"state\": \"queued\"}; once a worker ran it, 200 {\"id\", \"state\": \
+         \"succeeded\"}; then 200 {\"id\", \"result\"} with the customer's revenue, all as \
+         `application/json`"
+    );
 }
 
 #[tokio::test]
 async fn unknown_reports_and_bad_ids_get_json_errors() {
     let env = TestEnv::start().await;
     let reports = reports(&env).await;
-    let (status, _, body) = call(&reports, "GET", "/reports/64b0000000000000000000ff", None).await;
+    let unknown = "64b0000000000000000000ff";
+    let mut replies = Vec::new();
+    let reply = call(&reports, "GET", &format!("/reports/{unknown}"), None).await;
+    let message = reply.expect_error(
+        404,
+        "a report the queue does not know is 404 Not Found with a JSON error: \
+         `error(StatusCode::NOT_FOUND, \"Report not found\")`",
+    );
     assert_eq!(
-        (status, &body["error"]),
-        (StatusCode::NOT_FOUND, &json!("Report not found"))
+        message, "Report not found",
+        "the table fixes the 404's message: {{\"error\": \"Report not found\"}}"
     );
-    let (status, _, body) = call(
-        &reports,
-        "GET",
-        "/reports/64b0000000000000000000ff/result",
-        None,
-    )
-    .await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    assert!(body["error"].is_string());
-    let (status, _, body) = call(
-        &reports,
-        "POST",
-        "/reports",
-        Some(json!({"customer_id": "42"})),
-    )
-    .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["error"].is_string());
-    assert!(
-        reports.queue.list(None, None, 10).await.unwrap().is_empty(),
-        "no job was made"
+    replies.push(snapshot_of(&reply, ""));
+    let reply = call(&reports, "GET", &format!("/reports/{unknown}/result"), None).await;
+    reply.expect_error(
+        404,
+        "the result of a report the queue does not know is 404 Not Found with a JSON error, \
+         as for GET /reports/{id}",
     );
+    for path in ["/reports/not-a-report", "/reports/not-a-report/result"] {
+        let reply = call(&reports, "GET", path, None).await;
+        let status = reply.status.as_u16();
+        assert!(
+            status == 400 || status == 404,
+            "GET {path}: an id that cannot be a job's names no report: answer 404 (or 400 for a \
+             malformed id) with a JSON error, got {status} {:?}",
+            reply.text()
+        );
+        reply.expect_error(status, "a malformed report id");
+    }
+    for customer_id in ["42", "64b000000000000000000xyz"] {
+        let reply = call(
+            &reports,
+            "POST",
+            "/reports",
+            Some(json!({"customer_id": customer_id})),
+        )
+        .await;
+        reply.expect_error(
+            422,
+            "a customer_id that is not 24 hexadecimal digits is refused before anything is \
+             queued: 422 Unprocessable Entity with a JSON error",
+        );
+        if customer_id == "42" {
+            replies.push(snapshot_of(&reply, ""));
+        }
+    }
+    assert_eq!(
+        inspect::keys(&mut env.redis().await).await,
+        Vec::<String>::new(),
+        "a refused request leaves nothing behind: no job may be queued for a malformed \
+         customer_id, and looking up a report writes nothing"
+    );
+    lab::graded_snapshot!(
+        "jobs_endpoint_refusals",
+        replies,
+        "an unknown report must be 404 {\"error\": \"Report not found\"} and a malformed \
+         customer_id 422 {\"error\": ...}, both as `application/json`"
+    );
+}
+
+#[tokio::test]
+async fn failed_and_cancelled_reports_have_no_result() {
+    let env = TestEnv::start().await;
+    let reports = reports(&env).await;
+    let cancelled = submit(&reports, json!({})).await;
+    let failed = submit(&reports, json!({})).await;
+    reports.queue.cancel(&cancelled).await.unwrap();
+    let claim = reports
+        .queue
+        .claim(Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the second report is ready");
+    assert_eq!(
+        claim.id, failed,
+        "POST /reports queues each report as a job of its own"
+    );
+    reports
+        .queue
+        .fail(&claim, "the report failed", false, Duration::ZERO)
+        .await
+        .unwrap();
+    let mut replies = Vec::new();
+    for (id, state) in [(&cancelled, "cancelled"), (&failed, "failed")] {
+        let reply = call(&reports, "GET", &format!("/reports/{id}"), None).await;
+        reply.expect_status(200, "following a report that is over");
+        assert_eq!(
+            reply.json("the report's state")["state"],
+            state,
+            "GET /reports/{{id}} answers the job's state as the queue has it"
+        );
+        let reply = call(&reports, "GET", &format!("/reports/{id}/result"), None).await;
+        reply.expect_error(
+            409,
+            &format!(
+                "a {state} report never has a result: GET /reports/{{id}}/result must answer 409 \
+                 Conflict with {{\"error\", \"state\"}} for every state but succeeded (check \
+                 `job.state != JobState::Succeeded`, not whether the job is over)"
+            ),
+        );
+        assert_eq!(
+            reply.json("the 409 answer")["state"],
+            state,
+            "the 409 answer says where the job stands: {{\"error\", \"state\": job.state}}"
+        );
+        replies.push(snapshot_of(&reply, id));
+    }
+    lab::graded_snapshot!(
+        "jobs_endpoint_no_result_unless_succeeded",
+        replies,
+        "the result of a cancelled or failed report must be 409 with {\"error\", \"state\"}, as \
+         `application/json`"
+    );
+}
+
+#[tokio::test]
+async fn with_redis_down_every_route_answers_503() {
+    let env = TestEnv::start().await;
+    let server = stoppable_redis().await;
+    let redis = connect_redis(server.url(), Origin::Lab).await.unwrap();
+    let reports = Reports {
+        queue: JobQueue::new(redis, lab::jobs::PREFIX),
+        database: env.database().clone(),
+    };
+    let id = submit(&reports, json!({})).await;
+    server.stop();
+    let requests = [
+        ("POST", "/reports".to_owned(), Some(json!({}))),
+        ("GET", format!("/reports/{id}"), None),
+        ("GET", format!("/reports/{id}/result"), None),
+    ];
+    for (method, path, body) in requests {
+        let reply = call_guarded(&reports, method, &path, body, "with Redis down").await;
+        reply.expect_error(
+            503,
+            "with Redis down the job queue cannot be reached: every route must answer 503 \
+             Service Unavailable with a JSON error, so the client knows to try again shortly; \
+             map the queue's errors with `.map_err(unavailable)?`",
+        );
+    }
 }
