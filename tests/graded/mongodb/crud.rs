@@ -1,52 +1,255 @@
 //! Graded tests of the CRUD exercise, shared by `exercises` and `solutions`.
+//!
+//! Each test fills `customers` itself, so it grades one helper at a time,
+//! and looks at three things: what the helper returns, what it leaves in the
+//! whole collection (no stray document from an upsert, no field lost), and
+//! the commands it sent (`TestEnv::record_mongo`): one `insert` of all the
+//! documents, the projection and the sort asked of the server, one update
+//! with the right operator, no upsert where none is meant.
 
 use super::crud::*;
-use lab::bson::{Document, doc};
-use lab::mongodb::Collection;
-use lab::testing::TestEnv;
+use lab::bson::oid::ObjectId;
+use lab::bson::{Bson, Document, doc};
+use lab::mongodb::options::IndexOptions;
+use lab::mongodb::{Collection, IndexModel};
+use lab::testing::{MongoCommand, MongoLog, TestEnv};
 
 fn customers(env: &TestEnv) -> Collection<Document> {
     env.database().collection("customers")
 }
 
+/// Ada and Alan in London, Grace in Arlington, put in by the harness (not by
+/// the student's `add_customers`, so each test grades one helper).
 async fn register(env: &TestEnv) {
-    let people = [
-        ("Ada", "ada@example.com", "London"),
-        ("Grace", "grace@example.com", "Arlington"),
-        ("Alan", "alan@example.com", "London"),
-    ];
-    assert_eq!(add_customers(env.database(), &people).await.unwrap(), 3);
+    customers(env)
+        .insert_many([
+            doc! { "name": "Ada", "email": "ada@example.com", "address": { "city": "London" } },
+            doc! { "name": "Grace", "email": "grace@example.com", "address": { "city": "Arlington" } },
+            doc! { "name": "Alan", "email": "alan@example.com", "address": { "city": "London" } },
+        ])
+        .await
+        .unwrap();
+}
+
+/// The whole collection, in `_id` order.
+async fn stored(env: &TestEnv) -> Vec<Document> {
+    let mut cursor = customers(env)
+        .find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await
+        .unwrap();
+    let mut all = Vec::new();
+    while cursor.advance().await.unwrap() {
+        all.push(cursor.deserialize_current().unwrap());
+    }
+    all
+}
+
+/// The whole collection in email order, as JSON for a snapshot (`_id` is
+/// redacted by the caller).
+async fn stored_by_email(env: &TestEnv) -> serde_json::Value {
+    let mut all = stored(env).await;
+    all.sort_by(|a, b| a.get_str("email").ok().cmp(&b.get_str("email").ok()));
+    serde_json::Value::Array(all.into_iter().map(|d| shown(&Bson::Document(d))).collect())
+}
+
+/// A BSON value as JSON that keeps the types a reader must see: an ObjectId
+/// as `{"$oid"}`, a Decimal128 as `{"$numberDecimal"}`; keys come out sorted,
+/// so the order of a document's fields does not matter.
+fn shown(value: &Bson) -> serde_json::Value {
+    use serde_json::{Value, json};
+    match value {
+        Bson::Document(d) => Value::Object(d.iter().map(|(k, v)| (k.clone(), shown(v))).collect()),
+        Bson::Array(items) => Value::Array(items.iter().map(shown).collect()),
+        Bson::String(s) => json!(s),
+        Bson::Int32(n) => json!(n),
+        Bson::Int64(n) => json!(n),
+        Bson::Double(x) => json!(x),
+        Bson::Boolean(b) => json!(b),
+        Bson::Null => Value::Null,
+        Bson::ObjectId(id) => json!({ "$oid": id.to_hex() }),
+        Bson::Decimal128(d) => json!({ "$numberDecimal": d.to_string() }),
+        other => json!(other.to_string()),
+    }
+}
+
+/// A number in a command (`limit`, ...), whatever its integer type.
+fn number(value: Option<&Bson>) -> Option<i64> {
+    match value? {
+        Bson::Int32(n) => Some(i64::from(*n)),
+        Bson::Int64(n) => Some(*n),
+        Bson::Double(x) => Some(*x as i64),
+        _ => None,
+    }
+}
+
+/// The one write a helper sent, as the server saw it.
+struct Write {
+    /// The update document: operators, a replacement, or `None` for a
+    /// pipeline.
+    update: Option<Document>,
+    upsert: bool,
+    multi: bool,
+}
+
+impl Write {
+    /// The update operators it uses (`$set`, `$inc`, ...).
+    fn operators(&self) -> Vec<&str> {
+        self.update
+            .iter()
+            .flat_map(|u| u.keys())
+            .filter(|k| k.starts_with('$'))
+            .map(String::as_str)
+            .collect()
+    }
+
+    /// Whether it is a whole replacement document (no operator at all).
+    fn is_replacement(&self) -> bool {
+        self.update
+            .as_ref()
+            .is_some_and(|u| !u.keys().any(|k| k.starts_with('$')))
+    }
+}
+
+/// The write, when the helper sent exactly one command and it is one update
+/// statement on `customers` (`update_one`, `update_many`, `replace_one`) or
+/// a `findAndModify` (`find_one_and_update`, `find_one_and_replace`).
+fn the_one_write(sent: &MongoLog) -> Option<Write> {
+    let [command] = sent.commands.as_slice() else {
+        return None;
+    };
+    if command.collection.as_deref() != Some("customers") {
+        return None;
+    }
+    match command.name.as_str() {
+        "update" => {
+            let statements = command.statements();
+            let [statement] = statements.as_slice() else {
+                return None;
+            };
+            Some(Write {
+                update: statement.get_document("u").ok().cloned(),
+                upsert: statement.get_bool("upsert").unwrap_or(false),
+                multi: statement.get_bool("multi").unwrap_or(false),
+            })
+        }
+        "findAndModify" if !command.body.get_bool("remove").unwrap_or(false) => Some(Write {
+            update: command.body.get_document("update").ok().cloned(),
+            upsert: command.upserts(),
+            multi: false,
+        }),
+        _ => None,
+    }
+}
+
+/// The command that read `customers` (a `find`, or an `aggregate`).
+fn the_read(sent: &MongoLog) -> Option<&MongoCommand> {
+    sent.commands.iter().find(|c| {
+        (c.name == "find" || c.name == "aggregate") && c.collection.as_deref() == Some("customers")
+    })
+}
+
+/// A part of a read: `filter`/`$match`, `sort`/`$sort`, `projection`/`$project`.
+fn part_of_read(read: &MongoCommand, find_field: &str, stage: &str) -> Option<Document> {
+    if read.name == "find" {
+        return read.body.get_document(find_field).ok().cloned();
+    }
+    read.body
+        .get_array("pipeline")
+        .ok()?
+        .iter()
+        .filter_map(Bson::as_document)
+        .find_map(|s| s.get_document(stage).ok().cloned())
 }
 
 #[tokio::test]
 async fn insert_one_stores_the_document_and_returns_its_id() {
     let env = TestEnv::start().await;
+    let recording = env.record_mongo();
     let id = add_customer(env.database(), "Ada", "ada@example.com", "London")
         .await
-        .unwrap();
-    let stored = customers(&env)
-        .find_one(doc! { "_id": id })
-        .await
-        .unwrap()
-        .expect("the returned id must be the stored document's _id");
-    assert_eq!(stored.get_str("name").unwrap(), "Ada");
-    assert_eq!(stored.get_str("email").unwrap(), "ada@example.com");
+        .expect("add_customer returned an error");
+    let sent = recording.finish();
+    let all = stored(&env).await;
     assert_eq!(
-        stored.get_document("address").unwrap(),
-        &doc! { "city": "London" },
-        "the city is inside an embedded `address` document"
+        all.len(),
+        1,
+        "add_customer must store exactly one document in `customers`, the collection holds {}",
+        all.len()
+    );
+    assert_eq!(
+        all[0].get("_id"),
+        Some(&Bson::ObjectId(id)),
+        "the returned id must be the stored document's `_id`: make the ObjectId before the insert \
+         and put it in the document as `_id` (or return insert_one's inserted_id)"
+    );
+    assert_eq!(
+        all[0],
+        doc! { "_id": id, "name": "Ada", "email": "ada@example.com", "address": { "city": "London" } },
+        "a customer is `{{_id, name, email, address: {{city}}}}`: the city lives inside an \
+         embedded `address` document, not at the top level"
+    );
+    let one_insert = sent.names() == ["insert"]
+        && sent.commands[0].documents() == 1
+        && sent.commands[0].collection.as_deref() == Some("customers");
+    assert!(
+        one_insert,
+        "adding a customer is one insert_one of one document into `customers`: add_customer sent {}",
+        sent.listing()
     );
 }
 
 #[tokio::test]
 async fn insert_many_stores_every_customer() {
     let env = TestEnv::start().await;
-    register(&env).await;
-    assert_eq!(customers(&env).count_documents(doc! {}).await.unwrap(), 3);
+    let people = [
+        ("Ada", "ada@example.com", "London"),
+        ("Grace", "grace@example.com", "Arlington"),
+        ("Alan", "alan@example.com", "London"),
+    ];
+    let recording = env.record_mongo();
+    let inserted = add_customers(env.database(), &people)
+        .await
+        .expect("add_customers returned an error");
+    let sent = recording.finish();
     assert_eq!(
-        add_customers(env.database(), &[]).await.unwrap(),
-        0,
-        "an empty list inserts nothing (and is not an error)"
+        inserted, 3,
+        "add_customers returns how many customers it inserted (the length of insert_many's \
+         inserted_ids)"
+    );
+    let one_insert = sent.names() == ["insert"] && sent.commands[0].documents() == 3;
+    assert!(
+        one_insert,
+        "insert_many sends every customer in one insert command, one round trip for all of them: \
+         add_customers sent {} (an insert_one per customer costs a round trip each)",
+        sent.listing()
+    );
+    lab::graded_snapshot!(
+        "crud_register",
+        stored_by_email(&env).await,
+        "add_customers must store one document per customer, each `{_id, name, email, address: \
+         {city}}` with the city inside the embedded `address`",
+        { "[]._id" => "[id]" }
+    );
+    let recording = env.record_mongo();
+    let none = add_customers(env.database(), &[])
+        .await
+        .expect("add_customers returned an error for an empty list");
+    let sent = recording.finish();
+    assert_eq!(
+        none, 0,
+        "an empty list inserts nothing and is not an error: insert_many refuses an empty list, \
+         so answer 0 without calling it"
+    );
+    assert!(
+        !sent.used("insert"),
+        "an empty list inserts nothing: add_customers sent {}",
+        sent.listing()
+    );
+    assert_eq!(
+        stored(&env).await.len(),
+        3,
+        "an empty list leaves the collection as it was"
     );
 }
 
@@ -54,21 +257,40 @@ async fn insert_many_stores_every_customer() {
 async fn find_one_projects_only_the_fields_asked_for() {
     let env = TestEnv::start().await;
     register(&env).await;
-    let found = find_by_email(env.database(), "grace@example.com")
+    customers(&env)
+        .update_one(
+            doc! { "email": "grace@example.com" },
+            doc! { "$set": { "phone": "555-0102", "address.street": "1 Navy Way" } },
+        )
         .await
         .unwrap();
+    let recording = env.record_mongo();
+    let found = find_by_email(env.database(), "grace@example.com")
+        .await
+        .expect("find_by_email returned an error");
+    let sent = recording.finish();
     assert_eq!(
         found,
         Some(
             doc! { "name": "Grace", "email": "grace@example.com", "address": { "city": "Arlington" } }
         ),
-        "name, email and address.city, and no _id"
+        "find_by_email returns name, email and address.city only, without `_id`, phone or street: \
+         project `{{\"_id\": 0, \"name\": 1, \"email\": 1, \"address.city\": 1}}`"
+    );
+    let projection = the_read(&sent).and_then(|read| part_of_read(read, "projection", "$project"));
+    assert!(
+        projection.is_some_and(|p| !p.is_empty()),
+        "the projection belongs in the query, so the server sends only the fields asked for: \
+         find_by_email sent {} without one; put `.projection(doc! {{...}})` on find_one instead \
+         of removing fields in Rust after the whole document has travelled",
+        sent.listing()
     );
     assert_eq!(
         find_by_email(env.database(), "nobody@example.com")
             .await
-            .unwrap(),
-        None
+            .expect("find_by_email returned an error for an unknown email"),
+        None,
+        "a filter that matches nothing is not an error: find_one gives `None`"
     );
 }
 
@@ -76,15 +298,46 @@ async fn find_one_projects_only_the_fields_asked_for() {
 async fn find_filters_on_an_embedded_field_and_sorts() {
     let env = TestEnv::start().await;
     register(&env).await;
+    customers(&env)
+        .insert_one(doc! {
+            "name": "Charles", "email": "charles@example.com",
+            "address": { "street": "1 Dorset Street", "city": "London" },
+        })
+        .await
+        .unwrap();
+    let recording = env.record_mongo();
+    let names = names_in_city(env.database(), "London")
+        .await
+        .expect("names_in_city returned an error");
+    let sent = recording.finish();
     assert_eq!(
-        names_in_city(env.database(), "London").await.unwrap(),
-        ["Ada", "Alan"]
+        names,
+        ["Ada", "Alan", "Charles"],
+        "names_in_city(\"London\") must give every London customer, in alphabetical order; filter \
+         on the embedded field with its dotted name `address.city` (a filter `{{address: {{city}}}}` \
+         matches only addresses that are exactly that document, not one with a street)"
+    );
+    let read = the_read(&sent);
+    let filter = read.and_then(|read| part_of_read(read, "filter", "$match"));
+    assert!(
+        filter.is_some_and(|f| f.contains_key("address.city")),
+        "the server does the filtering: names_in_city sent {}; the filter must be \
+         `{{\"address.city\": city}}`, not everything read and filtered in Rust",
+        sent.listing()
+    );
+    let sort = read.and_then(|read| part_of_read(read, "sort", "$sort"));
+    assert!(
+        sort.is_some_and(|s| s.contains_key("name")),
+        "the order is the server's job: names_in_city sent {} without a sort on `name`; put \
+         `.sort(doc! {{\"name\": 1}})` on find instead of sorting the names in Rust",
+        sent.listing()
     );
     assert!(
         names_in_city(env.database(), "Paris")
             .await
-            .unwrap()
-            .is_empty()
+            .expect("names_in_city returned an error for a city without customers")
+            .is_empty(),
+        "a city without customers gives an empty list"
     );
 }
 
@@ -92,27 +345,65 @@ async fn find_filters_on_an_embedded_field_and_sorts() {
 async fn update_one_changes_one_field_of_one_customer() {
     let env = TestEnv::start().await;
     register(&env).await;
+    let before = stored(&env).await;
+    let recording = env.record_mongo();
+    let renamed = rename(env.database(), "ada@example.com", "Ada Lovelace")
+        .await
+        .expect("rename returned an error");
+    let sent = recording.finish();
+    assert!(renamed, "renaming a customer who exists answers true");
+    let expected: Vec<Document> = before
+        .iter()
+        .map(|customer| {
+            let mut customer = customer.clone();
+            if customer.get_str("email").ok() == Some("ada@example.com") {
+                customer.insert("name", "Ada Lovelace");
+            }
+            customer
+        })
+        .collect();
+    assert_eq!(
+        stored(&env).await,
+        expected,
+        "rename changes the name of Ada alone: `$set` leaves her other fields (email, address) and \
+         the other customers as they were"
+    );
+    let write = the_one_write(&sent);
+    assert!(
+        write.as_ref().is_some_and(|w| w.operators() == ["$set"]),
+        "a rename is one update_one with `$set` of the name, done by the server: rename sent {}; \
+         reading the customer and writing it back is two round trips and loses a change made in \
+         between",
+        sent.listing()
+    );
+    let write = write.unwrap();
+    assert!(
+        !write.upsert,
+        "rename must not upsert: renaming an unknown email must not create a customer; drop \
+         upsert(true)"
+    );
+    assert!(
+        !write.multi,
+        "rename changes one customer: update_one, not update_many"
+    );
     assert!(
         rename(env.database(), "ada@example.com", "Ada Lovelace")
             .await
-            .unwrap()
+            .expect("rename returned an error"),
+        "renaming a customer to the name they already have still matched a customer (matched 1, \
+         modified 0): report matched_count, not modified_count"
     );
-    let ada = customers(&env)
-        .find_one(doc! { "email": "ada@example.com" })
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(ada.get_str("name").unwrap(), "Ada Lovelace");
-    assert_eq!(
-        ada.get_document("address").unwrap(),
-        &doc! { "city": "London" },
-        "$set leaves the other fields alone"
-    );
+    let before = stored(&env).await;
     assert!(
         !rename(env.database(), "nobody@example.com", "x")
             .await
-            .unwrap(),
-        "no match is reported as false"
+            .expect("rename returned an error for an unknown email"),
+        "an email that matches nothing is reported as false (matched_count 0)"
+    );
+    assert_eq!(
+        stored(&env).await,
+        before,
+        "renaming an unknown email changes nothing and creates no customer: no upsert"
     );
 }
 
@@ -120,41 +411,106 @@ async fn update_one_changes_one_field_of_one_customer() {
 async fn update_many_adds_a_tag_once_per_customer() {
     let env = TestEnv::start().await;
     register(&env).await;
-    assert_eq!(tag_city(env.database(), "London", "uk").await.unwrap(), 2);
+    let recording = env.record_mongo();
+    let changed = tag_city(env.database(), "London", "uk")
+        .await
+        .expect("tag_city returned an error");
+    let sent = recording.finish();
     assert_eq!(
-        tag_city(env.database(), "London", "uk").await.unwrap(),
+        changed, 2,
+        "tagging London changes its two customers: update_many, and return modified_count"
+    );
+    let write = the_one_write(&sent);
+    assert!(
+        write.as_ref().is_some_and(|w| w.multi && !w.upsert),
+        "tagging a city is one update_many (multi, no upsert) applied by the server to every \
+         match: tag_city sent {}; a find and an update per customer is a round trip each",
+        sent.listing()
+    );
+    assert_eq!(
+        tag_city(env.database(), "London", "uk")
+            .await
+            .expect("tag_city returned an error"),
         0,
-        "a customer who has the tag already is not modified"
+        "a customer who has the tag already is not modified: `$addToSet` adds a value only when \
+         it is missing (`$push` would add it a second time)"
     );
     let tagged = customers(&env)
         .count_documents(doc! { "tags": ["uk"] })
         .await
         .unwrap();
-    assert_eq!(tagged, 2, "each London customer has tags [\"uk\"]");
-    let grace = find_by_email(env.database(), "grace@example.com")
-        .await
-        .unwrap();
-    assert!(grace.is_some());
+    assert_eq!(
+        tagged, 2,
+        "each London customer has tags [\"uk\"], once, however often tag_city runs"
+    );
     assert_eq!(
         customers(&env)
             .count_documents(doc! { "tags": { "$exists": true } })
             .await
             .unwrap(),
         2,
-        "customers elsewhere are untouched"
+        "customers elsewhere are untouched: filter on `address.city`"
+    );
+    let before = stored(&env).await;
+    assert_eq!(
+        tag_city(env.database(), "Paris", "fr")
+            .await
+            .expect("tag_city returned an error for a city without customers"),
+        0,
+        "a city without customers changes nobody"
+    );
+    assert_eq!(
+        stored(&env).await,
+        before,
+        "tagging a city without customers must leave the collection as it was: no upsert, which \
+         would create a customer out of the filter"
     );
 }
 
 #[tokio::test]
 async fn replace_one_swaps_the_whole_document_and_keeps_the_id() {
     let env = TestEnv::start().await;
-    let id = add_customer(env.database(), "Ada", "ada@example.com", "London")
-        .await
-        .unwrap();
+    let id = ObjectId::new();
     customers(&env)
-        .update_one(doc! { "_id": id }, doc! { "$set": { "phone": "555-0101" } })
+        .insert_one(doc! {
+            "_id": id, "name": "Ada", "email": "ada@example.com",
+            "address": { "city": "London" }, "phone": "555-0101",
+        })
         .await
         .unwrap();
+    let recording = env.record_mongo();
+    let replaced = replace_customer(
+        env.database(),
+        id,
+        "Ada L.",
+        "ada@lovelace.example",
+        "Oxford",
+    )
+    .await
+    .expect("replace_customer returned an error");
+    let sent = recording.finish();
+    assert!(replaced, "replacing a customer who exists answers true");
+    assert_eq!(
+        stored(&env).await,
+        [
+            doc! { "_id": id, "name": "Ada L.", "email": "ada@lovelace.example", "address": { "city": "Oxford" } }
+        ],
+        "a replacement keeps only `_id` of the old document (the phone is gone): replace_one, not \
+         `$set` of the new fields"
+    );
+    let write = the_one_write(&sent);
+    assert!(
+        write.as_ref().is_some_and(Write::is_replacement),
+        "replace_one swaps the whole document in one command, a replacement without operators: \
+         replace_customer sent {}; deleting and inserting again leaves a moment without the \
+         customer, and loses them if the insert fails",
+        sent.listing()
+    );
+    let write = write.unwrap();
+    assert!(
+        !write.upsert && !write.multi,
+        "replace_customer replaces one existing customer by `_id`, without upsert"
+    );
     assert!(
         replace_customer(
             env.database(),
@@ -164,79 +520,226 @@ async fn replace_one_swaps_the_whole_document_and_keeps_the_id() {
             "Oxford"
         )
         .await
-        .unwrap()
+        .expect("replace_customer returned an error"),
+        "replacing a customer with the same content still matched them (matched 1, modified 0): \
+         report matched_count, not modified_count"
     );
-    let stored = customers(&env)
-        .find_one(doc! { "_id": id })
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        stored,
-        doc! { "_id": id, "name": "Ada L.", "email": "ada@lovelace.example", "address": { "city": "Oxford" } },
-        "a replacement keeps only _id of the old document (the phone is gone)"
-    );
+    let before = stored(&env).await;
     assert!(
-        !replace_customer(
-            env.database(),
-            lab::bson::oid::ObjectId::new(),
-            "x",
-            "x@example.com",
-            "y"
-        )
-        .await
-        .unwrap()
+        !replace_customer(env.database(), ObjectId::new(), "x", "x@example.com", "y")
+            .await
+            .expect("replace_customer returned an error for an unknown id"),
+        "an id that matches nothing is reported as false"
     );
-    assert_eq!(customers(&env).count_documents(doc! {}).await.unwrap(), 1);
+    assert_eq!(
+        stored(&env).await,
+        before,
+        "replacing an unknown id changes nothing and creates no customer: no upsert"
+    );
 }
 
 #[tokio::test]
 async fn an_upsert_creates_once_then_counts() {
     let env = TestEnv::start().await;
+    customers(&env)
+        .insert_one(
+            doc! { "name": "Ada", "email": "ada@example.com", "address": { "city": "London" } },
+        )
+        .await
+        .unwrap();
+    let recording = env.record_mongo();
+    let created = record_visit(env.database(), "new@example.com")
+        .await
+        .expect("record_visit returned an error");
+    let sent = recording.finish();
     assert!(
-        record_visit(env.database(), "new@example.com")
-            .await
-            .unwrap(),
-        "the first visit creates the customer"
+        created,
+        "the first visit of an unknown email creates the customer and answers true \
+         (upserted_id is set)"
     );
+    let write = the_one_write(&sent);
     assert!(
-        !record_visit(env.database(), "new@example.com")
-            .await
-            .unwrap()
+        write
+            .as_ref()
+            .is_some_and(|w| w.upsert && w.operators().contains(&"$inc")),
+        "a visit is counted with one update_one that has `$inc` and upsert(true), so the server \
+         creates or counts in one step: record_visit sent {}; a find and then an insert or \
+         update lets two visits race (both find nothing, both insert)",
+        sent.listing()
     );
+    for visit in [2, 3] {
+        assert!(
+            !record_visit(env.database(), "new@example.com")
+                .await
+                .expect("record_visit returned an error"),
+            "visit {visit} of a customer who exists creates nothing and answers false \
+             (upserted_id is None)"
+        );
+    }
     assert!(
-        !record_visit(env.database(), "new@example.com")
+        !record_visit(env.database(), "ada@example.com")
             .await
-            .unwrap()
+            .expect("record_visit returned an error"),
+        "a visit of a customer who exists answers false"
     );
-    let all: Vec<Document> = {
-        let mut cursor = customers(&env).find(doc! {}).await.unwrap();
-        let mut all = Vec::new();
-        while cursor.advance().await.unwrap() {
-            all.push(cursor.deserialize_current().unwrap());
+    let all = stored(&env).await;
+    let new: Vec<&Document> = all
+        .iter()
+        .filter(|c| c.get_str("email").ok() == Some("new@example.com"))
+        .collect();
+    assert_eq!(
+        (all.len(), new.len()),
+        (2, 1),
+        "one document per customer however many visits: the upsert creates `new@example.com` once"
+    );
+    assert_eq!(
+        number(new[0].get("visits")),
+        Some(3),
+        "three visits count 3: `$inc` by 1, the first one on the document the upsert created"
+    );
+    lab::graded_snapshot!(
+        "crud_visits",
+        stored_by_email(&env).await,
+        "after three visits of new@example.com and one of Ada the collection holds Ada with her \
+         fields and `visits: 1` (`$inc` keeps the others), and `{_id, email, visits: 3}` made by \
+         the upsert from the filter and the update",
+        { "[]._id" => "[id]" }
+    );
+}
+
+#[tokio::test]
+async fn many_visits_of_a_new_customer_at_once_make_one_document() {
+    let env = TestEnv::start().await;
+    // What MongoDB guarantees: with a unique index on the filtered field,
+    // concurrent upserts of the same email create one document (the server
+    // retries the loser as an update); the course puts one on email.
+    customers(&env)
+        .create_index(
+            IndexModel::builder()
+                .keys(doc! { "email": 1 })
+                .options(IndexOptions::builder().unique(true).build())
+                .build(),
+        )
+        .await
+        .unwrap();
+    const VISITS: usize = 20;
+    let visits: Vec<_> = (0..VISITS)
+        .map(|_| {
+            let db = env.database().clone();
+            tokio::spawn(async move { record_visit(&db, "rush@example.com").await })
+        })
+        .collect();
+    let mut created = 0;
+    for visit in visits {
+        let answer = visit.await.expect("record_visit panicked");
+        match answer {
+            Ok(true) => created += 1,
+            Ok(false) => {}
+            Err(error) => panic!(
+                "record_visit failed when {VISITS} visits of a new customer arrived at once \
+                 ({error}): a find and then an insert races, two visits both find nothing and \
+                 both insert, and the unique index on email refuses the second; one update_one \
+                 with `$inc` and upsert(true) lets the server create or count in one step"
+            ),
         }
-        all
-    };
-    assert_eq!(all.len(), 1, "one customer, however many visits");
-    assert_eq!(all[0].get_str("email").unwrap(), "new@example.com");
-    assert_eq!(all[0].get_i32("visits").unwrap(), 3);
+    }
+    let all = stored(&env).await;
+    assert_eq!(
+        all.len(),
+        1,
+        "{VISITS} visits at once of a new email must leave one customer, the collection holds {}: \
+         create and count in one upsert, not a find followed by an insert",
+        all.len()
+    );
+    assert_eq!(
+        number(all[0].get("visits")),
+        Some(VISITS as i64),
+        "{VISITS} visits at once must count {VISITS}: `$inc` counts on the server, so no visit is \
+         lost; a count read in Rust and written back loses visits made in between"
+    );
+    assert_eq!(
+        created, 1,
+        "exactly one of {VISITS} visits at once created the customer and answered true: report \
+         upserted_id.is_some()"
+    );
 }
 
 #[tokio::test]
 async fn delete_one_and_delete_many_remove_what_they_match() {
     let env = TestEnv::start().await;
     register(&env).await;
+    customers(&env)
+        .insert_one(
+            doc! { "name": "Marie", "email": "marie@example.com", "address": { "city": "Paris" } },
+        )
+        .await
+        .unwrap();
+    let recording = env.record_mongo();
+    let removed = remove_customer(env.database(), "grace@example.com")
+        .await
+        .expect("remove_customer returned an error");
+    let sent = recording.finish();
+    assert!(removed, "removing a customer who exists answers true");
+    let one_delete = match sent.commands.as_slice() {
+        [command] if command.name == "delete" => {
+            command.statements().len() == 1
+                && number(command.statements()[0].get("limit")) == Some(1)
+        }
+        [command] if command.name == "findAndModify" => {
+            command.body.get_bool("remove").unwrap_or(false)
+        }
+        _ => false,
+    };
     assert!(
-        remove_customer(env.database(), "grace@example.com")
-            .await
-            .unwrap()
+        one_delete,
+        "removing a customer is one delete_one (a delete with limit 1, or find_one_and_delete): \
+         remove_customer sent {}",
+        sent.listing()
+    );
+    let emails = |all: Vec<Document>| -> Vec<String> {
+        let mut emails: Vec<String> = all
+            .iter()
+            .filter_map(|c| c.get_str("email").ok().map(str::to_owned))
+            .collect();
+        emails.sort();
+        emails
+    };
+    assert_eq!(
+        emails(stored(&env).await),
+        ["ada@example.com", "alan@example.com", "marie@example.com"],
+        "remove_customer deletes the customer with that email and nobody else"
     );
     assert!(
         !remove_customer(env.database(), "grace@example.com")
             .await
-            .unwrap()
+            .expect("remove_customer returned an error for an unknown email"),
+        "removing a customer who is gone answers false (deleted_count 0)"
     );
-    assert_eq!(remove_city(env.database(), "London").await.unwrap(), 2);
-    assert_eq!(remove_city(env.database(), "London").await.unwrap(), 0);
-    assert_eq!(customers(&env).count_documents(doc! {}).await.unwrap(), 0);
+    let recording = env.record_mongo();
+    let gone = remove_city(env.database(), "London")
+        .await
+        .expect("remove_city returned an error");
+    let sent = recording.finish();
+    assert_eq!(gone, 2, "London had two customers: return deleted_count");
+    let one_delete = sent.names() == ["delete"]
+        && sent.commands[0].statements().len() == 1
+        && number(sent.commands[0].statements()[0].get("limit")) == Some(0);
+    assert!(
+        one_delete,
+        "removing a city is one delete_many (a delete with limit 0) that the server applies to \
+         every match: remove_city sent {}; a delete per customer is a round trip each",
+        sent.listing()
+    );
+    assert_eq!(
+        emails(stored(&env).await),
+        ["marie@example.com"],
+        "remove_city deletes the customers of that city only: filter on `address.city`"
+    );
+    assert_eq!(
+        remove_city(env.database(), "London")
+            .await
+            .expect("remove_city returned an error for a city without customers"),
+        0,
+        "a city without customers deletes nothing"
+    );
 }

@@ -1,27 +1,57 @@
 //! Graded tests of the modelling exercise, shared by `exercises` and `solutions`.
+//!
+//! Besides the documents left behind, the tests look at the commands sent
+//! (`TestEnv::record_mongo`): an invoice is one insert of one document with
+//! its items inside, the customer is read through `customer_id`, and a new
+//! email is one update of the customer that leaves every invoice alone.
 
 use super::modelling::*;
 use lab::billing::Money;
 use lab::bson::oid::ObjectId;
 use lab::bson::{Bson, Document, doc};
-use lab::testing::TestEnv;
+use lab::mongodb::Collection;
+use lab::testing::{MongoLog, TestEnv};
 
 fn money(text: &str) -> Money {
     text.parse().unwrap()
 }
 
+fn collection(env: &TestEnv, name: &str) -> Collection<Document> {
+    env.database().collection(name)
+}
+
+/// Ada, put in by the harness.
 async fn customer(env: &TestEnv) -> ObjectId {
     let id = ObjectId::new();
-    env.database()
-        .collection::<Document>("customers")
+    collection(env, "customers")
         .insert_one(doc! { "_id": id, "name": "Ada", "email": "ada@example.com" })
         .await
         .unwrap();
     id
 }
 
-async fn every_invoice(invoices: &lab::mongodb::Collection<Document>) -> Vec<Document> {
-    let mut cursor = invoices
+/// An invoice for `customer` as the answer key stores it, put in by the
+/// harness (so reading and changing are graded without `save_invoice`).
+async fn invoice_of(env: &TestEnv, customer: ObjectId) -> ObjectId {
+    let id = ObjectId::new();
+    collection(env, "invoices")
+        .insert_one(doc! {
+            "_id": id,
+            "customer_id": customer,
+            "items": [
+                { "description": "Web Hosting", "quantity": 2, "unit_price": money("50.00"), "total": money("100.00") },
+                { "description": "Domain", "quantity": 1, "unit_price": money("15.00"), "total": money("15.00") },
+            ],
+            "total_amount": money("115.00"),
+        })
+        .await
+        .unwrap();
+    id
+}
+
+/// Every document of a collection, in `_id` order.
+async fn every(env: &TestEnv, name: &str) -> Vec<Document> {
+    let mut cursor = collection(env, name)
         .find(doc! {})
         .sort(doc! { "_id": 1 })
         .await
@@ -31,6 +61,38 @@ async fn every_invoice(invoices: &lab::mongodb::Collection<Document>) -> Vec<Doc
         all.push(cursor.deserialize_current().unwrap());
     }
     all
+}
+
+/// A BSON value as JSON that keeps the types a reader must see: an ObjectId
+/// as `{"$oid"}`, a Decimal128 as `{"$numberDecimal"}`, a double as
+/// `{"$numberDouble"}`, a 64-bit integer as `{"$numberLong"}`; keys come out
+/// sorted, so the order of a document's fields does not matter.
+fn shown(value: &Bson) -> serde_json::Value {
+    use serde_json::{Value, json};
+    match value {
+        Bson::Document(d) => Value::Object(d.iter().map(|(k, v)| (k.clone(), shown(v))).collect()),
+        Bson::Array(items) => Value::Array(items.iter().map(shown).collect()),
+        Bson::String(s) => json!(s),
+        Bson::Int32(n) => json!(n),
+        Bson::Int64(n) => json!({ "$numberLong": n.to_string() }),
+        Bson::Double(x) => json!({ "$numberDouble": x.to_string() }),
+        Bson::Boolean(b) => json!(b),
+        Bson::Null => Value::Null,
+        Bson::ObjectId(id) => json!({ "$oid": id.to_hex() }),
+        Bson::Decimal128(d) => json!({ "$numberDecimal": d.to_string() }),
+        other => json!(other.to_string()),
+    }
+}
+
+/// The first document of `after` that is not in `before`, as JSON, for a
+/// failure message.
+fn first_changed(before: &[Document], after: &[Document]) -> String {
+    after
+        .iter()
+        .find(|d| !before.contains(d))
+        .map_or("(a document is missing)".to_owned(), |d| {
+            shown(&Bson::Document(d.clone())).to_string()
+        })
 }
 
 fn lines() -> [Line<'static>; 2] {
@@ -48,43 +110,110 @@ fn lines() -> [Line<'static>; 2] {
     ]
 }
 
+/// Whether `filter` selects by `_id` equal to `id` (`{_id: id}` or
+/// `{_id: {$eq: id}}`).
+fn selects_id(filter: Option<&Document>, id: ObjectId) -> bool {
+    match filter.and_then(|f| f.get("_id")) {
+        Some(Bson::ObjectId(found)) => *found == id,
+        Some(Bson::Document(condition)) => condition.get_object_id("$eq").ok() == Some(id),
+        _ => false,
+    }
+}
+
+/// Whether the commands read the invoice by `_id` and then its customer by
+/// `_id` (two `find`s), or joined them with one `aggregate` with `$lookup`.
+fn read_through_the_reference(sent: &MongoLog, invoice: ObjectId, customer: ObjectId) -> bool {
+    match sent.commands.as_slice() {
+        [first, second] => {
+            first.name == "find"
+                && first.collection.as_deref() == Some("invoices")
+                && selects_id(first.body.get_document("filter").ok(), invoice)
+                && second.name == "find"
+                && second.collection.as_deref() == Some("customers")
+                && selects_id(second.body.get_document("filter").ok(), customer)
+        }
+        [only] => {
+            only.name == "aggregate"
+                && only.collection.as_deref() == Some("invoices")
+                && only.stages().iter().any(|s| s == "$lookup")
+        }
+        _ => false,
+    }
+}
+
 #[tokio::test]
 async fn items_are_embedded_and_the_customer_is_referenced() {
     let env = TestEnv::start().await;
     let ada = customer(&env).await;
-    let id = save_invoice(env.database(), ada, &lines()).await.unwrap();
-    let stored = env
-        .database()
-        .collection::<Document>("invoices")
-        .find_one(doc! { "_id": id })
+    let recording = env.record_mongo();
+    let id = save_invoice(env.database(), ada, &lines())
         .await
-        .unwrap()
-        .expect("the returned id is the stored invoice's _id");
+        .expect("save_invoice returned an error");
+    let sent = recording.finish();
+    let invoices = every(&env, "invoices").await;
+    assert_eq!(
+        invoices.len(),
+        1,
+        "save_invoice writes one invoice document, `invoices` holds {}",
+        invoices.len()
+    );
+    let stored = &invoices[0];
+    assert_eq!(
+        stored.get("_id"),
+        Some(&Bson::ObjectId(id)),
+        "the returned id must be the stored invoice's `_id`"
+    );
+    let expected_items = Bson::from(vec![
+        doc! {
+            "description": "Web Hosting", "quantity": 2,
+            "unit_price": money("50.00"), "total": money("100.00"),
+        },
+        doc! {
+            "description": "Domain", "quantity": 1,
+            "unit_price": money("15.00"), "total": money("15.00"),
+        },
+    ]);
+    assert!(
+        stored.get("items") == Some(&expected_items),
+        "line items are embedded: an array `items` of documents {{description, quantity, \
+         unit_price, total}} inside the invoice, amounts as Decimal128 (`Bson::from(money)`, never \
+         a double or a string), quantities as 32-bit integers, total = quantity * unit_price; \
+         expected {}, the invoice holds {}",
+        shown(&expected_items),
+        stored
+            .get("items")
+            .map_or("no `items`".to_owned(), |items| shown(items).to_string())
+    );
     let mut fields: Vec<&str> = stored.keys().map(String::as_str).collect();
     fields.sort();
     assert_eq!(
         fields,
         ["_id", "customer_id", "items", "total_amount"],
-        "no customer fields are copied into the invoice"
-    );
-    assert_eq!(stored.get_object_id("customer_id").unwrap(), ada);
-    assert_eq!(
-        stored.get_array("items").unwrap(),
-        &vec![
-            Bson::Document(doc! {
-                "description": "Web Hosting", "quantity": 2,
-                "unit_price": money("50.00"), "total": money("100.00"),
-            }),
-            Bson::Document(doc! {
-                "description": "Domain", "quantity": 1,
-                "unit_price": money("15.00"), "total": money("15.00"),
-            }),
-        ],
-        "line items are embedded documents, amounts as Decimal128"
+        "the customer is referenced, not copied: the invoice holds `customer_id` and none of the \
+         customer's fields (a copied email goes stale when the customer changes it)"
     );
     assert_eq!(
-        stored.get("total_amount"),
-        Some(&Bson::from(money("115.00")))
+        stored.get("customer_id"),
+        Some(&Bson::ObjectId(ada)),
+        "`customer_id` is the customer's `_id`, an ObjectId"
+    );
+    assert!(
+        stored.get("total_amount") == Some(&Bson::from(money("115.00"))),
+        "`total_amount` is the sum of the item totals (100.00 + 15.00), as Decimal128; the \
+         invoice holds {}",
+        stored
+            .get("total_amount")
+            .map_or("no `total_amount`".to_owned(), |t| shown(t).to_string())
+    );
+    let one_insert = sent.names() == ["insert"]
+        && sent.commands[0].collection.as_deref() == Some("invoices")
+        && sent.commands[0].documents() == 1;
+    assert!(
+        one_insert,
+        "an invoice with its items is one document written with one insert_one into `invoices` \
+         (one document is one atomic write): save_invoice sent {}; the customer is referenced by \
+         id, so nothing needs reading first, and the items go in with the invoice, not after it",
+        sent.listing()
     );
     let mut collections = env.database().list_collection_names().await.unwrap();
     collections.sort();
@@ -93,24 +222,88 @@ async fn items_are_embedded_and_the_customer_is_referenced() {
         ["customers", "invoices"],
         "items live inside the invoice, not in a collection of their own"
     );
+    lab::graded_snapshot!(
+        "modelling_invoice",
+        shown(&Bson::Document(stored.clone())),
+        "the stored invoice must be `{_id, customer_id, items: [{description, quantity, \
+         unit_price, total}], total_amount}` with every amount a Decimal128 and the quantities \
+         32-bit integers",
+        { "._id" => "[id]", ".customer_id" => "[customer id]" }
+    );
+    assert_eq!(
+        every(&env, "customers").await,
+        [doc! { "_id": ada, "name": "Ada", "email": "ada@example.com" }],
+        "saving an invoice leaves the customer as they were"
+    );
 }
 
 #[tokio::test]
 async fn the_customer_is_read_through_the_reference() {
     let env = TestEnv::start().await;
     let ada = customer(&env).await;
-    let id = save_invoice(env.database(), ada, &lines()).await.unwrap();
-    let (invoice, customer) = invoice_with_customer(env.database(), id)
+    let id = invoice_of(&env, ada).await;
+    let recording = env.record_mongo();
+    let found = invoice_with_customer(env.database(), id)
         .await
-        .unwrap()
-        .expect("the invoice and its customer");
-    assert_eq!(invoice.get_object_id("_id").unwrap(), id);
-    assert_eq!(customer.get_str("name").unwrap(), "Ada");
+        .expect("invoice_with_customer returned an error");
+    let sent = recording.finish();
+    let (invoice, customer) = found.expect(
+        "invoice_with_customer gave None for an invoice whose customer exists: read the invoice \
+         by `_id`, then the customer whose `_id` is the invoice's `customer_id`",
+    );
+    assert!(
+        invoice == every(&env, "invoices").await[0],
+        "the first document is the whole invoice as stored, items and all; it was {}",
+        shown(&Bson::Document(invoice.clone()))
+    );
+    assert_eq!(
+        customer,
+        doc! { "_id": ada, "name": "Ada", "email": "ada@example.com" },
+        "the second document is the customer the invoice's `customer_id` names, read from \
+         `customers`"
+    );
+    assert!(
+        read_through_the_reference(&sent, id, ada),
+        "reading through the reference is two queries, each by `_id` (answered from the `_id` \
+         index): the invoice, then the customer its `customer_id` names (a `$lookup` does both \
+         in one), not every customer read and searched in Rust; invoice_with_customer sent {}",
+        sent.listing()
+    );
     assert_eq!(
         invoice_with_customer(env.database(), ObjectId::new())
             .await
-            .unwrap(),
-        None
+            .expect("invoice_with_customer returned an error for an unknown invoice"),
+        None,
+        "an unknown invoice gives None"
+    );
+    let orphan = invoice_of(&env, ObjectId::new()).await;
+    let without_customer = invoice_with_customer(env.database(), orphan)
+        .await
+        .expect("invoice_with_customer returned an error for an invoice without its customer");
+    assert!(
+        without_customer.is_none(),
+        "a `customer_id` can point at nothing (MongoDB does not enforce references): an invoice \
+         whose customer is missing gives None, not {}",
+        without_customer.map_or(String::new(), |(_, customer)| format!(
+            "an invoice with the customer {}",
+            shown(&Bson::Document(customer))
+        ))
+    );
+    let malformed = ObjectId::new();
+    collection(&env, "invoices")
+        .insert_one(doc! { "_id": malformed, "items": [], "total_amount": money("0.00") })
+        .await
+        .unwrap();
+    let db = env.database().clone();
+    let answer = tokio::spawn(async move { invoice_with_customer(&db, malformed).await }).await;
+    assert!(
+        matches!(answer, Ok(Ok(None)) | Ok(Err(_))),
+        "an invoice without `customer_id` has no customer to read: answer None (or an error), do \
+         not panic and do not invent a customer; invoice_with_customer {}",
+        match &answer {
+            Err(_) => "panicked".to_owned(),
+            Ok(other) => format!("answered {other:?}"),
+        }
     );
 }
 
@@ -118,29 +311,86 @@ async fn the_customer_is_read_through_the_reference() {
 async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
     let env = TestEnv::start().await;
     let ada = customer(&env).await;
-    let mut ids = Vec::new();
     for _ in 0..3 {
-        ids.push(save_invoice(env.database(), ada, &lines()).await.unwrap());
+        invoice_of(&env, ada).await;
     }
-    let invoices = env.database().collection::<Document>("invoices");
-    let before = every_invoice(&invoices).await;
+    let invoices_before = every(&env, "invoices").await;
+    let recording = env.record_mongo();
+    let changed = change_email(env.database(), ada, "ada@lovelace.example")
+        .await
+        .expect("change_email returned an error");
+    let sent = recording.finish();
+    assert!(
+        changed,
+        "changing the email of a customer who exists answers true"
+    );
+    assert_eq!(
+        every(&env, "customers").await,
+        [doc! { "_id": ada, "name": "Ada", "email": "ada@lovelace.example" }],
+        "the customer document has the new email and keeps its other fields (`$set`)"
+    );
+    let invoices_after = every(&env, "invoices").await;
+    assert!(
+        invoices_after == invoices_before,
+        "changing an email does not touch invoices: they reference the customer by id, so every \
+         invoice sees the new email without being written; an invoice now reads {}",
+        first_changed(&invoices_before, &invoices_after)
+    );
+    let one_update = match sent.commands.as_slice() {
+        [command] if command.collection.as_deref() == Some("customers") => {
+            match command.name.as_str() {
+                "update" => match command.statements().as_slice() {
+                    [statement] => {
+                        statement
+                            .get_document("u")
+                            .is_ok_and(|u| u.contains_key("$set"))
+                            && !statement.get_bool("multi").unwrap_or(false)
+                            && !command.upserts()
+                    }
+                    _ => false,
+                },
+                "findAndModify" => {
+                    command
+                        .body
+                        .get_document("update")
+                        .is_ok_and(|u| u.contains_key("$set"))
+                        && !command.upserts()
+                }
+                _ => false,
+            }
+        }
+        _ => false,
+    };
+    assert!(
+        one_update,
+        "a new email is one update_one of one document, the customer, with `$set` and no upsert, \
+         whatever the number of their invoices: change_email sent {}",
+        sent.listing()
+    );
     assert!(
         change_email(env.database(), ada, "ada@lovelace.example")
             .await
-            .unwrap()
+            .expect("change_email returned an error"),
+        "setting the email a customer already has still matched them (matched 1, modified 0): \
+         report matched_count, not modified_count"
     );
+    let customers_before = every(&env, "customers").await;
     assert!(
         !change_email(env.database(), ObjectId::new(), "x@example.com")
             .await
-            .unwrap()
+            .expect("change_email returned an error for an unknown customer"),
+        "an unknown customer is reported as false"
     );
-    let after = every_invoice(&invoices).await;
-    assert_eq!(before, after, "changing an email does not touch invoices");
-    for id in ids {
-        let (_, customer) = invoice_with_customer(env.database(), id)
-            .await
-            .unwrap()
-            .unwrap();
-        assert_eq!(customer.get_str("email").unwrap(), "ada@lovelace.example");
-    }
+    assert_eq!(
+        every(&env, "customers").await,
+        customers_before,
+        "changing the email of an unknown customer changes nothing and creates no customer: no \
+         upsert"
+    );
+    let invoices_after = every(&env, "invoices").await;
+    assert!(
+        invoices_after == invoices_before,
+        "changing the email of an unknown customer touches no invoice; an invoice now reads {}",
+        first_changed(&invoices_before, &invoices_after)
+    );
 }
