@@ -446,3 +446,47 @@ async fn serve_answers_on_a_socket_and_stops_when_asked() {
         "after shutdown nothing listens"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_patches_of_different_fields_keep_every_change() {
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    let created = send(
+        &state,
+        Method::POST,
+        "/customers",
+        new_customer("race@example.com"),
+    )
+    .await;
+    let id = created.body["_id"].as_str().unwrap().to_owned();
+    let path = format!("/customers/{id}");
+    for round in 0..20 {
+        let (name, phone) = (format!("Ada {round}"), format!("555-{round:04}"));
+        let renaming = {
+            let (state, path) = (state.clone(), path.clone());
+            let body = json!({ "name": name });
+            tokio::spawn(async move { send(&state, Method::PATCH, &path, body).await })
+        };
+        let rephoning = {
+            let (state, path) = (state.clone(), path.clone());
+            let body = json!({ "phone": phone });
+            tokio::spawn(async move { send(&state, Method::PATCH, &path, body).await })
+        };
+        let (renamed, rephoned) = (renaming.await.unwrap(), rephoning.await.unwrap());
+        assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
+        assert_eq!(rephoned.status, StatusCode::OK, "{}", rephoned.body);
+        assert_eq!(renamed.body["name"], name.as_str(), "a PATCH answers the document as stored");
+        let stored = env
+            .database()
+            .collection::<bson::Document>("customers")
+            .find_one(doc! {})
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (stored.get_str("name").unwrap(), stored.get_str("phone").unwrap()),
+            (name.as_str(), phone.as_str()),
+            "round {round}: both PATCHes answered 200, so both changes must be stored"
+        );
+    }
+}

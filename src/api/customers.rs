@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bson::oid::ObjectId;
-use bson::{DateTime, doc};
+use bson::{DateTime, Document, doc};
+use mongodb::options::ReturnDocument;
 use serde::Deserialize;
 
 use super::ApiState;
@@ -158,12 +159,21 @@ pub async fn update(
             "give at least one field to change: name, email, phone or address",
         ));
     }
+    // The stored document is read only to check the changed customer as a
+    // whole; the write below sets the named fields alone, in one
+    // `findAndModify`, so a concurrent change of another field is kept.
     let current = state
         .customers()
         .find_one(doc! { "_id": id })
         .await?
         .ok_or(ApiError::NotFound("Customer not found"))?
         .into_inner();
+    let named = (
+        changes.name.is_some(),
+        changes.email.is_some(),
+        changes.phone.is_some(),
+        changes.address.is_some(),
+    );
     let changed = Valid::check(CustomerFields {
         name: changes.name.unwrap_or(current.name),
         email: changes.email.unwrap_or(current.email),
@@ -171,33 +181,42 @@ pub async fn update(
         address: changes.address.map_or(current.address, Address::from),
         ..current
     })?;
-    let update = doc! { "$set": {
-        "name": &changed.name,
-        "email": &changed.email,
-        "phone": &changed.phone,
-        "address": {
-            "street": &changed.address.street,
-            "city": &changed.address.city,
-            "state": &changed.address.state,
-            "zip": &changed.address.zip,
-        },
-    } };
-    let result = match state
+    let mut set = Document::new();
+    if named.0 {
+        set.insert("name", &changed.name);
+    }
+    if named.1 {
+        set.insert("email", &changed.email);
+    }
+    if named.2 {
+        set.insert("phone", &changed.phone);
+    }
+    if named.3 {
+        set.insert(
+            "address",
+            doc! {
+                "street": &changed.address.street,
+                "city": &changed.address.city,
+                "state": &changed.address.state,
+                "zip": &changed.address.zip,
+            },
+        );
+    }
+    let stored = match state
         .customers()
-        .update_one(doc! { "_id": id }, update)
+        .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
+        .return_document(ReturnDocument::After)
         .await
     {
-        Ok(result) => result,
+        Ok(stored) => stored,
         Err(error) if is_duplicate_key(&error) => return Err(duplicate_email(&changed.email)),
         Err(error) => return Err(error.into()),
     };
     state.cache.invalidate(id).await;
-    if result.matched_count == 0 {
-        return Err(ApiError::NotFound("Customer not found"));
-    }
+    let stored = stored.ok_or(ApiError::NotFound("Customer not found"))?;
     Ok(json_response(
         StatusCode::OK,
-        CustomerJson::of(&changed).to_json(),
+        CustomerJson::of(&stored).to_json(),
     ))
 }
 

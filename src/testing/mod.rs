@@ -123,6 +123,39 @@ impl TestEnv {
             .unwrap_or_else(|error| panic!("cannot connect to the test's Redis: {error}"))
     }
 
+    /// Runs `work` from `tasks` tasks at once, each with a connection of
+    /// its own, all released together by a barrier, and returns what each
+    /// returned (in task order); panics, naming the task, if one panicked.
+    /// With `#[tokio::test(flavor = "multi_thread")]` the tasks also run in
+    /// parallel. This is how a graded test shows that a read-then-write in
+    /// the client loses updates that one atomic command keeps.
+    pub async fn race_redis<F, Fut, T>(&self, tasks: usize, work: F) -> Vec<T>
+    where
+        F: Fn(ConnectionManager, usize) -> Fut,
+        Fut: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(tasks));
+        let mut handles = Vec::with_capacity(tasks);
+        for task in 0..tasks {
+            let started = work(self.redis().await, task);
+            let barrier = barrier.clone();
+            handles.push(tokio::spawn(async move {
+                barrier.wait().await;
+                started.await
+            }));
+        }
+        let mut results = Vec::with_capacity(tasks);
+        for (task, handle) in handles.into_iter().enumerate() {
+            results.push(
+                handle
+                    .await
+                    .unwrap_or_else(|error| panic!("task {task} of {tasks} failed: {error}")),
+            );
+        }
+        results
+    }
+
     /// Starts recording the commands this test's Redis runs; see
     /// [`redis_log`]. Record only the code under test: the harness's own
     /// checks made in between would be recorded too.
