@@ -475,7 +475,11 @@ async fn concurrent_patches_of_different_fields_keep_every_change() {
         let (renamed, rephoned) = (renaming.await.unwrap(), rephoning.await.unwrap());
         assert_eq!(renamed.status, StatusCode::OK, "{}", renamed.body);
         assert_eq!(rephoned.status, StatusCode::OK, "{}", rephoned.body);
-        assert_eq!(renamed.body["name"], name.as_str(), "a PATCH answers the document as stored");
+        assert_eq!(
+            renamed.body["name"],
+            name.as_str(),
+            "a PATCH answers the document as stored"
+        );
         let stored = env
             .database()
             .collection::<bson::Document>("customers")
@@ -484,7 +488,10 @@ async fn concurrent_patches_of_different_fields_keep_every_change() {
             .unwrap()
             .unwrap();
         assert_eq!(
-            (stored.get_str("name").unwrap(), stored.get_str("phone").unwrap()),
+            (
+                stored.get_str("name").unwrap(),
+                stored.get_str("phone").unwrap()
+            ),
             (name.as_str(), phone.as_str()),
             "round {round}: both PATCHes answered 200, so both changes must be stored"
         );

@@ -92,7 +92,12 @@ pub async fn compile(
         .join("target")
         .join("lab-grade")
         .join(flavor.name());
-    write_manifest(&catalog.root, &dir, flavor, &format!("graded-{}", flavor.name()))?;
+    write_manifest(
+        &catalog.root,
+        &dir,
+        flavor,
+        &format!("graded-{}", flavor.name()),
+    )?;
     let mut included: Vec<&Exercise> = selected.to_vec();
     let mut compiled = Compiled::default();
     loop {

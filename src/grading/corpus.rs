@@ -244,7 +244,12 @@ pub async fn grade(catalog: &Catalog, corpus: &Corpus) -> Result<Vec<Verdict>, G
     Ok(verdicts)
 }
 
-fn verdict(id: &str, answer: &Answer, result: Option<ExerciseResult>, problem: Option<String>) -> Verdict {
+fn verdict(
+    id: &str,
+    answer: &Answer,
+    result: Option<ExerciseResult>,
+    problem: Option<String>,
+) -> Verdict {
     Verdict {
         exercise: id.to_owned(),
         answer: answer.name.clone(),
@@ -275,7 +280,9 @@ fn judge(exercise: &Exercise, answer: &Answer, result: &ExerciseResult) -> Optio
             }
             let expected = answer.fails.as_deref()?;
             if exercise.points_of(expected).is_none() {
-                return Some(format!("`fails` names {expected:?}, which is not a graded test"));
+                return Some(format!(
+                    "`fails` names {expected:?}, which is not a graded test"
+                ));
             }
             let test = result.tests.iter().find(|t| t.name == expected)?;
             if test.points > 0 {
@@ -305,12 +312,20 @@ fn judge(exercise: &Exercise, answer: &Answer, result: &ExerciseResult) -> Optio
 
 /// The answer key's file with the answer's edits applied, written under
 /// `dir`; or why it could not be.
-fn write_answer(root: &Path, dir: &Path, exercise: &Exercise, answer: &Answer) -> Result<PathBuf, String> {
+fn write_answer(
+    root: &Path,
+    dir: &Path,
+    exercise: &Exercise,
+    answer: &Answer,
+) -> Result<PathBuf, String> {
     if answer.kind == Kind::Wrong && (answer.fails.is_none() || answer.says.is_none()) {
-        return Err("a wrong answer must name the test that `fails` and what its message `says`".into());
+        return Err(
+            "a wrong answer must name the test that `fails` and what its message `says`".into(),
+        );
     }
     let key = Flavor::Solutions.file_of(exercise, root);
-    let mut text = std::fs::read_to_string(&key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
+    let mut text =
+        std::fs::read_to_string(&key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
     for (number, edit) in answer.edits.iter().enumerate() {
         let found = text.matches(&edit.find).count();
         if found != 1 {
@@ -327,7 +342,8 @@ fn write_answer(root: &Path, dir: &Path, exercise: &Exercise, answer: &Answer) -
         .join(&exercise.id)
         .join(format!("{}.rs", answer.name));
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
     compile::write_if_changed(&path, &text).map_err(|e| e.to_string())?;
     Ok(path)
@@ -335,7 +351,11 @@ fn write_answer(root: &Path, dir: &Path, exercise: &Exercise, answer: &Answer) -
 
 /// The module of one answer: `redis_expiry__set_then_expire`.
 fn module_name(exercise: &str, answer: &str) -> String {
-    format!("{}__{}", exercise.replace('-', "_"), answer.replace('-', "_"))
+    format!(
+        "{}__{}",
+        exercise.replace('-', "_"),
+        answer.replace('-', "_")
+    )
 }
 
 /// `lib.rs` with a module per answer, holding the answer in its exercise's
@@ -346,8 +366,9 @@ fn write_lib(
     corpus: &Corpus,
     files: &BTreeMap<usize, PathBuf>,
 ) -> Result<(), CompileError> {
-    let mut text =
-        String::from("// Written by `lab check-exercises`; rewritten on every run.\n#![allow(warnings)]\n");
+    let mut text = String::from(
+        "// Written by `lab check-exercises`; rewritten on every run.\n#![allow(warnings)]\n",
+    );
     for (index, path) in files {
         let (id, answer) = &corpus.answers[*index];
         let Ok(exercise) = catalog.find(id) else {

@@ -101,7 +101,11 @@ pub fn classroom(report: &Report, catalog: &Catalog) -> String {
             }));
         }
     }
-    let status = if report.exercises.iter().any(|e| e.status == Status::CompileError) {
+    let status = if report
+        .exercises
+        .iter()
+        .any(|e| e.status == Status::CompileError)
+    {
         "error"
     } else if report.score == report.max_score {
         "pass"
@@ -135,7 +139,10 @@ fn line_of(source: &str, name: &str) -> Option<usize> {
 /// The text of function `name` in `source`, from `fn` to its closing brace.
 pub fn function_source(source: &str, name: &str) -> Option<String> {
     let start = source.find(&format!("fn {name}("))?;
-    let start = source[..start].rfind("async ").filter(|&a| a + 6 == start).unwrap_or(start);
+    let start = source[..start]
+        .rfind("async ")
+        .filter(|&a| a + 6 == start)
+        .unwrap_or(start);
     let body = source[start..].find('{')? + start;
     let mut depth = 0usize;
     for (offset, c) in source[body..].char_indices() {
@@ -180,7 +187,11 @@ mod tests {
                 },
                 TestResult {
                     name: "ttl_answers_are_translated".into(),
-                    status: if status == Status::CompileError { status } else { Status::Failed },
+                    status: if status == Status::CompileError {
+                        status
+                    } else {
+                        Status::Failed
+                    },
                     points: 0,
                     message: Some("TTL answers -2 for a missing key".into()),
                 },
@@ -189,7 +200,12 @@ mod tests {
     }
 
     fn keys(value: &Value) -> Vec<&str> {
-        let mut keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
         keys.sort();
         keys
     }
@@ -204,11 +220,23 @@ mod tests {
         let test = &results["tests"][1];
         assert_eq!(
             keys(test),
-            ["message", "name", "output", "status", "task_id", "test_code"]
+            [
+                "message",
+                "name",
+                "output",
+                "status",
+                "task_id",
+                "test_code"
+            ]
         );
         assert_eq!(test["status"], "fail");
         assert_eq!(test["task_id"], 1);
-        assert!(test["test_code"].as_str().unwrap().starts_with("async fn ttl_answers_are_translated()"));
+        assert!(
+            test["test_code"]
+                .as_str()
+                .unwrap()
+                .starts_with("async fn ttl_answers_are_translated()")
+        );
         assert_eq!(results["tests"][0]["message"], Value::Null);
     }
 
@@ -217,7 +245,12 @@ mod tests {
         let results: Value =
             serde_json::from_str(&exercism(&sample(Status::CompileError), &catalog())).unwrap();
         assert_eq!(results["status"], "error");
-        assert!(results["message"].as_str().unwrap().contains("redis-expiry"));
+        assert!(
+            results["message"]
+                .as_str()
+                .unwrap()
+                .contains("redis-expiry")
+        );
     }
 
     #[test]

@@ -102,7 +102,12 @@ fn print_problems(report: &Report) {
             continue;
         };
         let message = test.message.as_deref().unwrap_or_default();
-        println!("\n{} ({}), test {}:", exercise.id, exercise.status.label(), test.name);
+        println!(
+            "\n{} ({}), test {}:",
+            exercise.id,
+            exercise.status.label(),
+            test.name
+        );
         for line in wrap(message, 76) {
             println!("    {line}");
         }
@@ -122,7 +127,10 @@ fn print_problems(report: &Report) {
 fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     for paragraph in text.lines() {
-        if paragraph.starts_with(' ') || paragraph.contains(" | ") || paragraph.chars().count() <= width {
+        if paragraph.starts_with(' ')
+            || paragraph.contains(" | ")
+            || paragraph.chars().count() <= width
+        {
             lines.push(paragraph.to_owned());
             continue;
         }
@@ -281,7 +289,11 @@ pub async fn check_corpus(config: &Config, ids: &[String]) -> Result<ExitCode, S
             .as_ref()
             .map(|r| format!("{}/{}", r.points, r.max_points))
             .unwrap_or_else(|| "-".into());
-        let outcome = if verdict.problem.is_none() { "ok" } else { "PROBLEM" };
+        let outcome = if verdict.problem.is_none() {
+            "ok"
+        } else {
+            "PROBLEM"
+        };
         println!(
             "{outcome:<8} {:<22} {:<36} {kind:<12} {score}",
             verdict.exercise, verdict.answer

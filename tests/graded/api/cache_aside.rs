@@ -109,15 +109,15 @@ async fn cache_contents(redis: &mut ConnectionManager, id: &str) -> Value {
     };
     let mut redacted = serde_json::Map::new();
     for (key, mut entry) in all {
-        if let Some(text) = entry["value"].as_str() {
-            if let Ok(Value::Object(mut customer)) = serde_json::from_str::<Value>(text) {
-                for (field, mark) in [("_id", "[id]"), ("created_at", "[time]")] {
-                    if customer.contains_key(field) {
-                        customer.insert(field.to_owned(), Value::from(mark));
-                    }
+        if let Some(text) = entry["value"].as_str()
+            && let Ok(Value::Object(mut customer)) = serde_json::from_str::<Value>(text)
+        {
+            for (field, mark) in [("_id", "[id]"), ("created_at", "[time]")] {
+                if customer.contains_key(field) {
+                    customer.insert(field.to_owned(), Value::from(mark));
                 }
-                entry["value"] = Value::Object(customer);
             }
+            entry["value"] = Value::Object(customer);
         }
         redacted.insert(key.replace(id, "[id]"), entry);
     }
@@ -160,7 +160,7 @@ async fn a_miss_reads_the_store_once_and_later_reads_come_from_redis() {
     );
     assert_eq!(
         inspect::keys(&mut redis).await,
-        [key.clone()],
+        std::slice::from_ref(&key),
         "after a miss the answer is cached under `customer:{{id}}`, and nothing else is written"
     );
     let stored: Option<String> = redis.get(&key).await.unwrap();

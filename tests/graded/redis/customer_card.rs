@@ -117,7 +117,11 @@ async fn the_hash_form_has_one_field_per_attribute() {
         .await
         .expect("load_from_hash returned an error");
     let sent = recording.finish().await;
-    assert_eq!(loaded, Some(ada()), "load_from_hash reads back the stored card");
+    assert_eq!(
+        loaded,
+        Some(ada()),
+        "load_from_hash reads back the stored card"
+    );
     assert!(
         sent.names() == ["HGETALL"] || sent.names() == ["HMGET"],
         "a card is read in one command (HGETALL, or HMGET of the three fields), not a field at \
@@ -142,7 +146,10 @@ async fn changing_the_email_touches_only_that_field() {
         .expect("change_email returned an error");
     let sent = recording.finish().await;
     let email: String = redis.hget("customer:42", "email").await.unwrap();
-    assert_eq!(email, "countess@example.com", "the email field has the new address");
+    assert_eq!(
+        email, "countess@example.com",
+        "the email field has the new address"
+    );
     let touched_only_email = sent.names() == ["HSET"]
         && sent.commands[0].args.len() == 3
         && sent.commands[0].args[1] == "email";

@@ -57,7 +57,10 @@ async fn the_email_queue_is_first_in_first_out() {
     let mut taken: Vec<String> = first.into_iter().collect();
     while let Some(id) = next_email(&mut redis).await.unwrap() {
         taken.push(id);
-        assert!(taken.len() <= 3, "next_email keeps returning ids: {taken:?}");
+        assert!(
+            taken.len() <= 3,
+            "next_email keeps returning ids: {taken:?}"
+        );
     }
     assert_eq!(
         taken,
@@ -98,7 +101,10 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
         .query_async(&mut redis)
         .await
         .unwrap();
-    assert_eq!(count, 2, "a tag given twice is stored once: a set has no duplicates");
+    assert_eq!(
+        count, 2,
+        "a tag given twice is stored once: a set has no duplicates"
+    );
     let recording = env.record_redis().await;
     let shared = shared_tags(&mut redis, 1, 2)
         .await
@@ -216,7 +222,11 @@ async fn daily_activity_is_one_bit_per_customer() {
         .await
         .expect("mark_active returned an error");
     let sent = recording.finish().await;
-    expect_one_of(&sent, &["SETBIT"], "marking a customer active is one SETBIT");
+    expect_one_of(
+        &sent,
+        &["SETBIT"],
+        "marking a customer active is one SETBIT",
+    );
     for customer in [7, 7, 999] {
         mark_active(&mut redis, "2025-06-01", customer)
             .await
@@ -228,7 +238,10 @@ async fn daily_activity_is_one_bit_per_customer() {
         .await
         .expect("active_count returned an error");
     let sent = recording.finish().await;
-    assert_eq!(count, 3, "three customers were active on 2025-06-01; customer 7 counts once");
+    assert_eq!(
+        count, 3,
+        "three customers were active on 2025-06-01; customer 7 counts once"
+    );
     expect_one_of(
         &sent,
         &["BITCOUNT"],
