@@ -40,6 +40,11 @@ pub struct Config {
     /// `LAB_JOB_DRILLS`: `1` lets the job API and workers run drill jobs
     /// (`noop`, `sleep`, `panic`, `crash`), which exercise the job system itself.
     pub job_drills: bool,
+    /// `LAB_WEBHOOK_ALLOW`: local webhook receivers the lab may call, as
+    /// `host:port` pairs separated by commas (`127.0.0.1:9000`). Without
+    /// them, webhooks reach public addresses only; see
+    /// [`WebhookPolicy`](crate::jobs::webhooks::WebhookPolicy).
+    pub webhook_allow: Vec<String>,
     /// Folders searched for programs such as `redis-server`, from `PATH`.
     pub search_path: Vec<PathBuf>,
     /// Cargo's home (`CARGO_HOME`, else `~/.cargo`): where `cargo install`
@@ -95,6 +100,7 @@ impl Config {
             api_port: parse_port("LAB_API_PORT", non_empty("LAB_API_PORT"))?.unwrap_or(8000),
             log_filter: non_empty("LAB_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
             job_drills: parse_switch("LAB_JOB_DRILLS", non_empty("LAB_JOB_DRILLS"))?,
+            webhook_allow: parse_allowlist(non_empty("LAB_WEBHOOK_ALLOW"))?,
             search_path,
             cargo_home,
             kernel_cache,
@@ -114,10 +120,17 @@ impl Config {
             api_port: 8000,
             log_filter: DEFAULT_LOG_FILTER.to_owned(),
             job_drills: false,
+            webhook_allow: Vec::new(),
             search_path,
             cargo_home: None,
             kernel_cache: None,
         }
+    }
+
+    /// Where this configuration lets webhooks go.
+    pub fn webhook_policy(&self) -> crate::jobs::webhooks::WebhookPolicy {
+        // Checked when the configuration was read.
+        crate::jobs::webhooks::WebhookPolicy::allowing(&self.webhook_allow).unwrap_or_default()
     }
 
     /// The top folder of the lab's repository: where `exercises/`,
@@ -168,6 +181,22 @@ fn parse_switch(name: &'static str, value: Option<String>) -> Result<bool, Confi
             name,
             value: value.unwrap_or_default(),
             reason: "expected 1 or 0",
+        }),
+    }
+}
+
+/// `LAB_WEBHOOK_ALLOW`: `host:port` pairs separated by commas.
+fn parse_allowlist(value: Option<String>) -> Result<Vec<String>, ConfigError> {
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let entries: Vec<String> = value.split(',').map(|e| e.trim().to_owned()).collect();
+    match crate::jobs::webhooks::WebhookPolicy::allowing(&entries) {
+        Ok(_) => Ok(entries.into_iter().filter(|e| !e.is_empty()).collect()),
+        Err(_) => Err(ConfigError {
+            name: "LAB_WEBHOOK_ALLOW",
+            value,
+            reason: "give host:port pairs separated by commas, such as 127.0.0.1:9000",
         }),
     }
 }

@@ -497,3 +497,47 @@ async fn concurrent_patches_of_different_fields_keep_every_change() {
         );
     }
 }
+
+#[tokio::test]
+async fn customers_acknowledged_with_201_survive_kill_9_of_the_embedded_server() {
+    let Some((server, dir)) = lab::testing::killable_mongodb().await else {
+        eprintln!("MONGODB_URI names the server; the lab does not kill servers it did not start");
+        return;
+    };
+    let env = TestEnv::start().await;
+    let client = lab::services::connect_mongodb(server.url(), Origin::Lab)
+        .await
+        .unwrap();
+    let database = client.database("durability");
+    lab::billing::collections::ensure_indexes(&database)
+        .await
+        .unwrap();
+    let state = ApiState::new(database, env.redis().await);
+    let mut acknowledged = Vec::new();
+    for number in 0..20 {
+        let email = format!("durable{number}@example.com");
+        let created = send(&state, Method::POST, "/customers", new_customer(&email)).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        acknowledged.push(email);
+    }
+    // At once, as a power cut would: no time for a background flush.
+    let pid = nix::unistd::Pid::from_raw(server.pid().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    drop(state);
+    drop(server);
+    let restarted = lab::testing::restart_mongodb(&dir).await;
+    let client = lab::services::connect_mongodb(restarted.url(), Origin::Lab)
+        .await
+        .unwrap();
+    let stored = client
+        .database("durability")
+        .collection::<bson::Document>("customers")
+        .count_documents(doc! { "email": { "$in": &acknowledged } })
+        .await
+        .unwrap();
+    assert_eq!(
+        stored, 20,
+        "every customer answered with 201 must survive the server's kill -9"
+    );
+    client.shutdown().await;
+}

@@ -9,8 +9,9 @@ use std::time::Duration;
 use axum::http::{Method, StatusCode};
 use common::{Answer, call, call_with, get, raw, send};
 use lab::api::ApiState;
+use lab::jobs::webhooks::WebhookPolicy;
 use lab::jobs::worker::{self, WorkerOptions};
-use lab::jobs::{Changes, JobQueue};
+use lab::jobs::{Changes, JobQueue, NewJob};
 use lab::testing::TestEnv;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -510,8 +511,10 @@ async fn flaky_receiver() -> (u16, tokio::sync::mpsc::UnboundedReceiver<Value>) 
 #[tokio::test]
 async fn a_webhook_is_retried_until_delivered_and_each_attempt_is_an_event() {
     let env = TestEnv::start().await;
-    let state = state_for(&env).await;
     let (port, mut bodies) = flaky_receiver().await;
+    let allowed = WebhookPolicy::allowing(&[format!("127.0.0.1:{port}")]).unwrap();
+    let mut state = state_for(&env).await;
+    state.jobs = state.jobs.clone().with_webhook_policy(allowed);
     let accepted = submit(
         &state,
         json!({"kind": "invoice_status_summary", "webhook": format!("http://127.0.0.1:{port}/done")}),
@@ -546,4 +549,96 @@ async fn a_webhook_is_retried_until_delivered_and_each_attempt_is_an_event() {
     assert_eq!(webhook_events[1]["webhook"], "delivered");
     let job = get(&state, &format!("/jobs/{id}")).await;
     assert_eq!(job.body["webhook"]["state"], "delivered");
+}
+
+#[tokio::test]
+async fn webhooks_to_the_labs_own_services_and_private_addresses_are_refused_at_submit() {
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    let redis_port = env
+        .redis_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/');
+    for url in [
+        format!("http://127.0.0.1:{redis_port}/"),
+        "http://localhost:8000/jobs/x/cancel".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "http://10.0.0.1/".to_owned(),
+        "http://0.0.0.0:8000/".to_owned(),
+    ] {
+        let refused = submit(
+            &state,
+            json!({"kind": "invoice_status_summary", "webhook": url}),
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{url}: {}",
+            refused.body
+        );
+        assert_eq!(refused.body["field"], "webhook", "{url}");
+        assert!(
+            refused.body["error"]
+                .as_str()
+                .unwrap()
+                .contains("LAB_WEBHOOK_ALLOW"),
+            "{url}: the refusal says how to allow a local receiver: {}",
+            refused.body
+        );
+    }
+    let queue: &JobQueue = &state.jobs;
+    assert!(
+        queue.list(None, None, 10).await.unwrap().is_empty(),
+        "a refused job is not queued"
+    );
+}
+
+#[tokio::test]
+async fn a_webhook_whose_name_resolves_to_a_local_address_is_never_called() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    tokio::spawn(async move {
+        while listener.accept().await.is_ok() {
+            counted.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    // Straight onto the queue, as a name that passed the submit check and
+    // resolves to loopback only at delivery would be.
+    let job = NewJob::new("invoice_status_summary", "{}")
+        .webhook(format!("http://localhost:{port}/hook"));
+    let (id, _) = state.jobs.submit(&job).await.unwrap();
+    let _worker = start_worker(&state);
+    let event = loop {
+        let events: Vec<Value> = state
+            .jobs
+            .events(&id, None)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|event| event.data.name() == "webhook")
+            .map(|event| serde_json::to_value(&event.data).unwrap())
+            .collect();
+        if let Some(event) = events.into_iter().next() {
+            break event;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(
+        event["webhook"], "abandoned",
+        "a refused address is not retried: {event}"
+    );
+    assert!(
+        event["note"].as_str().unwrap().starts_with("refused"),
+        "the event says why: {event}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "no connection was made");
 }

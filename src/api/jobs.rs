@@ -21,7 +21,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +33,7 @@ use tokio::time::Instant;
 
 use super::ApiState;
 use super::error::ApiError;
-use super::extract::{JsonBody, QueryParams, parse_id};
+use super::extract::{IdPath, JsonBody, QueryParams, parse_id};
 use crate::billing::json::rfc3339;
 use crate::jobs::events::{self, JobEvent};
 use crate::jobs::kinds::Job;
@@ -169,7 +169,13 @@ pub async fn submit(
     Job::parse(&request.kind, &params, state.drills).map_err(ApiError::from)?;
     let mut job = NewJob::new(&request.kind, params.to_string()).attempts(attempts);
     if let Some(url) = &request.webhook {
-        WebhookUrl::parse(url).map_err(|message| ApiError::invalid("webhook", message))?;
+        let checked =
+            WebhookUrl::parse(url).map_err(|message| ApiError::invalid("webhook", message))?;
+        state
+            .jobs
+            .webhook_policy()
+            .check(&checked)
+            .map_err(|message| ApiError::invalid("webhook", message))?;
         job = job.webhook(url);
     }
     if let Some(key) = &key {
@@ -198,10 +204,10 @@ pub async fn submit(
 /// `GET /jobs/{id}`, with `?wait=` long polling.
 pub async fn get(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     QueryParams(query): QueryParams<WaitQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = job_id(&id)?;
+    let id = id.to_hex();
     let wait = query.wait.unwrap_or(0);
     if wait > MAX_WAIT {
         return Err(ApiError::BadRequest(format!(
@@ -256,9 +262,9 @@ pub async fn list(
 /// `GET /jobs/{id}/result`.
 pub async fn result(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let id = job_id(&id)?;
+    let id = id.to_hex();
     let Some(job) = state.jobs.get(&id).await? else {
         // Past its retention the job is gone from Redis; its result is not.
         let kept = results::kept(&state.db, &id).await?.ok_or(NOT_FOUND)?;
@@ -281,9 +287,9 @@ pub async fn result(
 /// `POST /jobs/{id}/cancel`.
 pub async fn cancel(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let id = job_id(&id)?;
+    let id = id.to_hex();
     let before = state.jobs.cancel(&id).await?.ok_or(NOT_FOUND)?;
     if matches!(before, JobState::Succeeded | JobState::Failed) {
         return Err(ApiError::Conflict(format!(
@@ -298,11 +304,11 @@ pub async fn cancel(
 /// `GET /jobs/{id}/events`.
 pub async fn events(
     State(state): State<ApiState>,
-    Path(id): Path<String>,
+    IdPath(id): IdPath,
     headers: HeaderMap,
     QueryParams(query): QueryParams<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let id = job_id(&id)?;
+    let id = id.to_hex();
     let resume = match headers.get("last-event-id") {
         Some(value) => Some(value.to_str().unwrap_or("").to_owned()),
         None => query.after,

@@ -137,7 +137,10 @@ impl ApiState {
                 context: "cannot subscribe to job changes in Redis".into(),
                 source: std::io::Error::other(error),
             })?;
+        let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX)
+            .with_webhook_policy(config.webhook_policy());
         Ok(ApiState::new(db, redis)
+            .with_jobs(jobs)
             .with_changes(changes)
             .with_drills(config.job_drills))
     }

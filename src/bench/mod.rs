@@ -105,7 +105,19 @@ struct ScratchServer {
 }
 
 impl ScratchServer {
+    /// A scratch server started as `lab up` starts the lab's, every commit
+    /// flushed to disk before it is acknowledged.
     async fn start(config: &Config, say: &dyn Fn(&str)) -> Result<ScratchServer, LabError> {
+        Self::start_with(config, true, say).await
+    }
+
+    /// A scratch server, with or without `--sync-on-commit`; always
+    /// `MONGODB_URI`'s server when that is set.
+    async fn start_with(
+        config: &Config,
+        sync_on_commit: bool,
+        say: &dyn Fn(&str),
+    ) -> Result<ScratchServer, LabError> {
         if let Some(uri) = &config.mongodb_uri {
             return Ok(ScratchServer {
                 _server: None,
@@ -118,20 +130,28 @@ impl ScratchServer {
         let dir = config
             .home
             .join("bench")
-            .join(format!("p{}-mongodb", std::process::id()));
+            .join(format!("p{}-mongodb-{sync_on_commit}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let options = MongoOptions {
             port: None,
             dir,
             cache_size: "1G",
             lifetime: Lifetime::Tied,
+            sync_on_commit,
         };
         let server: ManagedServer = mongo_server::start(&program, &options).await?;
         Ok(ScratchServer {
             uri: server.url().to_owned(),
             _server: Some(server),
             origin: Origin::Lab,
-            label: "embedded secantusd-rs (fresh store)".to_owned(),
+            label: format!(
+                "embedded secantusd-rs (fresh store, {})",
+                if sync_on_commit {
+                    "--sync-on-commit, as `lab up` runs it"
+                } else {
+                    "without --sync-on-commit"
+                }
+            ),
         })
     }
 

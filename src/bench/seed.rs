@@ -27,6 +27,10 @@ pub struct SeedBenchReport {
     pub seed: Duration,
     /// Which server was measured.
     pub server: String,
+    /// `lab seed` on an embedded server without `--sync-on-commit`, in the
+    /// same run: the price of durable acknowledgements. `None` on
+    /// `MONGODB_URI`, whose settings are not the lab's to change.
+    pub seed_without_sync: Option<Duration>,
 }
 
 impl SeedBenchReport {
@@ -46,6 +50,12 @@ impl SeedBenchReport {
     }
 
     /// `lab seed`'s rate as a fraction of the bare rate.
+    /// Seeding documents per second without `--sync-on-commit`.
+    pub fn unsynced_docs_per_second(&self) -> Option<f64> {
+        self.seed_without_sync
+            .map(|elapsed| self.documents as f64 / elapsed.as_secs_f64())
+    }
+
     pub fn ratio(&self) -> f64 {
         self.seed_docs_per_second() / self.bare_docs_per_second()
     }
@@ -97,6 +107,21 @@ pub async fn run(
         let _ = database.drop().await;
     }
     seeded?;
+    drop(client);
+    drop(scratch);
+    let seed_without_sync = if config.mongodb_uri.is_none() {
+        say("lab seed on a server without --sync-on-commit");
+        let unsynced = super::ScratchServer::start_with(config, false, say).await?;
+        let database = unsynced
+            .client()
+            .await?
+            .database(&format!("bench_seed_{}", &stamp[16..]));
+        let started = Instant::now();
+        dataset::seed(&database, spec, Existing::Refuse, &mut |_| {}).await?;
+        Some(started.elapsed())
+    } else {
+        None
+    };
     let bare_failed = |source| {
         LabError::Seed(dataset::SeedError::Database {
             action: "the bare insert_many",
@@ -110,6 +135,7 @@ pub async fn run(
         bare_indexed: bare_indexed.map_err(bare_failed)?,
         seed,
         server,
+        seed_without_sync,
     })
 }
 

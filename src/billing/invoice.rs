@@ -187,6 +187,13 @@ impl Invoice {
     }
 }
 
+/// 2000-01-01T00:00:00Z in milliseconds: the earliest date an invoice may
+/// carry. Billing has no business with year 0, and the monthly reports
+/// format four-digit years.
+const EARLIEST_DATE_MS: i64 = 946_684_800_000;
+/// 2100-01-01T00:00:00Z in milliseconds: the first date too late.
+const LATEST_DATE_MS: i64 = 4_102_444_800_000;
+
 impl Validate for InvoiceFields {
     fn validate(&self) -> Result<(), BillingError> {
         if self.items.is_empty() || self.items.len() > MAX_ITEMS {
@@ -197,6 +204,18 @@ impl Validate for InvoiceFields {
                     self.items.len()
                 ),
             ));
+        }
+        for (field, date) in [
+            ("invoice_date", self.invoice_date),
+            ("due_date", self.due_date),
+        ] {
+            let millis = date.timestamp_millis();
+            if !(EARLIEST_DATE_MS..LATEST_DATE_MS).contains(&millis) {
+                return Err(BillingError::invalid(
+                    field,
+                    "must be from 2000-01-01 to 2099-12-31: a billing date, with a four-digit year",
+                ));
+            }
         }
         if self.due_date < self.invoice_date {
             return Err(BillingError::invalid(
@@ -319,6 +338,25 @@ mod tests {
             error.to_string(),
             "items.total is 90.00 but its parts add up to 100.00"
         );
+    }
+
+    #[test]
+    fn dates_outside_2000_to_2099_are_refused() {
+        for (field, text) in [
+            ("invoice_date", "0000-01-01T00:00:00Z"),
+            ("invoice_date", "1999-12-31T23:59:59Z"),
+            ("due_date", "2100-01-01T00:00:00Z"),
+        ] {
+            let mut draft = seed_draft();
+            let date = DateTime::parse_rfc3339_str(text).unwrap();
+            if field == "invoice_date" {
+                draft.invoice_date = date;
+            } else {
+                draft.due_date = date;
+            }
+            let error = Invoice::new(ObjectId::new(), draft).unwrap_err();
+            assert!(error.to_string().starts_with(field), "{text}: {error}");
+        }
     }
 
     #[test]

@@ -176,6 +176,7 @@ async fn start_mongodb(
         dir: config.service_dir("mongodb"),
         cache_size: "512M",
         lifetime: Lifetime::Detached,
+        sync_on_commit: true,
     };
     let server = mongo_server::start(&program, &options).await?;
     let record = managed(&server, &program, options.dir.join("mongodb.log"));

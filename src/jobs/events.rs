@@ -82,9 +82,13 @@ impl EventData {
 /// Whether `text` is a stream entry id (`123-4`, or `123`).
 pub fn is_event_id(text: &str) -> bool {
     let mut parts = text.splitn(2, '-');
+    // Each part is a 64-bit number to Redis: a longer one is refused by
+    // the server, so it is refused here, as the client's mistake.
     let digits = |part: Option<&str>| {
         part.is_some_and(|part| {
-            !part.is_empty() && part.len() <= 20 && part.bytes().all(|b| b.is_ascii_digit())
+            !part.is_empty()
+                && part.bytes().all(|b| b.is_ascii_digit())
+                && part.parse::<u64>().is_ok()
         })
     };
     digits(parts.next()) && parts.next().is_none_or(|sequence| digits(Some(sequence)))
@@ -254,6 +258,8 @@ mod tests {
             "1-2-3",
             "1.5",
             "99999999999999999999999",
+            "99999999999999999999",
+            "1-18446744073709551616",
         ] {
             assert!(!is_event_id(bad), "{bad}");
         }

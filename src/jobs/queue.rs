@@ -252,6 +252,7 @@ pub struct JobQueue {
     redis: ConnectionManager,
     prefix: String,
     retention: Duration,
+    webhooks: std::sync::Arc<super::webhooks::WebhookPolicy>,
 }
 
 impl std::fmt::Debug for JobQueue {
@@ -270,7 +271,20 @@ impl JobQueue {
             redis,
             prefix: prefix.into(),
             retention: DEFAULT_RETENTION,
+            webhooks: Default::default(),
         }
+    }
+
+    /// The same queue, delivering webhooks (and accepting them at submit)
+    /// only where `policy` allows.
+    pub fn with_webhook_policy(mut self, policy: super::webhooks::WebhookPolicy) -> JobQueue {
+        self.webhooks = std::sync::Arc::new(policy);
+        self
+    }
+
+    /// Where this queue's webhooks may go.
+    pub fn webhook_policy(&self) -> &super::webhooks::WebhookPolicy {
+        &self.webhooks
     }
 
     /// The same queue, keeping jobs submitted from now on for `retention`

@@ -5,9 +5,21 @@
 //! Anything but a 2xx is retried with backoff, up to [`MAX_DELIVERIES`]
 //! attempts, then abandoned; every attempt is an event on the job.
 //!
-//! The lab calls plain `http://` URLs only (it makes no TLS connections):
-//! the receivers are the student's own services.
+//! The lab calls plain `http://` URLs only (it makes no TLS connections).
+//!
+//! A webhook is a request the lab makes on a stranger's behalf, so it must
+//! not become a way into what only the lab can reach (server-side request
+//! forgery): the host is resolved, every address that is loopback, private,
+//! link-local, shared, multicast or otherwise not on the public internet is
+//! refused, and the connection goes to the address that was checked, so a
+//! second DNS answer cannot switch it. Local receivers (a lesson's, a
+//! test's) are let through only as `host:port` pairs named in
+//! `LAB_WEBHOOK_ALLOW` ([`WebhookPolicy`]), which never opens Redis, MongoDB
+//! or the API unless their port is named. Redirects are not followed, an
+//! attempt is bounded in time ([`DELIVERY_TIMEOUT`]) and only the status
+//! line of the answer is read (at most 8 KiB).
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use redis::RedisResult;
@@ -87,8 +99,19 @@ impl WebhookUrl {
         })
     }
 
-    /// Posts `body` (JSON) and returns the response's status code.
-    pub async fn post(&self, body: &str) -> std::io::Result<u16> {
+    /// The host as written in the URL.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
+    /// The port (80 when the URL names none).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Posts `body` (JSON) to `address` (one [`WebhookPolicy::resolve`]
+    /// allowed) and returns the response's status code.
+    pub async fn post(&self, address: SocketAddr, body: &str) -> std::io::Result<u16> {
         let request = format!(
             "POST {} HTTP/1.1\r\nHost: {}:{}\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\nUser-Agent: lab-webhooks\r\nConnection: close\r\n\r\n{body}",
@@ -98,7 +121,7 @@ impl WebhookUrl {
             body.len()
         );
         let exchange = async {
-            let mut stream = TcpStream::connect((self.host.as_str(), self.port)).await?;
+            let mut stream = TcpStream::connect(address).await?;
             stream.write_all(request.as_bytes()).await?;
             let mut head = Vec::new();
             let mut buffer = [0u8; 512];
@@ -119,6 +142,130 @@ impl WebhookUrl {
                     format!("no answer within {DELIVERY_TIMEOUT:?}"),
                 )
             })?
+    }
+}
+
+/// Where webhooks may be delivered: public addresses, and the local
+/// receivers named in the allowlist.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WebhookPolicy {
+    allow: Vec<(String, u16)>,
+}
+
+impl WebhookPolicy {
+    /// A policy allowing, besides public addresses, each `host:port` of
+    /// `entries` (`127.0.0.1:9000`, `localhost:8080`); a message naming the
+    /// first entry that is not one.
+    pub fn allowing<S: AsRef<str>>(entries: &[S]) -> Result<WebhookPolicy, String> {
+        let mut allow = Vec::new();
+        for entry in entries {
+            let entry = entry.as_ref().trim();
+            if entry.is_empty() {
+                continue;
+            }
+            let parsed = entry
+                .rsplit_once(':')
+                .and_then(|(host, port)| Some((host, port.parse::<u16>().ok()?)))
+                .filter(|(host, port)| !host.is_empty() && *port > 0);
+            match parsed {
+                Some((host, port)) => allow.push((host.to_ascii_lowercase(), port)),
+                None => {
+                    return Err(format!(
+                        "{entry:?} in LAB_WEBHOOK_ALLOW is not host:port, such as 127.0.0.1:9000"
+                    ));
+                }
+            }
+        }
+        Ok(WebhookPolicy { allow })
+    }
+
+    /// Whether `url` names an allowed local receiver.
+    fn allows(&self, url: &WebhookUrl) -> bool {
+        self.allow
+            .iter()
+            .any(|(host, port)| host.eq_ignore_ascii_case(&url.host) && *port == url.port)
+    }
+
+    /// The refusal of a URL whose host is written as an address the lab
+    /// must not call, checked when the job is submitted; names are checked
+    /// when they are resolved, at delivery.
+    pub fn check(&self, url: &WebhookUrl) -> Result<(), String> {
+        match url.host.parse::<IpAddr>() {
+            Ok(ip) if !self.allows(url) && !is_public(ip) => Err(refusal(url, ip)),
+            _ if url.host.eq_ignore_ascii_case("localhost") && !self.allows(url) => {
+                Err(refusal(url, IpAddr::from([127, 0, 0, 1])))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// The address to deliver `url` to: its host resolved, the first
+    /// address that is public, or any address when the URL is an allowed
+    /// local receiver; an error of kind `PermissionDenied` when every
+    /// address is refused.
+    pub async fn resolve(&self, url: &WebhookUrl) -> std::io::Result<SocketAddr> {
+        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((url.host.as_str(), url.port))
+            .await?
+            .collect();
+        let allowed = self.allows(url);
+        if let Some(address) = addresses
+            .iter()
+            .find(|address| allowed || is_public(address.ip()))
+        {
+            return Ok(*address);
+        }
+        let refused = addresses
+            .first()
+            .map_or(IpAddr::from([0, 0, 0, 0]), SocketAddr::ip);
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            refusal(url, refused),
+        ))
+    }
+}
+
+fn refusal(url: &WebhookUrl, ip: IpAddr) -> String {
+    format!(
+        "refused: {} is {ip}, an address the lab does not call on anyone's behalf (loopback, \
+         private, link-local or not routable); to let a local receiver through, add \
+         \"{}:{}\" to LAB_WEBHOOK_ALLOW",
+        url.host, url.host, url.port
+    )
+}
+
+/// Whether `ip` is an address on the public internet: not loopback,
+/// private, shared (carrier-grade NAT), link-local, multicast, broadcast,
+/// documentation, unspecified or reserved, and not an IPv6 form of one.
+pub fn is_public(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_loopback()
+                || v4.is_private()
+                || v4.is_link_local()
+                || v4.is_multicast()
+                || v4.is_broadcast()
+                || v4.is_documentation()
+                || v4.is_unspecified()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0)
+                || (a == 198 && (18..20).contains(&b))
+                || a >= 240)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_public(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || first == 0x2001 && v6.segments()[1] == 0x0db8
+                || first == 0x0064 && v6.segments()[1] == 0xff9b)
+        }
     }
 }
 
@@ -202,11 +349,25 @@ pub async fn deliver_one(queue: &JobQueue) -> RedisResult<bool> {
         "result": format!("/jobs/{}/result", job.id),
     })
     .to_string();
+    let mut refused = false;
     let answer = match WebhookUrl::parse(&delivery.url) {
-        Ok(url) => url.post(&body).await.map_err(|error| error.to_string()),
-        Err(message) => Err(message),
+        Ok(url) => {
+            let policy = queue.webhook_policy();
+            match policy.resolve(&url).await {
+                Ok(address) => url.post(address, &body).await.map_err(|e| e.to_string()),
+                Err(error) => {
+                    // A refused address stays refused: no retry.
+                    refused = error.kind() == std::io::ErrorKind::PermissionDenied;
+                    Err(error.to_string())
+                }
+            }
+        }
+        Err(message) => {
+            refused = true;
+            Err(message)
+        }
     };
-    let retry = (delivery.attempt < MAX_DELIVERIES)
+    let retry = (delivery.attempt < MAX_DELIVERIES && !refused)
         .then(|| super::backoff(delivery.attempt, RETRY_BASE, RETRY_CAP));
     match answer {
         Ok(status) if (200..300).contains(&status) => {
@@ -252,6 +413,60 @@ mod tests {
             let message = WebhookUrl::parse(bad).unwrap_err();
             assert!(message.contains(says), "{bad}: {message}");
         }
+    }
+
+    #[test]
+    fn only_public_addresses_are_called_unless_allowed() {
+        for private in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+        ] {
+            let ip: IpAddr = private.parse().unwrap();
+            assert!(!is_public(ip), "{private} must be refused");
+        }
+        for public in ["93.184.216.34", "8.8.8.8", "2606:4700::1111"] {
+            assert!(is_public(public.parse().unwrap()), "{public} is public");
+        }
+        let strict = WebhookPolicy::default();
+        let local = WebhookUrl::parse("http://127.0.0.1:9000/hook").unwrap();
+        assert!(
+            strict
+                .check(&local)
+                .unwrap_err()
+                .contains("LAB_WEBHOOK_ALLOW")
+        );
+        let named = WebhookUrl::parse("http://localhost:6379/").unwrap();
+        assert!(strict.check(&named).is_err(), "localhost is loopback");
+        let allowing = WebhookPolicy::allowing(&["127.0.0.1:9000"]).unwrap();
+        assert!(allowing.check(&local).is_ok());
+        let other_port = WebhookUrl::parse("http://127.0.0.1:6379/").unwrap();
+        assert!(
+            allowing.check(&other_port).is_err(),
+            "allowing a receiver does not open Redis's port"
+        );
+        assert!(WebhookPolicy::allowing(&["127.0.0.1"]).is_err());
+    }
+
+    #[tokio::test]
+    async fn names_are_resolved_and_refused_when_they_point_inside() {
+        let strict = WebhookPolicy::default();
+        let url = WebhookUrl::parse("http://localhost:9/").unwrap();
+        let error = strict.resolve(&url).await.unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+        let allowing = WebhookPolicy::allowing(&["localhost:9"]).unwrap();
+        let address = allowing.resolve(&url).await.unwrap();
+        assert!(address.ip().is_loopback());
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub struct MongoOptions {
     pub cache_size: &'static str,
     /// Whether it outlives this process.
     pub lifetime: Lifetime,
+    /// Whether every commit is flushed to disk before it is acknowledged
+    /// (`--sync-on-commit`). Without it, WiredTiger's log is written by a
+    /// background thread and a `kill -9` within about 100 ms loses writes
+    /// the driver saw acknowledged, even with `j: true`. The lab and the
+    /// tests turn it on; a benchmark may turn it off to measure its cost.
+    pub sync_on_commit: bool,
 }
 
 /// Starts `secantusd-rs` (at `program`) and waits until it answers `ping`.
@@ -39,6 +45,7 @@ pub async fn start(program: &Path, options: &MongoOptions) -> Result<ManagedServ
     };
     let store = options.dir.join("store");
     let cache_size = options.cache_size;
+    let sync_on_commit = options.sync_on_commit;
     // An empty settings file of our own, passed with --config, stops the
     // server from picking up a `secantusd.toml` from the home folder.
     let settings = options.dir.join("secantusd.toml");
@@ -50,7 +57,7 @@ pub async fn start(program: &Path, options: &MongoOptions) -> Result<ManagedServ
         })?;
     launcher::launch(
         &plan,
-        move |port| arguments(port, &settings, &store, cache_size),
+        move |port| arguments(port, &settings, &store, cache_size, sync_on_commit),
         uri_for_port,
         async |uri| clients::mongodb_answers(uri).await,
     )
@@ -63,8 +70,14 @@ pub fn uri_for_port(port: u16) -> String {
     format!("mongodb://127.0.0.1:{port}/?directConnection=true")
 }
 
-fn arguments(port: u16, settings: &Path, store: &Path, cache_size: &str) -> Vec<OsString> {
-    vec![
+fn arguments(
+    port: u16,
+    settings: &Path,
+    store: &Path,
+    cache_size: &str,
+    sync_on_commit: bool,
+) -> Vec<OsString> {
+    let mut arguments: Vec<OsString> = vec![
         "--config".into(),
         settings.into(),
         "--host".into(),
@@ -80,5 +93,9 @@ fn arguments(port: u16, settings: &Path, store: &Path, cache_size: &str) -> Vec<
         cache_size.into(),
         "--log-level".into(),
         "WARNING".into(),
-    ]
+    ];
+    if sync_on_commit {
+        arguments.push("--sync-on-commit".into());
+    }
+    arguments
 }

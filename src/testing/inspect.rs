@@ -1,5 +1,5 @@
-//! Looking at what a Redis server holds, for tests that grade server state
-//! as well as return values.
+//! Looking at what a Redis server or a MongoDB database holds, for tests
+//! that grade server state as well as return values.
 
 use redis::aio::ConnectionManager;
 
@@ -116,4 +116,53 @@ pub async fn dump(redis: &mut ConnectionManager) -> serde_json::Value {
         );
     }
     Value::Object(all)
+}
+
+/// Every document of `collection`, in `_id` order.
+pub async fn documents(db: &mongodb::Database, collection: &str) -> Vec<bson::Document> {
+    let mut cursor = db
+        .collection::<bson::Document>(collection)
+        .find(bson::doc! {})
+        .sort(bson::doc! { "_id": 1 })
+        .await
+        .unwrap_or_else(|error| panic!("reading {collection} failed: {error}"));
+    let mut all = Vec::new();
+    while cursor
+        .advance()
+        .await
+        .unwrap_or_else(|error| panic!("reading {collection} failed: {error}"))
+    {
+        all.push(
+            cursor.deserialize_current().unwrap_or_else(|error| {
+                panic!("a document of {collection} is unreadable: {error}")
+            }),
+        );
+    }
+    all
+}
+
+/// A BSON value as JSON that keeps the types a reader must see, for
+/// snapshots and messages: an ObjectId as `{"$oid"}`, a Decimal128 as
+/// `{"$numberDecimal"}`, a double as `{"$numberDouble"}`, a 64-bit integer
+/// as `{"$numberLong"}`; keys come out sorted, so the order of a
+/// document's fields does not matter.
+pub fn shown(value: &bson::Bson) -> serde_json::Value {
+    use bson::Bson;
+    use serde_json::{Value, json};
+    match value {
+        Bson::Document(d) => Value::Object(d.iter().map(|(k, v)| (k.clone(), shown(v))).collect()),
+        Bson::Array(items) => Value::Array(items.iter().map(shown).collect()),
+        Bson::String(s) => json!(s),
+        Bson::Int32(n) => json!(n),
+        Bson::Int64(n) => json!({ "$numberLong": n.to_string() }),
+        Bson::Double(x) => json!({ "$numberDouble": x.to_string() }),
+        Bson::Boolean(b) => json!(b),
+        Bson::Null => Value::Null,
+        Bson::ObjectId(id) => json!({ "$oid": id.to_hex() }),
+        Bson::Decimal128(d) => json!({ "$numberDecimal": d.to_string() }),
+        Bson::DateTime(date) => {
+            json!({ "$date": date.try_to_rfc3339_string().unwrap_or_default() })
+        }
+        other => json!(other.to_string()),
+    }
 }

@@ -239,6 +239,46 @@ pub async fn stoppable_redis() -> crate::services::ManagedServer {
         .unwrap_or_else(|error| panic!("cannot start a Redis for the test: {error}"))
 }
 
+/// An embedded MongoDB server of the test's own, in a folder that outlives
+/// it, so the test can kill it (`kill -9`, [`ManagedServer::pid`]) and start
+/// another on the same store with [`restart_mongodb`] to see what survived.
+/// `None` when `MONGODB_URI` names the server: the lab does not kill a
+/// server it did not start.
+///
+/// [`ManagedServer::pid`]: crate::services::ManagedServer::pid
+pub async fn killable_mongodb() -> Option<(crate::services::ManagedServer, std::path::PathBuf)> {
+    let config = Config::from_env().expect("the configuration is valid");
+    if config.mongodb_uri.is_some() {
+        return None;
+    }
+    let dir = test_dir(&config, &format!("{}-killable-mongodb", unique_name()));
+    Some((restart_mongodb(&dir).await, dir))
+}
+
+/// Starts the embedded MongoDB server on the store in `dir`, as the lab
+/// does (every commit flushed before it is acknowledged).
+pub async fn restart_mongodb(dir: &std::path::Path) -> crate::services::ManagedServer {
+    let started = async {
+        let config = Config::from_env()?;
+        let program = crate::services::Toolbox::new(&config)
+            .ensure(crate::services::Tool::Secantus, &|message| {
+                eprintln!("lab: {message}")
+            })
+            .map_err(ServiceError::from)?;
+        let options = crate::services::MongoOptions {
+            port: None,
+            dir: dir.to_owned(),
+            cache_size: "128M",
+            lifetime: crate::services::Lifetime::Tied,
+            sync_on_commit: true,
+        };
+        Ok::<_, HarnessError>(crate::services::mongo_server::start(&program, &options).await?)
+    };
+    started
+        .await
+        .unwrap_or_else(|error| panic!("cannot start a MongoDB for the test: {error}"))
+}
+
 /// `p<pid>-<counter>-<random>`: unique among this run's tests, parallel runs
 /// and earlier runs on a shared server, and short, since MongoDB limits the
 /// length of names. The pid lets a later run find folders left by a dead one.

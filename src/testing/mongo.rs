@@ -97,6 +97,7 @@ async fn shared_server(config: &Config) -> Result<&'static ManagedServer, Harnes
                 dir: test_dir(config, &format!("p{}-mongodb", std::process::id())),
                 cache_size: "256M",
                 lifetime: Lifetime::Tied,
+                sync_on_commit: true,
             };
             Ok::<_, HarnessError>(mongo_server::start(&program, &options).await?)
         })

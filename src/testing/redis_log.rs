@@ -115,6 +115,30 @@ impl RedisLog {
             .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
+    /// The commands that touch data: everything but the transaction and
+    /// script wrappers (`MULTI`, `EXEC`, `EVAL`, `WATCH`, ...).
+    pub fn data_commands(&self) -> Vec<&RedisCommand> {
+        self.commands
+            .iter()
+            .filter(|c| {
+                !matches!(
+                    c.name.as_str(),
+                    "MULTI"
+                        | "EXEC"
+                        | "DISCARD"
+                        | "EVAL"
+                        | "EVALSHA"
+                        | "EVAL_RO"
+                        | "EVALSHA_RO"
+                        | "FCALL"
+                        | "SCRIPT"
+                        | "WATCH"
+                        | "UNWATCH"
+                )
+            })
+            .collect()
+    }
+
     /// The commands that are not among `allowed` (transaction and script
     /// wrappers excepted), for "use only these" checks.
     pub fn others_than(&self, allowed: &[&str]) -> Vec<&RedisCommand> {

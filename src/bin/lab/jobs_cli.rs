@@ -70,7 +70,8 @@ fn unavailable(error: impl std::fmt::Display) -> String {
 
 async fn connect(config: &Config) -> Result<(Lab, JobQueue), String> {
     let lab = Lab::connect_with(config).await.map_err(|e| e.to_string())?;
-    let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX);
+    let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX)
+        .with_webhook_policy(config.webhook_policy());
     Ok((lab, queue))
 }
 
@@ -269,7 +270,8 @@ pub async fn worker(
     stop_requested: impl Future<Output = ()> + Send + 'static,
 ) -> Result<ExitCode, LabError> {
     let lab = Lab::connect_with(config).await?;
-    let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX);
+    let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX)
+        .with_webhook_policy(config.webhook_policy());
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         stop_requested.await;

@@ -643,6 +643,19 @@ async fn bench_seed(config: &Config, spec: SeedSpec) -> Result<ExitCode, LabErro
         "ratio:             {:.2} of the bare insert_many rate",
         report.ratio()
     );
+    if let (Some(elapsed), Some(rate)) =
+        (report.seed_without_sync, report.unsynced_docs_per_second())
+    {
+        println!(
+            "lab seed, no sync: {:.2} s  {:>10.0} docs/s  (a server without --sync-on-commit: acknowledged writes may be lost to kill -9)",
+            elapsed.as_secs_f64(),
+            rate
+        );
+        println!(
+            "durability cost:   {:.2} of the unsynced seeding rate",
+            report.seed_docs_per_second() / rate
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -14,7 +14,7 @@ use super::list_queue::*;
 use lab::redis::AsyncCommands;
 use lab::redis::aio::ConnectionManager;
 use lab::testing::redis_log::Context;
-use lab::testing::{RedisCommand, RedisLog, TestEnv, inspect};
+use lab::testing::{RedisCommand, TestEnv, inspect};
 
 const PUSHES: [&str; 2] = ["LPUSH", "RPUSH"];
 const POPS: [&str; 4] = ["RPOP", "LPOP", "BRPOP", "BLPOP"];
@@ -29,19 +29,6 @@ fn ticket(n: usize) -> Ticket {
 
 fn is_one_of(command: &RedisCommand, names: &[&str]) -> bool {
     names.contains(&command.name.as_str())
-}
-
-/// The commands that touch data (transaction and script wrappers left out).
-fn data_commands(sent: &RedisLog) -> Vec<&RedisCommand> {
-    sent.commands
-        .iter()
-        .filter(|c| {
-            !matches!(
-                c.name.as_str(),
-                "MULTI" | "EXEC" | "EVAL" | "EVALSHA" | "SCRIPT" | "WATCH" | "UNWATCH"
-            )
-        })
-        .collect()
 }
 
 /// Whether `command` writes `status` into the `status` field of `job:{id}`.
@@ -91,7 +78,7 @@ async fn tickets_are_queued_as_json_on_the_list_and_marked_queued() {
         waiting, 1,
         "enqueue answers how many tickets now wait: 1 after the first ticket (LPUSH answers the new length)"
     );
-    let data = data_commands(&sent);
+    let data = sent.data_commands();
     let pushes = data.iter().filter(|c| is_one_of(c, &PUSHES)).count();
     let status_writes = data.iter().filter(|c| is_one_of(c, &STATUS_WRITES)).count();
     assert!(
@@ -214,7 +201,7 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
         "the oldest ticket is claimed first: push at one end (LPUSH) and pop at the other (RPOP); \
          popping at the end you push to makes a stack, where the newest goes first"
     );
-    let data = data_commands(&sent);
+    let data = sent.data_commands();
     let pops: Vec<&&RedisCommand> = data.iter().filter(|c| is_one_of(c, &POPS)).collect();
     let popped_once = pops.len() == 1
         && pops[0].args.first().map(String::as_str) == Some("queue:reports")

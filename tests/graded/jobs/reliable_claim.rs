@@ -27,19 +27,6 @@ fn ticket(n: usize) -> String {
     format!(r#"{{"id":"{n}","report":"revenue"}}"#)
 }
 
-/// The commands that touch data (transaction and script wrappers left out).
-fn data_commands(sent: &RedisLog) -> Vec<&RedisCommand> {
-    sent.commands
-        .iter()
-        .filter(|c| {
-            !matches!(
-                c.name.as_str(),
-                "MULTI" | "EXEC" | "EVAL" | "EVALSHA" | "SCRIPT" | "WATCH" | "UNWATCH"
-            )
-        })
-        .collect()
-}
-
 /// Whether `command` atomically moves a ticket from `from` to `to`.
 fn is_move(command: &RedisCommand, from: &str, to: &str) -> bool {
     MOVES.contains(&command.name.as_str())
@@ -50,7 +37,7 @@ fn is_move(command: &RedisCommand, from: &str, to: &str) -> bool {
 /// Whether the log is one move from `from` to `to`, or one script (which
 /// Redis runs atomically).
 fn moved_in_one_step(sent: &RedisLog, from: &str, to: &str) -> bool {
-    match data_commands(sent).as_slice() {
+    match sent.data_commands().as_slice() {
         [] => false,
         [one] => is_move(one, from, to),
         many => many.iter().all(|c| c.context == Context::Script),
@@ -75,7 +62,7 @@ async fn a_claim_moves_the_oldest_ticket_to_the_processing_list() {
         .await
         .expect("enqueue returned an error");
     let sent = recording.finish().await;
-    let pushed_once = match data_commands(&sent).as_slice() {
+    let pushed_once = match sent.data_commands().as_slice() {
         [one] => {
             matches!(one.name.as_str(), "LPUSH" | "RPUSH")
                 && one.args.first().map(String::as_str) == Some(QUEUE)
@@ -165,7 +152,7 @@ async fn an_acknowledged_ticket_is_gone_for_good() {
         acknowledged,
         "acknowledging a ticket that is in `processing:reports` answers true"
     );
-    let one_lrem = match data_commands(&sent).as_slice() {
+    let one_lrem = match sent.data_commands().as_slice() {
         [one] => {
             one.name == "LREM"
                 && one.args.first().map(String::as_str) == Some(PROCESSING)
@@ -269,7 +256,7 @@ async fn tickets_of_a_dead_worker_are_recovered_in_their_order() {
         recovered, 2,
         "recover answers how many tickets it put back: the dead worker held 2 unacknowledged"
     );
-    let data = data_commands(&sent);
+    let data = sent.data_commands();
     let one_move_at_a_time = !data.is_empty()
         && data
             .iter()

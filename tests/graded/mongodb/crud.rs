@@ -12,7 +12,7 @@ use lab::bson::oid::ObjectId;
 use lab::bson::{Bson, Document, doc};
 use lab::mongodb::options::IndexOptions;
 use lab::mongodb::{Collection, IndexModel};
-use lab::testing::{MongoCommand, MongoLog, TestEnv};
+use lab::testing::{MongoCommand, MongoLog, TestEnv, inspect};
 
 fn customers(env: &TestEnv) -> Collection<Document> {
     env.database().collection("customers")
@@ -31,46 +31,16 @@ async fn register(env: &TestEnv) {
         .unwrap();
 }
 
-/// The whole collection, in `_id` order.
-async fn stored(env: &TestEnv) -> Vec<Document> {
-    let mut cursor = customers(env)
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap();
-    let mut all = Vec::new();
-    while cursor.advance().await.unwrap() {
-        all.push(cursor.deserialize_current().unwrap());
-    }
-    all
-}
-
 /// The whole collection in email order, as JSON for a snapshot (`_id` is
 /// redacted by the caller).
 async fn stored_by_email(env: &TestEnv) -> serde_json::Value {
-    let mut all = stored(env).await;
+    let mut all = inspect::documents(env.database(), "customers").await;
     all.sort_by(|a, b| a.get_str("email").ok().cmp(&b.get_str("email").ok()));
-    serde_json::Value::Array(all.into_iter().map(|d| shown(&Bson::Document(d))).collect())
-}
-
-/// A BSON value as JSON that keeps the types a reader must see: an ObjectId
-/// as `{"$oid"}`, a Decimal128 as `{"$numberDecimal"}`; keys come out sorted,
-/// so the order of a document's fields does not matter.
-fn shown(value: &Bson) -> serde_json::Value {
-    use serde_json::{Value, json};
-    match value {
-        Bson::Document(d) => Value::Object(d.iter().map(|(k, v)| (k.clone(), shown(v))).collect()),
-        Bson::Array(items) => Value::Array(items.iter().map(shown).collect()),
-        Bson::String(s) => json!(s),
-        Bson::Int32(n) => json!(n),
-        Bson::Int64(n) => json!(n),
-        Bson::Double(x) => json!(x),
-        Bson::Boolean(b) => json!(b),
-        Bson::Null => Value::Null,
-        Bson::ObjectId(id) => json!({ "$oid": id.to_hex() }),
-        Bson::Decimal128(d) => json!({ "$numberDecimal": d.to_string() }),
-        other => json!(other.to_string()),
-    }
+    serde_json::Value::Array(
+        all.into_iter()
+            .map(|d| inspect::shown(&Bson::Document(d)))
+            .collect(),
+    )
 }
 
 /// A number in a command (`limit`, ...), whatever its integer type.
@@ -170,7 +140,7 @@ async fn insert_one_stores_the_document_and_returns_its_id() {
         .await
         .expect("add_customer returned an error");
     let sent = recording.finish();
-    let all = stored(&env).await;
+    let all = inspect::documents(env.database(), "customers").await;
     assert_eq!(
         all.len(),
         1,
@@ -247,7 +217,7 @@ async fn insert_many_stores_every_customer() {
         sent.listing()
     );
     assert_eq!(
-        stored(&env).await.len(),
+        inspect::documents(env.database(), "customers").await.len(),
         3,
         "an empty list leaves the collection as it was"
     );
@@ -345,7 +315,7 @@ async fn find_filters_on_an_embedded_field_and_sorts() {
 async fn update_one_changes_one_field_of_one_customer() {
     let env = TestEnv::start().await;
     register(&env).await;
-    let before = stored(&env).await;
+    let before = inspect::documents(env.database(), "customers").await;
     let recording = env.record_mongo();
     let renamed = rename(env.database(), "ada@example.com", "Ada Lovelace")
         .await
@@ -363,7 +333,7 @@ async fn update_one_changes_one_field_of_one_customer() {
         })
         .collect();
     assert_eq!(
-        stored(&env).await,
+        inspect::documents(env.database(), "customers").await,
         expected,
         "rename changes the name of Ada alone: `$set` leaves her other fields (email, address) and \
          the other customers as they were"
@@ -393,7 +363,7 @@ async fn update_one_changes_one_field_of_one_customer() {
         "renaming a customer to the name they already have still matched a customer (matched 1, \
          modified 0): report matched_count, not modified_count"
     );
-    let before = stored(&env).await;
+    let before = inspect::documents(env.database(), "customers").await;
     assert!(
         !rename(env.database(), "nobody@example.com", "x")
             .await
@@ -401,7 +371,7 @@ async fn update_one_changes_one_field_of_one_customer() {
         "an email that matches nothing is reported as false (matched_count 0)"
     );
     assert_eq!(
-        stored(&env).await,
+        inspect::documents(env.database(), "customers").await,
         before,
         "renaming an unknown email changes nothing and creates no customer: no upsert"
     );
@@ -451,7 +421,7 @@ async fn update_many_adds_a_tag_once_per_customer() {
         2,
         "customers elsewhere are untouched: filter on `address.city`"
     );
-    let before = stored(&env).await;
+    let before = inspect::documents(env.database(), "customers").await;
     assert_eq!(
         tag_city(env.database(), "Paris", "fr")
             .await
@@ -460,7 +430,7 @@ async fn update_many_adds_a_tag_once_per_customer() {
         "a city without customers changes nobody"
     );
     assert_eq!(
-        stored(&env).await,
+        inspect::documents(env.database(), "customers").await,
         before,
         "tagging a city without customers must leave the collection as it was: no upsert, which \
          would create a customer out of the filter"
@@ -491,7 +461,7 @@ async fn replace_one_swaps_the_whole_document_and_keeps_the_id() {
     let sent = recording.finish();
     assert!(replaced, "replacing a customer who exists answers true");
     assert_eq!(
-        stored(&env).await,
+        inspect::documents(env.database(), "customers").await,
         [
             doc! { "_id": id, "name": "Ada L.", "email": "ada@lovelace.example", "address": { "city": "Oxford" } }
         ],
@@ -524,7 +494,7 @@ async fn replace_one_swaps_the_whole_document_and_keeps_the_id() {
         "replacing a customer with the same content still matched them (matched 1, modified 0): \
          report matched_count, not modified_count"
     );
-    let before = stored(&env).await;
+    let before = inspect::documents(env.database(), "customers").await;
     assert!(
         !replace_customer(env.database(), ObjectId::new(), "x", "x@example.com", "y")
             .await
@@ -532,7 +502,7 @@ async fn replace_one_swaps_the_whole_document_and_keeps_the_id() {
         "an id that matches nothing is reported as false"
     );
     assert_eq!(
-        stored(&env).await,
+        inspect::documents(env.database(), "customers").await,
         before,
         "replacing an unknown id changes nothing and creates no customer: no upsert"
     );
@@ -582,7 +552,7 @@ async fn an_upsert_creates_once_then_counts() {
             .expect("record_visit returned an error"),
         "a visit of a customer who exists answers false"
     );
-    let all = stored(&env).await;
+    let all = inspect::documents(env.database(), "customers").await;
     let new: Vec<&Document> = all
         .iter()
         .filter(|c| c.get_str("email").ok() == Some("new@example.com"))
@@ -643,7 +613,7 @@ async fn many_visits_of_a_new_customer_at_once_make_one_document() {
             ),
         }
     }
-    let all = stored(&env).await;
+    let all = inspect::documents(env.database(), "customers").await;
     assert_eq!(
         all.len(),
         1,
@@ -705,7 +675,7 @@ async fn delete_one_and_delete_many_remove_what_they_match() {
         emails
     };
     assert_eq!(
-        emails(stored(&env).await),
+        emails(inspect::documents(env.database(), "customers").await),
         ["ada@example.com", "alan@example.com", "marie@example.com"],
         "remove_customer deletes the customer with that email and nobody else"
     );
@@ -731,7 +701,7 @@ async fn delete_one_and_delete_many_remove_what_they_match() {
         sent.listing()
     );
     assert_eq!(
-        emails(stored(&env).await),
+        emails(inspect::documents(env.database(), "customers").await),
         ["marie@example.com"],
         "remove_city deletes the customers of that city only: filter on `address.city`"
     );

@@ -14,7 +14,7 @@ use lab::bson::oid::ObjectId;
 use lab::bson::{Bson, Document, doc};
 use lab::mongodb::Database;
 use lab::mongodb::error::{Error, ErrorKind, WriteFailure};
-use lab::testing::{MongoLog, TestEnv};
+use lab::testing::{MongoLog, TestEnv, inspect};
 
 /// The customer with the most revenue in the test data.
 async fn busiest(db: &Database) -> ObjectId {
@@ -48,21 +48,6 @@ fn fields(index: &Document) -> Vec<String> {
         .get_document("key")
         .map(|key| key.keys().cloned().collect())
         .unwrap_or_default()
-}
-
-/// Every document of `collection`, in `_id` order.
-async fn documents(db: &Database, collection: &str) -> Vec<Document> {
-    let mut cursor = db
-        .collection::<Document>(collection)
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap();
-    let mut all = Vec::new();
-    while cursor.advance().await.unwrap() {
-        all.push(cursor.deserialize_current().unwrap());
-    }
-    all
 }
 
 /// A BSON value as plain JSON for a snapshot: ids as hex, dates as RFC 3339,
@@ -276,7 +261,7 @@ async fn with_the_index_the_query_reads_only_what_it_returns() {
     );
     let indexes_before = indexes(db, "invoices").await;
     let collections_before = db.list_collection_names().await.unwrap();
-    let invoices_before = documents(db, "invoices").await;
+    let invoices_before = inspect::documents(db, "invoices").await;
 
     let recording = env.record_mongo();
     let name = index_unpaid_lookup(db)
@@ -362,7 +347,7 @@ async fn with_the_index_the_query_reads_only_what_it_returns() {
         "index_unpaid_lookup must create its index on invoices, and no collection"
     );
     assert!(
-        documents(db, "invoices").await == invoices_before,
+        inspect::documents(db, "invoices").await == invoices_before,
         "index_unpaid_lookup must not change any invoice: an index changes how the server finds \
          documents, not the documents"
     );
@@ -470,7 +455,7 @@ async fn a_unique_index_refuses_a_second_customer_with_the_same_email() {
          true for the server's code 11000 only"
     );
 
-    let stored: Vec<Document> = documents(db, "customers")
+    let stored: Vec<Document> = inspect::documents(db, "customers")
         .await
         .into_iter()
         .map(|mut customer| {

@@ -10,7 +10,7 @@ use lab::billing::Money;
 use lab::bson::oid::ObjectId;
 use lab::bson::{Bson, Document, doc};
 use lab::mongodb::Collection;
-use lab::testing::{MongoLog, TestEnv};
+use lab::testing::{MongoLog, TestEnv, inspect};
 
 fn money(text: &str) -> Money {
     text.parse().unwrap()
@@ -49,41 +49,6 @@ async fn invoice_of(env: &TestEnv, customer: ObjectId) -> ObjectId {
     id
 }
 
-/// Every document of a collection, in `_id` order.
-async fn every(env: &TestEnv, name: &str) -> Vec<Document> {
-    let mut cursor = collection(env, name)
-        .find(doc! {})
-        .sort(doc! { "_id": 1 })
-        .await
-        .unwrap();
-    let mut all = Vec::new();
-    while cursor.advance().await.unwrap() {
-        all.push(cursor.deserialize_current().unwrap());
-    }
-    all
-}
-
-/// A BSON value as JSON that keeps the types a reader must see: an ObjectId
-/// as `{"$oid"}`, a Decimal128 as `{"$numberDecimal"}`, a double as
-/// `{"$numberDouble"}`, a 64-bit integer as `{"$numberLong"}`; keys come out
-/// sorted, so the order of a document's fields does not matter.
-fn shown(value: &Bson) -> serde_json::Value {
-    use serde_json::{Value, json};
-    match value {
-        Bson::Document(d) => Value::Object(d.iter().map(|(k, v)| (k.clone(), shown(v))).collect()),
-        Bson::Array(items) => Value::Array(items.iter().map(shown).collect()),
-        Bson::String(s) => json!(s),
-        Bson::Int32(n) => json!(n),
-        Bson::Int64(n) => json!({ "$numberLong": n.to_string() }),
-        Bson::Double(x) => json!({ "$numberDouble": x.to_string() }),
-        Bson::Boolean(b) => json!(b),
-        Bson::Null => Value::Null,
-        Bson::ObjectId(id) => json!({ "$oid": id.to_hex() }),
-        Bson::Decimal128(d) => json!({ "$numberDecimal": d.to_string() }),
-        other => json!(other.to_string()),
-    }
-}
-
 /// The first document of `after` that is not in `before`, as JSON, for a
 /// failure message.
 fn first_changed(before: &[Document], after: &[Document]) -> String {
@@ -91,7 +56,7 @@ fn first_changed(before: &[Document], after: &[Document]) -> String {
         .iter()
         .find(|d| !before.contains(d))
         .map_or("(a document is missing)".to_owned(), |d| {
-            shown(&Bson::Document(d.clone())).to_string()
+            inspect::shown(&Bson::Document(d.clone())).to_string()
         })
 }
 
@@ -150,7 +115,7 @@ async fn items_are_embedded_and_the_customer_is_referenced() {
         .await
         .expect("save_invoice returned an error");
     let sent = recording.finish();
-    let invoices = every(&env, "invoices").await;
+    let invoices = inspect::documents(env.database(), "invoices").await;
     assert_eq!(
         invoices.len(),
         1,
@@ -179,10 +144,11 @@ async fn items_are_embedded_and_the_customer_is_referenced() {
          unit_price, total}} inside the invoice, amounts as Decimal128 (`Bson::from(money)`, never \
          a double or a string), quantities as 32-bit integers, total = quantity * unit_price; \
          expected {}, the invoice holds {}",
-        shown(&expected_items),
+        inspect::shown(&expected_items),
         stored
             .get("items")
-            .map_or("no `items`".to_owned(), |items| shown(items).to_string())
+            .map_or("no `items`".to_owned(), |items| inspect::shown(items)
+                .to_string())
     );
     let mut fields: Vec<&str> = stored.keys().map(String::as_str).collect();
     fields.sort();
@@ -203,7 +169,8 @@ async fn items_are_embedded_and_the_customer_is_referenced() {
          invoice holds {}",
         stored
             .get("total_amount")
-            .map_or("no `total_amount`".to_owned(), |t| shown(t).to_string())
+            .map_or("no `total_amount`".to_owned(), |t| inspect::shown(t)
+                .to_string())
     );
     let one_insert = sent.names() == ["insert"]
         && sent.commands[0].collection.as_deref() == Some("invoices")
@@ -224,14 +191,14 @@ async fn items_are_embedded_and_the_customer_is_referenced() {
     );
     lab::graded_snapshot!(
         "modelling_invoice",
-        shown(&Bson::Document(stored.clone())),
+        inspect::shown(&Bson::Document(stored.clone())),
         "the stored invoice must be `{_id, customer_id, items: [{description, quantity, \
          unit_price, total}], total_amount}` with every amount a Decimal128 and the quantities \
          32-bit integers",
         { "._id" => "[id]", ".customer_id" => "[customer id]" }
     );
     assert_eq!(
-        every(&env, "customers").await,
+        inspect::documents(env.database(), "customers").await,
         [doc! { "_id": ada, "name": "Ada", "email": "ada@example.com" }],
         "saving an invoice leaves the customer as they were"
     );
@@ -252,9 +219,9 @@ async fn the_customer_is_read_through_the_reference() {
          by `_id`, then the customer whose `_id` is the invoice's `customer_id`",
     );
     assert!(
-        invoice == every(&env, "invoices").await[0],
+        invoice == inspect::documents(env.database(), "invoices").await[0],
         "the first document is the whole invoice as stored, items and all; it was {}",
-        shown(&Bson::Document(invoice.clone()))
+        inspect::shown(&Bson::Document(invoice.clone()))
     );
     assert_eq!(
         customer,
@@ -286,7 +253,7 @@ async fn the_customer_is_read_through_the_reference() {
          whose customer is missing gives None, not {}",
         without_customer.map_or(String::new(), |(_, customer)| format!(
             "an invoice with the customer {}",
-            shown(&Bson::Document(customer))
+            inspect::shown(&Bson::Document(customer))
         ))
     );
     let malformed = ObjectId::new();
@@ -314,7 +281,7 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
     for _ in 0..3 {
         invoice_of(&env, ada).await;
     }
-    let invoices_before = every(&env, "invoices").await;
+    let invoices_before = inspect::documents(env.database(), "invoices").await;
     let recording = env.record_mongo();
     let changed = change_email(env.database(), ada, "ada@lovelace.example")
         .await
@@ -325,11 +292,11 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
         "changing the email of a customer who exists answers true"
     );
     assert_eq!(
-        every(&env, "customers").await,
+        inspect::documents(env.database(), "customers").await,
         [doc! { "_id": ada, "name": "Ada", "email": "ada@lovelace.example" }],
         "the customer document has the new email and keeps its other fields (`$set`)"
     );
-    let invoices_after = every(&env, "invoices").await;
+    let invoices_after = inspect::documents(env.database(), "invoices").await;
     assert!(
         invoices_after == invoices_before,
         "changing an email does not touch invoices: they reference the customer by id, so every \
@@ -374,7 +341,7 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
         "setting the email a customer already has still matched them (matched 1, modified 0): \
          report matched_count, not modified_count"
     );
-    let customers_before = every(&env, "customers").await;
+    let customers_before = inspect::documents(env.database(), "customers").await;
     assert!(
         !change_email(env.database(), ObjectId::new(), "x@example.com")
             .await
@@ -382,12 +349,12 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
         "an unknown customer is reported as false"
     );
     assert_eq!(
-        every(&env, "customers").await,
+        inspect::documents(env.database(), "customers").await,
         customers_before,
         "changing the email of an unknown customer changes nothing and creates no customer: no \
          upsert"
     );
-    let invoices_after = every(&env, "invoices").await;
+    let invoices_after = inspect::documents(env.database(), "invoices").await;
     assert!(
         invoices_after == invoices_before,
         "changing the email of an unknown customer touches no invoice; an invoice now reads {}",
