@@ -541,3 +541,60 @@ async fn customers_acknowledged_with_201_survive_kill_9_of_the_embedded_server()
     );
     client.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_invalidation_redis_missed_survives_a_restart_of_the_api() {
+    use nix::sys::signal::{Signal, kill};
+    let env = TestEnv::start_seeded().await;
+    lab::billing::collections::ensure_indexes(env.database())
+        .await
+        .unwrap();
+    let server = stoppable_redis().await;
+    let pid = nix::unistd::Pid::from_raw(server.pid().unwrap() as i32);
+    let first_api = ApiState::new(
+        env.database().clone(),
+        connect_redis(server.url(), Origin::Lab).await.unwrap(),
+    );
+    let id = get(&first_api, "/customers?limit=1").await.body["customers"][0]["_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/customers/{id}");
+    get(&first_api, &path).await;
+    assert_eq!(get(&first_api, &path).await.body["source"], "cache");
+
+    // Redis stops answering (paused, so it keeps the stale entry, as one
+    // restarted from its append-only file would), the customer changes,
+    // and the API process goes away before Redis is back.
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let changed = send(
+        &first_api,
+        Method::PATCH,
+        &path,
+        json!({"name": "Renamed Meanwhile"}),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    drop(first_api);
+    kill(pid, Signal::SIGCONT).unwrap();
+
+    let second_api = ApiState::new(
+        env.database().clone(),
+        connect_redis(server.url(), Origin::Lab).await.unwrap(),
+    );
+    let restored = second_api.cache.restore_pending().await.unwrap();
+    assert_eq!(restored, 1, "the missed invalidation was kept in MongoDB");
+    for _ in 0..2 {
+        let answer = get(&second_api, &path).await;
+        assert_eq!(
+            answer.body["customer"]["name"], "Renamed Meanwhile",
+            "a restarted API must never serve the customer as it was before an acknowledged write: {}",
+            answer.body
+        );
+    }
+    assert_eq!(
+        second_api.cache.restore_pending().await.unwrap(),
+        0,
+        "once Redis applied it, the invalidation is forgotten"
+    );
+}

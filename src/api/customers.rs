@@ -93,6 +93,7 @@ pub async fn create(
         address: body.address.into(),
         created_at: DateTime::now(),
     })?;
+    state.cache.intend(customer.id).await?;
     match state.customers().insert_one(&customer).await {
         Ok(_) => {}
         Err(error) if is_duplicate_key(&error) => return Err(duplicate_email(&customer.email)),
@@ -202,6 +203,7 @@ pub async fn update(
             },
         );
     }
+    state.cache.intend(id).await?;
     let stored = match state
         .customers()
         .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
@@ -235,6 +237,7 @@ pub async fn delete(
             "the customer has {invoices} invoices and cannot be deleted"
         )));
     }
+    state.cache.intend(id).await?;
     let result = state.customers().delete_one(doc! { "_id": id }).await?;
     state.cache.invalidate(id).await;
     if result.deleted_count == 0 {

@@ -41,7 +41,7 @@ use tower_http::trace::TraceLayer;
 use crate::billing::collections;
 use crate::billing::{Customer, Invoice};
 use crate::cache::store::DEFAULT_DEADLINE;
-use crate::cache::{CustomerCache, RedisStore};
+use crate::cache::{CustomerCache, Outbox, RedisStore};
 use crate::config::Config;
 use crate::control::LabError;
 use crate::jobs::{Changes, JobQueue};
@@ -86,7 +86,11 @@ impl ApiState {
     pub fn new(db: Database, redis: ConnectionManager) -> ApiState {
         let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX);
         let store = RedisStore::new(redis, DEFAULT_DEADLINE);
-        let cache = CustomerCache::new(store.clone(), collections::customers(&db));
+        let cache = CustomerCache::with_outbox(
+            store.clone(),
+            collections::customers(&db),
+            Outbox::new(&db),
+        );
         ApiState {
             db,
             store,
@@ -139,7 +143,17 @@ impl ApiState {
             })?;
         let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX)
             .with_webhook_policy(config.webhook_policy());
-        Ok(ApiState::new(db, redis)
+        let state = ApiState::new(db, redis);
+        // Invalidations an earlier API process left unapplied (Redis was
+        // down): those customers are not served from the cache until Redis
+        // has applied them.
+        state.cache.restore_pending().await.map_err(|source| {
+            LabError::Seed(crate::dataset::SeedError::Database {
+                action: "reading the cache's pending invalidations",
+                source,
+            })
+        })?;
+        Ok(state
             .with_jobs(jobs)
             .with_changes(changes)
             .with_drills(config.job_drills))

@@ -17,7 +17,10 @@
 //! - **Redis down or slow**: every Redis call has a deadline; on failure the
 //!   answer comes from MongoDB. An invalidation that could not reach Redis is
 //!   kept and retried, and until it succeeds that customer is not served
-//!   from the cache (a stale entry might still be there).
+//!   from the cache (a stale entry might still be there). With an
+//!   [`Outbox`], that promise survives restarts of the API and of Redis:
+//!   the intention is in MongoDB before the write, and a new process reads
+//!   it back ([`CustomerCache::restore_pending`]).
 //!
 //! Counters for all of this are in [`CacheStats`], shown at `/metrics`.
 
@@ -34,6 +37,7 @@ use mongodb::Collection;
 use redis::Script;
 use serde::Serialize;
 
+use super::outbox::Outbox;
 use super::patterns::Source;
 use super::store::{RedisStore, jittered};
 use crate::billing::Customer;
@@ -187,6 +191,7 @@ struct Inner {
     in_flight: Mutex<HashMap<ObjectId, (u64, Load)>>,
     next_token: AtomicU64,
     pending_invalidations: Mutex<HashSet<ObjectId>>,
+    outbox: Option<Outbox>,
 }
 
 /// The customer cache; cheap to clone, one per process.
@@ -222,6 +227,24 @@ impl CustomerCache {
     /// A cache in `store` of the customers `customers` reads (normally the
     /// customers collection).
     pub fn new(store: RedisStore, customers: impl CustomerReader) -> CustomerCache {
+        Self::build(store, customers, None)
+    }
+
+    /// Like [`CustomerCache::new`], keeping invalidations Redis has not yet
+    /// applied in `outbox`, so that they survive a restart.
+    pub fn with_outbox(
+        store: RedisStore,
+        customers: impl CustomerReader,
+        outbox: Outbox,
+    ) -> CustomerCache {
+        Self::build(store, customers, Some(outbox))
+    }
+
+    fn build(
+        store: RedisStore,
+        customers: impl CustomerReader,
+        outbox: Option<Outbox>,
+    ) -> CustomerCache {
         CustomerCache {
             inner: Arc::new(Inner {
                 store,
@@ -230,6 +253,7 @@ impl CustomerCache {
                 in_flight: Mutex::new(HashMap::new()),
                 next_token: AtomicU64::new(0),
                 pending_invalidations: Mutex::new(HashSet::new()),
+                outbox,
             }),
         }
     }
@@ -269,6 +293,17 @@ impl CustomerCache {
         self.load_once(id).await
     }
 
+    /// To call before every write to customer `id`: records in the outbox
+    /// (when there is one) that its entry must be invalidated, so that not
+    /// even a crash between the write and [`CustomerCache::invalidate`]
+    /// leaves a stale entry served. Do not write when this fails.
+    pub async fn intend(&self, id: ObjectId) -> mongodb::error::Result<()> {
+        match &self.inner.outbox {
+            Some(outbox) => outbox.intend(id).await,
+            None => Ok(()),
+        }
+    }
+
     /// To call after every write to customer `id` has reached MongoDB:
     /// removes the cached copy (or the negative entry) and makes any read
     /// already under way unable to write back what it read.
@@ -276,10 +311,24 @@ impl CustomerCache {
         // A load under way may have read the old document: lookups from now
         // on must not wait for it, but start their own.
         self.in_flight().remove(&id);
-        if !self.try_invalidate(id).await {
+        if self.try_invalidate(id).await {
+            self.applied(id).await;
+        } else {
             bump(&self.inner.stats.invalidations_deferred);
             self.pending().insert(id);
         }
+    }
+
+    /// Reads back the invalidations a previous process left in the outbox:
+    /// until Redis has applied them, those customers are not served from
+    /// the cache. Returns how many there were.
+    pub async fn restore_pending(&self) -> mongodb::error::Result<usize> {
+        let Some(outbox) = &self.inner.outbox else {
+            return Ok(0);
+        };
+        let waiting = outbox.pending().await?;
+        self.pending().extend(waiting.iter().copied());
+        Ok(waiting.len())
     }
 
     /// Retries the invalidations Redis missed; returns how many are left.
@@ -288,9 +337,17 @@ impl CustomerCache {
         for id in waiting {
             if self.try_invalidate(id).await {
                 self.pending().remove(&id);
+                self.applied(id).await;
             }
         }
         self.pending().len()
+    }
+
+    /// Redis has applied the invalidation of `id`: its outbox record goes.
+    async fn applied(&self, id: ObjectId) {
+        if let Some(outbox) = &self.inner.outbox {
+            outbox.done(id).await;
+        }
     }
 
     fn in_flight(&self) -> std::sync::MutexGuard<'_, HashMap<ObjectId, (u64, Load)>> {
@@ -315,6 +372,7 @@ impl CustomerCache {
         }
         if self.try_invalidate(id).await {
             self.pending().remove(&id);
+            self.applied(id).await;
             return true;
         }
         false

@@ -9,9 +9,11 @@
 //!   write-back.
 
 pub mod customer;
+pub mod outbox;
 pub mod patterns;
 pub mod store;
 
 pub use customer::{CustomerCache, Lookup};
+pub use outbox::Outbox;
 pub use patterns::{CacheAside, Loader, ReadThrough, Source, WriteThrough};
 pub use store::{CacheUnavailable, RedisStore};

@@ -1,0 +1,74 @@
+//! The invalidation outbox: invalidations of the customer cache that Redis
+//! has not yet applied, kept in MongoDB so that no restart forgets them.
+//!
+//! Without it, an invalidation Redis missed (Redis down during a `PATCH`)
+//! lived only in the API's memory: restart the API, or bring the lab down
+//! and up (Redis reloads its append-only file, stale entry included), and
+//! the old customer was served from the cache for the rest of its hour.
+//!
+//! The write path records its intention *before* it writes the customer
+//! ([`Outbox::intend`]), so even a crash between the write and the
+//! invalidation leaves the intention behind; once Redis has applied the
+//! invalidation the record is removed ([`Outbox::done`]). A process that
+//! starts reads every record back ([`Outbox::pending`]) and serves none of
+//! those customers from the cache until Redis has applied them. An extra
+//! record costs one needless invalidation; a missing one would cost a stale
+//! read, so every doubt is resolved towards keeping it.
+//!
+//! Teaching simplification: the records are read at start-up, which is
+//! right for the lab's single API process. Several API processes would
+//! each have to learn of the others' records (for example from the
+//! collection's change stream, as Facebook's memcache invalidates from the
+//! database's commit log) before serving a hit.
+
+use bson::oid::ObjectId;
+use bson::{DateTime, Document, doc};
+use futures_util::TryStreamExt;
+use mongodb::{Collection, Database};
+
+/// The collection of pending invalidations.
+pub const COLLECTION: &str = "cache_invalidations";
+
+/// Pending invalidations of customer entries, in MongoDB.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    records: Collection<Document>,
+}
+
+impl Outbox {
+    /// The outbox in `db`.
+    pub fn new(db: &Database) -> Outbox {
+        Outbox {
+            records: db.collection(COLLECTION),
+        }
+    }
+
+    /// Records that customer `id`'s entry must be invalidated: call it
+    /// before writing the customer, and do not write if it fails.
+    pub async fn intend(&self, id: ObjectId) -> mongodb::error::Result<()> {
+        self.records
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$set": { "since": DateTime::now() } },
+            )
+            .upsert(true)
+            .await
+            .map(drop)
+    }
+
+    /// Forgets customer `id`'s record once Redis has applied the
+    /// invalidation. A failure leaves the record, which costs one more
+    /// invalidation later and nothing else, so it is not reported.
+    pub async fn done(&self, id: ObjectId) {
+        let _ = self.records.delete_one(doc! { "_id": id }).await;
+    }
+
+    /// Every customer whose invalidation is still pending.
+    pub async fn pending(&self) -> mongodb::error::Result<Vec<ObjectId>> {
+        let records: Vec<Document> = self.records.find(doc! {}).await?.try_collect().await?;
+        Ok(records
+            .iter()
+            .filter_map(|record| record.get_object_id("_id").ok())
+            .collect())
+    }
+}
