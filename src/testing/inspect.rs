@@ -143,9 +143,10 @@ pub async fn documents(db: &mongodb::Database, collection: &str) -> Vec<bson::Do
 
 /// A BSON value as JSON that keeps the types a reader must see, for
 /// snapshots and messages: an ObjectId as `{"$oid"}`, a Decimal128 as
-/// `{"$numberDecimal"}`, a double as `{"$numberDouble"}`, a 64-bit integer
-/// as `{"$numberLong"}`; keys come out sorted, so the order of a
-/// document's fields does not matter.
+/// `{"$numberDecimal"}`, a double as `{"$numberDouble"}` (money must never
+/// be one); integers of either width as plain numbers, since the width is
+/// the driver's choice, not the student's; keys come out sorted, so the
+/// order of a document's fields does not matter.
 pub fn shown(value: &bson::Bson) -> serde_json::Value {
     use bson::Bson;
     use serde_json::{Value, json};
@@ -154,7 +155,7 @@ pub fn shown(value: &bson::Bson) -> serde_json::Value {
         Bson::Array(items) => Value::Array(items.iter().map(shown).collect()),
         Bson::String(s) => json!(s),
         Bson::Int32(n) => json!(n),
-        Bson::Int64(n) => json!({ "$numberLong": n.to_string() }),
+        Bson::Int64(n) => json!(n),
         Bson::Double(x) => json!({ "$numberDouble": x.to_string() }),
         Bson::Boolean(b) => json!(b),
         Bson::Null => Value::Null,
