@@ -24,8 +24,14 @@ const EXERCISM_OUTPUT_LIMIT: usize = 500;
 /// The report as Exercism's `results.json`, version 3.
 pub fn exercism(report: &Report, catalog: &Catalog) -> String {
     let mut tests = Vec::new();
-    for (index, exercise) in report.exercises.iter().enumerate() {
+    for exercise in &report.exercises {
         let source = source_of(catalog, &exercise.id);
+        // The exercise's place in the course, whichever exercises were graded.
+        let task = catalog
+            .exercises
+            .iter()
+            .position(|e| e.id == exercise.id)
+            .map_or(0, |index| index + 1);
         for test in &exercise.tests {
             let message = test.message.as_deref();
             tests.push(json!({
@@ -34,7 +40,7 @@ pub fn exercism(report: &Report, catalog: &Catalog) -> String {
                 "message": message,
                 "output": message.map(|m| m.chars().take(EXERCISM_OUTPUT_LIMIT).collect::<String>()),
                 "test_code": source.as_deref().and_then(|s| function_source(s, &test.name)).unwrap_or_default(),
-                "task_id": index + 1,
+                "task_id": task,
             }));
         }
     }
@@ -230,7 +236,10 @@ mod tests {
             ]
         );
         assert_eq!(test["status"], "fail");
-        assert_eq!(test["task_id"], 1);
+        assert_eq!(
+            test["task_id"], 2,
+            "redis-expiry is the course's second exercise"
+        );
         assert!(
             test["test_code"]
                 .as_str()
