@@ -129,6 +129,13 @@ fn check_files(catalog: &Catalog, problems: &mut Vec<String>) {
             problems.push(format!("{} is missing ({})", graded.display(), exercise.id));
             continue;
         };
+        for line in assertions_without_message(&text) {
+            problems.push(format!(
+                "{}:{line}: an assertion without a message; say what the student's code did wrong \
+                 and how to fix it, in the lesson's words",
+                graded.display()
+            ));
+        }
         let found = test_names(&text);
         for test in &exercise.tests {
             if !found.contains(&test.name) {
@@ -199,6 +206,72 @@ fn check_originals(catalog: &Catalog, problems: &mut Vec<String>) {
     }
 }
 
+/// The lines of `text` where an `assert!`, `assert_eq!` or `assert_ne!`
+/// has no message argument: a failure a student would see only as
+/// "assertion failed".
+fn assertions_without_message(text: &str) -> Vec<usize> {
+    let mut lines = Vec::new();
+    for (name, needed) in [("assert!(", 2), ("assert_eq!(", 3), ("assert_ne!(", 3)] {
+        let mut from = 0;
+        while let Some(found) = text[from..].find(name) {
+            let start = from + found;
+            from = start + name.len();
+            let preceded = text[..start]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_');
+            if preceded {
+                continue;
+            }
+            if top_level_arguments(&text[from..]) < needed {
+                lines.push(text[..start].matches('\n').count() + 1);
+            }
+        }
+    }
+    lines.sort_unstable();
+    lines
+}
+
+/// How many arguments a macro call has, `rest` starting just after its
+/// opening parenthesis: commas outside nested brackets and strings, plus
+/// one, a trailing comma not counted.
+fn top_level_arguments(rest: &str) -> usize {
+    let (mut depth, mut count, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    let mut pending = false;
+    for c in rest.chars() {
+        if in_string {
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                pending = true;
+            }
+            '(' | '[' | '{' => {
+                depth += 1;
+                pending = true;
+            }
+            ')' | ']' | '}' if depth == 0 => break,
+            ')' | ']' | '}' => depth -= 1,
+            ',' if depth == 0 => {
+                if pending {
+                    count += 1;
+                }
+                pending = false;
+            }
+            c if !c.is_whitespace() => pending = true,
+            _ => {}
+        }
+    }
+    count + usize::from(pending)
+}
+
 /// Names of the functions marked `#[test]` or `#[tokio::test]` in `text`.
 fn test_names(text: &str) -> Vec<String> {
     let mut names = Vec::new();
@@ -233,6 +306,14 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::test_names;
+
+    #[test]
+    fn assertions_without_a_message_are_found() {
+        let text = "assert!(a);\nassert!(b, \"why\");\nassert_eq!(f(x, y), [1, 2]);\n\
+                    assert_eq!(x, y, \"because {}\", z);\nassert_eq!(\n    x,\n    y,\n);\n\
+                    debug_assert!(c);\n";
+        assert_eq!(super::assertions_without_message(text), [1, 3, 5]);
+    }
 
     #[test]
     fn test_functions_are_found_by_their_attribute() {
