@@ -642,3 +642,43 @@ async fn a_webhook_whose_name_resolves_to_a_local_address_is_never_called() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 0, "no connection was made");
 }
+
+#[tokio::test]
+async fn with_redis_paused_the_job_routes_answer_503_from_the_queue_deadline() {
+    use nix::sys::signal::{Signal, kill};
+    let env = TestEnv::start().await;
+    let server = lab::testing::stoppable_redis().await;
+    let redis = lab::services::connect_redis(server.url(), lab::services::Origin::Lab)
+        .await
+        .unwrap();
+    let state = ApiState::new(env.database().clone(), redis);
+    let accepted = submit(&state, json!({"kind": "invoice_status_summary"})).await;
+    let id = accepted.body["id"].as_str().unwrap().to_owned();
+    let pid = nix::unistd::Pid::from_raw(server.pid().unwrap() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    for path in [
+        "/jobs".to_owned(),
+        format!("/jobs/{id}"),
+        format!("/jobs/{id}/result"),
+    ] {
+        // The queue's own deadline answers, not the request timeout (10 s,
+        // or 40 s for a job), which is what a paused Redis used to reach.
+        let answer = get(&state, &path).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{path}: {}",
+            answer.body
+        );
+        assert_eq!(
+            answer.body["error"], "the job queue is unavailable; try again shortly",
+            "{path}"
+        );
+    }
+    kill(pid, Signal::SIGCONT).unwrap();
+    assert_eq!(
+        get(&state, "/jobs").await.status,
+        StatusCode::OK,
+        "back once Redis is"
+    );
+}

@@ -125,6 +125,21 @@ fn job_id(value: &str) -> Result<String, ApiError> {
 
 const NOT_FOUND: ApiError = ApiError::NotFound("Job not found");
 
+/// How long a job route waits for one answer from Redis before it answers
+/// 503: Redis answers in well under a millisecond, so a second means it is
+/// down or paused, and a client is better told so than kept waiting.
+const QUEUE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// `work` (a call to the job queue) within [`QUEUE_DEADLINE`].
+async fn queue<T>(work: impl Future<Output = redis::RedisResult<T>>) -> Result<T, ApiError> {
+    match tokio::time::timeout(QUEUE_DEADLINE, work).await {
+        Ok(answer) => Ok(answer?),
+        Err(_) => Err(ApiError::QueueUnavailable {
+            detail: format!("Redis did not answer within {QUEUE_DEADLINE:?}"),
+        }),
+    }
+}
+
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -181,8 +196,8 @@ pub async fn submit(
     if let Some(key) = &key {
         job = job.idempotency_key(key);
     }
-    let (id, created) = state.jobs.submit(&job).await?;
-    let stored = state.jobs.get(&id).await?.ok_or(NOT_FOUND)?;
+    let (id, created) = queue(state.jobs.submit(&job)).await?;
+    let stored = queue(state.jobs.get(&id)).await?.ok_or(NOT_FOUND)?;
     let same_params = serde_json::from_str::<Value>(&stored.params).ok() == Some(params);
     if !created && (stored.kind != job.kind || !same_params) {
         return Err(ApiError::Conflict(format!(
@@ -217,7 +232,7 @@ pub async fn get(
     let deadline = Instant::now() + Duration::from_secs(wait);
     let mut changes = state.changes.subscribe();
     loop {
-        let job = state.jobs.get(&id).await?.ok_or(NOT_FOUND)?;
+        let job = queue(state.jobs.get(&id)).await?.ok_or(NOT_FOUND)?;
         if job.state.is_final() || Instant::now() >= deadline {
             return Ok(Json(job_json(&job)));
         }
@@ -249,7 +264,7 @@ pub async fn list(
         )));
     }
     let after = query.after.as_deref().map(job_id).transpose()?;
-    let jobs = state.jobs.list(wanted, after.as_deref(), limit).await?;
+    let jobs = queue(state.jobs.list(wanted, after.as_deref(), limit)).await?;
     let next = (jobs.len() == limit)
         .then(|| jobs.last().map(|job| job.id.clone()))
         .flatten();
@@ -265,7 +280,7 @@ pub async fn result(
     IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
     let id = id.to_hex();
-    let Some(job) = state.jobs.get(&id).await? else {
+    let Some(job) = queue(state.jobs.get(&id)).await? else {
         // Past its retention the job is gone from Redis; its result is not.
         let kept = results::kept(&state.db, &id).await?.ok_or(NOT_FOUND)?;
         return Ok(Json(json!({ "id": id, "result": kept })));
@@ -290,14 +305,14 @@ pub async fn cancel(
     IdPath(id): IdPath,
 ) -> Result<Json<Value>, ApiError> {
     let id = id.to_hex();
-    let before = state.jobs.cancel(&id).await?.ok_or(NOT_FOUND)?;
+    let before = queue(state.jobs.cancel(&id)).await?.ok_or(NOT_FOUND)?;
     if matches!(before, JobState::Succeeded | JobState::Failed) {
         return Err(ApiError::Conflict(format!(
             "job {id} has already {}; only unfinished jobs can be cancelled",
             before.as_str()
         )));
     }
-    let job = state.jobs.get(&id).await?.ok_or(NOT_FOUND)?;
+    let job = queue(state.jobs.get(&id)).await?.ok_or(NOT_FOUND)?;
     Ok(Json(job_json(&job)))
 }
 
@@ -321,7 +336,7 @@ pub async fn events(
         )));
     }
     let changes = state.changes.subscribe();
-    if state.jobs.get(&id).await?.is_none() {
+    if queue(state.jobs.get(&id)).await?.is_none() {
         return Err(NOT_FOUND);
     }
     let follow = Follow {
