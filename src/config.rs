@@ -43,7 +43,7 @@ pub struct Config {
     /// `LAB_WEBHOOK_ALLOW`: local webhook receivers the lab may call, as
     /// `host:port` pairs separated by commas (`127.0.0.1:9000`). Without
     /// them, webhooks reach public addresses only; see
-    /// [`WebhookPolicy`](crate::jobs::webhooks::WebhookPolicy).
+    /// `WebhookPolicy::from_config` in `jobs::webhooks`.
     pub webhook_allow: Vec<String>,
     /// Folders searched for programs such as `redis-server`, from `PATH`.
     pub search_path: Vec<PathBuf>,
@@ -127,12 +127,6 @@ impl Config {
         }
     }
 
-    /// Where this configuration lets webhooks go.
-    pub fn webhook_policy(&self) -> crate::jobs::webhooks::WebhookPolicy {
-        // Checked when the configuration was read.
-        crate::jobs::webhooks::WebhookPolicy::allowing(&self.webhook_allow).unwrap_or_default()
-    }
-
     /// The top folder of the lab's repository: where `exercises/`,
     /// `solutions/` and `notebooks/` are. Known when the crate is compiled.
     pub fn repository(&self) -> PathBuf {
@@ -190,14 +184,24 @@ fn parse_allowlist(value: Option<String>) -> Result<Vec<String>, ConfigError> {
     let Some(value) = value else {
         return Ok(Vec::new());
     };
-    let entries: Vec<String> = value.split(',').map(|e| e.trim().to_owned()).collect();
-    match crate::jobs::webhooks::WebhookPolicy::allowing(&entries) {
-        Ok(_) => Ok(entries.into_iter().filter(|e| !e.is_empty()).collect()),
-        Err(_) => Err(ConfigError {
+    let entries: Vec<String> = value
+        .split(',')
+        .map(|entry| entry.trim().to_owned())
+        .filter(|entry| !entry.is_empty())
+        .collect();
+    let valid = |entry: &String| {
+        entry.rsplit_once(':').is_some_and(|(host, port)| {
+            !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0)
+        })
+    };
+    if entries.iter().all(valid) {
+        Ok(entries)
+    } else {
+        Err(ConfigError {
             name: "LAB_WEBHOOK_ALLOW",
             value,
             reason: "give host:port pairs separated by commas, such as 127.0.0.1:9000",
-        }),
+        })
     }
 }
 

@@ -44,6 +44,7 @@ use crate::cache::store::DEFAULT_DEADLINE;
 use crate::cache::{CustomerCache, Outbox, RedisStore};
 use crate::config::Config;
 use crate::control::LabError;
+use crate::jobs::webhooks::WebhookPolicy;
 use crate::jobs::{Changes, JobQueue};
 
 pub use error::ApiError;
@@ -142,7 +143,7 @@ impl ApiState {
                 source: std::io::Error::other(error),
             })?;
         let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX)
-            .with_webhook_policy(config.webhook_policy());
+            .with_webhook_policy(WebhookPolicy::from_config(config));
         let state = ApiState::new(db, redis);
         // Invalidations an earlier API process left unapplied (Redis was
         // down): those customers are not served from the cache until Redis

@@ -179,6 +179,12 @@ impl WebhookPolicy {
         Ok(WebhookPolicy { allow })
     }
 
+    /// The policy of `config`: its `LAB_WEBHOOK_ALLOW` receivers (checked
+    /// when the configuration was read).
+    pub fn from_config(config: &crate::config::Config) -> WebhookPolicy {
+        WebhookPolicy::allowing(&config.webhook_allow).unwrap_or_default()
+    }
+
     /// Whether `url` names an allowed local receiver.
     fn allows(&self, url: &WebhookUrl) -> bool {
         self.allow

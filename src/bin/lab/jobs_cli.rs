@@ -10,6 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lab::Config;
 use lab::control::LabError;
 use lab::jobs::kinds::{self, Job};
+use lab::jobs::webhooks::WebhookPolicy;
 use lab::jobs::worker::{self, WorkerOptions};
 use lab::jobs::{Changes, EventData, JobQueue, JobState, NewJob, events};
 use lab::notebook::Lab;
@@ -71,7 +72,7 @@ fn unavailable(error: impl std::fmt::Display) -> String {
 async fn connect(config: &Config) -> Result<(Lab, JobQueue), String> {
     let lab = Lab::connect_with(config).await.map_err(|e| e.to_string())?;
     let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX)
-        .with_webhook_policy(config.webhook_policy());
+        .with_webhook_policy(WebhookPolicy::from_config(config));
     Ok((lab, queue))
 }
 
@@ -271,7 +272,7 @@ pub async fn worker(
 ) -> Result<ExitCode, LabError> {
     let lab = Lab::connect_with(config).await?;
     let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX)
-        .with_webhook_policy(config.webhook_policy());
+        .with_webhook_policy(WebhookPolicy::from_config(config));
     let (stop, shutdown) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         stop_requested.await;
