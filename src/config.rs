@@ -267,4 +267,15 @@ mod tests {
         assert_eq!(error.name, "LAB_API_PORT");
         assert!(error.to_string().contains("LAB_API_PORT=\"eighty\""));
     }
+
+    #[test]
+    fn webhook_receivers_are_host_port_pairs() {
+        let config =
+            config_from(&[("LAB_WEBHOOK_ALLOW", "127.0.0.1:9000, localhost:8080,")]).unwrap();
+        assert_eq!(config.webhook_allow, ["127.0.0.1:9000", "localhost:8080"]);
+        for bad in ["127.0.0.1", ":9000", "host:0", "host:http"] {
+            let error = config_from(&[("LAB_WEBHOOK_ALLOW", bad)]).unwrap_err();
+            assert_eq!(error.name, "LAB_WEBHOOK_ALLOW", "{bad}");
+        }
+    }
 }
