@@ -150,12 +150,17 @@ impl Reply {
     }
 
     /// The answer as a value for a snapshot: status, the headers a client
-    /// acts on (`content-type`, `location`), and the body (JSON when it is).
+    /// acts on (`content-type` cut to its media type, since
+    /// `application/json; charset=utf-8` is as good as `application/json`,
+    /// and `location`), and the body (JSON when it is).
     pub fn snapshot(&self) -> Value {
         let body = serde_json::from_slice(&self.body).unwrap_or_else(|_| Value::from(self.text()));
+        let media_type = self
+            .content_type()
+            .map(|declared| declared.split(';').next().unwrap_or_default().trim());
         serde_json::json!({
             "status": self.status.as_u16(),
-            "content-type": self.content_type(),
+            "content-type": media_type,
             "location": self.location(),
             "body": body,
         })

@@ -80,21 +80,12 @@ async fn run_one(reports: &Reports) -> Step {
         .unwrap()
 }
 
-/// The answer for a snapshot: the `Content-Type` cut to the media type, the
+/// The answer for a snapshot (`Reply::snapshot`), with the
 /// job's id written `[id]` wherever it appears (body and `Location`), and
 /// the error message of any refusal but a 404 (whose message the table
 /// fixes) written `[message]`, since its words are the student's.
 fn snapshot_of(reply: &Reply, id: &str) -> Value {
     let mut value = reply.snapshot();
-    if let Some(declared) = value["content-type"].as_str() {
-        let media = declared
-            .split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_owned();
-        value["content-type"] = Value::from(media);
-    }
     if reply.status.as_u16() != 404 && value["body"]["error"].is_string() {
         value["body"]["error"] = Value::from("[message]");
     }
