@@ -45,6 +45,15 @@ pub struct Config {
     /// them, webhooks reach public addresses only; see
     /// `WebhookPolicy::from_config` in `jobs::webhooks`.
     pub webhook_allow: Vec<String>,
+    /// `LAB_API_KEY`: the key the billing API asks of every write
+    /// (`Authorization: Bearer ...`). When unset, `lab serve` uses the one
+    /// `lab up` made (`LAB_HOME/secrets.json`), which `lab env` exports.
+    pub api_key: Option<ApiKey>,
+    /// `LAB_API_HOSTS`: names the API answers to besides `localhost`,
+    /// `127.0.0.1` and `[::1]`, separated by commas (`lab.example`).
+    /// Requests naming any other host in `Host` are refused, so a web page
+    /// cannot reach the API through a name it controls (DNS rebinding).
+    pub api_hosts: Vec<String>,
     /// Folders searched for programs such as `redis-server`, from `PATH`.
     pub search_path: Vec<PathBuf>,
     /// Cargo's home (`CARGO_HOME`, else `~/.cargo`): where `cargo install`
@@ -53,6 +62,38 @@ pub struct Config {
     /// Where the evcxr kernel keeps its build cache (`XDG_CACHE_HOME/evcxr`,
     /// else `~/.cache/evcxr`), when a home folder is known.
     pub kernel_cache: Option<PathBuf>,
+}
+
+/// The billing API's key: at least 16 visible ASCII characters, so it fits
+/// in a header as it is. Never shown in full by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Checks a key given from outside (`LAB_API_KEY`).
+    pub fn parse(value: String) -> Result<ApiKey, ConfigError> {
+        let value = value.trim().to_owned();
+        if value.len() >= 16 && value.bytes().all(|byte| byte.is_ascii_graphic()) {
+            Ok(ApiKey(value))
+        } else {
+            Err(ConfigError {
+                name: "LAB_API_KEY",
+                value: "(hidden)".to_owned(),
+                reason: "give at least 16 visible ASCII characters, no spaces",
+            })
+        }
+    }
+
+    /// The key itself, for a header or `lab env`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(hidden)")
+    }
 }
 
 /// A variable was set to something the lab cannot use.
@@ -101,6 +142,16 @@ impl Config {
             log_filter: non_empty("LAB_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
             job_drills: parse_switch("LAB_JOB_DRILLS", non_empty("LAB_JOB_DRILLS"))?,
             webhook_allow: parse_allowlist(non_empty("LAB_WEBHOOK_ALLOW"))?,
+            api_key: non_empty("LAB_API_KEY").map(ApiKey::parse).transpose()?,
+            api_hosts: non_empty("LAB_API_HOSTS")
+                .map(|hosts| {
+                    hosts
+                        .split(',')
+                        .map(|host| host.trim().to_ascii_lowercase())
+                        .filter(|host| !host.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
             search_path,
             cargo_home,
             kernel_cache,
@@ -121,6 +172,8 @@ impl Config {
             log_filter: DEFAULT_LOG_FILTER.to_owned(),
             job_drills: false,
             webhook_allow: Vec::new(),
+            api_key: None,
+            api_hosts: Vec::new(),
             search_path,
             cargo_home: None,
             kernel_cache: None,
@@ -266,6 +319,24 @@ mod tests {
         let error = config_from(&[("LAB_API_PORT", "eighty")]).unwrap_err();
         assert_eq!(error.name, "LAB_API_PORT");
         assert!(error.to_string().contains("LAB_API_PORT=\"eighty\""));
+    }
+
+    #[test]
+    fn an_api_key_is_checked_and_never_printed() {
+        let config = config_from(&[
+            ("LAB_API_KEY", "0123456789abcdef0123"),
+            ("LAB_API_HOSTS", "Lab.Example, ,api.local"),
+        ])
+        .unwrap();
+        let key = config.api_key.as_ref().unwrap();
+        assert_eq!(key.expose(), "0123456789abcdef0123");
+        assert!(!format!("{config:?}").contains("0123456789abcdef"));
+        assert_eq!(config.api_hosts, ["lab.example", "api.local"]);
+        for bad in ["short", "has a space in it somewhere"] {
+            let error = config_from(&[("LAB_API_KEY", bad)]).unwrap_err();
+            assert_eq!(error.name, "LAB_API_KEY");
+            assert!(!error.to_string().contains(bad), "the key is not echoed");
+        }
     }
 
     #[test]

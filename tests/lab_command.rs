@@ -61,6 +61,7 @@ async fn up_seeds_an_empty_lab_a_second_up_changes_nothing_and_data_survives_dow
     assert_eq!((seeded.customers, seeded.invoices), (1_000, 20_000));
     let statuses = control::status(&lab.config).await.unwrap().unwrap();
     assert!(statuses.iter().all(|s| s.answering), "{statuses:?}");
+    servers_need_the_labs_passwords_kept_in_private_files(&lab.config, &state).await;
 
     let UpOutcome::AlreadyRunning(again) = up(&lab.config, true).await.unwrap() else {
         panic!("a second `up` must not start anything");
@@ -98,6 +99,50 @@ async fn up_seeds_an_empty_lab_a_second_up_changes_nothing_and_data_survives_dow
         .database(&restarted.database)
         .collection::<bson::Document>("invoices");
     assert_eq!(invoices.count_documents(doc! {}).await.unwrap(), 20_000);
+}
+
+/// Redis and MongoDB refuse a client without the passwords `up` gave them,
+/// which are only in files their owner alone can read.
+async fn servers_need_the_labs_passwords_kept_in_private_files(config: &Config, state: &LabState) {
+    use std::os::unix::fs::PermissionsExt;
+    for file in ["lab.json", "secrets.json"] {
+        let mode = std::fs::metadata(config.home.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{file} holds passwords");
+    }
+    let secrets = control::Secrets::load_or_create(config).unwrap();
+    assert!(state.redis.url.contains(&secrets.redis_password));
+    let bare_redis = format!("redis://127.0.0.1:{}/", state.redis.port.unwrap());
+    let refused = connect_redis(&bare_redis, Origin::Lab).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("NOAUTH") || refused.to_string().contains("uthenticat"),
+        "Redis without its password: {refused}"
+    );
+    let bare_mongodb = lab::services::mongo_server::uri_for_port(state.mongodb.port.unwrap());
+    let client = connect_mongodb(&bare_mongodb, Origin::Lab).await.unwrap();
+    let refused = client
+        .database(&state.database)
+        .collection::<bson::Document>("customers")
+        .insert_one(doc! { "name": "intruder" })
+        .await
+        .unwrap_err();
+    assert!(
+        refused.to_string().contains("requires authentication"),
+        "MongoDB without its password: {refused}"
+    );
+    let wrong = lab::services::mongo_server::uri_with_credentials(
+        state.mongodb.port.unwrap(),
+        &lab::services::mongo_server::Credentials {
+            user: "lab".into(),
+            password: "guessed".into(),
+        },
+    );
+    assert!(connect_mongodb(&wrong, Origin::Lab).await.is_err());
+    for line in state.env_lines() {
+        assert!(!line.contains("***"), "lab env exports usable URLs: {line}");
+    }
 }
 
 #[tokio::test]

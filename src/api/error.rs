@@ -22,6 +22,27 @@ pub enum ApiError {
     /// 400: a body that is not JSON, or a query string that does not parse.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: a write without the lab's API key, or with another key.
+    #[error(
+        "{}",
+        if *key_given {
+            "this is not the lab's API key; `cargo lab env` prints the right one as LAB_API_KEY"
+        } else {
+            "writes need the lab's API key: send `Authorization: Bearer <key>`; `eval \"$(cargo lab env)\"` puts the key in LAB_API_KEY"
+        }
+    )]
+    Unauthorized {
+        /// Whether an `Authorization` header was sent at all.
+        key_given: bool,
+    },
+    /// 421: a request naming a host the API does not answer to.
+    #[error(
+        "this API answers to localhost, 127.0.0.1 and [::1] (and the names in LAB_API_HOSTS), not to {host:?}"
+    )]
+    WrongHost {
+        /// The `Host` the request named (empty when it named none).
+        host: String,
+    },
     /// 404: no such resource. The message is the whole error text, as in
     /// the course notes' `{"error": "Customer not found"}`.
     #[error("{0}")]
@@ -79,6 +100,8 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedId { .. } | ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::WrongHost { .. } => StatusCode::MISDIRECTED_REQUEST,
             ApiError::NotFound(_) | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
@@ -154,7 +177,14 @@ impl IntoResponse for ApiError {
             }
             _ => serde_json::json!({ "error": self.to_string() }),
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if matches!(self, ApiError::Unauthorized { .. }) {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"lab\""),
+            );
+        }
+        response
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod customers;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod invoices;
 pub mod jobs;
 pub mod local;
@@ -52,6 +53,10 @@ pub use error::ApiError;
 /// How long one request may take before it is answered with 503.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a request waits for an unreachable MongoDB before it is
+/// answered with 503.
+pub const DATABASE_WAIT: Duration = Duration::from_secs(1);
+
 /// What every handler shares; cheap to clone.
 #[derive(Clone)]
 pub struct ApiState {
@@ -69,6 +74,8 @@ pub struct ApiState {
     pub changes: Changes,
     /// Whether drill jobs are accepted (`LAB_JOB_DRILLS`).
     pub drills: bool,
+    /// What a request must show before a handler sees it.
+    pub guard: Arc<guard::Guard>,
 }
 
 impl std::fmt::Debug for ApiState {
@@ -100,6 +107,7 @@ impl ApiState {
             jobs,
             changes: Changes::polling(),
             drills: false,
+            guard: Arc::new(guard::Guard::open()),
         }
     }
 
@@ -116,6 +124,12 @@ impl ApiState {
         self
     }
 
+    /// The same state, behind `guard`.
+    pub fn with_guard(mut self, guard: guard::Guard) -> ApiState {
+        self.guard = Arc::new(guard);
+        self
+    }
+
     /// The same state, accepting drill jobs if `drills`.
     pub fn with_drills(mut self, drills: bool) -> ApiState {
         self.drills = drills;
@@ -124,9 +138,21 @@ impl ApiState {
 
     /// Connects to the lab's services (or `REDIS_URL` / `MONGODB_URI`) and
     /// makes sure the indexes the API relies on exist (the unique email).
+    /// The state is guarded ([`guard`]): writes need `LAB_API_KEY`, or the
+    /// key `lab up` made when that is unset.
     pub async fn connect(config: &Config) -> Result<ApiState, LabError> {
+        let key = crate::control::secrets::api_key(config)?;
         let lab = crate::notebook::Lab::connect_with(config).await?;
-        let (db, redis) = (lab.db, lab.redis);
+        // The API's own client gives up on an unreachable MongoDB after
+        // DATABASE_WAIT, so an outage answers 503 at once rather than after
+        // the driver's usual 30 s (or the lab's 5 s for a first contact).
+        let client = crate::services::connect_mongodb_with(
+            &lab.mongodb_uri,
+            crate::services::Origin::Lab,
+            |options| options.server_selection_timeout = Some(DATABASE_WAIT),
+        )
+        .await?;
+        let (db, redis) = (client.database(&config.database), lab.redis);
         let indexes = async {
             collections::ensure_indexes(&db).await?;
             crate::jobs::results::ensure_indexes(&db).await
@@ -157,7 +183,8 @@ impl ApiState {
         Ok(state
             .with_jobs(jobs)
             .with_changes(changes)
-            .with_drills(config.job_drills))
+            .with_drills(config.job_drills)
+            .with_guard(guard::Guard::new(key, &config.api_hosts)))
     }
 
     /// The typed customers collection.
@@ -212,6 +239,10 @@ pub fn router(state: ApiState) -> Router {
         .merge(waiting)
         .fallback(ops::no_route)
         .method_not_allowed_fallback(ops::wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::check,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             ops::count,

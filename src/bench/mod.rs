@@ -88,6 +88,7 @@ async fn scratch_redis(config: &Config, say: &dyn Fn(&str)) -> Result<ManagedSer
             dir,
             persistent: false,
             lifetime: Lifetime::Tied,
+            password: None,
         },
     )
     .await?)
@@ -138,6 +139,7 @@ impl ScratchServer {
             cache_size: "1G",
             lifetime: Lifetime::Tied,
             sync_on_commit,
+            credentials: None,
         };
         let server: ManagedServer = mongo_server::start(&program, &options).await?;
         Ok(ScratchServer {

@@ -79,5 +79,6 @@ fn lab_plan(
         startup_timeout: Duration::from_secs(30),
         arguments: Box::new(arguments),
         url: Box::new(|port| format!("http://127.0.0.1:{port}")),
+        env: Vec::new(),
     }
 }

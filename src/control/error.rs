@@ -29,6 +29,9 @@ pub enum LabError {
     /// The state file is unreadable.
     #[error(transparent)]
     State(#[from] StateError),
+    /// The secrets file is unreadable.
+    #[error(transparent)]
+    Secrets(#[from] super::secrets::SecretsError),
     /// Another `lab` command holds the lock.
     #[error(
         "another `lab` command is starting or stopping the lab; wait for it to finish and try again"

@@ -54,6 +54,8 @@ pub struct HelperPlan {
     pub arguments: Box<dyn Fn(u16) -> Vec<OsString> + Send + Sync>,
     /// Its URL, for a port.
     pub url: Box<dyn Fn(u16) -> String + Send + Sync>,
+    /// Variables added to its environment (secrets go here, not in arguments).
+    pub env: Vec<(String, String)>,
 }
 
 /// Starts the helper unless the recorded one still runs, and records it.
@@ -86,6 +88,7 @@ pub async fn start(
         dir: plan.dir.clone(),
         lifetime: Lifetime::Detached,
         startup_timeout: plan.startup_timeout,
+        env: plan.env.clone(),
     };
     let server = launcher::launch(
         &server_plan,

@@ -9,6 +9,7 @@ use std::fs::File;
 use std::time::Duration;
 
 use super::error::LabError;
+use super::secrets::Secrets;
 use super::state::{LabState, ServiceRecord};
 use crate::config::Config;
 use crate::dataset::{self, Existing, SeedProgress, SeedReport, SeedSpec};
@@ -62,6 +63,7 @@ pub async fn up(
         return Ok(UpOutcome::AlreadyRunning(state.clone()));
     }
     let toolbox = Toolbox::new(config);
+    let secrets = Secrets::load_or_create(config)?;
     // Start (or reach) Redis, then MongoDB. A server started here is a
     // `ManagedServer`, which stops when dropped: if anything fails before it
     // is recorded, the early return stops it, so `up` either brings the lab
@@ -75,7 +77,7 @@ pub async fn up(
                 (external(url, "redis-server"), None)
             }
             (None, Some(record)) => (record, None),
-            (None, None) => start_redis(config, &toolbox, previous.as_ref(), say).await?,
+            (None, None) => start_redis(config, &toolbox, previous.as_ref(), &secrets, say).await?,
         };
     // An error from here on drops `started_redis`, which stops it.
     let (mongodb, started_mongodb) = match (
@@ -87,7 +89,7 @@ pub async fn up(
             (external(uri, "mongod"), None)
         }
         (None, Some(record)) => (record, None),
-        (None, None) => start_mongodb(config, &toolbox, previous.as_ref(), say).await?,
+        (None, None) => start_mongodb(config, &toolbox, previous.as_ref(), &secrets, say).await?,
     };
     let state = LabState {
         redis,
@@ -144,6 +146,7 @@ async fn start_redis(
     config: &Config,
     toolbox: &Toolbox,
     previous: Option<&LabState>,
+    secrets: &Secrets,
     say: &dyn Fn(&str),
 ) -> Result<(ServiceRecord, Option<ManagedServer>), LabError> {
     let program = toolbox.ensure(Tool::RedisServer, say)?;
@@ -155,6 +158,7 @@ async fn start_redis(
         dir: config.service_dir("redis"),
         persistent: true,
         lifetime: Lifetime::Detached,
+        password: Some(secrets.redis_password.clone()),
     };
     let server = redis_server::start(&program, &options).await?;
     let record = managed(&server, &program, options.dir.join("redis.log"));
@@ -165,6 +169,7 @@ async fn start_mongodb(
     config: &Config,
     toolbox: &Toolbox,
     previous: Option<&LabState>,
+    secrets: &Secrets,
     say: &dyn Fn(&str),
 ) -> Result<(ServiceRecord, Option<ManagedServer>), LabError> {
     let program = toolbox.ensure(Tool::Secantus, say)?;
@@ -177,6 +182,7 @@ async fn start_mongodb(
         cache_size: "512M",
         lifetime: Lifetime::Detached,
         sync_on_commit: true,
+        credentials: Some(secrets.mongodb_credentials()),
     };
     let server = mongo_server::start(&program, &options).await?;
     let record = managed(&server, &program, options.dir.join("mongodb.log"));

@@ -7,11 +7,13 @@ pub mod error;
 pub mod helpers;
 pub mod lifecycle;
 pub mod notebooks;
+pub mod secrets;
 pub mod state;
 
 pub use doctor::{Check, Verdict, diagnose};
 pub use error::LabError;
 pub use lifecycle::{DownReport, ServiceStatus, UpOptions, UpOutcome, down, status, up};
+pub use secrets::Secrets;
 pub use state::{LabState, ServiceRecord};
 
 use crate::config::Config;

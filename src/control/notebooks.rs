@@ -11,6 +11,7 @@ use super::state::ServiceRecord;
 use crate::config::Config;
 use crate::grading::pristine::fingerprint;
 use crate::lessons::{self, Jupyter, Notebook, check::CELL_TIMEOUT};
+use crate::services::secret::random_token;
 use crate::services::tools::EVCXR_VERSION;
 
 /// The port Jupyter Lab prefers, when it is free.
@@ -69,14 +70,16 @@ pub async fn open(
     jupyter: &Jupyter,
     say: &dyn Fn(&str),
 ) -> Result<ServiceRecord, LabError> {
-    let token = random_token()?;
+    let token = random_token().map_err(|source| LabError::Io {
+        context: "cannot read /dev/urandom for Jupyter's token".into(),
+        source,
+    })?;
     let notebooks = lessons::notebooks_dir(config);
     let lab_arguments = {
         let jupyter = jupyter.clone();
-        let token = token.clone();
         move |port: u16| -> Vec<OsString> {
             jupyter
-                .lab_arguments(&notebooks, port, &token)
+                .lab_arguments(&notebooks, port)
                 .into_iter()
                 .map(OsString::from)
                 .collect()
@@ -91,7 +94,13 @@ pub async fn open(
         log_name: "jupyter-lab.log",
         startup_timeout: Duration::from_secs(60),
         arguments: Box::new(lab_arguments),
-        url: Box::new(move |port| format!("http://127.0.0.1:{port}/lab?token={token}")),
+        url: {
+            let token = token.clone();
+            Box::new(move |port| format!("http://127.0.0.1:{port}/lab?token={token}"))
+        },
+        // Jupyter reads its token from JUPYTER_TOKEN: on the command line it
+        // would be visible to every user of the machine in `ps`.
+        env: vec![("JUPYTER_TOKEN".to_owned(), token)],
     };
     helpers::start(config, plan, say).await
 }
@@ -161,18 +170,6 @@ fn write_warmup_notebooks(config: &Config, workspace: &Path) -> Result<Vec<PathB
     Ok(written)
 }
 
-/// 32 hex digits from the system's random source: Jupyter's login token.
-fn random_token() -> Result<String, LabError> {
-    let mut bytes = [0u8; 16];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut bytes))
-        .map_err(|source| LabError::Io {
-            context: "cannot read /dev/urandom for Jupyter's token".into(),
-            source,
-        })?;
-    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,13 +225,5 @@ mod tests {
         assert!(fingerprint.starts_with(&format!("evcxr {EVCXR_VERSION}\n")));
         assert!(fingerprint.contains("Cargo.lock ") && fingerprint.contains("evcxr.toml "));
         assert_eq!(fingerprint, cache_fingerprint(&config), "stable");
-    }
-
-    #[test]
-    fn tokens_are_32_hex_digits_and_differ() {
-        let (a, b) = (random_token().unwrap(), random_token().unwrap());
-        assert_eq!(a.len(), 32);
-        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_ne!(a, b);
     }
 }

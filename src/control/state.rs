@@ -83,14 +83,13 @@ impl LabState {
             .map_err(|error| state_error("understand", &path, error))
     }
 
-    /// Writes the state, atomically: readers see the old file or the new one.
+    /// Writes the state, atomically (readers see the old file or the new
+    /// one) and readable by its owner only.
     pub fn save(&self, config: &Config) -> Result<(), StateError> {
         let path = config.state_file();
-        let temporary = path.with_extension("json.tmp");
         let text = serde_json::to_string_pretty(self).expect("the state is plain data");
-        std::fs::create_dir_all(&config.home)
-            .and_then(|()| std::fs::write(&temporary, text))
-            .and_then(|()| std::fs::rename(&temporary, &path))
+        // Its URLs carry the servers' passwords: only the owner may read it.
+        crate::services::secret::write_private(&path, text.as_bytes())
             .map_err(|error| state_error("write", &path, error))
     }
 

@@ -111,15 +111,15 @@ impl Jupyter {
     }
 
     /// The arguments of `jupyter` that serve Jupyter Lab on `notebooks` at
-    /// `port` on 127.0.0.1, with `token` as the login token, opening a browser.
-    pub fn lab_arguments(&self, notebooks: &Path, port: u16, token: &str) -> Vec<String> {
+    /// `port` on 127.0.0.1, opening a browser. The login token is not among
+    /// them: give it in the environment as `JUPYTER_TOKEN`.
+    pub fn lab_arguments(&self, notebooks: &Path, port: u16) -> Vec<String> {
         let mut arguments = vec![
             "lab".to_owned(),
             format!("--ServerApp.root_dir={}", notebooks.display()),
             format!("--ServerApp.port={port}"),
             "--ServerApp.port_retries=0".to_owned(),
             "--ServerApp.ip=127.0.0.1".to_owned(),
-            format!("--IdentityProvider.token={token}"),
         ];
         if nix::unistd::geteuid().is_root() {
             // Containers and CI machines often run everything as root;

@@ -52,6 +52,19 @@ pub enum ServiceError {
         /// What to do about it.
         hint: String,
     },
+    /// A server the lab started refuses the lab's own credentials: its data
+    /// was made with other ones.
+    #[error(
+        "{service} refuses the lab's password ({reason}): its data in {data} was made with another one; restore LAB_HOME/secrets.json from a backup, or remove {data} to start from an empty database (`lab seed` reloads the data set)"
+    )]
+    Credentials {
+        /// Which service.
+        service: &'static str,
+        /// The server's answer.
+        reason: String,
+        /// The folder of its data.
+        data: String,
+    },
     /// A file or folder of the lab could not be used.
     #[error("{context}: {source}")]
     Io {

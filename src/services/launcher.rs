@@ -33,6 +33,8 @@ pub struct ServerPlan {
     pub lifetime: Lifetime,
     /// How long it may take to answer.
     pub startup_timeout: Duration,
+    /// Variables added to its environment (see [`Launch::env`]).
+    pub env: Vec<(String, String)>,
 }
 
 /// A server this process started.
@@ -78,6 +80,13 @@ impl ManagedServer {
         if let Some(child) = self.child.take() {
             child.stop(Duration::from_secs(10));
         }
+    }
+
+    /// The same server, reached with `url` (the URL with credentials, once
+    /// the server has them).
+    pub(crate) fn with_url(mut self, url: String) -> ManagedServer {
+        self.url = url;
+        self
     }
 
     /// Which service this is.
@@ -129,6 +138,7 @@ pub async fn launch(
             args: args(port),
             log_file: plan.log_file.clone(),
             lifetime: plan.lifetime,
+            env: plan.env.clone(),
         };
         let child = ChildProcess::spawn(&launch).map_err(|source| ServiceError::Io {
             context: format!("cannot start {}", plan.program.display()),

@@ -10,6 +10,7 @@ pub mod launcher;
 pub mod mongo_server;
 pub mod process;
 pub mod redis_server;
+pub mod secret;
 pub mod server_kind;
 pub mod tools;
 

@@ -39,6 +39,10 @@ pub struct Launch {
     pub log_file: PathBuf,
     /// Detached or tied to this process.
     pub lifetime: Lifetime,
+    /// Variables added to its environment: where a secret goes, since a
+    /// command line is visible to every user in `ps` and an environment only
+    /// to the process's owner.
+    pub env: Vec<(String, String)>,
 }
 
 /// A process we started and still hold a handle to.
@@ -58,6 +62,7 @@ impl ChildProcess {
         let mut command = Command::new(&launch.program);
         command
             .args(&launch.args)
+            .envs(launch.env.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log);
@@ -260,6 +265,7 @@ mod tests {
             args: vec!["30".into()],
             log_file: dir.join(format!("lab-process-test-{}.log", std::process::id())),
             lifetime: Lifetime::Tied,
+            env: Vec::new(),
         };
         let mut child = ChildProcess::spawn(&launch).unwrap();
         let pid = child.pid();

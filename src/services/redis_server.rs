@@ -21,6 +21,11 @@ pub struct RedisOptions {
     pub persistent: bool,
     /// Whether it outlives this process.
     pub lifetime: Lifetime,
+    /// The password every client must give (`requirepass`), carried in the
+    /// URL as `redis://:PASSWORD@127.0.0.1:PORT/`. It goes to the server in
+    /// a configuration file only its owner can read, never on the command
+    /// line, which every user of the machine can see in `ps`.
+    pub password: Option<String>,
 }
 
 /// Starts `redis-server` (at `program`) and waits until it answers PING.
@@ -33,22 +38,45 @@ pub async fn start(program: &Path, options: &RedisOptions) -> Result<ManagedServ
         log_file: options.dir.join("redis.log"),
         lifetime: options.lifetime,
         startup_timeout: Duration::from_secs(20),
+        env: Vec::new(),
     };
     let dir = options.dir.clone();
     let persistent = options.persistent;
+    let settings = match &options.password {
+        Some(password) => {
+            let path = options.dir.join("auth.conf");
+            // Quoted, so a password never reads as a second directive.
+            let line = format!("requirepass \"{password}\"\n");
+            super::secret::write_private(&path, line.as_bytes()).map_err(|source| {
+                ServiceError::Io {
+                    context: format!("cannot write {}", path.display()),
+                    source,
+                }
+            })?;
+            Some(path)
+        }
+        None => None,
+    };
+    let credentials = options
+        .password
+        .as_ref()
+        .map(|password| format!(":{password}@"))
+        .unwrap_or_default();
     launcher::launch(
         &plan,
-        move |port| arguments(port, &dir, persistent),
-        |port| format!("redis://127.0.0.1:{port}/"),
+        move |port| arguments(port, &dir, persistent, settings.as_deref()),
+        move |port| format!("redis://{credentials}127.0.0.1:{port}/"),
         async |url| clients::redis_answers(url).await,
     )
     .await
 }
 
-/// The command line: loopback only, in the foreground (we supervise it),
-/// logging to standard output (which goes to the log file).
-fn arguments(port: u16, dir: &Path, persistent: bool) -> Vec<OsString> {
-    let mut args: Vec<OsString> = vec![
+/// The command line: the settings file if any (it must come first), loopback
+/// only, in the foreground (we supervise it), logging to standard output
+/// (which goes to the log file).
+fn arguments(port: u16, dir: &Path, persistent: bool, settings: Option<&Path>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = settings.map(OsString::from).into_iter().collect();
+    args.extend::<[OsString; 10]>([
         "--port".into(),
         port.to_string().into(),
         "--bind".into(),
@@ -59,7 +87,7 @@ fn arguments(port: u16, dir: &Path, persistent: bool) -> Vec<OsString> {
         "no".into(),
         "--logfile".into(),
         "".into(),
-    ];
+    ]);
     let persistence: &[&str] = if persistent {
         // The append-only file loses at most a second of writes if the
         // machine crashes; snapshots keep restarts fast.

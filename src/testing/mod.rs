@@ -230,6 +230,7 @@ pub async fn stoppable_redis() -> crate::services::ManagedServer {
             dir: test_dir(&config, &format!("{}-stoppable-redis", unique_name())),
             persistent: false,
             lifetime: crate::services::Lifetime::Tied,
+            password: Some(harness_password().to_owned()),
         };
         let server = crate::services::redis_server::start(&program, &options).await?;
         Ok::<_, HarnessError>(server)
@@ -258,6 +259,19 @@ pub async fn killable_mongodb() -> Option<(crate::services::ManagedServer, std::
 /// Starts the embedded MongoDB server on the store in `dir`, as the lab
 /// does (every commit flushed before it is acknowledged).
 pub async fn restart_mongodb(dir: &std::path::Path) -> crate::services::ManagedServer {
+    start_mongodb(dir, None).await
+}
+
+/// [`restart_mongodb`] on `port`, where clients of the killed server will
+/// look for it again.
+pub async fn restart_mongodb_on(
+    dir: &std::path::Path,
+    port: u16,
+) -> crate::services::ManagedServer {
+    start_mongodb(dir, Some(port)).await
+}
+
+async fn start_mongodb(dir: &std::path::Path, port: Option<u16>) -> crate::services::ManagedServer {
     let started = async {
         let config = Config::from_env()?;
         let program = crate::services::Toolbox::new(&config)
@@ -266,17 +280,36 @@ pub async fn restart_mongodb(dir: &std::path::Path) -> crate::services::ManagedS
             })
             .map_err(ServiceError::from)?;
         let options = crate::services::MongoOptions {
-            port: None,
+            port,
             dir: dir.to_owned(),
             cache_size: "128M",
             lifetime: crate::services::Lifetime::Tied,
             sync_on_commit: true,
+            credentials: Some(harness_credentials()),
         };
         Ok::<_, HarnessError>(crate::services::mongo_server::start(&program, &options).await?)
     };
     started
         .await
         .unwrap_or_else(|error| panic!("cannot start a MongoDB for the test: {error}"))
+}
+
+/// The password of every server the harness starts, as `lab up` gives its
+/// servers one: made once per test binary, so a server restarted on a
+/// killed one's store accepts it.
+pub(crate) fn harness_password() -> &'static str {
+    static PASSWORD: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PASSWORD.get_or_init(|| {
+        crate::services::secret::random_token().expect("the system's random source is readable")
+    })
+}
+
+/// The MongoDB user of the harness's servers.
+pub(crate) fn harness_credentials() -> crate::services::mongo_server::Credentials {
+    crate::services::mongo_server::Credentials {
+        user: crate::control::secrets::MONGODB_USER.to_owned(),
+        password: harness_password().to_owned(),
+    }
 }
 
 /// `p<pid>-<counter>-<random>`: unique among this run's tests, parallel runs

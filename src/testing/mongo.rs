@@ -98,6 +98,7 @@ async fn shared_server(config: &Config) -> Result<&'static ManagedServer, Harnes
                 cache_size: "256M",
                 lifetime: Lifetime::Tied,
                 sync_on_commit: true,
+                credentials: Some(super::harness_credentials()),
             };
             Ok::<_, HarnessError>(mongo_server::start(&program, &options).await?)
         })

@@ -51,6 +51,7 @@ impl RedisLease {
                     dir: dir.clone(),
                     persistent: false,
                     lifetime: Lifetime::Tied,
+                    password: Some(super::harness_password().to_owned()),
                 };
                 let server = redis_server::start(&program, &options).await?;
                 Ok(RedisLease {

@@ -25,7 +25,11 @@ pub async fn raw(
     headers: &[(&str, &str)],
     body: Option<(&str, Vec<u8>)>,
 ) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let mut request = Request::builder().method(method).uri(path);
+    // As a client on the same machine would name it.
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::HOST, "localhost");
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

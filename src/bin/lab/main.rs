@@ -416,6 +416,10 @@ async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
         if api {
             let record = control::background::open_api(config, program.clone(), &say).await?;
             println!("API: {}", record.url);
+            println!(
+                "API key (writes send `Authorization: Bearer <key>`; `lab env` exports it as LAB_API_KEY): {}",
+                control::secrets::api_key(config)?.expose()
+            );
         }
         if worker {
             let record = control::background::open_worker(config, program, &say).await?;
@@ -564,7 +568,8 @@ fn env(config: &Config) -> Result<ExitCode, LabError> {
     let state = control::LabState::load(config)?.ok_or(LabError::NotRunning {
         variable: "MONGODB_URI",
     })?;
-    for line in state.env_lines() {
+    let key = format!("LAB_API_KEY={}", control::secrets::api_key(config)?.expose());
+    for line in state.env_lines().into_iter().chain([key]) {
         // Quoted for the shell: URLs may contain `&` or `?`.
         let (name, value) = line.split_once('=').unwrap_or((&line, ""));
         println!("export {name}='{}'", value.replace('\'', r"'\''"));

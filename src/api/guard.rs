@@ -1,0 +1,222 @@
+//! Who may change things through the API, and under which name it answers.
+//!
+//! The API served on a socket ([`ApiState::connect`]) is guarded:
+//! - **Every request must name the lab's own host** in `Host` (`localhost`,
+//!   `127.0.0.1`, `[::1]`, plus `LAB_API_HOSTS`), or it gets 421. A web page
+//!   the user visits can make the browser send requests to a name it
+//!   controls that resolves to 127.0.0.1 (DNS rebinding); those requests
+//!   carry the page's name, and are refused.
+//! - **Writes need the lab's key**: any method but `GET` and `HEAD` must
+//!   carry `Authorization: Bearer <key>`, or it gets 401. Reads stay open:
+//!   the data is the course's generated billing set, reads change nothing,
+//!   and lessons and `curl` examples read without ceremony. The header is
+//!   also what stops cross-site requests: an HTML form or a "simple"
+//!   cross-origin request cannot set `Authorization`, and the API answers no
+//!   CORS preflight, so a page cannot cancel a job or create a customer.
+//!
+//! The router the tests and notebooks call without a socket uses an open
+//! guard ([`Guard::open`]): nothing outside the process can reach it.
+//!
+//! [`ApiState::connect`]: super::ApiState::connect
+
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{ApiError, ApiState};
+use crate::config::ApiKey;
+use crate::services::secret::same_secret;
+
+/// The names every lab API answers to.
+pub const OWN_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
+
+/// What the API asks of a request before a handler sees it.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    key: Option<ApiKey>,
+    hosts: Option<Vec<String>>,
+}
+
+impl Guard {
+    /// No checks: for the router called inside one process.
+    pub fn open() -> Guard {
+        Guard {
+            key: None,
+            hosts: None,
+        }
+    }
+
+    /// Writes need `key`; requests must name one of [`OWN_HOSTS`] or
+    /// `extra_hosts`.
+    pub fn new(key: ApiKey, extra_hosts: &[String]) -> Guard {
+        let mut hosts: Vec<String> = OWN_HOSTS.iter().map(|host| (*host).to_owned()).collect();
+        hosts.extend(extra_hosts.iter().map(|host| host.to_ascii_lowercase()));
+        Guard {
+            key: Some(key),
+            hosts: Some(hosts),
+        }
+    }
+
+    /// Why `request` is refused, if it is.
+    pub fn refusal(&self, request: &Request) -> Option<ApiError> {
+        if let Some(hosts) = &self.hosts {
+            let named = request
+                .headers()
+                .get(header::HOST)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned)
+                .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
+            let allowed = named
+                .as_deref()
+                .map(host_name)
+                .is_some_and(|name| hosts.iter().any(|host| host.eq_ignore_ascii_case(name)));
+            if !allowed {
+                return Some(ApiError::WrongHost {
+                    host: named.unwrap_or_default(),
+                });
+            }
+        }
+        if let Some(key) = &self.key
+            && !matches!(*request.method(), Method::GET | Method::HEAD)
+        {
+            let given = request
+                .headers()
+                .get(header::AUTHORIZATION)
+                .map(|value| value.as_bytes());
+            let bearer = given.and_then(|value| {
+                value
+                    .strip_prefix(b"Bearer ")
+                    .or_else(|| value.strip_prefix(b"bearer "))
+            });
+            return match (given, bearer) {
+                (None, _) => Some(ApiError::Unauthorized { key_given: false }),
+                (Some(_), Some(bearer)) if same_secret(bearer, key.expose().as_bytes()) => None,
+                (Some(_), _) => Some(ApiError::Unauthorized { key_given: true }),
+            };
+        }
+        None
+    }
+}
+
+/// The name part of a `Host` value: `127.0.0.1:8000` gives `127.0.0.1`,
+/// `[::1]:8000` gives `[::1]`.
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |end| &host[..=end]);
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+/// The middleware: refuses what [`Guard::refusal`] refuses.
+pub async fn check(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+    match state.guard.refusal(&request) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::Body;
+
+    fn guard() -> Guard {
+        let key = ApiKey::parse("k".repeat(32)).unwrap();
+        Guard::new(key, &["lab.example".to_owned()])
+    }
+
+    fn request(method: Method, host: Option<&str>, authorization: Option<&str>) -> Request {
+        let mut builder = Request::builder().method(method).uri("/customers");
+        if let Some(host) = host {
+            builder = builder.header(header::HOST, host);
+        }
+        if let Some(authorization) = authorization {
+            builder = builder.header(header::AUTHORIZATION, authorization);
+        }
+        builder.body(Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn host_names_lose_their_port() {
+        assert_eq!(host_name("127.0.0.1:8000"), "127.0.0.1");
+        assert_eq!(host_name("[::1]:8000"), "[::1]");
+        assert_eq!(host_name("localhost"), "localhost");
+        assert_eq!(host_name("evil.example:80"), "evil.example");
+    }
+
+    #[test]
+    fn only_the_labs_own_names_are_answered() {
+        let guard = guard();
+        for host in [
+            "127.0.0.1:8000",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]:8000",
+            "lab.example",
+        ] {
+            assert!(
+                guard
+                    .refusal(&request(Method::GET, Some(host), None))
+                    .is_none(),
+                "{host}"
+            );
+        }
+        for host in [
+            Some("evil.example:8000"),
+            Some("127.0.0.1.evil.example"),
+            None,
+        ] {
+            let refusal = guard.refusal(&request(Method::GET, host, None));
+            assert!(
+                matches!(refusal, Some(ApiError::WrongHost { .. })),
+                "{host:?}: {refusal:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn writes_need_the_key_and_reads_do_not() {
+        let guard = guard();
+        let host = Some("127.0.0.1:8000");
+        let key = format!("Bearer {}", "k".repeat(32));
+        assert!(guard.refusal(&request(Method::GET, host, None)).is_none());
+        assert!(guard.refusal(&request(Method::HEAD, host, None)).is_none());
+        for method in [Method::POST, Method::PATCH, Method::PUT, Method::DELETE] {
+            assert!(
+                guard
+                    .refusal(&request(method.clone(), host, Some(&key)))
+                    .is_none()
+            );
+            assert!(matches!(
+                guard.refusal(&request(method.clone(), host, None)),
+                Some(ApiError::Unauthorized { key_given: false })
+            ));
+            for wrong in [
+                format!("Bearer {}", "j".repeat(32)),
+                "Basic a2V5".to_owned(),
+                "k".repeat(32),
+            ] {
+                assert!(
+                    matches!(
+                        guard.refusal(&request(method.clone(), host, Some(&wrong))),
+                        Some(ApiError::Unauthorized { key_given: true })
+                    ),
+                    "{method} with {wrong}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_open_guard_lets_everything_through() {
+        assert!(
+            Guard::open()
+                .refusal(&request(Method::DELETE, None, None))
+                .is_none()
+        );
+    }
+}
