@@ -1,6 +1,8 @@
 //! `lab up`, `lab down` and `lab status`, driven through the library with a
 //! lab home of the test's own.
 
+mod common;
+
 use std::path::PathBuf;
 
 use bson::doc;
@@ -8,6 +10,7 @@ use lab::Config;
 use lab::control::{self, LabError, LabState, UpOptions, UpOutcome};
 use lab::services::{Origin, ServerKind, ServiceError, connect_mongodb, connect_redis};
 use redis::AsyncCommands;
+use serde_json::Value;
 
 /// A lab home that is brought down and removed when the test ends, pass or fail.
 struct LabHome {
@@ -262,5 +265,64 @@ async fn doctor_names_the_mongodb_server_and_its_known_differences() {
             "the tests' own server is the embedded one"
         );
         assert!(check.detail.contains("$dateDiff"));
+    }
+}
+
+#[tokio::test]
+async fn a_change_made_while_redis_was_paused_is_served_after_lab_down_and_up() {
+    use axum::http::{Method, StatusCode};
+    use nix::sys::signal::{Signal, kill};
+    let lab = LabHome::new("outbox-down-up");
+    let UpOutcome::Started { state, .. } = up(&lab.config, false).await.unwrap() else {
+        panic!("the first `up` should start the lab");
+    };
+    let key = control::secrets::api_key(&lab.config).unwrap();
+    let authorization = format!("Bearer {}", key.expose());
+    let write = async |api: &lab::api::ApiState, method: Method, path: &str, body: Value| {
+        let body = Some(("application/json", body.to_string().into_bytes()));
+        common::call_with(api, method, path, &[("authorization", &authorization)], body).await
+    };
+    let api = lab::api::ApiState::connect(&lab.config).await.unwrap();
+    let created = write(
+        &api,
+        Method::POST,
+        "/customers",
+        serde_json::json!({
+            "name": "Before Down", "email": "down-up@example.com", "phone": "555-0101",
+            "address": {"street": "1 Way", "city": "Leeds", "state": "NY", "zip": "10001"},
+        }),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let path = format!("/customers/{}", created.body["_id"].as_str().unwrap());
+    common::get(&api, &path).await;
+    let cached = common::get(&api, &path).await;
+    assert_eq!(cached.body["source"], "cache", "{}", cached.body);
+
+    // Redis stops answering with the entry cached; the customer changes
+    // (acknowledged), and the whole lab goes down and up: Redis reloads the
+    // stale entry from its append-only file, and a new API process starts.
+    let pid = nix::unistd::Pid::from_raw(state.redis.pid.unwrap() as i32);
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let changed = write(
+        &api,
+        Method::PATCH,
+        &path,
+        serde_json::json!({"name": "After Down"}),
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    drop(api);
+    kill(pid, Signal::SIGCONT).unwrap();
+    control::down(&lab.config).unwrap();
+    up(&lab.config, false).await.unwrap();
+    let api = lab::api::ApiState::connect(&lab.config).await.unwrap();
+    for _ in 0..2 {
+        let answer = common::get(&api, &path).await;
+        assert_eq!(
+            answer.body["customer"]["name"], "After Down",
+            "after `lab down` and `lab up` the customer is served as last written: {}",
+            answer.body
+        );
     }
 }
