@@ -457,7 +457,13 @@ fn init_logging(config: &Config) -> Result<(), LabError> {
             source: std::io::Error::other(error),
         }
     })?;
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    // Colour codes only for a person at a terminal: `lab up` sends the log
+    // to a file, where they would be noise.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour)
+        .init();
     Ok(())
 }
 
