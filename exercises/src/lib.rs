@@ -1,7 +1,7 @@
 //! # Graded exercises
 //!
-//! The files students edit, one per exercise, grouped by topic (Redis,
-//! MongoDB, the API and caching, background jobs). Each opens with a short
+//! The files students edit, one per exercise, grouped by topic (a Rust
+//! warm-up, Redis, MongoDB, the API and caching, background jobs). Each opens with a short
 //! scenario, marks the places to work with `// TODO`, and compiles before it
 //! is solved, so one unfinished exercise never stops the others from being
 //! graded.
@@ -17,3 +17,4 @@ pub mod api;
 pub mod jobs;
 pub mod mongodb;
 pub mod redis;
+pub mod rust;

@@ -8,3 +8,4 @@ pub mod api;
 pub mod jobs;
 pub mod mongodb;
 pub mod redis;
+pub mod rust;
