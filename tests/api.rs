@@ -6,7 +6,7 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use bson::doc;
-use common::{call, get, send};
+use common::{call, get, metric, send};
 use lab::api::{ApiState, routes::ROUTES};
 use lab::services::{Origin, connect_redis};
 use lab::testing::{TestEnv, stoppable_redis};
@@ -203,8 +203,8 @@ async fn bad_input_gets_the_right_status_and_a_json_error_and_changes_nothing() 
         customers_before, customers_after,
         "no bad request wrote anything"
     );
-    let metrics = get(&state, "/metrics").await.body;
-    assert_eq!(metrics["requests"]["server_errors"], 0);
+    assert_eq!(metric(&state, "lab_requests_server_errors").await, Some(0));
+    assert!(metric(&state, "lab_requests_client_errors").await.unwrap() > 10);
 }
 
 #[tokio::test]
@@ -384,9 +384,18 @@ async fn with_redis_gone_reads_keep_working_and_writes_reach_mongodb() {
     let health = get(&state, "/health").await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.body["status"], "degraded");
-    let metrics = get(&state, "/metrics").await.body;
-    assert!(metrics["customer_cache"]["fallbacks"].as_u64().unwrap() >= 10);
-    assert_eq!(metrics["requests"]["server_errors"], 0);
+    assert!(
+        metric(&state, "lab_customer_cache_fallbacks")
+            .await
+            .unwrap()
+            >= 10
+    );
+    assert_eq!(metric(&state, "lab_requests_server_errors").await, Some(0));
+    assert_eq!(
+        metric(&state, "lab_jobs_queued").await,
+        None,
+        "the job gauges are left out while Redis is down"
+    );
 }
 
 #[tokio::test]
@@ -405,8 +414,10 @@ async fn a_thousand_simultaneous_requests_for_a_cold_customer_read_mongodb_once(
         .iter()
         .filter(|answer| answer.body["source"] == "database")
         .count();
-    let metrics = get(&state, "/metrics").await.body;
-    assert_eq!(metrics["customer_cache"]["database_reads"], 1, "{metrics}");
+    assert_eq!(
+        metric(&state, "lab_customer_cache_database_reads").await,
+        Some(1)
+    );
     assert!(
         from_database >= 1,
         "the ones that waited for the read say so"

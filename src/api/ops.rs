@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bson::doc;
@@ -73,19 +73,62 @@ pub async fn health(State(state): State<ApiState>) -> Response {
         .into_response()
 }
 
-/// `GET /metrics`: request counts and the customer cache's counters.
-pub async fn metrics(State(state): State<ApiState>) -> Json<serde_json::Value> {
+/// What `/metrics` answers with: OpenMetrics text, which Prometheus scrapes.
+pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `GET /metrics`: answers by status class, the customer cache's counters
+/// and the job queue's gauges, in the OpenMetrics text format (the
+/// `prometheus-client` crate's encoder). The job gauges are left out while
+/// Redis does not answer: metrics never fail.
+pub async fn metrics(State(state): State<ApiState>) -> Response {
+    use prometheus_client::metrics::counter::ConstCounter;
+    use prometheus_client::metrics::gauge::ConstGauge;
+    let mut registry = prometheus_client::registry::Registry::with_prefix("lab");
     let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-    Json(serde_json::json!({
-        "requests": {
-            "success": read(&state.requests.success),
-            "client_errors": read(&state.requests.client_errors),
-            "server_errors": read(&state.requests.server_errors),
-        },
-        "customer_cache": state.cache.stats(),
-        // Null while Redis does not answer: metrics never fail.
-        "jobs": state.jobs.stats().await.ok(),
-    }))
+    for (class, counter) in [
+        ("success", &state.requests.success),
+        ("client_errors", &state.requests.client_errors),
+        ("server_errors", &state.requests.server_errors),
+    ] {
+        registry.register(
+            format!("requests_{class}"),
+            format!("Requests answered with {}", class.replace('_', " ")),
+            ConstCounter::new(read(counter)),
+        );
+    }
+    for (name, value) in counters(&state.cache.stats()) {
+        registry.register(
+            format!("customer_cache_{name}"),
+            format!("Customer cache: {}", name.replace('_', " ")),
+            ConstCounter::new(value),
+        );
+    }
+    if let Ok(stats) = state.jobs.stats().await {
+        for (name, value) in counters(&stats) {
+            registry.register(
+                format!("jobs_{name}"),
+                format!("Jobs {}", name.replace('_', " ")),
+                ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX)),
+            );
+        }
+    }
+    let mut text = String::new();
+    // The encoder fails only when its writer does, and a String takes
+    // every write.
+    let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response()
+}
+
+/// The named numbers of a flat record of counters (its serialized fields),
+/// so a counter added to the record is exported without a second list.
+fn counters(record: &impl Serialize) -> Vec<(String, u64)> {
+    match serde_json::to_value(record) {
+        Ok(serde_json::Value::Object(fields)) => fields
+            .into_iter()
+            .filter_map(|(name, value)| value.as_u64().map(|value| (name, value)))
+            .collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// `GET /openapi.json`: the API described in OpenAPI 3.1, from the same

@@ -47,7 +47,7 @@ pub const ROUTES: &[Route] = &[
     route(
         "GET",
         "/metrics",
-        "Request and cache counters",
+        "Request, cache and job counters, in the OpenMetrics text format Prometheus scrapes",
         None,
         &[200],
     ),
@@ -198,6 +198,8 @@ fn describe(status: u16) -> &'static str {
         202 => "Accepted; Location names the job to follow",
         204 => "Deleted",
         400 => "A malformed id, query or JSON body",
+        401 => "A write without the lab's API key (Authorization: Bearer ...)",
+        421 => "The Host header names a host that is not the lab's",
         404 => "Not found",
         409 => "Conflicts with what is stored",
         413 => "The body is too large",
@@ -295,7 +297,14 @@ pub fn openapi_document() -> Value {
             });
         }
         let mut responses = serde_json::Map::new();
-        for status in route.statuses {
+        // What the guard answers before any handler (see `api::guard`):
+        // writes without the key, and requests naming another host.
+        let writes = route.method != "GET";
+        if writes {
+            operation["security"] = json!([{ "labKey": [] }]);
+        }
+        let guarded = writes.then_some(&401).into_iter().chain([&421]);
+        for status in route.statuses.iter().chain(guarded) {
             let mut response = json!({ "description": describe(*status) });
             if *status >= 400 {
                 response["content"] =
@@ -317,6 +326,11 @@ pub fn openapi_document() -> Value {
             "description": "Customers and invoices in MongoDB, with Redis in front of GET /customers/{id}; analyses run in the background as jobs queued in Redis.",
         },
         "paths": paths,
-        "components": {"schemas": schemas()},
+        "components": {
+            "schemas": schemas(),
+            "securitySchemes": {
+                "labKey": {"type": "http", "scheme": "bearer", "description": "The key `lab up` prints and `lab env` exports as LAB_API_KEY"},
+            },
+        },
     })
 }

@@ -73,10 +73,12 @@ pub async fn call_with(
     let location = headers
         .get(header::LOCATION)
         .map(|value| value.to_str().unwrap().to_owned());
+    // JSON, or the text of a body that is not (`/metrics`).
     let body = if bytes.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&bytes).unwrap()
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
     };
     Answer {
         status,
@@ -93,6 +95,21 @@ pub async fn call(
     body: Option<(&str, Vec<u8>)>,
 ) -> Answer {
     call_with(state, method, path, &[], body).await
+}
+
+/// The value of counter or gauge `name` (without `_total`) at `/metrics`,
+/// which must be OpenMetrics text; `None` when it is not listed.
+pub async fn metric(state: &ApiState, name: &str) -> Option<u64> {
+    let (status, headers, bytes) = raw(state, Method::GET, "/metrics", &[], None).await;
+    assert_eq!(status, StatusCode::OK);
+    let kind = headers.get(header::CONTENT_TYPE).unwrap().to_str().unwrap();
+    assert!(kind.starts_with("application/openmetrics-text"), "{kind}");
+    let text = String::from_utf8(bytes).unwrap();
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    text.lines().find_map(|line| {
+        let (key, value) = line.split_once(' ')?;
+        (key == name || key == format!("{name}_total")).then(|| value.parse().unwrap())
+    })
 }
 
 pub async fn get(state: &ApiState, path: &str) -> Answer {
