@@ -35,10 +35,39 @@ pub struct Exercise {
     /// Seconds its tests may run before they are stopped.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// How hard it is, if the catalogue says (`lab list` shows it).
+    #[serde(default)]
+    pub difficulty: Option<Difficulty>,
+    /// About how many minutes it takes, if the catalogue says.
+    #[serde(default)]
+    pub minutes: Option<u32>,
     /// Up to three hints, each more explicit than the last.
     pub hints: Vec<String>,
     /// Its graded tests, with their points.
     pub tests: Vec<GradedTest>,
+}
+
+/// How hard an exercise is, as `difficulty = "easy"` in the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Difficulty {
+    /// A first step: one idea, little code.
+    Easy,
+    /// Several ideas together.
+    Medium,
+    /// Where the lesson's hard cases are.
+    Hard,
+}
+
+impl Difficulty {
+    /// The word used in listings.
+    pub fn label(self) -> &'static str {
+        match self {
+            Difficulty::Easy => "easy",
+            Difficulty::Medium => "medium",
+            Difficulty::Hard => "hard",
+        }
+    }
 }
 
 /// A test and what it is worth.
@@ -81,7 +110,7 @@ pub enum CatalogError {
         message: String,
     },
     /// No exercise has the id given on the command line.
-    #[error("there is no exercise {id:?}; `cargo lab grade` lists them all")]
+    #[error("there is no exercise {id:?}; `cargo lab list` lists them all")]
     UnknownId {
         /// The id given.
         id: String,
@@ -234,6 +263,7 @@ mod tests {
         assert_eq!(exercise.max_points(), 5);
         assert_eq!(exercise.points_of("counts"), Some(3));
         assert_eq!(exercise.timeout_seconds, 60);
+        assert_eq!((exercise.difficulty, exercise.minutes), (None, None));
         assert!(
             catalog
                 .by_path(Path::new("/repo/exercises/src/redis/strings.rs"))
@@ -242,12 +272,26 @@ mod tests {
     }
 
     #[test]
+    fn difficulty_and_minutes_are_read_when_given_and_checked() {
+        let rated = ONE.replace(
+            "file = ",
+            "difficulty = \"medium\"\n        minutes = 25\n        file = ",
+        );
+        let catalog = Catalog::parse(Path::new("/repo"), &rated).unwrap();
+        let exercise = catalog.find("redis-strings").unwrap();
+        assert_eq!(exercise.difficulty, Some(Difficulty::Medium));
+        assert_eq!(exercise.minutes, Some(25));
+        let unknown = rated.replace("\"medium\"", "\"tricky\"");
+        assert!(Catalog::parse(Path::new("/repo"), &unknown).is_err());
+    }
+
+    #[test]
     fn an_unknown_id_says_how_to_list_them() {
         let catalog = Catalog::parse(Path::new("/repo"), ONE).unwrap();
         let error = catalog.find("redis-string").unwrap_err();
         assert_eq!(
             error.to_string(),
-            "there is no exercise \"redis-string\"; `cargo lab grade` lists them all"
+            "there is no exercise \"redis-string\"; `cargo lab list` lists them all"
         );
     }
 

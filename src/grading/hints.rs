@@ -54,6 +54,8 @@ mod tests {
             lesson: "01".into(),
             file: "redis/strings.rs".into(),
             timeout_seconds: 10,
+            difficulty: None,
+            minutes: None,
             hints: vec!["nudge".into(), "push".into()],
             tests: Vec::new(),
         };

@@ -112,11 +112,24 @@ pub fn original(catalog: &Catalog, exercise: &Exercise) -> Result<Vec<u8>, Prist
 /// Puts the original text of `exercise` back in place.
 pub fn restore(catalog: &Catalog, exercise: &Exercise) -> Result<PathBuf, PristineError> {
     let bytes = original(catalog, exercise)?;
+    put_back(catalog, exercise, &bytes)
+}
+
+/// Writes `bytes`, the original found by [`original`], as the exercise's
+/// file, making its folder again if it was deleted.
+pub fn put_back(
+    catalog: &Catalog,
+    exercise: &Exercise,
+    bytes: &[u8],
+) -> Result<PathBuf, PristineError> {
     let path = exercise.exercise_file(&catalog.root);
-    std::fs::write(&path, bytes).map_err(|source| PristineError::Write {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let folder = path.parent().unwrap_or(&catalog.root);
+    std::fs::create_dir_all(folder)
+        .and_then(|()| std::fs::write(&path, bytes))
+        .map_err(|source| PristineError::Write {
+            path: path.display().to_string(),
+            source,
+        })?;
     Ok(path)
 }
 

@@ -1,4 +1,5 @@
-//! `lab watch`: noticing which exercise file a student just saved.
+//! `lab watch`: noticing which exercise file a student just saved, and
+//! deciding where to go after a grading.
 //!
 //! Polling modification times twice a second is plenty for a person typing,
 //! and needs no file-system notification library.
@@ -7,7 +8,38 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Exercise};
+use super::course;
+use super::progress::Progress;
+
+/// What `lab watch` does after grading the exercise it follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// The exercise is not done: keep following it.
+    Stay,
+    /// The exercise passed: follow this one next.
+    MoveOn(&'a Exercise),
+    /// The exercise passed and no other is unfinished.
+    AllDone,
+}
+
+/// The step after grading `graded`: stay on it until it passes, then move
+/// on to the next unfinished exercise in course order (coming round to
+/// earlier ones skipped on the way).
+pub fn after_grading<'a>(
+    catalog: &'a Catalog,
+    progress: &Progress,
+    graded: &str,
+    passed: bool,
+) -> Step<'a> {
+    if !passed {
+        return Step::Stay;
+    }
+    match course::unfinished_after(catalog, progress, graded) {
+        Some(next) => Step::MoveOn(next),
+        None => Step::AllDone,
+    }
+}
 
 /// Remembers when each exercise file last changed.
 #[derive(Debug)]
@@ -54,7 +86,51 @@ fn modified(path: &PathBuf) -> Option<SystemTime> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::grading::course::tests::{graded, three};
     use std::path::Path;
+
+    #[test]
+    fn a_failed_grading_stays_on_the_exercise() {
+        let catalog = three();
+        let progress = Progress::default();
+        assert_eq!(after_grading(&catalog, &progress, "a", false), Step::Stay);
+    }
+
+    #[test]
+    fn a_pass_moves_on_to_the_next_unfinished_exercise_skipping_done_ones() {
+        let catalog = three();
+        let mut progress = Progress::default();
+        graded(&mut progress, "a", 2, 2);
+        graded(&mut progress, "b", 4, 4);
+        let step = after_grading(&catalog, &progress, "a", true);
+        assert!(
+            matches!(step, Step::MoveOn(next) if next.id == "c"),
+            "{step:?}"
+        );
+    }
+
+    #[test]
+    fn a_pass_of_the_last_exercise_comes_back_to_an_earlier_unfinished_one() {
+        let catalog = three();
+        let mut progress = Progress::default();
+        graded(&mut progress, "a", 1, 2);
+        graded(&mut progress, "c", 6, 6);
+        let step = after_grading(&catalog, &progress, "c", true);
+        assert!(
+            matches!(step, Step::MoveOn(next) if next.id == "a"),
+            "{step:?}"
+        );
+    }
+
+    #[test]
+    fn a_pass_of_the_only_unfinished_exercise_ends_the_course() {
+        let catalog = three();
+        let mut progress = Progress::default();
+        graded(&mut progress, "a", 2, 2);
+        graded(&mut progress, "c", 6, 6);
+        // `b` has just passed, though the progress does not say so yet.
+        assert_eq!(after_grading(&catalog, &progress, "b", true), Step::AllDone);
+    }
 
     #[test]
     fn a_saved_file_is_reported_once() {

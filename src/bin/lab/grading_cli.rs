@@ -1,13 +1,12 @@
-//! Printing for `lab grade`, `lab hint`, `lab reset`, `lab watch` and
-//! `lab check-exercises`; the work is done in `lab::grading`.
+//! Printing for `lab grade`, `lab hint` and `lab check-exercises`; the work
+//! is done in `lab::grading`. The student's other tools are in `course_cli`.
 
-use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use lab::Config;
 use lab::grading::corpus::Kind;
+use lab::grading::progress::{Moment, Progress};
 use lab::grading::{self, Catalog, Flavor, Report, Status};
 
 /// A report format for `lab grade --format`.
@@ -45,9 +44,18 @@ pub async fn grade(
     let report = grading::grade(&catalog, flavor, &selected)
         .await
         .map_err(|e| e.to_string())?;
+    // Only the student's own work is recorded: grading the answer key says
+    // nothing of their progress.
+    let progress = match flavor {
+        Flavor::Exercises => record(config, &report),
+        Flavor::Solutions => None,
+    };
     match outputs.format {
         None => {
             print_table(&report);
+            if let Some(progress) = &progress {
+                print_revealed(&report, progress);
+            }
             print_problems(&report);
         }
         Some(Format::Json) => println!("{}", report.to_json()),
@@ -68,11 +76,39 @@ pub async fn grade(
     })
 }
 
+/// Records `report` in the progress file and answers the progress after
+/// it. A failure is reported, not fatal: the grading itself stands.
+pub fn record(config: &Config, report: &Report) -> Option<Progress> {
+    let recorded = Progress::update(config, |progress| {
+        progress.record(report, Moment::now());
+        progress.clone()
+    });
+    match recorded {
+        Ok(progress) => Some(progress),
+        Err(error) => {
+            eprintln!("lab: warning: the grading is not recorded for `cargo lab list`: {error}");
+            None
+        }
+    }
+}
+
+/// Under the table, the exercises whose answer key was shown.
+pub fn print_revealed(report: &Report, progress: &Progress) {
+    for exercise in &report.exercises {
+        if let Some(at) = progress.solution_shown(&exercise.id) {
+            println!(
+                "{}: answer key shown by `cargo lab solution` at {at}",
+                exercise.id
+            );
+        }
+    }
+}
+
 fn write(path: &PathBuf, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
 }
 
-fn print_table(report: &Report) {
+pub fn print_table(report: &Report) {
     println!(
         "{:<22} {:>7}  {:<14} {:>8} {:>7}",
         "exercise", "points", "status", "compile", "tests"
@@ -96,7 +132,7 @@ fn print_table(report: &Report) {
 
 /// For each exercise short of full marks, its first problem in full,
 /// wrapped: the message is where the lesson is, so none of it is cut.
-fn print_problems(report: &Report) {
+pub fn print_problems(report: &Report) {
     for exercise in &report.exercises {
         let Some(test) = exercise.tests.iter().find(|t| t.message.is_some()) else {
             continue;
@@ -160,60 +196,12 @@ pub fn hint(config: &Config, id: &str) -> Result<ExitCode, String> {
     );
     if hint.number == hint.of {
         println!(
-            "\nThat is the last hint. The answer key is solutions/src/{}.",
-            exercise.file
+            "\nThat is the last hint. `cargo lab solution {}` shows the answer key \
+             (it asks first, and `cargo lab list` notes that you looked).",
+            exercise.id
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-pub fn reset(config: &Config, id: &str, yes: bool) -> Result<ExitCode, String> {
-    let catalog = Catalog::load(&config.repository()).map_err(|e| e.to_string())?;
-    let exercise = catalog.find(id).map_err(|e| e.to_string())?;
-    let file = exercise.exercise_file(&catalog.root);
-    if !yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(
-                "`lab reset` asks before it discards your work; pass --yes to reset without asking"
-                    .into(),
-            );
-        }
-        print!(
-            "Put {} back as it was? Your changes to it are lost. [y/N] ",
-            file.display()
-        );
-        std::io::stdout().flush().ok();
-        let mut answer = String::new();
-        std::io::stdin()
-            .read_line(&mut answer)
-            .map_err(|e| e.to_string())?;
-        if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            println!("Nothing changed.");
-            return Ok(ExitCode::SUCCESS);
-        }
-    }
-    let path = grading::pristine::restore(&catalog, exercise).map_err(|e| e.to_string())?;
-    println!("{} is as it was at the start.", path.display());
-    Ok(ExitCode::SUCCESS)
-}
-
-pub async fn watch(config: &Config) -> Result<ExitCode, String> {
-    let catalog = Catalog::load(&config.repository()).map_err(|e| e.to_string())?;
-    let mut watcher = grading::watch::Watcher::new(&catalog);
-    println!("Watching exercises/src/ for changes; save an exercise to grade it. Ctrl-C stops.");
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        for id in watcher.changed() {
-            println!("\n{id} changed:");
-            match grading::grade(&catalog, Flavor::Exercises, &[id.as_str()]).await {
-                Ok(report) => {
-                    print_table(&report);
-                    print_problems(&report);
-                }
-                Err(error) => eprintln!("lab: error: {error}"),
-            }
-        }
-    }
 }
 
 pub async fn check_exercises(config: &Config, record: bool) -> Result<ExitCode, String> {

@@ -1,6 +1,7 @@
 //! The `lab` command. It parses arguments, calls the support crate, and
 //! prints; every decision is made in the library, where it is tested.
 
+mod course_cli;
 mod grading_cli;
 mod jobs_cli;
 mod lessons_cli;
@@ -117,16 +118,38 @@ enum Command {
         /// The exercise.
         id: String,
     },
-    /// Put an exercise back as it was before you started. Your changes are lost.
+    /// List the exercises in course order with their status from the last
+    /// grading, their points and their lessons (nothing is compiled).
+    List,
+    /// Name the first unfinished exercise, its file, its lesson and how to grade it.
+    Next,
+    /// Put an exercise (or all of them) back as it was before you started.
+    /// Your changes are lost and the gradings forgotten.
     Reset {
+        /// The exercise.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Reset every exercise.
+        #[arg(long)]
+        all: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Show an exercise's answer key, after asking; `lab list` records that you looked.
+    Solution {
         /// The exercise.
         id: String,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
     },
-    /// Re-grade an exercise each time you save it. Stop with Ctrl-C.
-    Watch,
+    /// Grade the next unfinished exercise (or ID) each time you save it, and
+    /// move on to the next one when it passes. Stop with Ctrl-C.
+    Watch {
+        /// Start with this exercise.
+        id: Option<String>,
+    },
     /// Run the notebooks through Jupyter and the Rust kernel, headless.
     #[command(subcommand)]
     Notebooks(Notebooks),
@@ -344,8 +367,11 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             grading_cli::grade(config, id, flavor, outputs).await
         }
         Command::Hint { id } => grading_cli::hint(config, &id),
-        Command::Reset { id, yes } => grading_cli::reset(config, &id, yes),
-        Command::Watch => grading_cli::watch(config).await,
+        Command::List => course_cli::list(config),
+        Command::Next => course_cli::next(config),
+        Command::Reset { id, all: _, yes } => course_cli::reset(config, id.as_deref(), yes),
+        Command::Solution { id, yes } => course_cli::solution(config, &id, yes),
+        Command::Watch { id } => course_cli::watch(config, id.as_deref()).await,
         Command::CheckExercises {
             corpus: Some(ids), ..
         } => grading_cli::check_corpus(config, &ids).await,
