@@ -45,6 +45,8 @@ pub mod jobs;
 pub mod lessons;
 pub mod notebook;
 pub mod services;
+#[cfg(feature = "api")]
+pub mod startup;
 pub mod testing;
 
 pub use config::Config;

@@ -1,4 +1,4 @@
-//! The served API (as `lab serve` builds it, from a configuration) when its
+//! The served API (as `lab serve` builds it, `lab::startup`) when its
 //! servers fail: every promised 503 comes quickly and as JSON, and it
 //! answers again as soon as the server is back.
 
@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use common::get;
 use lab::Config;
-use lab::api::ApiState;
 use lab::config::ApiKey;
 use lab::testing::TestEnv;
 
@@ -34,7 +33,7 @@ async fn with_mongodb_killed_reads_answer_503_in_about_a_second_and_recover() {
     let env = TestEnv::start().await;
     let config = config_for(&env, server.url(), "mongodb-killed");
     let port = server.port();
-    let state = ApiState::connect(&config).await.unwrap();
+    let state = lab::startup::api_state(&config).await.unwrap();
     assert_eq!(
         get(&state, "/customers?limit=1").await.status,
         StatusCode::OK

@@ -280,9 +280,16 @@ async fn a_change_made_while_redis_was_paused_is_served_after_lab_down_and_up() 
     let authorization = format!("Bearer {}", key.expose());
     let write = async |api: &lab::api::ApiState, method: Method, path: &str, body: Value| {
         let body = Some(("application/json", body.to_string().into_bytes()));
-        common::call_with(api, method, path, &[("authorization", &authorization)], body).await
+        common::call_with(
+            api,
+            method,
+            path,
+            &[("authorization", &authorization)],
+            body,
+        )
+        .await
     };
-    let api = lab::api::ApiState::connect(&lab.config).await.unwrap();
+    let api = lab::startup::api_state(&lab.config).await.unwrap();
     let created = write(
         &api,
         Method::POST,
@@ -316,7 +323,7 @@ async fn a_change_made_while_redis_was_paused_is_served_after_lab_down_and_up() 
     kill(pid, Signal::SIGCONT).unwrap();
     control::down(&lab.config).unwrap();
     up(&lab.config, false).await.unwrap();
-    let api = lab::api::ApiState::connect(&lab.config).await.unwrap();
+    let api = lab::startup::api_state(&lab.config).await.unwrap();
     for _ in 0..2 {
         let answer = common::get(&api, &path).await;
         assert_eq!(

@@ -1,6 +1,6 @@
 //! Who may change things through the API, and under which name it answers.
 //!
-//! The API served on a socket ([`ApiState::connect`]) is guarded:
+//! The API served on a socket ([`Application`]) is guarded:
 //! - **Every request must name the lab's own host** in `Host` (`localhost`,
 //!   `127.0.0.1`, `[::1]`, plus `LAB_API_HOSTS`), or it gets 421. A web page
 //!   the user visits can make the browser send requests to a name it
@@ -17,7 +17,7 @@
 //! The router the tests and notebooks call without a socket uses an open
 //! guard ([`Guard::open`]): nothing outside the process can reach it.
 //!
-//! [`ApiState::connect`]: super::ApiState::connect
+//! [`Application`]: crate::startup::Application
 
 use axum::extract::{Request, State};
 use axum::http::{Method, header};

@@ -5,11 +5,12 @@
 //! failure a client can cause has its own status code and a JSON body
 //! ([`error::ApiError`]); bodies are limited in size, requests in time.
 //!
+//! [`crate::startup::Application`] connects, binds and serves it:
+//!
 //! ```no_run
 //! # async fn example(config: &lab::Config) -> Result<(), Box<dyn std::error::Error>> {
-//! let state = lab::api::ApiState::connect(config).await?;
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
-//! lab::api::serve(listener, state, std::future::pending()).await?;
+//! let app = lab::startup::Application::build(config, 8000).await?;
+//! app.run_until(std::future::pending()).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -43,9 +44,6 @@ use crate::billing::collections;
 use crate::billing::{Customer, Invoice};
 use crate::cache::store::DEFAULT_DEADLINE;
 use crate::cache::{CustomerCache, Outbox, RedisStore};
-use crate::config::Config;
-use crate::control::LabError;
-use crate::jobs::webhooks::WebhookPolicy;
 use crate::jobs::{Changes, JobQueue};
 
 pub use error::ApiError;
@@ -134,57 +132,6 @@ impl ApiState {
     pub fn with_drills(mut self, drills: bool) -> ApiState {
         self.drills = drills;
         self
-    }
-
-    /// Connects to the lab's services (or `REDIS_URL` / `MONGODB_URI`) and
-    /// makes sure the indexes the API relies on exist (the unique email).
-    /// The state is guarded ([`guard`]): writes need `LAB_API_KEY`, or the
-    /// key `lab up` made when that is unset.
-    pub async fn connect(config: &Config) -> Result<ApiState, LabError> {
-        let key = crate::control::secrets::api_key(config)?;
-        let lab = crate::notebook::Lab::connect_with(config).await?;
-        // The API's own client gives up on an unreachable MongoDB after
-        // DATABASE_WAIT, so an outage answers 503 at once rather than after
-        // the driver's usual 30 s (or the lab's 5 s for a first contact).
-        let client = crate::services::connect_mongodb_with(
-            &lab.mongodb_uri,
-            crate::services::Origin::Lab,
-            |options| options.server_selection_timeout = Some(DATABASE_WAIT),
-        )
-        .await?;
-        let (db, redis) = (client.database(&config.database), lab.redis);
-        let indexes = async {
-            collections::ensure_indexes(&db).await?;
-            crate::jobs::results::ensure_indexes(&db).await
-        };
-        indexes.await.map_err(|source| {
-            LabError::Seed(crate::dataset::SeedError::Database {
-                action: "creating the indexes the API relies on",
-                source,
-            })
-        })?;
-        let changes =
-            Changes::listen(&lab.redis_url, crate::jobs::PREFIX).map_err(|error| LabError::Io {
-                context: "cannot subscribe to job changes in Redis".into(),
-                source: std::io::Error::other(error),
-            })?;
-        let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX)
-            .with_webhook_policy(WebhookPolicy::from_config(config));
-        let state = ApiState::new(db, redis);
-        // Invalidations an earlier API process left unapplied (Redis was
-        // down): those customers are not served from the cache until Redis
-        // has applied them.
-        state.cache.restore_pending().await.map_err(|source| {
-            LabError::Seed(crate::dataset::SeedError::Database {
-                action: "reading the cache's pending invalidations",
-                source,
-            })
-        })?;
-        Ok(state
-            .with_jobs(jobs)
-            .with_changes(changes)
-            .with_drills(config.job_drills)
-            .with_guard(guard::Guard::new(key, &config.api_hosts)))
     }
 
     /// The typed customers collection.

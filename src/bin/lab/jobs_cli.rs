@@ -8,12 +8,12 @@ use std::time::Duration;
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use lab::Config;
-use lab::control::LabError;
 use lab::jobs::kinds::{self, Job};
 use lab::jobs::webhooks::WebhookPolicy;
-use lab::jobs::worker::{self, WorkerOptions};
+use lab::jobs::worker::WorkerOptions;
 use lab::jobs::{Changes, EventData, JobQueue, JobState, NewJob, events};
 use lab::notebook::Lab;
+use lab::startup::WorkerProcess;
 
 #[derive(Debug, Subcommand)]
 pub enum Jobs {
@@ -261,73 +261,25 @@ async fn finish(lab: &Lab, queue: &JobQueue, id: &str, api_port: u16) -> Result<
 }
 
 /// `lab worker`: runs jobs until Ctrl-C or SIGTERM, then hands the running
-/// ones back. With a status port, `GET /` there answers with the worker's
-/// settings and the queue's counts (what `lab up` waits for and `lab
-/// status` asks).
+/// ones back (`lab::startup::WorkerProcess`).
 pub async fn worker(
     config: &Config,
     options: WorkerOptions,
     status_port: Option<u16>,
     stop_requested: impl Future<Output = ()> + Send + 'static,
-) -> Result<ExitCode, LabError> {
-    let lab = Lab::connect_with(config).await?;
-    let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX)
-        .with_webhook_policy(WebhookPolicy::from_config(config));
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        stop_requested.await;
-        let _ = stop.send(true);
-    });
-    if let Some(port) = status_port {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
-            .map_err(|source| LabError::Io {
-                context: format!("cannot answer on the status port {port}"),
-                source,
-            })?;
-        let status = status_router(queue.clone(), options);
-        let mut stopping = shutdown.clone();
-        tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stopping.wait_for(|stop| *stop).await;
-            };
-            axum::serve(listener, status)
-                .with_graceful_shutdown(stopped)
-                .await
-        });
-    }
+) -> Result<ExitCode, String> {
+    let process = WorkerProcess::build(config, options, status_port)
+        .await
+        .map_err(|error| error.to_string())?;
     println!(
         "Worker running {} jobs at once (Ctrl-C hands running jobs back and stops)",
         options.concurrency
     );
-    let ready =
-        Changes::listen_ready(&lab.redis_url, lab::jobs::PREFIX).map_err(|error| LabError::Io {
-            context: "cannot subscribe to queued jobs in Redis".into(),
-            source: std::io::Error::other(error),
-        })?;
-    let report = worker::run_woken(queue, lab.db.clone(), options, shutdown, ready).await;
+    let report = process.run_until(stop_requested).await;
     println!(
         "Stopped: {} succeeded, {} failed, {} lost their claim, {} handed back, \
          {} waits for Redis or MongoDB.",
         report.succeeded, report.failed, report.fenced, report.handed_back, report.outages
     );
     Ok(ExitCode::SUCCESS)
-}
-
-fn status_router(queue: JobQueue, options: WorkerOptions) -> axum::Router {
-    axum::Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let queue = queue.clone();
-            async move {
-                axum::Json(serde_json::json!({
-                    "pid": std::process::id(),
-                    "concurrency": options.concurrency,
-                    "lease_seconds": options.lease.as_secs(),
-                    "drills": options.drills,
-                    "queue": queue.stats().await.ok(),
-                }))
-            }
-        }),
-    )
 }

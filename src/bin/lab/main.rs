@@ -17,6 +17,7 @@ use lab::dataset::{self, Existing, SeedProgress, SeedSpec};
 use lab::grading::Flavor;
 use lab::jobs::worker::WorkerOptions;
 use lab::services::Toolbox;
+use lab::startup::Application;
 
 /// A Rust teaching lab for Redis, MongoDB and background jobs.
 #[derive(Debug, Parser)]
@@ -274,7 +275,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
         )
         .await
         .map_err(text),
-        Command::Serve { port } => serve(config, port).await.map_err(text),
+        Command::Serve { port } => serve(config, port).await,
         Command::Worker {
             concurrency,
             status_port,
@@ -290,8 +291,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             status_port,
             stop_requested(),
         )
-        .await
-        .map_err(text),
+        .await,
         Command::Jobs(command) => jobs_cli::run(config, command).await,
         Command::Down => down(config).map_err(text),
         Command::Status => status(config).await.map_err(text),
@@ -493,25 +493,18 @@ fn init_logging(config: &Config) -> Result<(), LabError> {
     Ok(())
 }
 
-async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, LabError> {
-    init_logging(config)?;
-    let state = lab::api::ApiState::connect(config).await?;
-    let port = port.unwrap_or(config.api_port);
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, String> {
+    init_logging(config).map_err(|error| error.to_string())?;
+    let app = Application::build(config, port.unwrap_or(config.api_port))
         .await
-        .map_err(|source| LabError::Io {
-            context: format!(
-                "cannot serve the API on port {port}; pass --port or set LAB_API_PORT to another"
-            ),
-            source,
-        })?;
-    println!("Billing API on http://127.0.0.1:{port} (Ctrl-C stops it)");
-    lab::api::serve(listener, state, stop_requested())
+        .map_err(|error| error.to_string())?;
+    println!(
+        "Billing API on http://127.0.0.1:{} (Ctrl-C stops it)",
+        app.port()
+    );
+    app.run_until(stop_requested())
         .await
-        .map_err(|source| LabError::Io {
-            context: "the API stopped".into(),
-            source,
-        })?;
+        .map_err(|error| error.to_string())?;
     Ok(ExitCode::SUCCESS)
 }
 

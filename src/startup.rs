@@ -1,0 +1,265 @@
+//! The one place that builds and runs the lab's long-running programs: the
+//! billing API ([`Application`], what `lab serve` runs) and a job worker
+//! ([`WorkerProcess`], what `lab worker` runs). Each connects to Redis and
+//! MongoDB, prepares what it relies on, binds its port (0 for any free one,
+//! the real one reported) and runs until a shutdown signal. The binary only
+//! parses arguments and calls these.
+
+use tokio::net::TcpListener;
+
+use crate::api::{ApiState, DATABASE_WAIT, guard::Guard};
+use crate::billing::collections;
+use crate::config::Config;
+use crate::control::LabError;
+use crate::jobs::webhooks::WebhookPolicy;
+use crate::jobs::worker::{self, WorkerOptions, WorkerReport};
+use crate::jobs::{Changes, JobQueue};
+use crate::notebook::Lab;
+use crate::services::{Origin, connect_mongodb_with};
+
+/// Why the API or a worker could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Redis or MongoDB could not be reached, or the lab's files read.
+    #[error(transparent)]
+    Lab(#[from] LabError),
+    /// The port is taken or not ours to use.
+    #[error(
+        "cannot listen on 127.0.0.1:{port} ({source}); pass --port, or set {variable}, to use another"
+    )]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// The variable that sets it.
+        variable: &'static str,
+        /// The system's reason.
+        source: std::io::Error,
+    },
+    /// MongoDB refused to create an index the API relies on.
+    #[error("cannot create the indexes the API relies on: {0}")]
+    Indexes(mongodb::error::Error),
+    /// The pending cache invalidations could not be read back.
+    #[error("cannot read the cache's pending invalidations from MongoDB: {0}")]
+    Outbox(mongodb::error::Error),
+    /// Redis refused a subscription (job changes, or ready jobs).
+    #[error("cannot subscribe to {what} in Redis: {source}")]
+    Subscribe {
+        /// What the subscription is for.
+        what: &'static str,
+        /// Redis's answer.
+        source: redis::RedisError,
+    },
+    /// The server stopped with an error.
+    #[error("the {what} stopped: {source}")]
+    Stopped {
+        /// Which server.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The billing API, connected and bound, ready to run.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: ApiState,
+    port: u16,
+}
+
+impl Application {
+    /// Connects to the lab's services (or `REDIS_URL` / `MONGODB_URI`),
+    /// makes sure the indexes exist, reads back pending cache
+    /// invalidations, subscribes to job changes, and binds `port` on
+    /// 127.0.0.1 (0 for any free port). Writes need `LAB_API_KEY`, or the
+    /// key `lab up` made.
+    pub async fn build(config: &Config, port: u16) -> Result<Application, StartupError> {
+        let state = api_state(config).await?;
+        let listener = bind(port, "LAB_API_PORT").await?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+        Ok(Application {
+            listener,
+            state,
+            port,
+        })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// What its handlers share.
+    pub fn state(&self) -> &ApiState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes the requests under way.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), StartupError> {
+        crate::api::serve(self.listener, self.state, shutdown)
+            .await
+            .map_err(|source| StartupError::Stopped {
+                what: "API",
+                source,
+            })
+    }
+}
+
+/// The API's shared state, connected as [`Application::build`] connects
+/// it, without a socket (for tests that call the router directly).
+pub async fn api_state(config: &Config) -> Result<ApiState, StartupError> {
+    let key = crate::control::secrets::api_key(config).map_err(LabError::from)?;
+    let lab = Lab::connect_with(config).await?;
+    // The API's own client gives up on an unreachable MongoDB after
+    // DATABASE_WAIT, so an outage answers 503 at once rather than after the
+    // driver's usual 30 s (or the lab's 5 s for a first contact).
+    let client = connect_mongodb_with(&lab.mongodb_uri, Origin::Lab, |options| {
+        options.server_selection_timeout = Some(DATABASE_WAIT)
+    })
+    .await
+    .map_err(LabError::from)?;
+    let db = client.database(&config.database);
+    collections::ensure_indexes(&db)
+        .await
+        .map_err(StartupError::Indexes)?;
+    crate::jobs::results::ensure_indexes(&db)
+        .await
+        .map_err(StartupError::Indexes)?;
+    let changes = Changes::listen(&lab.redis_url, crate::jobs::PREFIX).map_err(|source| {
+        StartupError::Subscribe {
+            what: "job changes",
+            source,
+        }
+    })?;
+    let jobs = JobQueue::new(lab.redis.clone(), crate::jobs::PREFIX)
+        .with_webhook_policy(WebhookPolicy::from_config(config));
+    let state = ApiState::new(db, lab.redis);
+    // Invalidations an earlier API process left unapplied (Redis was down):
+    // those customers are not served from the cache until Redis has
+    // applied them.
+    state
+        .cache
+        .restore_pending()
+        .await
+        .map_err(StartupError::Outbox)?;
+    Ok(state
+        .with_jobs(jobs)
+        .with_changes(changes)
+        .with_drills(config.job_drills)
+        .with_guard(Guard::new(key, &config.api_hosts)))
+}
+
+/// A job worker, connected, with its status port bound if asked for.
+pub struct WorkerProcess {
+    lab: Lab,
+    queue: JobQueue,
+    options: WorkerOptions,
+    status: Option<TcpListener>,
+    ready: Changes,
+}
+
+impl WorkerProcess {
+    /// Connects to the lab's services and subscribes to ready jobs; with
+    /// `status_port`, binds it (0 for any free port): `GET /` there answers
+    /// with the worker's settings and the queue's counts, which `lab up`
+    /// waits for and `lab status` asks.
+    pub async fn build(
+        config: &Config,
+        options: WorkerOptions,
+        status_port: Option<u16>,
+    ) -> Result<WorkerProcess, StartupError> {
+        let lab = Lab::connect_with(config).await?;
+        let queue = JobQueue::new(lab.redis.clone(), crate::jobs::PREFIX)
+            .with_webhook_policy(WebhookPolicy::from_config(config));
+        let status = match status_port {
+            Some(port) => Some(bind(port, "--status-port").await?),
+            None => None,
+        };
+        let ready =
+            Changes::listen_ready(&lab.redis_url, crate::jobs::PREFIX).map_err(|source| {
+                StartupError::Subscribe {
+                    what: "queued jobs",
+                    source,
+                }
+            })?;
+        Ok(WorkerProcess {
+            lab,
+            queue,
+            options,
+            status,
+            ready,
+        })
+    }
+
+    /// The status port, when one was asked for.
+    pub fn status_port(&self) -> Option<u16> {
+        self.status
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .map(|address| address.port())
+    }
+
+    /// Runs jobs until `shutdown` completes, then hands the running ones back.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> WorkerReport {
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        if let Some(listener) = self.status {
+            let status = status_router(self.queue.clone(), self.options);
+            let mut stopped = stopping.clone();
+            tokio::spawn(async move {
+                let stopped = async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                };
+                axum::serve(listener, status)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            });
+        }
+        worker::run_woken(
+            self.queue,
+            self.lab.db.clone(),
+            self.options,
+            stopping,
+            self.ready,
+        )
+        .await
+    }
+}
+
+/// `GET /` of a worker's status port.
+fn status_router(queue: JobQueue, options: WorkerOptions) -> axum::Router {
+    axum::Router::new().route(
+        "/",
+        axum::routing::get(move || {
+            let queue = queue.clone();
+            async move {
+                axum::Json(serde_json::json!({
+                    "pid": std::process::id(),
+                    "concurrency": options.concurrency,
+                    "lease_seconds": options.lease.as_secs(),
+                    "drills": options.drills,
+                    "queue": queue.stats().await.ok(),
+                }))
+            }
+        }),
+    )
+}
+
+async fn bind(port: u16, variable: &'static str) -> Result<TcpListener, StartupError> {
+    TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|source| StartupError::Bind {
+            port,
+            variable,
+            source,
+        })
+}
