@@ -234,8 +234,7 @@ async fn invoices_are_issued_with_computed_totals_and_move_only_forward() {
         issued.body["due_date"], "2026-02-14T00:00:00Z",
         "30 days by default"
     );
-    let percent =
-        lab::dataset::catalogue::tax_percent(customer["address"]["state"].as_str().unwrap());
+    let percent = lab::billing::tax::tax_percent(customer["address"]["state"].as_str().unwrap());
     let rate = lab::billing::TaxRate::from_percent(percent).unwrap();
     let tax = "115.00".parse::<lab::billing::Money>().unwrap().share(rate);
     assert_eq!(

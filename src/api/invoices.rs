@@ -15,7 +15,7 @@ use super::extract::{IdPath, JsonBody, QueryParams};
 use super::paging::{self, Page};
 use crate::analysis::monthly::parse_date;
 use crate::billing::json::InvoiceJson;
-use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money, TaxRate};
+use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money};
 
 /// Days from issue to due date when the request does not say.
 pub const DEFAULT_TERMS_DAYS: i64 = 30;
@@ -108,9 +108,7 @@ pub async fn create(
         .ok_or_else(|| {
             ApiError::invalid("customer_id", format!("there is no customer {customer_id}"))
         })?;
-    let tax_rate = TaxRate::from_percent(crate::dataset::catalogue::tax_percent(
-        &customer.address.state,
-    ))?;
+    let tax_rate = crate::billing::tax::rate_for_state(&customer.address.state)?;
     let invoice = Invoice::new(
         ObjectId::new(),
         InvoiceDraft {

@@ -7,6 +7,7 @@ pub mod error;
 pub mod invoice;
 pub mod json;
 pub mod money;
+pub mod tax;
 pub mod valid;
 
 pub use customer::{Address, Customer, CustomerFields};

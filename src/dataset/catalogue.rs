@@ -157,33 +157,6 @@ pub const CITIES: &[City] = &[
     city("Anchorage", "AK", "995", "907"),
 ];
 
-/// Sales tax applied to a customer's invoices, by state, in percent.
-pub fn tax_percent(state: &str) -> &'static str {
-    match state {
-        "NY" => "8.875",
-        "CA" => "8.25",
-        "IL" => "10.25",
-        "TX" => "8.25",
-        "AZ" => "8.6",
-        "PA" => "6",
-        "WA" => "10.25",
-        "CO" => "8.81",
-        "MA" => "6.25",
-        "FL" => "7",
-        "GA" => "8.9",
-        "OR" | "AK" => "0",
-        "MN" => "8.025",
-        "MI" => "6",
-        "TN" => "9.25",
-        "UT" => "7.75",
-        "OH" => "7.5",
-        "NC" => "7.25",
-        "NV" => "8.375",
-        "MO" => "9.1",
-        _ => "7",
-    }
-}
-
 /// Something a hosting company sells: its description, unit price, and the
 /// largest quantity one line usually carries.
 #[derive(Debug, Clone, Copy)]

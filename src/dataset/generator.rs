@@ -11,7 +11,6 @@ use super::catalogue::{self, CITIES, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES, PRO
 use super::rng::Rng;
 use crate::billing::{
     Address, Customer, CustomerFields, Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money,
-    TaxRate,
 };
 
 /// The seed used when none is given.
@@ -98,8 +97,8 @@ impl Generator {
             invoice_date: DateTime::from_millis(invoice_millis),
             due_date: DateTime::from_millis(due_millis),
             items: self.line_items(&mut rng),
-            tax_rate: TaxRate::from_percent(catalogue::tax_percent(&customer.address.state))
-                .expect("the catalogue's tax rates are valid percentages"),
+            tax_rate: crate::billing::tax::rate_for_state(&customer.address.state)
+                .expect("the tax table's rates are valid percentages"),
             status,
         };
         let id = object_id(invoice_millis, INVOICE_TAG, self.seed, index);
