@@ -333,3 +333,21 @@ async fn a_change_made_while_redis_was_paused_is_served_after_lab_down_and_up() 
         );
     }
 }
+
+#[tokio::test]
+async fn a_failed_up_is_rolled_back_to_what_ran_before() {
+    let lab = LabHome::new("roll-back");
+    let UpOutcome::Started { state, .. } = up(&lab.config, false).await.unwrap() else {
+        panic!("the first `up` should start the lab");
+    };
+    // Rolling back to the lab as it was once the servers ran keeps them.
+    control::roll_back(&lab.config, Some(&state)).unwrap();
+    assert_eq!(LabState::load(&lab.config).unwrap(), Some(state.clone()));
+    assert!(state.redis.is_alive() && state.mongodb.is_alive());
+    // Rolling back an `up` that began with the lab down stops everything.
+    control::roll_back(&lab.config, None).unwrap();
+    assert!(LabState::load(&lab.config).unwrap().is_none());
+    for record in [&state.redis, &state.mongodb] {
+        assert!(!record.is_alive(), "{} was stopped", record.program);
+    }
+}

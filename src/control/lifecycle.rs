@@ -220,6 +220,45 @@ pub fn down(config: &Config) -> Result<Option<DownReport>, LabError> {
     Ok(Some(report))
 }
 
+/// Undoes a failed `lab up`: stops every process recorded now that `before`
+/// (the state when that `up` began; `None` when the lab was down) did not
+/// have running, and records `before` again. Servers given by URL are left
+/// alone. So an `up` whose API, worker or Jupyter step fails leaves the lab
+/// as it found it, not half started.
+pub fn roll_back(config: &Config, before: Option<&LabState>) -> Result<(), LabError> {
+    let _lock = lock(config)?;
+    let Some(now) = LabState::load(config)? else {
+        return Ok(());
+    };
+    let was_running = |name: &str, record: &ServiceRecord| {
+        before.is_some_and(|before| {
+            before
+                .services()
+                .iter()
+                .any(|(n, r)| *n == name && r.pid == record.pid && r.is_alive())
+        })
+    };
+    for (name, record) in now.services() {
+        if let Some(pid) = record.pid
+            && !was_running(name, record)
+        {
+            process::terminate(pid, &record.program, Duration::from_secs(30));
+        }
+    }
+    let alive = |record: &Option<ServiceRecord>| record.clone().filter(ServiceRecord::is_alive);
+    match before.filter(|before| before.redis.is_alive() && before.mongodb.is_alive()) {
+        Some(before) => LabState {
+            notebooks: alive(&before.notebooks),
+            api: alive(&before.api),
+            worker: alive(&before.worker),
+            ..before.clone()
+        }
+        .save(config)?,
+        None => LabState::retire(config)?,
+    }
+    Ok(())
+}
+
 /// How one service is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceStatus {

@@ -12,7 +12,7 @@ pub mod state;
 
 pub use doctor::{Check, Verdict, diagnose};
 pub use error::LabError;
-pub use lifecycle::{DownReport, ServiceStatus, UpOptions, UpOutcome, down, status, up};
+pub use lifecycle::{DownReport, ServiceStatus, UpOptions, UpOutcome, down, roll_back, status, up};
 pub use secrets::Secrets;
 pub use state::{LabState, ServiceRecord};
 

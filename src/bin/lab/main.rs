@@ -280,18 +280,20 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             concurrency,
             status_port,
             lease_ms,
-        } => jobs_cli::worker(
-            config,
-            WorkerOptions {
-                concurrency: concurrency.max(1),
-                lease: std::time::Duration::from_millis(lease_ms),
-                drills: config.job_drills,
-                ..Default::default()
-            },
-            status_port,
-            stop_requested(),
-        )
-        .await,
+        } => {
+            jobs_cli::worker(
+                config,
+                WorkerOptions {
+                    concurrency: concurrency.max(1),
+                    lease: std::time::Duration::from_millis(lease_ms),
+                    drills: config.job_drills,
+                    ..Default::default()
+                },
+                status_port,
+                stop_requested(),
+            )
+            .await
+        }
         Command::Jobs(command) => jobs_cli::run(config, command).await,
         Command::Down => down(config).map_err(text),
         Command::Status => status(config).await.map_err(text),
@@ -406,6 +408,9 @@ async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
         api,
         worker,
     } = parts;
+    // What ran before, so that a failed later step stops only what this
+    // `up` started.
+    let before = control::LabState::load(config).ok().flatten();
     let mut bar = SeedBar::default();
     // Ctrl-C drops the `up` future, which stops any server it started but
     // had not yet recorded; without this the process would just die.
@@ -434,6 +439,22 @@ async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
             println!("Connect other tools with: eval \"$(cargo lab env)\"");
         }
     }
+    if let Err(error) = start_helpers(config, api, worker, jupyter).await {
+        eprintln!("lab: {error}");
+        eprintln!("lab: stopping what this `up` started, so the lab is as it was");
+        control::roll_back(config, before.as_ref())?;
+        return Err(error);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The API, the worker and Jupyter Lab, each unless left out.
+async fn start_helpers(
+    config: &Config,
+    api: bool,
+    worker: bool,
+    jupyter: bool,
+) -> Result<(), LabError> {
     if api || worker {
         let program = std::env::current_exe().map_err(|source| LabError::Io {
             context: "cannot find the lab program to serve the API and run a worker".into(),
@@ -469,7 +490,7 @@ async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
         let record = control::notebooks::open(config, &prepared, &say).await?;
         println!("Notebooks: {}", record.url);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// Logs to the terminal as `LAB_LOG` says.
@@ -593,7 +614,10 @@ fn env(config: &Config) -> Result<ExitCode, LabError> {
     let state = control::LabState::load(config)?.ok_or(LabError::NotRunning {
         variable: "MONGODB_URI",
     })?;
-    let key = format!("LAB_API_KEY={}", control::secrets::api_key(config)?.expose());
+    let key = format!(
+        "LAB_API_KEY={}",
+        control::secrets::api_key(config)?.expose()
+    );
     for line in state.env_lines().into_iter().chain([key]) {
         // Quoted for the shell: URLs may contain `&` or `?`.
         let (name, value) = line.split_once('=').unwrap_or((&line, ""));
