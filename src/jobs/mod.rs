@@ -30,8 +30,9 @@ pub use events::{Changes, EventData, JobEvent};
 pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState, NewJob, Progress, QueueStats};
 
 /// The delay before retry number `attempt` (1 for the first retry): the
-/// base doubled each time, capped, then a random part of it ("full
-/// jitter"), so jobs that failed together do not retry together.
+/// base doubled each time and capped, of which half is waited for sure and
+/// the other half at random ("equal jitter"), so jobs that failed together
+/// do not retry together, yet none retries at once.
 pub fn backoff(attempt: u32, base: Duration, cap: Duration) -> Duration {
     let exponential = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
     let ceiling = exponential.min(cap).as_millis().max(1) as u64;
