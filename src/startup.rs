@@ -24,14 +24,12 @@ pub enum StartupError {
     #[error(transparent)]
     Lab(#[from] LabError),
     /// The port is taken or not ours to use.
-    #[error(
-        "cannot listen on 127.0.0.1:{port} ({source}); pass --port, or set {variable}, to use another"
-    )]
+    #[error("cannot listen on 127.0.0.1:{port} ({source}); {hint}")]
     Bind {
         /// The port asked for.
         port: u16,
-        /// The variable that sets it.
-        variable: &'static str,
+        /// How to ask for another.
+        hint: &'static str,
         /// The system's reason.
         source: std::io::Error,
     },
@@ -75,7 +73,7 @@ impl Application {
     /// key `lab up` made.
     pub async fn build(config: &Config, port: u16) -> Result<Application, StartupError> {
         let state = api_state(config).await?;
-        let listener = bind(port, "LAB_API_PORT").await?;
+        let listener = bind(port, "pass --port, or set LAB_API_PORT, to use another").await?;
         let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
         Ok(Application {
             listener,
@@ -175,7 +173,7 @@ impl WorkerProcess {
         let queue = JobQueue::new(lab.redis.clone(), crate::jobs::PREFIX)
             .with_webhook_policy(WebhookPolicy::from_config(config));
         let status = match status_port {
-            Some(port) => Some(bind(port, "--status-port").await?),
+            Some(port) => Some(bind(port, "pass another --status-port").await?),
             None => None,
         };
         let ready =
@@ -254,12 +252,8 @@ fn status_router(queue: JobQueue, options: WorkerOptions) -> axum::Router {
     )
 }
 
-async fn bind(port: u16, variable: &'static str) -> Result<TcpListener, StartupError> {
+async fn bind(port: u16, hint: &'static str) -> Result<TcpListener, StartupError> {
     TcpListener::bind(("127.0.0.1", port))
         .await
-        .map_err(|source| StartupError::Bind {
-            port,
-            variable,
-            source,
-        })
+        .map_err(|source| StartupError::Bind { port, hint, source })
 }

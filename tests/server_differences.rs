@@ -122,6 +122,7 @@ async fn concurrent_upserts_through_find_and_modify_report_one_creation() {
         .await
         .unwrap();
     let mut most_creations = 0;
+    let mut refusals = Vec::new();
     for round in 0..5 {
         let email = format!("rush{round}@example.com");
         let visits: Vec<_> = (0..20)
@@ -138,17 +139,22 @@ async fn concurrent_upserts_through_find_and_modify_report_one_creation() {
             .collect();
         let mut creations = 0;
         for visit in visits {
-            if visit.await.unwrap().unwrap().is_none() {
-                creations += 1;
+            match visit.await.expect("a visit panicked") {
+                Ok(None) => creations += 1,
+                Ok(Some(_)) => {}
+                Err(error) => refusals.push(error.to_string()),
             }
         }
         most_creations = most_creations.max(creations);
     }
     let kind = kind(&env).await;
-    assert_eq!(
-        most_creations > 1 && is_embedded(&kind),
-        listed(&kind, "findAndModify"),
-        "{kind}: up to {most_creations} of 20 concurrent find_one_and_update upserts returned no \
-         pre-image: keep server_kind.rs's list true"
-    );
+    // A race shows itself only sometimes: seen, it must be listed; on
+    // `mongod`, which retries the losing upserts as updates, never seen.
+    if most_creations > 1 || !refusals.is_empty() {
+        assert!(
+            is_embedded(&kind) && listed(&kind, "findAndModify"),
+            "{kind}: up to {most_creations} of 20 concurrent find_one_and_update upserts returned \
+             no pre-image, refusals {refusals:?}: keep server_kind.rs's list true"
+        );
+    }
 }

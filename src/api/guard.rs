@@ -15,7 +15,9 @@
 //!   CORS preflight, so a page cannot cancel a job or create a customer.
 //!
 //! The router the tests and notebooks call without a socket uses an open
-//! guard ([`Guard::open`]): nothing outside the process can reach it.
+//! guard ([`Guard::open`]): nothing outside the process can reach it. (`lab
+//! bench api` serves an open router on a loopback port for the length of a
+//! run, over a scratch database of its own.)
 //!
 //! [`Application`]: crate::startup::Application
 
@@ -61,20 +63,23 @@ impl Guard {
     /// Why `request` is refused, if it is.
     pub fn refusal(&self, request: &Request) -> Option<ApiError> {
         if let Some(hosts) = &self.hosts {
-            let named = request
-                .headers()
-                .get(header::HOST)
-                .and_then(|value| value.to_str().ok())
-                .map(str::to_owned)
-                .or_else(|| request.uri().authority().map(|a| a.as_str().to_owned()));
-            let allowed = named
-                .as_deref()
-                .map(host_name)
-                .is_some_and(|name| hosts.iter().any(|host| host.eq_ignore_ascii_case(name)));
-            if !allowed {
-                return Some(ApiError::WrongHost {
-                    host: named.unwrap_or_default(),
-                });
+            let allowed = |named: &str| {
+                host_name(named)
+                    .is_some_and(|name| hosts.iter().any(|host| host.eq_ignore_ascii_case(name)))
+            };
+            // Both the Host header and, in an absolute-form request line,
+            // the URI's own authority (which HTTP says wins) must be ours.
+            let header = request.headers().get(header::HOST);
+            let named = header.map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+            let authority = request.uri().authority().map(|a| a.as_str().to_owned());
+            let refused = match (&named, &authority) {
+                (None, None) => Some(String::new()),
+                (Some(named), _) if !allowed(named) => Some(named.clone()),
+                (_, Some(authority)) if !allowed(authority) => Some(authority.clone()),
+                _ => None,
+            };
+            if let Some(host) = refused {
+                return Some(ApiError::WrongHost { host });
             }
         }
         if let Some(key) = &self.key
@@ -84,10 +89,10 @@ impl Guard {
                 .headers()
                 .get(header::AUTHORIZATION)
                 .map(|value| value.as_bytes());
+            // The scheme's name is case-insensitive (RFC 9110).
             let bearer = given.and_then(|value| {
-                value
-                    .strip_prefix(b"Bearer ")
-                    .or_else(|| value.strip_prefix(b"bearer "))
+                (value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "))
+                    .then(|| &value[7..])
             });
             return match (given, bearer) {
                 (None, _) => Some(ApiError::Unauthorized { key_given: false }),
@@ -100,15 +105,20 @@ impl Guard {
 }
 
 /// The name part of a `Host` value: `127.0.0.1:8000` gives `127.0.0.1`,
-/// `[::1]:8000` gives `[::1]`.
-fn host_name(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.find(']').map_or(host, |end| &host[..=end]);
-    }
-    match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    }
+/// `[::1]:8000` gives `[::1]`; `None` when what follows the name is not
+/// an optional `:port`.
+fn host_name(host: &str) -> Option<&str> {
+    let (name, rest) = if host.starts_with('[') {
+        let end = host.find(']')?;
+        host.split_at(end + 1)
+    } else {
+        host.split_at(host.find(':').unwrap_or(host.len()))
+    };
+    let port_ok = rest.is_empty()
+        || rest
+            .strip_prefix(':')
+            .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()));
+    port_ok.then_some(name)
 }
 
 /// The middleware: refuses what [`Guard::refusal`] refuses.
@@ -142,10 +152,19 @@ mod tests {
 
     #[test]
     fn host_names_lose_their_port() {
-        assert_eq!(host_name("127.0.0.1:8000"), "127.0.0.1");
-        assert_eq!(host_name("[::1]:8000"), "[::1]");
-        assert_eq!(host_name("localhost"), "localhost");
-        assert_eq!(host_name("evil.example:80"), "evil.example");
+        assert_eq!(host_name("127.0.0.1:8000"), Some("127.0.0.1"));
+        assert_eq!(host_name("[::1]:8000"), Some("[::1]"));
+        assert_eq!(host_name("localhost"), Some("localhost"));
+        assert_eq!(host_name("evil.example:80"), Some("evil.example"));
+        for malformed in [
+            "[::1]evil",
+            "[::1]:abc",
+            "localhost:",
+            "localhost:80:80",
+            "[::1",
+        ] {
+            assert_eq!(host_name(malformed), None, "{malformed}");
+        }
     }
 
     #[test]
@@ -168,6 +187,9 @@ mod tests {
         for host in [
             Some("evil.example:8000"),
             Some("127.0.0.1.evil.example"),
+            Some("localhost."),
+            Some("user@localhost"),
+            Some("[::1]evil"),
             None,
         ] {
             let refusal = guard.refusal(&request(Method::GET, host, None));
@@ -195,7 +217,15 @@ mod tests {
                 guard.refusal(&request(method.clone(), host, None)),
                 Some(ApiError::Unauthorized { key_given: false })
             ));
+            let shouted = format!("BEARER {}", "k".repeat(32));
+            assert!(
+                guard
+                    .refusal(&request(method.clone(), host, Some(&shouted)))
+                    .is_none(),
+                "the scheme's name is case-insensitive"
+            );
             for wrong in [
+                format!("Bearer {}", "K".repeat(32)),
                 format!("Bearer {}", "j".repeat(32)),
                 "Basic a2V5".to_owned(),
                 "k".repeat(32),
@@ -209,6 +239,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn an_absolute_uri_naming_another_host_is_refused() {
+        let request = Request::builder()
+            .uri("http://evil.example/customers")
+            .header(header::HOST, "localhost")
+            .body(Body::empty())
+            .unwrap();
+        assert!(matches!(
+            guard().refusal(&request),
+            Some(ApiError::WrongHost { host }) if host == "evil.example"
+        ));
     }
 
     #[test]

@@ -246,7 +246,10 @@ pub fn roll_back(config: &Config, before: Option<&LabState>) -> Result<(), LabEr
         }
     }
     let alive = |record: &Option<ServiceRecord>| record.clone().filter(ServiceRecord::is_alive);
-    match before.filter(|before| before.redis.is_alive() && before.mongodb.is_alive()) {
+    // A server of `before` that had died was replaced and the replacement is
+    // stopped above; one that still runs stays recorded, so `lab status` and
+    // `lab down` keep finding it.
+    match before {
         Some(before) => LabState {
             notebooks: alive(&before.notebooks),
             api: alive(&before.api),
@@ -260,7 +263,7 @@ pub fn roll_back(config: &Config, before: Option<&LabState>) -> Result<(), LabEr
 }
 
 /// How one service is doing.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ServiceStatus {
     /// "Redis" or "MongoDB".
     pub name: &'static str,
@@ -270,6 +273,18 @@ pub struct ServiceStatus {
     pub pid: Option<u32>,
     /// Whether it answers requests right now.
     pub answering: bool,
+}
+
+impl std::fmt::Debug for ServiceStatus {
+    /// The URL with its password hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceStatus")
+            .field("name", &self.name)
+            .field("url", &crate::services::redact(&self.url))
+            .field("pid", &self.pid)
+            .field("answering", &self.answering)
+            .finish()
+    }
 }
 
 /// The status of each recorded service, or `None` when the lab is not up.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
 use crate::services::mongo_server::Credentials;
-use crate::services::secret::{random_token, write_private};
+use crate::services::secret::{create_private, random_token};
 
 /// The MongoDB user the lab creates and logs in as.
 pub const MONGODB_USER: &str = "lab";
@@ -52,12 +52,36 @@ impl Secrets {
                 reason: reason.to_string(),
             }
         };
-        match std::fs::read_to_string(&path) {
-            Ok(text) => return serde_json::from_str(&text).map_err(|e| failed("understand")(&e)),
-            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
-                return Err(failed("read")(&error));
+        let load = || -> Result<Option<Secrets>, SecretsError> {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(error) => return Err(failed("read")(&error)),
+            };
+            let secrets: Secrets =
+                serde_json::from_str(&text).map_err(|e| failed("understand")(&e))?;
+            // They go into a URL, a header and Redis's settings file as they
+            // are: anything but the hex digits the lab makes could break out.
+            let well_formed = |secret: &str| {
+                secret.len() == 32 && secret.bytes().all(|byte| byte.is_ascii_hexdigit())
+            };
+            if [
+                &secrets.api_key,
+                &secrets.redis_password,
+                &secrets.mongodb_password,
+            ]
+            .iter()
+            .all(|secret| well_formed(secret))
+            {
+                Ok(Some(secrets))
+            } else {
+                Err(failed("use")(
+                    &"a secret in it is not 32 hexadecimal digits (was it edited?)",
+                ))
             }
-            Err(_) => {}
+        };
+        if let Some(secrets) = load()? {
+            return Ok(secrets);
         }
         let token = || random_token().map_err(|e| failed("make a secret for")(&e));
         let secrets = Secrets {
@@ -66,8 +90,12 @@ impl Secrets {
             mongodb_password: token()?,
         };
         let text = serde_json::to_string_pretty(&secrets).expect("the secrets are plain data");
-        write_private(&path, text.as_bytes()).map_err(|e| failed("write")(&e))?;
-        Ok(secrets)
+        if create_private(&path, text.as_bytes()).map_err(|e| failed("write")(&e))? {
+            Ok(secrets)
+        } else {
+            // Another `lab` command made them at the same moment: theirs count.
+            load()?.ok_or_else(|| failed("read")(&"it vanished while being made"))
+        }
     }
 
     /// The API key, as the API checks it (refused if the file was edited

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::services::process;
 
 /// One service of a running lab.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceRecord {
     /// How clients connect.
     pub url: String,
@@ -23,6 +23,20 @@ pub struct ServiceRecord {
     pub port: Option<u16>,
     /// Its log file, when the lab started it.
     pub log: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for ServiceRecord {
+    /// The URL with its password hidden: a failing test's message or a
+    /// log line must not carry it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceRecord")
+            .field("url", &crate::services::redact(&self.url))
+            .field("pid", &self.pid)
+            .field("program", &self.program)
+            .field("port", &self.port)
+            .field("log", &self.log)
+            .finish()
+    }
 }
 
 impl ServiceRecord {

@@ -42,12 +42,23 @@ pub struct ServerPlan {
 /// Dropping it stops the server, unless it was handed over with
 /// [`ManagedServer::detach`]. Tests rely on this: a test's Redis disappears
 /// with the test, even when the test fails.
-#[derive(Debug)]
 pub struct ManagedServer {
     service: &'static str,
     child: Option<ChildProcess>,
     port: u16,
     url: String,
+}
+
+impl std::fmt::Debug for ManagedServer {
+    /// The URL with its password hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ManagedServer")
+            .field("service", &self.service)
+            .field("pid", &self.pid())
+            .field("port", &self.port)
+            .field("url", &super::clients::redact(&self.url))
+            .finish()
+    }
 }
 
 impl ManagedServer {

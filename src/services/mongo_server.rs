@@ -91,7 +91,7 @@ pub async fn start(program: &Path, options: &MongoOptions) -> Result<ManagedServ
     match &options.credentials {
         None => Ok(server),
         Some(credentials) => {
-            ensure_user(server.url(), credentials, &options.dir).await?;
+            ensure_user(server.url(), server.port(), credentials, &options.dir).await?;
             let uri = uri_with_credentials(server.port(), credentials);
             Ok(server.with_url(uri))
         }
@@ -102,7 +102,12 @@ pub async fn start(program: &Path, options: &MongoOptions) -> Result<ManagedServ
 /// store the first user is created without logging in (as `mongod` allows
 /// from localhost while there are no users); on a store that has users, the
 /// credentials must log in.
-async fn ensure_user(uri: &str, credentials: &Credentials, dir: &Path) -> Result<(), ServiceError> {
+async fn ensure_user(
+    uri: &str,
+    port: u16,
+    credentials: &Credentials,
+    dir: &Path,
+) -> Result<(), ServiceError> {
     let client = clients::connect_mongodb(uri, clients::Origin::Lab).await?;
     let created = client
         .database("admin")
@@ -116,7 +121,6 @@ async fn ensure_user(uri: &str, credentials: &Credentials, dir: &Path) -> Result
     if created.is_ok() {
         return Ok(());
     }
-    let port = uri_port(uri);
     let with_login = uri_with_credentials(port, credentials);
     match clients::connect_mongodb(&with_login, clients::Origin::Lab).await {
         Ok(client) => {
@@ -137,14 +141,6 @@ pub fn uri_with_credentials(port: u16, credentials: &Credentials) -> String {
         "mongodb://{}:{}@127.0.0.1:{port}/?directConnection=true&authSource=admin",
         credentials.user, credentials.password
     )
-}
-
-fn uri_port(uri: &str) -> u16 {
-    uri.rsplit(':')
-        .next()
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|port| port.parse().ok())
-        .unwrap_or_default()
 }
 
 /// The URI of a server on `port` of 127.0.0.1. `directConnection` tells the

@@ -10,7 +10,7 @@ use super::launcher::{self, ManagedServer, ServerPlan};
 use super::process::Lifetime;
 
 /// How a Redis server is started.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisOptions {
     /// The port to use, or `None` for any free one.
     pub port: Option<u16>,
@@ -26,6 +26,18 @@ pub struct RedisOptions {
     /// a configuration file only its owner can read, never on the command
     /// line, which every user of the machine can see in `ps`.
     pub password: Option<String>,
+}
+
+impl std::fmt::Debug for RedisOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisOptions")
+            .field("port", &self.port)
+            .field("dir", &self.dir)
+            .field("persistent", &self.persistent)
+            .field("lifetime", &self.lifetime)
+            .field("password", &self.password.as_ref().map(|_| "(hidden)"))
+            .finish()
+    }
 }
 
 /// Starts `redis-server` (at `program`) and waits until it answers PING.

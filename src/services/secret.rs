@@ -18,26 +18,51 @@ pub fn random_token() -> std::io::Result<String> {
 /// (mode 0600), atomically: a reader sees the old file or the new one, and
 /// the secret is never in a file others can read, not even for a moment.
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let temporary = private_draft(path, contents)?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
+}
+
+/// Like [`write_private`], but only if `path` does not exist yet: `false`
+/// (and nothing written) when another writer got there first, so two
+/// processes creating the same secret at once end up agreeing on one.
+pub fn create_private(path: &Path, contents: &[u8]) -> std::io::Result<bool> {
+    let temporary = private_draft(path, contents)?;
+    // A hard link, unlike a rename, refuses to replace an existing file.
+    let linked = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(error) => Err(error),
+    }
+}
+
+/// `contents` in a new file of mode 0600 beside `path`, under a name no
+/// other writer uses (pid and a random part), flushed to disk.
+fn private_draft(path: &Path, contents: &[u8]) -> std::io::Result<std::path::PathBuf> {
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder)?;
     }
     let mut temporary = path.as_os_str().to_owned();
-    temporary.push(".tmp");
+    temporary.push(format!(
+        ".{}-{}.tmp",
+        std::process::id(),
+        &random_token()?[..8]
+    ));
     let temporary = std::path::PathBuf::from(temporary);
-    // A leftover of an interrupted write may have other permissions, and
-    // `mode` applies only to a file being created.
-    match std::fs::remove_file(&temporary) {
-        Err(error) if error.kind() != std::io::ErrorKind::NotFound => return Err(error),
-        _ => {}
-    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(0o600)
         .open(&temporary)?;
-    file.write_all(contents)?;
-    file.sync_all()?;
-    std::fs::rename(&temporary, path)
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .inspect_err(|_| {
+            let _ = std::fs::remove_file(&temporary);
+        })?;
+    Ok(temporary)
 }
 
 /// Whether two secrets are equal, in a time that does not depend on where
@@ -74,6 +99,18 @@ mod tests {
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
         assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_private_file_is_created_once_and_never_replaced() {
+        let dir = std::env::temp_dir().join(format!("lab-create-{}", std::process::id()));
+        let path = dir.join("secrets.json");
+        assert!(create_private(&path, b"first").unwrap());
+        assert!(!create_private(&path, b"second").unwrap());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 1, "no draft is left behind");
         std::fs::remove_dir_all(dir).unwrap();
     }
 

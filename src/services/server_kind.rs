@@ -14,7 +14,7 @@ pub const EMBEDDED_DIFFERENCES: [&str; 4] = [
     "a field path through an array of documents inside an expression (`{\"$sum\": \"$items.total\"}`) yields nothing instead of an array; use $unwind, $map or $reduce",
     "$subtract between two dates is refused; count days with $dateDiff",
     "a nested projection (`{\"address\": {\"city\": 1}}`) is refused; write the dotted form `{\"address.city\": 1}`",
-    "concurrent findAndModify upserts of one new document may several return no pre-image (all but one were updates); to learn whether a call created the document, use update_one with upsert and read upserted_id",
+    "when findAndModify upserts of one new document race, several may come back without a pre-image although only one created it; to learn whether a call created the document, use update_one with upsert and read upserted_id",
 ];
 
 /// A MongoDB server, as its `buildInfo` describes it.

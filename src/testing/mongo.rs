@@ -94,7 +94,9 @@ async fn shared_server(config: &Config) -> Result<&'static ManagedServer, Harnes
                 .map_err(ServiceError::from)?;
             let options = MongoOptions {
                 port: None,
-                dir: test_dir(config, &format!("p{}-mongodb", std::process::id())),
+                // Fresh each run: a store left by an earlier process with
+                // the same pid would hold a user with another password.
+                dir: test_dir(config, &format!("{}-mongodb", super::unique_name())),
                 cache_size: "256M",
                 lifetime: Lifetime::Tied,
                 sync_on_commit: true,
