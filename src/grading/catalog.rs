@@ -331,6 +331,19 @@ mod readme {
     /// The README's table of exercises is written by hand; this keeps its
     /// points in step with the catalogue, which is what `lab grade` counts.
     #[test]
+    fn every_exercise_of_the_course_says_how_hard_and_how_long() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let catalog = Catalog::load(root).unwrap();
+        for exercise in &catalog.exercises {
+            assert!(
+                exercise.difficulty.is_some() && exercise.minutes.is_some_and(|m| m > 0),
+                "{} needs `difficulty` and `minutes` in exercises.toml: `lab list` shows them",
+                exercise.id
+            );
+        }
+    }
+
+    #[test]
     fn the_readme_gives_every_exercise_its_catalogue_points() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
         let catalog = Catalog::load(root).unwrap();
