@@ -15,7 +15,7 @@ use crate::jobs::webhooks::WebhookPolicy;
 use crate::jobs::worker::{self, WorkerOptions, WorkerReport};
 use crate::jobs::{Changes, JobQueue};
 use crate::notebook::Lab;
-use crate::services::{Origin, connect_mongodb_with};
+use crate::services::{connect_mongodb_with, connect_redis};
 
 /// Why the API or a worker could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -110,14 +110,17 @@ impl Application {
 /// it, without a socket (for tests that call the router directly).
 pub async fn api_state(config: &Config) -> Result<ApiState, StartupError> {
     let key = crate::control::secrets::api_key(config).map_err(LabError::from)?;
-    let lab = Lab::connect_with(config).await?;
-    // The API's own client gives up on an unreachable MongoDB after
+    let (redis_url, redis_origin) = crate::control::redis_location(config)?;
+    let (mongodb_uri, mongodb_origin) = crate::control::mongodb_location(config)?;
+    // The API's MongoDB client gives up on an unreachable server after
     // DATABASE_WAIT, so an outage answers 503 at once rather than after the
     // driver's usual 30 s (or the lab's 5 s for a first contact).
-    let client = connect_mongodb_with(&lab.mongodb_uri, Origin::Lab, |options| {
-        options.server_selection_timeout = Some(DATABASE_WAIT)
-    })
-    .await
+    let (redis, client) = tokio::try_join!(
+        connect_redis(&redis_url, redis_origin),
+        connect_mongodb_with(&mongodb_uri, mongodb_origin, |options| {
+            options.server_selection_timeout = Some(DATABASE_WAIT)
+        }),
+    )
     .map_err(LabError::from)?;
     let db = client.database(&config.database);
     collections::ensure_indexes(&db)
@@ -126,15 +129,15 @@ pub async fn api_state(config: &Config) -> Result<ApiState, StartupError> {
     crate::jobs::results::ensure_indexes(&db)
         .await
         .map_err(StartupError::Indexes)?;
-    let changes = Changes::listen(&lab.redis_url, crate::jobs::PREFIX).map_err(|source| {
+    let changes = Changes::listen(&redis_url, crate::jobs::PREFIX).map_err(|source| {
         StartupError::Subscribe {
             what: "job changes",
             source,
         }
     })?;
-    let jobs = JobQueue::new(lab.redis.clone(), crate::jobs::PREFIX)
+    let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX)
         .with_webhook_policy(WebhookPolicy::from_config(config));
-    let state = ApiState::new(db, lab.redis);
+    let state = ApiState::new(db, redis);
     // Invalidations an earlier API process left unapplied (Redis was down):
     // those customers are not served from the cache until Redis has
     // applied them.
