@@ -82,3 +82,22 @@ async fn each_test_gets_its_own_database_which_is_dropped_afterwards() {
     let names = client.list_database_names().await.unwrap();
     assert!(!names.contains(&name), "{name} was not dropped");
 }
+
+#[tokio::test]
+async fn a_recording_leaves_out_what_clients_send_to_keep_a_connection() {
+    let env = TestEnv::start().await;
+    let mut student = env.redis().await;
+    let recording = env.record_redis().await;
+    // A second client opening a connection in the middle of the recording
+    // (a reconnect, a health check) sends HELLO/CLIENT/PING of its own.
+    let mut other = env.redis().await;
+    let _: String = redis::cmd("PING").query_async(&mut other).await.unwrap();
+    let _: () = student.set("customer:1", "Ada").await.unwrap();
+    let sent = recording.finish().await;
+    assert_eq!(
+        sent.names(),
+        ["SET"],
+        "connection upkeep was recorded as if the student had sent it: {}",
+        sent.listing()
+    );
+}
