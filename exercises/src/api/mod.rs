@@ -2,11 +2,15 @@
 //! live once in `tests/graded/api/` and are included here.
 
 pub mod cache_aside;
+pub mod cache_write_through;
 pub mod products;
 
 #[cfg(test)]
 #[path = "../../../tests/graded/api/cache_aside.rs"]
 mod cache_aside_graded;
+#[cfg(test)]
+#[path = "../../../tests/graded/api/cache_write_through.rs"]
+mod cache_write_through_graded;
 #[cfg(test)]
 #[path = "../../../tests/graded/api/products.rs"]
 mod products_graded;
