@@ -1,0 +1,614 @@
+//! Graded tests of the job-done notice exercise, shared by `exercises` and
+//! `solutions`. Redis is the test's own.
+//!
+//! A job's events are a Redis stream, `events:{job_id}`, bounded with
+//! `MAXLEN`, and each new event wakes listeners with a `PUBLISH` of the job's
+//! id on `jobs:changes`, in the same atomic step. The tests check the
+//! commands sent as well as the answers: a reader that resumes after the
+//! last id it saw gets every later event once; a waiter blocks in
+//! `XREAD BLOCK` (no polling), reads on after each progress event, gives
+//! each read only the time left, and still learns the outcome when the job
+//! ended before it started waiting. Either XRANGE with an exclusive start or
+//! XREAD reads the events; a MULTI/EXEC transaction or a Lua script makes
+//! the step atomic.
+//!
+//! Nothing here measures how fast an answer came: where a test must know
+//! that the waiter is already waiting, it asks Redis whether that client is
+//! blocked, and every bound on a wait is seconds wider than the wait.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use super::done_notice::*;
+use lab::futures::StreamExt;
+use lab::redis::aio::ConnectionManager;
+use lab::testing::redis_log::Context;
+use lab::testing::{RedisCommand, RedisLog, TestEnv, inspect};
+
+/// The commands that read a stream.
+const READS: [&str; 3] = ["XREAD", "XRANGE", "XREVRANGE"];
+
+fn progress(done: u32) -> Event {
+    Event::Progress { done, total: 12 }
+}
+
+/// The entries of the stream at `key`, each an id and its fields by name,
+/// so that the order in which the fields were written does not matter.
+async fn stored(
+    redis: &mut ConnectionManager,
+    key: &str,
+) -> Vec<(String, BTreeMap<String, String>)> {
+    let raw: Vec<(String, Vec<String>)> = lab::redis::cmd("XRANGE")
+        .arg(key)
+        .arg("-")
+        .arg("+")
+        .query_async(redis)
+        .await
+        .unwrap_or_else(|error| panic!("XRANGE {key} failed: {error}"));
+    raw.into_iter()
+        .map(|(id, fields)| {
+            let by_name = fields
+                .chunks(2)
+                .filter_map(|pair| Some((pair[0].clone(), pair.get(1)?.clone())))
+                .collect();
+            (id, by_name)
+        })
+        .collect()
+}
+
+/// The threshold of an `XADD key [NOMKSTREAM] MAXLEN [~|=] n ...`, if it
+/// has one.
+fn maxlen_of(command: &RedisCommand) -> Option<u64> {
+    let mut args = command.args.iter().skip(1).peekable();
+    if args
+        .peek()
+        .is_some_and(|arg| arg.eq_ignore_ascii_case("NOMKSTREAM"))
+    {
+        args.next();
+    }
+    if !args.next()?.eq_ignore_ascii_case("MAXLEN") {
+        return None;
+    }
+    let mut threshold = args.next()?;
+    if threshold == "~" || threshold == "=" {
+        threshold = args.next()?;
+    }
+    threshold.parse().ok()
+}
+
+/// The milliseconds of an `XREAD ... BLOCK ms ...`, if it blocks.
+fn block_of(command: &RedisCommand) -> Option<u64> {
+    if command.name != "XREAD" {
+        return None;
+    }
+    let at = command
+        .args
+        .iter()
+        .take_while(|arg| !arg.eq_ignore_ascii_case("STREAMS"))
+        .position(|arg| arg.eq_ignore_ascii_case("BLOCK"))?;
+    command.args.get(at + 1)?.parse().ok()
+}
+
+/// The stream reads in `sent`.
+fn reads(sent: &RedisLog) -> Vec<&RedisCommand> {
+    sent.commands
+        .iter()
+        .filter(|c| READS.contains(&c.name.as_str()))
+        .collect()
+}
+
+/// The reads as one line for a failure message.
+fn listing_of(reads: &[&RedisCommand]) -> String {
+    if reads.is_empty() {
+        return "no read at all".to_owned();
+    }
+    let shown: Vec<String> = reads.iter().take(6).map(|c| c.display()).collect();
+    let more = reads.len().saturating_sub(6);
+    if more > 0 {
+        format!("{}, then {more} more", shown.join(", then "))
+    } else {
+        shown.join(", then ")
+    }
+}
+
+/// Whether the XADD and the PUBLISH ran together in one transaction or one
+/// script, where nothing can come between them.
+fn in_one_step(sent: &RedisLog) -> bool {
+    let both: Vec<&RedisCommand> = sent
+        .commands
+        .iter()
+        .filter(|c| c.name == "XADD" || c.name == "PUBLISH")
+        .collect();
+    both.len() == 2
+        && both.iter().all(|c| c.context != Context::Client)
+        && both[0].context == both[1].context
+        && sent.count("EXEC") <= 1
+}
+
+/// The id Redis knows a connection by, to ask later whether it is blocked.
+async fn client_id(redis: &mut ConnectionManager) -> i64 {
+    lab::redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(redis)
+        .await
+        .unwrap_or_else(|error| panic!("CLIENT ID failed: {error}"))
+}
+
+/// Waits until Redis reports client `id` blocked in a command, or `task`
+/// has ended, for at most a second. There is no notification for "a client
+/// is now blocked", so this asks every 10 ms; a waiter that never blocks
+/// (it polls) only makes the test go on after a second, and the commands it
+/// sent tell the rest.
+async fn until_blocked<T>(
+    control: &mut ConnectionManager,
+    id: i64,
+    task: &tokio::task::JoinHandle<T>,
+) {
+    for _ in 0..100 {
+        let info: String = lab::redis::cmd("CLIENT")
+            .arg("LIST")
+            .arg("ID")
+            .arg(id)
+            .query_async(control)
+            .await
+            .unwrap_or_else(|error| panic!("CLIENT LIST failed: {error}"));
+        let blocked = info
+            .split_whitespace()
+            .filter_map(|field| field.strip_prefix("flags="))
+            .any(|flags| flags.contains('b'));
+        if blocked || task.is_finished() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_is_appended_to_a_bounded_stream_and_published_in_one_step() {
+    let env = TestEnv::start().await;
+    let mut redis = env.redis().await;
+    let client = lab::redis::Client::open(env.redis_url()).expect("the test's Redis URL is valid");
+    let mut listener = client
+        .get_async_pubsub()
+        .await
+        .expect("cannot open a subscriber connection");
+    listener
+        .subscribe(CHANGES)
+        .await
+        .expect("cannot subscribe to the channel");
+    let recording = env.record_redis().await;
+    let id = announce(&mut redis, "job-1", &progress(1))
+        .await
+        .expect("announce returned an error");
+    let sent = recording.finish().await;
+    let data = sent.data_commands();
+    let append = data
+        .iter()
+        .find(|c| c.name == "XADD" && c.args.first().map(String::as_str) == Some("events:job-1"));
+    let Some(append) = append else {
+        panic!(
+            "announce must append the event to the job's stream, `XADD events:job-1 ...`: \
+             PUBLISH alone stores nothing, so a user who connects a moment later, or whose \
+             connection dropped, never hears of the event; announce sent {}",
+            sent.listing()
+        );
+    };
+    assert_eq!(
+        maxlen_of(append),
+        Some(MAX_EVENTS as u64),
+        "announce must bound the stream: `XADD events:job-1 MAXLEN ~ {MAX_EVENTS} * ...` keeps \
+         about the last {MAX_EVENTS} events; without MAXLEN a stream only grows, and a job that \
+         reports without end fills Redis's memory; announce sent {}",
+        sent.listing()
+    );
+    assert!(
+        data.iter()
+            .any(|c| c.name == "PUBLISH" && c.args == [CHANGES, "job-1"]),
+        "announce must wake whoever is listening with `PUBLISH {CHANGES} job-1` (the channel \
+         CHANGES, the job's id as the message), so they read the stream at once; announce sent {}",
+        sent.listing()
+    );
+    assert!(
+        in_one_step(&sent),
+        "announce sent {}: the XADD and the PUBLISH must go in one atomic step, a MULTI/EXEC \
+         pipeline (`lab::redis::pipe().atomic()`) or a Lua script. Sent one after the other, a \
+         listener can be woken before the event is there to read, or a crash in between stores \
+         an event nobody is told about",
+        sent.listing()
+    );
+    let heard = tokio::time::timeout(Duration::from_secs(5), listener.on_message().next()).await;
+    let payload: Option<String> = match heard {
+        Ok(Some(message)) => message.get_payload().ok(),
+        _ => None,
+    };
+    assert_eq!(
+        payload.as_deref(),
+        Some("job-1"),
+        "a client subscribed to `{CHANGES}` must hear the job's id, `job-1`, when an event of \
+         the job is announced"
+    );
+    let entries = stored(&mut redis, "events:job-1").await;
+    assert_eq!(
+        entries
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect::<Vec<_>>(),
+        [id.as_str()],
+        "announce answers the id XADD gave the new entry (`<milliseconds>-<sequence>`), the one \
+         a client resumes after; `events:job-1` holds {entries:?}"
+    );
+    announce(&mut redis, "job-1", &Event::Done(Outcome::Succeeded))
+        .await
+        .expect("announce returned an error");
+    let mut all = inspect::dump(&mut redis).await;
+    all["events:job-1"]["value"] = serde_json::json!(
+        stored(&mut redis, "events:job-1")
+            .await
+            .into_iter()
+            .map(|(_, fields)| fields)
+            .collect::<Vec<_>>()
+    );
+    lab::graded_snapshot!(
+        "jobs_done_notice_one_job",
+        all,
+        "after a progress event and the end of `job-1`, Redis must hold only the stream \
+         `events:job-1`, with the two entries in order, their fields written by `event.fields()`"
+    );
+    drop(listener);
+    for done in 0..250 {
+        announce(
+            &mut redis,
+            "job-busy",
+            &Event::Progress { done, total: 250 },
+        )
+        .await
+        .expect("announce returned an error");
+    }
+    let length = stored(&mut redis, "events:job-busy").await.len();
+    assert!(
+        (MAX_EVENTS..2 * MAX_EVENTS).contains(&length),
+        "after 250 events a stream bounded with `MAXLEN ~ {MAX_EVENTS}` holds between \
+         {MAX_EVENTS} and {} of them (with `~` Redis trims whole blocks of old entries, so a \
+         few more may stay); `events:job-busy` holds {length}",
+        2 * MAX_EVENTS - 1
+    );
+}
+
+#[tokio::test]
+async fn events_after_an_id_are_the_later_ones_oldest_first() {
+    let env = TestEnv::start().await;
+    let mut redis = env.redis().await;
+    let mut expected = Vec::new();
+    for done in 1..=12 {
+        let event = progress(done);
+        let id = announce(&mut redis, "job-3", &event)
+            .await
+            .expect("announce returned an error");
+        expected.push(Entry { id, event });
+        // Another job's events, in the same moments, in their own stream.
+        announce(&mut redis, "job-4", &progress(done))
+            .await
+            .expect("announce returned an error");
+    }
+    let end = Event::Done(Outcome::Failed);
+    let id = announce(&mut redis, "job-3", &end)
+        .await
+        .expect("announce returned an error");
+    expected.push(Entry { id, event: end });
+    let all = events_after(&mut redis, "job-3", None)
+        .await
+        .expect("events_after returned an error");
+    assert_eq!(
+        all.len(),
+        13,
+        "events_after with no last id must give every event of `job-3`, 13 here (12 progress \
+         reports and the end); it gave {}. A COUNT cuts the answer short: the caller wants them all",
+        all.len()
+    );
+    assert_eq!(
+        all, expected,
+        "events_after with no last id must give the job's events oldest first, each with the id \
+         Redis gave it and the event Event::from_fields reads from its fields"
+    );
+    let fifth = expected[4].id.clone();
+    let resumed = events_after(&mut redis, "job-3", Some(&fifth))
+        .await
+        .expect("events_after returned an error");
+    assert_ne!(
+        resumed.len(),
+        13,
+        "events_after(Some(id)) read the whole stream again: a client that resumes must get only \
+         what came after the last event it saw, so start after `last_id`, not from `-` or `0`, \
+         or every event repeats"
+    );
+    assert!(
+        !resumed.iter().any(|entry| entry.id == fifth),
+        "events_after(Some(id)) gave the entry `id` itself again, so a client that resumes sees \
+         its last event twice: the start must be exclusive, `XRANGE key ({fifth} +` with a `(`, \
+         or XREAD, which answers only entries after the id"
+    );
+    assert_eq!(
+        resumed,
+        expected[5..],
+        "events_after(Some(id)) must give every event after the entry `id`, oldest first: here \
+         the 8 after the fifth"
+    );
+    let last = expected[12].id.clone();
+    assert_eq!(
+        events_after(&mut redis, "job-3", Some(&last))
+            .await
+            .expect("events_after returned an error"),
+        Vec::<Entry>::new(),
+        "nothing came after the job's last event, so events_after from its id is an empty list"
+    );
+    assert_eq!(
+        events_after(&mut redis, "job-404", None)
+            .await
+            .expect("events_after returned an error for a job with no stream"),
+        Vec::<Entry>::new(),
+        "a job with no stream has no events: an empty list, not an error"
+    );
+    assert_eq!(
+        events_after(&mut redis, "job-404", Some("1-0"))
+            .await
+            .expect("events_after returned an error for a job with no stream"),
+        Vec::<Entry>::new(),
+        "a job with no stream has no events after any id: an empty list, not an error (XREAD \
+         answers nil there)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reader_that_resumes_from_its_last_id_misses_none_and_repeats_none() {
+    let env = TestEnv::start().await;
+    // One reader and three workers at once: the reader asks for what is
+    // new after the last id it saw, again and again, while they announce.
+    let results = env
+        .race_redis(4, |mut redis, task| async move {
+            let mut seen: Vec<Entry> = Vec::new();
+            if task == 0 {
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+                while seen.len() < 30 && tokio::time::Instant::now() < deadline {
+                    let last = seen.last().map(|entry| entry.id.clone());
+                    seen.extend(events_after(&mut redis, "job-5", last.as_deref()).await?);
+                }
+            } else {
+                for done in 1..=10 {
+                    announce(&mut redis, "job-5", &progress(done)).await?;
+                }
+            }
+            Ok::<_, lab::redis::RedisError>(seen)
+        })
+        .await;
+    let mut read = Vec::new();
+    for result in results {
+        read.extend(result.expect("announce or events_after returned an error"));
+    }
+    // What was announced after the reader stopped, read the same way.
+    let mut redis = env.redis().await;
+    let last = read.last().map(|entry: &Entry| entry.id.clone());
+    read.extend(
+        events_after(&mut redis, "job-5", last.as_deref())
+            .await
+            .expect("events_after returned an error"),
+    );
+    let read_ids: Vec<String> = read.iter().map(|entry| entry.id.clone()).collect();
+    let distinct: BTreeSet<&String> = read_ids.iter().collect();
+    let repeated = read_ids.len() - distinct.len();
+    assert_eq!(
+        repeated, 0,
+        "a reader resuming from the last id it saw got {repeated} events twice while three \
+         workers announced: events_after must start after `last_id` (exclusive), never at it \
+         or before it"
+    );
+    let in_redis: Vec<String> = stored(&mut redis, "events:job-5")
+        .await
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        read_ids, in_redis,
+        "a reader resuming from the last id it saw must get each of the 30 events exactly once, \
+         in the stream's order"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_blocks_until_the_job_is_done_without_polling() {
+    let env = TestEnv::start().await;
+    let mut redis = env.redis().await;
+    let mut control = env.redis().await;
+    let first = announce(&mut redis, "job-7", &progress(1))
+        .await
+        .expect("announce returned an error");
+    // The waiter has a connection of its own: XREAD BLOCK holds it.
+    let mut waiter = env.redis().await;
+    let waiter_id = client_id(&mut waiter).await;
+    let recording = env.record_redis().await;
+    let waiting = tokio::spawn(async move {
+        wait_for_done(&mut waiter, "job-7", Some(&first), Duration::from_secs(4)).await
+    });
+    until_blocked(&mut control, waiter_id, &waiting).await;
+    announce(&mut redis, "job-7", &progress(2))
+        .await
+        .expect("announce returned an error");
+    // Redis answers a blocked XREAD as soon as the XADD has run, so once
+    // the waiter is blocked again it has seen the progress event alone.
+    until_blocked(&mut control, waiter_id, &waiting).await;
+    announce(&mut redis, "job-7", &Event::Done(Outcome::Failed))
+        .await
+        .expect("announce returned an error");
+    let outcome = tokio::time::timeout(Duration::from_secs(10), waiting).await;
+    let sent = recording.finish().await;
+    let outcome = outcome
+        .unwrap_or_else(|_| {
+            panic!(
+                "wait_for_done was still waiting 10 s after the job was announced done, with a \
+                 4 s timeout: it sent {}",
+                listing_of(&reads(&sent))
+            )
+        })
+        .expect("wait_for_done panicked")
+        .expect("wait_for_done returned an error");
+    let read = reads(&sent);
+    assert!(
+        read.iter().any(|c| block_of(c).is_some()),
+        "wait_for_done must let Redis do the waiting with `XREAD BLOCK <ms> STREAMS \
+         events:job-7 <id>`: the server answers the moment an entry arrives. A loop that reads, \
+         sleeps and reads again (polling) hears the news late and sends a request every turn; \
+         wait_for_done sent {}",
+        listing_of(&read)
+    );
+    assert_eq!(
+        outcome,
+        Some(Outcome::Failed),
+        "wait_for_done must read past progress events and answer the outcome of the done event, \
+         here Some(Failed): a progress event is not the end of the job"
+    );
+    assert!(
+        read.len() <= 4,
+        "wait_for_done sent {} reads for 2 new events ({}): each XREAD must start after the last \
+         entry it has seen; read again from an older id, the same entries come back at once and \
+         the wait becomes a busy loop",
+        read.len(),
+        listing_of(&read)
+    );
+}
+
+#[tokio::test]
+async fn a_late_waiter_still_learns_the_outcome_from_the_stream() {
+    let env = TestEnv::start().await;
+    let mut redis = env.redis().await;
+    let last_progress = announce(&mut redis, "job-8", &progress(12))
+        .await
+        .expect("announce returned an error");
+    // Nobody is subscribed: this PUBLISH reaches no one and is gone.
+    let end = announce(&mut redis, "job-8", &Event::Done(Outcome::Succeeded))
+        .await
+        .expect("announce returned an error");
+    let mut waiter = env.redis().await;
+    let wait = |waiter: &mut ConnectionManager, last_id: Option<String>, millis: u64| {
+        let mut waiter = waiter.clone();
+        async move {
+            tokio::time::timeout(
+                Duration::from_secs(8),
+                wait_for_done(
+                    &mut waiter,
+                    "job-8",
+                    last_id.as_deref(),
+                    Duration::from_millis(millis),
+                ),
+            )
+            .await
+            .expect("wait_for_done was still waiting 8 s into a wait of at most 2 s")
+            .expect("wait_for_done returned an error")
+        }
+    };
+    assert_eq!(
+        wait(&mut waiter, None, 2000).await,
+        Some(Outcome::Succeeded),
+        "a user who starts waiting after the job ended must still learn how it ended: the \
+         PUBLISH reached nobody and is gone, but the stream kept the event. With no last id, \
+         read from the start (`0`), not from `$`, which means only entries added from now on"
+    );
+    assert_eq!(
+        wait(&mut waiter, Some(last_progress), 2000).await,
+        Some(Outcome::Succeeded),
+        "a waiter resuming after the last progress event it saw must find the done event that \
+         came after it"
+    );
+    assert_eq!(
+        wait(&mut waiter, Some(end), 300).await,
+        None,
+        "a waiter that has already seen the done event (last_id is its id) finds nothing after \
+         it and must answer None when its time is up: read after last_id, not from the start"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_gives_up_when_its_time_is_up() {
+    let env = TestEnv::start().await;
+    let mut redis = env.redis().await;
+    let first = announce(&mut redis, "job-9", &progress(1))
+        .await
+        .expect("announce returned an error");
+    let mut waiter = env.redis().await;
+
+    // Nothing more happens to the job.
+    let recording = env.record_redis().await;
+    let quiet = tokio::time::timeout(
+        Duration::from_secs(4),
+        wait_for_done(
+            &mut waiter,
+            "job-9",
+            Some(&first),
+            Duration::from_millis(300),
+        ),
+    )
+    .await;
+    let sent = recording.finish().await;
+    let quiet = quiet.unwrap_or_else(|_| {
+        panic!(
+            "wait_for_done was still waiting 4 s into a 300 ms wait: BLOCK takes milliseconds \
+             (`timeout.as_millis()`, 300 here, where `as_secs()` gives 0), and BLOCK 0 means \
+             wait for ever; it sent {}",
+            listing_of(&reads(&sent))
+        )
+    });
+    assert_eq!(
+        quiet.expect("wait_for_done returned an error"),
+        None,
+        "nothing announced `job-9` done, so a 300 ms wait must end with None"
+    );
+    let blocks: Vec<u64> = reads(&sent).into_iter().filter_map(block_of).collect();
+    assert!(
+        !blocks.is_empty() && blocks.iter().all(|ms| (1..=300).contains(ms)),
+        "each XREAD of a 300 ms wait must block for the time left, in milliseconds: never more \
+         than 300, and never 0, which means for ever; wait_for_done sent {}",
+        listing_of(&reads(&sent))
+    );
+
+    // Progress keeps coming, every 150 ms, for longer than the wait.
+    let mut worker = env.redis().await;
+    let recording = env.record_redis().await;
+    let reporting = tokio::spawn(async move {
+        for done in 2..=15 {
+            // The pace is the point here: events spread over time.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            announce(&mut worker, "job-9", &progress(done)).await?;
+        }
+        Ok::<_, lab::redis::RedisError>(())
+    });
+    let busy = tokio::time::timeout(
+        Duration::from_secs(10),
+        wait_for_done(
+            &mut waiter,
+            "job-9",
+            Some(&first),
+            Duration::from_millis(800),
+        ),
+    )
+    .await;
+    let sent = recording.finish().await;
+    reporting
+        .await
+        .expect("the announcing task panicked")
+        .expect("announce returned an error");
+    let busy = busy
+        .expect("wait_for_done was still waiting 10 s into an 800 ms wait")
+        .expect("wait_for_done returned an error");
+    assert_eq!(
+        busy, None,
+        "progress events are not the end: after 800 ms of progress and no done event, the wait \
+         must end with None"
+    );
+    let blocks: Vec<u64> = reads(&sent).into_iter().filter_map(block_of).collect();
+    let shrinks = blocks.iter().all(|ms| (1..=800).contains(ms))
+        && (blocks.len() < 2 || blocks.last() < blocks.first());
+    assert!(
+        shrinks,
+        "while progress keeps arriving, each XREAD must block only for the time left until the \
+         deadline (set once, before the first read), or a job that keeps reporting keeps its \
+         waiter waiting far past its timeout; the XREADs of an 800 ms wait blocked for {blocks:?} ms"
+    );
+}
