@@ -426,11 +426,13 @@ async fn finished_jobs_expire_after_the_retention_period_and_dead_letters_stay()
     let env = TestEnv::start().await;
     let queue = queue(&env).await.with_retention(Duration::from_secs(60));
     let redis = env.redis().await;
+    let keys = queue.keys().clone();
     let ttl_of = |id: String| {
         let mut redis = redis.clone();
+        let key = keys.shard_of(&id).job(&id);
         async move {
             let ttl: i64 = redis::cmd("PTTL")
-                .arg(format!("jobs:job:{id}"))
+                .arg(key)
                 .query_async(&mut redis)
                 .await
                 .unwrap();

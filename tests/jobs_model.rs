@@ -7,7 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use lab::jobs::{Claim, FailOutcome, JobQueue, JobState, NewJob};
+use lab::jobs::keys::Shard;
+use lab::jobs::{Claim, FailOutcome, JobQueue, JobState, NewJob, ShardCount};
 use lab::testing::TestEnv;
 use redis::AsyncCommands;
 
@@ -58,10 +59,8 @@ impl Expected {
 struct Run {
     queue: JobQueue,
     redis: redis::aio::ConnectionManager,
-    prefix: String,
     jobs: BTreeMap<String, Expected>,
     claims: Vec<(Claim, bool)>,
-    last_token: u64,
     log: Vec<String>,
 }
 
@@ -104,8 +103,10 @@ impl Run {
                 };
                 let job = self.jobs.get_mut(&claim.id).expect("a known job");
                 assert!(job.ready(), "claimed a job that was not ready: {job:?}");
-                assert!(claim.token > self.last_token, "tokens only grow");
-                self.last_token = claim.token;
+                assert!(
+                    job.token.is_none_or(|before| claim.token > before),
+                    "a job's tokens only grow"
+                );
                 job.state = JobState::Running;
                 job.attempts += 1;
                 job.token = Some(claim.token);
@@ -236,26 +237,31 @@ impl Run {
 
     /// Redis agrees with the model, job by job and in every set and list.
     async fn check(&mut self) {
-        let members = |key: &str| {
-            let mut redis = self.redis.clone();
-            let key = format!("{}{key}", self.prefix);
-            async move {
-                let found: BTreeSet<String> = redis.zrange(key, 0, -1).await.unwrap();
-                found
-            }
-        };
-        let ready = members("ready").await;
-        let leases = members("leases").await;
+        // The queue has several shards: every set and list is the union of
+        // the shards' own.
+        let shards = self.queue.keys().shards().to_vec();
         let mut redis = self.redis.clone();
-        let dead: Vec<String> = redis
-            .lrange(format!("{}dead", self.prefix), 0, -1)
-            .await
-            .unwrap();
-        let dead: BTreeSet<String> = dead.into_iter().collect();
+        let mut members = async |key: &dyn Fn(&Shard) -> String| {
+            let mut found = BTreeSet::new();
+            for shard in &shards {
+                let ids: Vec<String> = redis.zrange(key(shard), 0, -1).await.unwrap();
+                found.extend(ids);
+            }
+            found
+        };
+        let ready = members(&|shard| shard.ready()).await;
+        let leases = members(&|shard| shard.leases()).await;
         let mut indexes = Vec::new();
         for state in JobState::ALL {
-            indexes.push((state, members(&format!("index:{}", state.as_str())).await));
+            indexes.push((state, members(&|shard| shard.index(Some(state))).await));
         }
+        let dead: BTreeSet<String> = self
+            .queue
+            .dead_letters()
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
         for (id, expected) in &self.jobs {
             let stored = self.queue.get(id).await.unwrap().expect("the job is kept");
             assert_eq!(
@@ -289,12 +295,10 @@ async fn random_operation_sequences_follow_the_state_machine() {
     for seed in 1..=SEEDS {
         let prefix = format!("model{seed}:");
         let mut run = Run {
-            queue: JobQueue::new(redis.clone(), prefix.clone()),
+            queue: JobQueue::new(redis.clone(), prefix).with_shards(ShardCount::new(3).unwrap()),
             redis: redis.clone(),
-            prefix,
             jobs: BTreeMap::new(),
             claims: Vec::new(),
-            last_token: 0,
             log: Vec::new(),
         };
         let mut random = Random(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);

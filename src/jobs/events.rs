@@ -19,6 +19,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::queue::{JobQueue, JobState, Progress};
+use crate::services::RedisTarget;
 
 /// How often a waiter looks at the stream even without a wake-up.
 pub const RECHECK: Duration = Duration::from_secs(1);
@@ -132,7 +133,7 @@ impl JobQueue {
         let mut redis = self.connection();
         let start = after.map_or_else(|| "-".to_owned(), |after| format!("({after}"));
         let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-            .arg(format!("{}events:{id}", self.prefix()))
+            .arg(self.keys().shard_of(id).events(id))
             .arg(start)
             .arg("+")
             .query_async(&mut redis)
@@ -169,8 +170,9 @@ impl Drop for Listener {
 
 impl Changes {
     /// Subscribes to the `changes` channel of the queue under `prefix` at
-    /// `redis_url`, in a background task that reconnects when Redis goes
-    /// away. Must be called inside a tokio runtime.
+    /// `redis_url` (a cluster's too: see [`RedisTarget`]), in a background
+    /// task that reconnects when Redis goes away. Must be called inside a
+    /// tokio runtime.
     pub fn listen(redis_url: &str, prefix: &str) -> RedisResult<Changes> {
         Changes::on_channel(redis_url, format!("{prefix}changes"))
     }
@@ -181,12 +183,27 @@ impl Changes {
         Changes::on_channel(redis_url, format!("{prefix}ready"))
     }
 
+    /// Subscribes on one server; on a cluster, on one node (a message
+    /// published on any node reaches every node's subscribers), the next
+    /// node in turn after a disconnection, so a failed master does not
+    /// silence the wake-ups.
     fn on_channel(redis_url: &str, channel: String) -> RedisResult<Changes> {
-        let client = redis::Client::open(redis_url)?;
+        let target = RedisTarget::parse(redis_url).map_err(|error| {
+            redis::RedisError::from((
+                redis::ErrorKind::InvalidClientConfig,
+                "bad REDIS_URL",
+                error.to_string(),
+            ))
+        })?;
+        let clients = target
+            .node_urls()
+            .iter()
+            .map(|url| redis::Client::open(url.as_str()))
+            .collect::<RedisResult<Vec<_>>>()?;
         let (sender, _) = broadcast::channel(1024);
         let forward = sender.clone();
         let task = tokio::spawn(async move {
-            loop {
+            for client in clients.iter().cycle() {
                 if let Ok(mut pubsub) = client.get_async_pubsub().await
                     && pubsub.subscribe(&channel).await.is_ok()
                 {

@@ -14,7 +14,9 @@
 //! it to the job's event stream ([`events`]).
 
 pub mod events;
+pub mod keys;
 pub mod kinds;
+mod listing;
 pub mod queue;
 pub mod results;
 pub mod scripts;
@@ -27,6 +29,7 @@ use std::time::Duration;
 pub const PREFIX: &str = "jobs:";
 
 pub use events::{Changes, EventData, JobEvent};
+pub use keys::{Keyspace, ShardCount};
 pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState, NewJob, Progress, QueueStats};
 
 /// The delay before retry number `attempt` (1 for the first retry): the

@@ -1,12 +1,13 @@
 //! [`JobQueue`]: submit, claim, heartbeat, complete, fail, cancel, reap.
 
-use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, RedisResult, Script};
 
-use super::scripts;
+use super::keys::{Keyspace, Shard, ShardCount};
+use crate::services::RedisConnection;
 
 /// The scripts with the prelude in front, loaded once per process (redis
 /// sends their SHA1, and the text only when the server does not know it).
@@ -15,7 +16,7 @@ pub(super) mod compiled {
 
     use redis::Script;
 
-    use super::scripts;
+    use crate::jobs::scripts;
 
     macro_rules! with_prelude {
         ($($name:ident),* $(,)?) => {
@@ -246,39 +247,63 @@ pub struct QueueStats {
 /// How long a finished job is kept unless the queue is told otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// The queue, under a key prefix (`jobs:` in the lab).
+/// How many ids of a ready queue a claim reads ahead, per job it wants:
+/// enough that workers claiming together mostly take different jobs.
+const CANDIDATES_PER_CLAIM: usize = 4;
+
+/// One job as the claim script returns it: id, token, attempt, kind, params.
+type ClaimRow = (String, u64, u32, String, String);
+
+/// How many expired leases one reaping script looks at.
+const REAP_BATCH: usize = 64;
+
+/// The queue, under a key prefix (`jobs:` in the lab), on one Redis or a
+/// cluster, split over one or more shards ([`keys`](super::keys)).
 #[derive(Clone)]
 pub struct JobQueue {
-    redis: ConnectionManager,
-    prefix: String,
+    redis: RedisConnection,
+    keys: Arc<Keyspace>,
+    /// Where the next claim starts looking, so workers visit every shard.
+    next_shard: Arc<AtomicUsize>,
     retention: Duration,
-    webhooks: std::sync::Arc<super::webhooks::WebhookPolicy>,
+    webhooks: Arc<super::webhooks::WebhookPolicy>,
 }
 
 impl std::fmt::Debug for JobQueue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JobQueue")
-            .field("prefix", &self.prefix)
+            .field("prefix", &self.keys.prefix())
+            .field("shards", &self.keys.shards().len())
             .finish()
     }
 }
 
 impl JobQueue {
-    /// A queue whose keys start with `prefix`, keeping finished jobs for
-    /// [`DEFAULT_RETENTION`] (their results stay in MongoDB).
-    pub fn new(redis: ConnectionManager, prefix: impl Into<String>) -> JobQueue {
+    /// A queue whose keys start with `prefix`, in one shard, keeping
+    /// finished jobs for [`DEFAULT_RETENTION`] (their results stay in
+    /// MongoDB).
+    pub fn new(redis: impl Into<RedisConnection>, prefix: impl Into<String>) -> JobQueue {
+        let prefix = prefix.into();
         JobQueue {
-            redis,
-            prefix: prefix.into(),
+            redis: redis.into(),
+            keys: Arc::new(Keyspace::new(&prefix, ShardCount::ONE)),
+            next_shard: Arc::default(),
             retention: DEFAULT_RETENTION,
             webhooks: Default::default(),
         }
     }
 
+    /// The same queue split over `shards` shards (every process of a queue
+    /// must use the same number).
+    pub fn with_shards(mut self, shards: ShardCount) -> JobQueue {
+        self.keys = Arc::new(Keyspace::new(self.keys.prefix(), shards));
+        self
+    }
+
     /// The same queue, delivering webhooks (and accepting them at submit)
     /// only where `policy` allows.
     pub fn with_webhook_policy(mut self, policy: super::webhooks::WebhookPolicy) -> JobQueue {
-        self.webhooks = std::sync::Arc::new(policy);
+        self.webhooks = Arc::new(policy);
         self
     }
 
@@ -297,41 +322,91 @@ impl JobQueue {
 
     /// The key prefix.
     pub fn prefix(&self) -> &str {
-        &self.prefix
+        self.keys.prefix()
     }
 
-    pub(super) fn connection(&self) -> ConnectionManager {
+    /// The names of this queue's keys, for tools and tests that look at
+    /// them.
+    pub fn keys(&self) -> &Keyspace {
+        &self.keys
+    }
+
+    pub(super) fn connection(&self) -> RedisConnection {
         self.redis.clone()
     }
 
-    /// Runs `script` on `claim` (its id and token); `true` when the script
-    /// answers 1, i.e. the claim still held the job.
+    /// `script`, to run on `shard` for the jobs `ids` (their keys declared
+    /// after the shard's, see [`scripts`](super::scripts)) and `own_key` if
+    /// any; the caller adds the script's own arguments.
+    pub(super) fn on_shard(
+        &self,
+        script: &'static Script,
+        shard: &Shard,
+        ids: &[&str],
+        own_key: Option<&str>,
+    ) -> redis::ScriptInvocation<'static> {
+        let mut invocation = script.prepare_invoke();
+        for key in shard.script_keys() {
+            invocation.key(key);
+        }
+        for id in ids {
+            invocation.key(shard.job(id)).key(shard.events(id));
+        }
+        if let Some(key) = own_key {
+            invocation.key(key);
+        }
+        invocation.arg(self.keys.prefix()).arg(ids.len());
+        for id in ids {
+            invocation.arg(*id);
+        }
+        invocation
+    }
+
+    /// `script` for job `id`, on the shard it lives on.
+    pub(super) fn on_job(
+        &self,
+        script: &'static Script,
+        id: &str,
+    ) -> redis::ScriptInvocation<'static> {
+        self.on_shard(script, self.keys.shard_of(id), &[id], None)
+    }
+
+    /// Runs `script` on `claim` (its id and token, then `extra`); `true`
+    /// when the script answers 1, i.e. the claim still held the job.
     async fn with_claim(&self, script: &'static Script, claim: &Claim) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let done: i64 = self
-            .run_script(script)
-            .arg(&claim.id)
+            .on_job(script, &claim.id)
             .arg(claim.token)
             .invoke_async(&mut redis)
             .await?;
         Ok(done == 1)
     }
 
-    pub(super) fn run_script(&self, script: &'static Script) -> redis::ScriptInvocation<'static> {
-        let mut invocation = script.prepare_invoke();
-        invocation.key(&self.prefix);
-        invocation
-    }
-
     /// Submits `job` and returns its id and whether it is new: with an
     /// idempotency key, a second submission within the key's lifetime returns
     /// the first one's id instead of making another job.
     pub async fn submit(&self, job: &NewJob) -> RedisResult<(String, bool)> {
-        let id = bson::oid::ObjectId::new().to_hex();
+        // A job with an idempotency key goes to the key's shard, so the key
+        // and the job are in one slot: the id is drawn until it hashes there.
+        let wanted = job
+            .idempotency_key
+            .as_deref()
+            .map(|key| self.keys.index_of(key));
+        let id = loop {
+            let id = bson::oid::ObjectId::new().to_hex();
+            if wanted.is_none_or(|shard| self.keys.index_of(&id) == shard) {
+                break id;
+            }
+        };
+        let shard = self.keys.shard_of(&id);
+        let own_key = job
+            .idempotency_key
+            .as_deref()
+            .map(|key| shard.idempotency(key));
         let mut redis = self.redis.clone();
         let (id, created): (String, i64) = self
-            .run_script(&compiled::SUBMIT)
-            .arg(&id)
+            .on_shard(&compiled::SUBMIT, shard, &[&id], own_key.as_deref())
             .arg(&job.kind)
             .arg(&job.params)
             .arg(job.max_attempts.max(1))
@@ -344,21 +419,67 @@ impl JobQueue {
         Ok((id, created == 1))
     }
 
-    /// Claims the job that has been ready longest, with a lease of `lease`.
+    /// Claims the job that has been ready longest (on the first shard that
+    /// has one), with a lease of `lease`.
     pub async fn claim(&self, lease: Duration) -> RedisResult<Option<Claim>> {
+        Ok(self.claim_many(lease, 1).await?.pop())
+    }
+
+    /// Claims up to `most` ready jobs in one go, each with its own token and
+    /// a lease of `lease`: from one shard, the shards taken in turn so that
+    /// every one is served. Empty when no job is ready.
+    pub async fn claim_many(&self, lease: Duration, most: usize) -> RedisResult<Vec<Claim>> {
+        let shards = self.keys.shards();
+        let start = self.next_shard.fetch_add(1, Ordering::Relaxed);
+        for turn in 0..shards.len() {
+            let shard = &shards[(start + turn) % shards.len()];
+            let claims = self.claim_on(shard, lease, most.max(1)).await?;
+            if !claims.is_empty() {
+                return Ok(claims);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Claims up to `most` jobs of `shard`: reads the head of its ready
+    /// queue, then lets the script take those still ready and due. When
+    /// other workers took them all first it reads again: each such round
+    /// means another claim succeeded, so this ends once the due jobs are
+    /// taken.
+    async fn claim_on(
+        &self,
+        shard: &Shard,
+        lease: Duration,
+        most: usize,
+    ) -> RedisResult<Vec<Claim>> {
         let mut redis = self.redis.clone();
-        let claimed: Option<(String, u64, u32, String, String)> = self
-            .run_script(&compiled::CLAIM)
-            .arg(lease.as_millis().max(1) as u64)
-            .invoke_async(&mut redis)
-            .await?;
-        Ok(claimed.map(|(id, token, attempt, kind, params)| Claim {
-            id,
-            token,
-            attempt,
-            kind,
-            params,
-        }))
+        loop {
+            let candidates: Vec<String> = redis
+                .zrange(shard.ready(), 0, (most * CANDIDATES_PER_CLAIM) as isize - 1)
+                .await?;
+            if candidates.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids: Vec<&str> = candidates.iter().map(String::as_str).collect();
+            let (claimed, contested): (Vec<ClaimRow>, i64) = self
+                .on_shard(&compiled::CLAIM, shard, &ids, None)
+                .arg(lease.as_millis().max(1) as u64)
+                .arg(most)
+                .invoke_async(&mut redis)
+                .await?;
+            if !claimed.is_empty() || contested == 0 {
+                return Ok(claimed
+                    .into_iter()
+                    .map(|(id, token, attempt, kind, params)| Claim {
+                        id,
+                        token,
+                        attempt,
+                        kind,
+                        params,
+                    })
+                    .collect());
+            }
+        }
     }
 
     /// Extends `claim`'s lease by `lease`; `false` when the claim is no
@@ -366,8 +487,7 @@ impl JobQueue {
     pub async fn heartbeat(&self, claim: &Claim, lease: Duration) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let kept: i64 = self
-            .run_script(&compiled::HEARTBEAT)
-            .arg(&claim.id)
+            .on_job(&compiled::HEARTBEAT, &claim.id)
             .arg(claim.token)
             .arg(lease.as_millis().max(1) as u64)
             .invoke_async(&mut redis)
@@ -380,8 +500,7 @@ impl JobQueue {
     pub async fn progress(&self, claim: &Claim, progress: &Progress) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let kept: i64 = self
-            .run_script(&compiled::PROGRESS)
-            .arg(&claim.id)
+            .on_job(&compiled::PROGRESS, &claim.id)
             .arg(claim.token)
             .arg(progress.done)
             .arg(progress.total)
@@ -394,7 +513,33 @@ impl JobQueue {
     /// Marks the job succeeded; `false` when `claim` no longer holds it
     /// (then its result must not be shown).
     pub async fn complete(&self, claim: &Claim) -> RedisResult<bool> {
-        self.with_claim(&compiled::COMPLETE, claim).await
+        Ok(self.complete_many(std::slice::from_ref(claim)).await? == [true])
+    }
+
+    /// Marks the jobs of `claims` succeeded, one script per shard: for each
+    /// claim, in order, whether it still held its job (a fenced one's
+    /// result must not be shown).
+    pub async fn complete_many(&self, claims: &[Claim]) -> RedisResult<Vec<bool>> {
+        let mut outcomes = vec![false; claims.len()];
+        let mut redis = self.redis.clone();
+        for (index, shard) in self.keys.shards().iter().enumerate() {
+            let mine: Vec<usize> = (0..claims.len())
+                .filter(|&at| self.keys.index_of(&claims[at].id) == index)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let ids: Vec<&str> = mine.iter().map(|&at| claims[at].id.as_str()).collect();
+            let mut invocation = self.on_shard(&compiled::COMPLETE, shard, &ids, None);
+            for &at in &mine {
+                invocation.arg(claims[at].token);
+            }
+            let done: Vec<i64> = invocation.invoke_async(&mut redis).await?;
+            for (&at, done) in mine.iter().zip(done) {
+                outcomes[at] = done == 1;
+            }
+        }
+        Ok(outcomes)
     }
 
     /// Records a failure of `claim`. A retryable one waits `backoff` and
@@ -409,8 +554,7 @@ impl JobQueue {
     ) -> RedisResult<FailOutcome> {
         let mut redis = self.redis.clone();
         let outcome: i64 = self
-            .run_script(&compiled::FAIL)
-            .arg(&claim.id)
+            .on_job(&compiled::FAIL, &claim.id)
             .arg(claim.token)
             .arg(error)
             .arg(if retryable { "1" } else { "0" })
@@ -429,8 +573,7 @@ impl JobQueue {
     pub async fn cancel(&self, id: &str) -> RedisResult<Option<JobState>> {
         let mut redis = self.redis.clone();
         let before: Option<String> = self
-            .run_script(&compiled::CANCEL)
-            .arg(id)
+            .on_job(&compiled::CANCEL, id)
             .invoke_async(&mut redis)
             .await?;
         Ok(before.as_deref().and_then(JobState::parse))
@@ -442,18 +585,30 @@ impl JobQueue {
         self.with_claim(&compiled::RELEASE, claim).await
     }
 
-    /// Takes back the leases that ran out; returns how many.
+    /// Takes back the leases that ran out, on every shard; returns how many.
     pub async fn reap(&self) -> RedisResult<u64> {
         let mut redis = self.redis.clone();
-        self.run_script(&compiled::REAP)
-            .invoke_async(&mut redis)
-            .await
-    }
-
-    /// The ids on the dead-letter list, oldest first.
-    pub async fn dead_letters(&self) -> RedisResult<Vec<String>> {
-        let mut redis = self.redis.clone();
-        redis.lrange(format!("{}dead", self.prefix), 0, -1).await
+        let mut reaped = 0;
+        for shard in self.keys.shards() {
+            loop {
+                let candidates: Vec<String> = redis
+                    .zrange(shard.leases(), 0, REAP_BATCH as isize - 1)
+                    .await?;
+                if candidates.is_empty() {
+                    break;
+                }
+                let ids: Vec<&str> = candidates.iter().map(String::as_str).collect();
+                let taken: u64 = self
+                    .on_shard(&compiled::REAP, shard, &ids, None)
+                    .invoke_async(&mut redis)
+                    .await?;
+                reaped += taken;
+                if taken < REAP_BATCH as u64 {
+                    break;
+                }
+            }
+        }
+        Ok(reaped)
     }
 
     /// Queues a dead-lettered job again with fresh attempts; `false` if it
@@ -461,111 +616,9 @@ impl JobQueue {
     pub async fn requeue(&self, id: &str) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let done: i64 = self
-            .run_script(&compiled::REQUEUE)
-            .arg(id)
+            .on_job(&compiled::REQUEUE, id)
             .invoke_async(&mut redis)
             .await?;
         Ok(done == 1)
     }
-
-    /// How many jobs wait, run, or wait to retry, and how many dead
-    /// letters there are.
-    pub async fn stats(&self) -> RedisResult<QueueStats> {
-        let mut redis = self.redis.clone();
-        let index = |state: JobState| format!("{}index:{}", self.prefix, state.as_str());
-        let (queued, running, waiting_retry, dead): (u64, u64, u64, u64) = redis::pipe()
-            .zcard(index(JobState::Queued))
-            .zcard(index(JobState::Running))
-            .zcard(index(JobState::WaitingRetry))
-            .llen(format!("{}dead", self.prefix))
-            .query_async(&mut redis)
-            .await?;
-        Ok(QueueStats {
-            queued,
-            running,
-            waiting_retry,
-            dead,
-        })
-    }
-
-    /// Job `id` as stored, or `None` (unknown, or expired).
-    pub async fn get(&self, id: &str) -> RedisResult<Option<JobRecord>> {
-        let mut redis = self.redis.clone();
-        let fields: HashMap<String, String> =
-            redis.hgetall(format!("{}job:{id}", self.prefix)).await?;
-        Ok(record(id, &fields))
-    }
-
-    /// Up to `limit` jobs, newest first, in `state` or in any, starting
-    /// after job id `after` (keyset paging: ids grow with submission time).
-    pub async fn list(
-        &self,
-        state: Option<JobState>,
-        after: Option<&str>,
-        limit: usize,
-    ) -> RedisResult<Vec<JobRecord>> {
-        let index = format!(
-            "{}index:{}",
-            self.prefix,
-            state.map_or("all", JobState::as_str)
-        );
-        let mut redis = self.redis.clone();
-        let mut start = after.map_or_else(|| "+".to_owned(), |id| format!("({id}"));
-        let mut jobs = Vec::new();
-        while jobs.len() < limit {
-            let ids: Vec<String> = redis::cmd("ZREVRANGEBYLEX")
-                .arg(&index)
-                .arg(&start)
-                .arg("-")
-                .arg("LIMIT")
-                .arg(0)
-                .arg(limit - jobs.len())
-                .query_async(&mut redis)
-                .await?;
-            let Some(last) = ids.last() else { break };
-            start = format!("({last}");
-            for id in &ids {
-                match self.get(id).await? {
-                    Some(job) if state.is_none_or(|wanted| job.state == wanted) => jobs.push(job),
-                    Some(_) => {}
-                    None => {
-                        // Expired after its retention: drop it from the index.
-                        let _: () = redis.zrem(&index, id).await?;
-                    }
-                }
-            }
-        }
-        Ok(jobs)
-    }
-}
-
-/// The job stored as `fields`, or `None` when there is none.
-fn record(id: &str, fields: &HashMap<String, String>) -> Option<JobRecord> {
-    let number = |name: &str| -> u64 {
-        fields
-            .get(name)
-            .and_then(|value| value.parse().ok())
-            .unwrap_or(0)
-    };
-    let state = JobState::parse(fields.get("state")?)?;
-    let progress = fields.get("progress_total").map(|_| Progress {
-        done: number("progress_done"),
-        total: number("progress_total"),
-        note: fields.get("progress_note").cloned().unwrap_or_default(),
-    });
-    Some(JobRecord {
-        id: id.to_owned(),
-        kind: fields.get("kind").cloned().unwrap_or_default(),
-        params: fields.get("params").cloned().unwrap_or_default(),
-        state,
-        attempts: number("attempts") as u32,
-        max_attempts: number("max_attempts") as u32,
-        token: number("token"),
-        error: fields.get("error").cloned(),
-        created_ms: number("created_ms"),
-        updated_ms: number("updated_ms"),
-        progress,
-        webhook: fields.get("webhook").cloned(),
-        webhook_state: fields.get("webhook_state").cloned(),
-    })
 }

@@ -22,7 +22,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use redis::RedisResult;
+use redis::{AsyncCommands, RedisResult};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -301,15 +301,26 @@ pub struct Delivery {
 }
 
 impl JobQueue {
-    /// Claims the webhook delivery due longest, held for `lease`.
+    /// Claims the webhook delivery due longest on the first shard that has
+    /// one, held for `lease`.
     pub async fn claim_delivery(&self, lease: Duration) -> RedisResult<Option<Delivery>> {
         let mut redis = self.connection();
-        let claimed: Option<(String, String, u32)> = self
-            .run_script(&super::queue::compiled::WEBHOOK_CLAIM)
-            .arg(lease.as_millis().max(1) as u64)
-            .invoke_async(&mut redis)
-            .await?;
-        Ok(claimed.map(|(id, url, attempt)| Delivery { id, url, attempt }))
+        for shard in self.keys().shards() {
+            let candidates: Vec<String> = redis.zrange(shard.webhooks(), 0, 7).await?;
+            if candidates.is_empty() {
+                continue;
+            }
+            let ids: Vec<&str> = candidates.iter().map(String::as_str).collect();
+            let claimed: Option<(String, String, u32)> = self
+                .on_shard(&super::queue::compiled::WEBHOOK_CLAIM, shard, &ids, None)
+                .arg(lease.as_millis().max(1) as u64)
+                .invoke_async(&mut redis)
+                .await?;
+            if let Some((id, url, attempt)) = claimed {
+                return Ok(Some(Delivery { id, url, attempt }));
+            }
+        }
+        Ok(None)
     }
 
     /// Records how `delivery` went: delivered, or due again after `retry`
@@ -323,8 +334,7 @@ impl JobQueue {
     ) -> RedisResult<()> {
         let mut redis = self.connection();
         let _: i64 = self
-            .run_script(&super::queue::compiled::WEBHOOK_RESULT)
-            .arg(&delivery.id)
+            .on_job(&super::queue::compiled::WEBHOOK_RESULT, &delivery.id)
             .arg(if delivered { "1" } else { "0" })
             .arg(retry.map_or(0, |retry| retry.as_millis().max(1) as u64))
             .arg(note)

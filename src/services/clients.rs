@@ -11,7 +11,10 @@ use mongodb::bson::doc;
 use mongodb::options::ClientOptions;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
+use redis::cluster::ClusterClientBuilder;
+
 use super::error::ServiceError;
+use super::redis_connection::{RedisConnection, RedisTarget};
 
 /// How long the first contact with a server may take.
 const FIRST_CONTACT: Duration = Duration::from_secs(5);
@@ -64,6 +67,38 @@ pub async fn connect_redis(url: &str, origin: Origin) -> Result<ConnectionManage
         .await
         .map_err(|error| unreachable(first_line(&error)))?;
     Ok(manager)
+}
+
+/// A connection to what `url` names, a single server or a cluster (see
+/// [`redis_connection`](super::redis_connection)), once it has answered PING.
+pub async fn connect_redis_target(
+    url: &str,
+    origin: Origin,
+) -> Result<RedisConnection, ServiceError> {
+    let unreachable = |reason: String| ServiceError::Unreachable {
+        service: "Redis",
+        url: redact(url),
+        reason,
+        hint: origin.hint(),
+    };
+    let nodes = match RedisTarget::parse(url).map_err(|error| unreachable(error.to_string()))? {
+        RedisTarget::Single(url) => return connect_redis(&url, origin).await.map(Into::into),
+        RedisTarget::Cluster(nodes) => nodes,
+    };
+    let client = ClusterClientBuilder::new(nodes)
+        .connection_timeout(FIRST_CONTACT)
+        .response_timeout(FIRST_CONTACT)
+        .build()
+        .map_err(|error| unreachable(first_line(&error)))?;
+    let mut connection = tokio::time::timeout(FIRST_CONTACT * 2, client.get_async_connection())
+        .await
+        .map_err(|_| unreachable("timed out".into()))?
+        .map_err(|error| unreachable(first_line(&error)))?;
+    let _: String = redis::cmd("PING")
+        .query_async(&mut connection)
+        .await
+        .map_err(|error| unreachable(first_line(&error)))?;
+    Ok(connection.into())
 }
 
 /// A MongoDB client for `uri`, once the server has answered `ping`.

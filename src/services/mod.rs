@@ -9,18 +9,21 @@ pub mod error;
 pub mod launcher;
 pub mod mongo_server;
 pub mod process;
+pub mod redis_connection;
 pub mod redis_server;
 pub mod secret;
 pub mod server_kind;
 pub mod tools;
 
 pub use clients::{
-    Origin, connect_mongodb, connect_mongodb_with, connect_redis, redact, redis_url_with_database,
+    Origin, connect_mongodb, connect_mongodb_with, connect_redis, connect_redis_target, redact,
+    redis_url_with_database,
 };
 pub use error::ServiceError;
 pub use launcher::ManagedServer;
 pub use mongo_server::MongoOptions;
 pub use process::Lifetime;
+pub use redis_connection::{RedisConnection, RedisTarget};
 pub use redis_server::RedisOptions;
 pub use server_kind::ServerKind;
 pub use tools::{Platform, Tool, ToolError, Toolbox};

@@ -59,7 +59,7 @@ async fn stored_results(database: &Database) -> Vec<Document> {
 async fn job_field(env: &TestEnv, id: &str, field: &str) -> Option<u64> {
     let mut redis = env.redis().await;
     let value: Option<String> = redis
-        .hget(format!("{}job:{id}", lab::jobs::PREFIX), field)
+        .hget(queue(env).await.keys().shard_of(id).job(id), field)
         .await
         .unwrap();
     value.and_then(|value| value.parse().ok())
