@@ -1,0 +1,909 @@
+//! Graded tests of the capstone, shared by `exercises` and `solutions`:
+//! black-box over HTTP. Each test serves the student's router on a port of
+//! its own (127.0.0.1, port 0) and talks to it as any client would, with a
+//! plain HTTP/1.1 client written here (the lab's `lab::testing::http` calls
+//! a router without a socket; this one goes through the network, the way
+//! curl does). Every answer is read as a client reads it: status,
+//! `Content-Type`, `Location`, and a JSON `{"error": ...}` on every refusal.
+//!
+//! Besides the answers, the tests check the technique, from what Redis and
+//! MongoDB were sent: a customer read twice reaches MongoDB once and is then
+//! one GET in Redis, cached with its expiry in the same command; a 404 is
+//! remembered briefly or not at all; an analysis is queued, not run, in the
+//! request; its result is the one `lab::analysis` computes; and a waiting
+//! request is blocked in Redis, on a connection of its own, on the job's
+//! event stream, until the job's final event, with no loop of reads.
+//!
+//! The lab's worker (`lab::jobs::worker::step`) runs the jobs, one step at
+//! a time, when a test says so. Nothing here measures how fast an answer
+//! came: whether a request is waiting is asked of Redis (`CLIENT LIST`),
+//! and every bound on a wait is seconds wider than the wait itself.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::capstone::*;
+use lab::axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use lab::billing::Customer;
+use lab::billing::json::CustomerJson;
+use lab::bson::doc;
+use lab::bson::oid::ObjectId;
+use lab::jobs::kinds::Analysis;
+use lab::jobs::worker::{self, Step, WorkerOptions};
+use lab::jobs::{JobQueue, JobState};
+use lab::redis::aio::ConnectionManager;
+use lab::testing::http::Reply;
+use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+/// How long a request may go unanswered before the test gives up on it:
+/// far longer than any answer the table asks for takes, waits included.
+const ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
+/// The router under test, served on a port of its own until dropped.
+struct Served {
+    address: SocketAddr,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Serves `router(billing)` on 127.0.0.1 at a port the system picks.
+async fn serve(billing: Billing) -> Served {
+    // Built here, not in the task, so that an unwritten `router` fails the
+    // test with its own message.
+    let app = router(billing);
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|error| panic!("cannot bind a port for the router: {error}"));
+    let address = listener
+        .local_addr()
+        .unwrap_or_else(|error| panic!("the bound port has no address: {error}"));
+    let task = tokio::spawn(async move {
+        let _ = lab::axum::serve(listener, app).await;
+    });
+    Served { address, task }
+}
+
+/// What a test works with. Every test binds `env`, even unused: it owns
+/// the test's servers.
+struct Setup {
+    env: TestEnv,
+    server: Served,
+    /// A connection of the test's own, for looking at Redis.
+    control: ConnectionManager,
+    /// The queue the router was given (a clone: the same connection).
+    queue: JobQueue,
+    /// The `CLIENT ID`s of the connections every request shares: the
+    /// cache's and the queue's.
+    shared: [i64; 2],
+}
+
+async fn setup() -> Setup {
+    let env = TestEnv::start_seeded().await;
+    let mut cache = env.redis().await;
+    let mut for_queue = env.redis().await;
+    let shared = [client_id(&mut cache).await, client_id(&mut for_queue).await];
+    let queue = JobQueue::new(for_queue, lab::jobs::PREFIX);
+    let waits = lab::redis::Client::open(env.redis_url())
+        .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}"));
+    let billing = Billing {
+        cache,
+        database: env.database().clone(),
+        queue: queue.clone(),
+        waits,
+    };
+    let server = serve(billing).await;
+    let control = env.redis().await;
+    Setup {
+        env,
+        server,
+        control,
+        queue,
+        shared,
+    }
+}
+
+/// Sends `method path` to the server at `address`, with `body` as JSON
+/// text when given, and reads the whole answer.
+async fn call_at(address: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Reply {
+    let request = format!("{method} {path}");
+    let exchange = async {
+        let mut stream = TcpStream::connect(address).await?;
+        let mut head = format!("{request} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
+        if let Some(body) = body {
+            head.push_str(&format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
+        }
+        head.push_str("\r\n");
+        head.push_str(body.unwrap_or_default());
+        stream.write_all(head.as_bytes()).await?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await?;
+        Ok::<_, std::io::Error>(raw)
+    };
+    let raw = match tokio::time::timeout(ANSWER_WITHIN, exchange).await {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(error)) => panic!(
+            "{request}: the connection failed ({error}); a handler that panics drops the \
+             connection without an answer: answer every failure with a JSON error instead"
+        ),
+        Err(_) => panic!(
+            "{request} had no answer after {} s: a handler must answer (a `?wait=` at the latest \
+             when its time is up); is something waiting that never ends, such as `XREAD BLOCK 0`?",
+            ANSWER_WITHIN.as_secs()
+        ),
+    };
+    parse_reply(&raw, request)
+}
+
+/// [`call_at`] on the test's server.
+async fn call(setup: &Setup, method: &str, path: &str, body: Option<&str>) -> Reply {
+    call_at(setup.server.address, method, path, body).await
+}
+
+/// An HTTP/1.1 answer, read whole, as a [`Reply`].
+fn parse_reply(raw: &[u8], request: String) -> Reply {
+    if raw.is_empty() {
+        panic!(
+            "{request} got no answer: the server closed the connection without one, which is \
+             what a handler that panics does (a `todo!()` left, an `unwrap` or `expect` on a \
+             lookup that found nothing, or on bad input). Answer every failure with a status and \
+             a JSON error instead"
+        );
+    }
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("{request}: the answer has no end of headers: {raw:?}"));
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .unwrap_or_else(|| panic!("{request}: the answer has no status line: {head:?}"));
+    let mut headers = HeaderMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':')
+            && let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.trim().as_bytes()),
+                HeaderValue::from_str(value.trim()),
+            )
+        {
+            headers.append(name, value);
+        }
+    }
+    let rest = &raw[split + 4..];
+    let chunked = headers
+        .get("transfer-encoding")
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"chunked"));
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
+    Reply {
+        status,
+        headers,
+        body,
+        request,
+    }
+}
+
+/// The body of a `Transfer-Encoding: chunked` answer, put back together.
+fn dechunk(mut rest: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    while let Some(end) = rest.windows(2).position(|window| window == b"\r\n") {
+        let size = String::from_utf8_lossy(&rest[..end]);
+        let size = size.split(';').next().unwrap_or_default().trim();
+        let Ok(size) = usize::from_str_radix(size, 16) else {
+            break;
+        };
+        let start = end + 2;
+        if size == 0 || start + size > rest.len() {
+            break;
+        }
+        body.extend_from_slice(&rest[start..start + size]);
+        rest = &rest[(start + size + 2).min(rest.len())..];
+    }
+    body
+}
+
+/// Runs `call` recording what it sends to Redis and to MongoDB.
+async fn recorded<T>(env: &TestEnv, call: impl Future<Output = T>) -> (T, RedisLog, MongoLog) {
+    let redis = env.record_redis().await;
+    let mongo = env.record_mongo();
+    let answer = call.await;
+    let mongo = mongo.finish();
+    let redis = redis.finish().await;
+    (answer, redis, mongo)
+}
+
+/// The first customer of the test data, by id.
+async fn first_customer(env: &TestEnv) -> Customer {
+    lab::billing::collections::customers(env.database())
+        .find_one(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await
+        .unwrap_or_else(|error| panic!("cannot read the test's customers: {error}"))
+        .unwrap_or_else(|| panic!("the test data has customers"))
+}
+
+/// Whether `command` stores a value together with its expiry: SETEX,
+/// PSETEX, or SET with EX, PX, EXAT or PXAT.
+fn stores_with_expiry(command: &RedisCommand) -> bool {
+    match command.name.as_str() {
+        "SETEX" | "PSETEX" => true,
+        "SET" => ["EX", "PX", "EXAT", "PXAT"]
+            .iter()
+            .any(|option| command.has_option(option)),
+        _ => false,
+    }
+}
+
+/// Whether `command` writes `key` or gives it an expiry.
+fn writes(command: &RedisCommand, key: &str) -> bool {
+    matches!(
+        command.name.as_str(),
+        "SET" | "SETEX" | "PSETEX" | "SETNX" | "GETSET" | "GETEX" | "MSET" | "EXPIRE" | "PEXPIRE"
+    ) && command.args.iter().any(|arg| arg == key)
+}
+
+/// `POST /analyses` with `body`, checked as far as the test needs it: the
+/// id of the job it queued.
+async fn submit(setup: &Setup, body: Value) -> String {
+    let reply = call(setup, "POST", "/analyses", Some(&body.to_string())).await;
+    reply.expect_status(
+        202,
+        "an analysis is not run in the request: POST /analyses queues a job and answers 202 \
+         Accepted at once",
+    );
+    let answer = reply.json("the accepted analysis");
+    answer["id"].as_str().map(str::to_owned).unwrap_or_else(|| {
+        panic!(
+            "the 202 answer of POST /analyses must be {{\"id\", \"state\": \"queued\"}} with the \
+             id `billing.queue.submit` gave, got {answer}"
+        )
+    })
+}
+
+/// One step of the lab's worker: claims a job and runs it to the end.
+async fn run_one(setup: &Setup) -> Step {
+    let options = WorkerOptions {
+        lease: Duration::from_secs(30),
+        ..Default::default()
+    };
+    worker::step(&setup.queue, setup.env.database(), &options)
+        .await
+        .unwrap_or_else(|error| panic!("the lab's worker could not run a step: {error}"))
+}
+
+/// What `kind` with `params` gives, computed here, apart from the router.
+async fn analysis_of(env: &TestEnv, kind: &str, params: &Value) -> Value {
+    Analysis::parse(kind, params)
+        .unwrap_or_else(|error| panic!("the test's analysis is valid: {error}"))
+        .run(env.database())
+        .await
+        .unwrap_or_else(|error| panic!("the test's analysis runs: {error}"))
+}
+
+/// The id Redis knows a connection by.
+async fn client_id(redis: &mut ConnectionManager) -> i64 {
+    lab::redis::cmd("CLIENT")
+        .arg("ID")
+        .query_async(redis)
+        .await
+        .unwrap_or_else(|error| panic!("CLIENT ID failed: {error}"))
+}
+
+/// A client Redis holds blocked in a command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Blocked {
+    /// Its `CLIENT ID`.
+    id: i64,
+    /// The command it is blocked in, lower case (`xread`).
+    command: String,
+}
+
+/// The first client `CLIENT LIST` shows blocked (`b` among its flags).
+async fn blocked_client(control: &mut ConnectionManager) -> Option<Blocked> {
+    let list: String = lab::redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(control)
+        .await
+        .unwrap_or_else(|error| panic!("CLIENT LIST failed: {error}"));
+    list.lines().find_map(|line| {
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+        };
+        field("flags")?.contains('b').then(|| Blocked {
+            id: field("id").and_then(|id| id.parse().ok()).unwrap_or(-1),
+            command: field("cmd").unwrap_or_default().to_owned(),
+        })
+    })
+}
+
+/// Waits until Redis shows a client blocked, or `task` has ended, for at
+/// most two seconds. There is no notification for "a client is now
+/// blocked", so this asks every 10 ms; a request that never blocks (it
+/// polls) only makes the test go on after two seconds.
+async fn until_blocked<T>(
+    control: &mut ConnectionManager,
+    task: &JoinHandle<T>,
+) -> Option<Blocked> {
+    for _ in 0..200 {
+        if let Some(blocked) = blocked_client(control).await {
+            return Some(blocked);
+        }
+        if task.is_finished() {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    None
+}
+
+/// The start ids of the `XREAD`s in `sent` that read the stream `key`.
+fn xread_starts(sent: &RedisLog, key: &str) -> Vec<String> {
+    let mut starts = Vec::new();
+    for command in sent.commands.iter().filter(|c| c.name == "XREAD") {
+        let Some(at) = command
+            .args
+            .iter()
+            .position(|arg| arg.eq_ignore_ascii_case("STREAMS"))
+        else {
+            continue;
+        };
+        let streams = &command.args[at + 1..];
+        let (keys, ids) = streams.split_at(streams.len() / 2);
+        if let Some(index) = keys.iter().position(|k| k == key)
+            && let Some(id) = ids.get(index)
+        {
+            starts.push(id.clone());
+        }
+    }
+    starts
+}
+
+/// A stream entry id as numbers, for comparing (`5` is `5-0`).
+fn stream_id(text: &str) -> Option<(u64, u64)> {
+    let (millis, sequence) = text.split_once('-').unwrap_or((text, "0"));
+    Some((millis.parse().ok()?, sequence.parse().ok()?))
+}
+
+/// The commands of `sent` as one short line for a failure message.
+fn short_listing(sent: &RedisLog) -> String {
+    if sent.commands.is_empty() {
+        return "no command at all".to_owned();
+    }
+    let shown: Vec<String> = sent.commands.iter().take(8).map(|c| c.display()).collect();
+    let more = sent.commands.len().saturating_sub(8);
+    if more > 0 {
+        format!("{}, then {more} more", shown.join(", then "))
+    } else {
+        shown.join(", then ")
+    }
+}
+
+#[tokio::test]
+async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
+    let setup = setup().await;
+    let customer = first_customer(&setup.env).await;
+    let path = format!("/customers/{}", customer.id);
+    let key = format!("customer:{}", customer.id);
+    let expected = serde_json::to_value(CustomerJson::of(&customer))
+        .unwrap_or_else(|error| panic!("a customer serialises: {error}"));
+
+    let (reply, sent, mongo) = recorded(&setup.env, call(&setup, "GET", &path, None)).await;
+    reply.expect_status(200, "reading a customer that exists");
+    let body = reply.json("the customer");
+    assert_eq!(
+        body["source"], "database",
+        "the notes' answer is {{\"source\": \"cache\" | \"database\", \"customer\": {{...}}}}: the \
+         first read finds nothing in Redis, so it is read from MongoDB and says \
+         \"source\": \"database\"; got {body}"
+    );
+    assert_eq!(
+        body["customer"], expected,
+        "the notes' answer carries the customer under \"customer\", as the API shows it \
+         (`CustomerJson::of(&customer)`: `_id` as hex, `created_at` as RFC 3339)"
+    );
+    assert_eq!(
+        mongo.count("find"),
+        1,
+        "a miss reads the customer from MongoDB once (`customers(&billing.database).find_one`); \
+         the request sent {}",
+        mongo.listing()
+    );
+    assert!(
+        sent.commands
+            .first()
+            .is_some_and(|get| get.name == "GET" && get.args.first() == Some(&key)),
+        "cache-aside looks in Redis first, with one GET of `customer:{{id}}` (`customer_key`): \
+         the request must start with GET {key}, it sent {}",
+        short_listing(&sent)
+    );
+    assert!(
+        sent.commands.iter().any(|c| writes(c, &key)),
+        "after reading MongoDB, keep the customer in Redis under {key} for the next reader; the \
+         request sent {}",
+        short_listing(&sent)
+    );
+    let mut control = setup.control.clone();
+    let stored: Option<String> = lab::redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut control)
+        .await
+        .unwrap_or_else(|error| panic!("GET {key} failed: {error}"));
+    assert_eq!(
+        stored
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<Value>(text).ok()),
+        Some(expected.clone()),
+        "{key} must hold the customer's JSON as the answer shows it (`CustomerJson::of(&customer)`, \
+         written with `.to_json()`), so that a hit can answer it as it is"
+    );
+
+    for round in 1..=2 {
+        let (reply, sent, mongo) = recorded(&setup.env, call(&setup, "GET", &path, None)).await;
+        reply.expect_status(200, "reading a cached customer");
+        let body = reply.json("the cached customer");
+        assert_eq!(
+            body["source"], "cache",
+            "read {round} after the miss finds the customer in Redis and says \
+             \"source\": \"cache\"; got {body}"
+        );
+        assert_eq!(
+            body["customer"], expected,
+            "a hit answers the cached customer, the same JSON as the miss answered"
+        );
+        assert!(
+            mongo.commands.is_empty(),
+            "a hit must not reach MongoDB at all: answer from the cached JSON; read {round} after \
+             the miss sent {} to MongoDB",
+            mongo.listing()
+        );
+        assert_eq!(
+            sent.names(),
+            ["GET"],
+            "a hit is one GET of {key} and nothing else (no write back, no EXISTS first); read \
+             {round} sent {}",
+            short_listing(&sent)
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_cached_customer_expires_after_an_hour() {
+    let setup = setup().await;
+    let customer = first_customer(&setup.env).await;
+    let key = format!("customer:{}", customer.id);
+    let path = format!("/customers/{}", customer.id);
+    let (reply, sent, _) = recorded(&setup.env, call(&setup, "GET", &path, None)).await;
+    reply.expect_status(200, "reading a customer that exists");
+    let mut control = setup.control.clone();
+    let ttl = inspect::ttl(&mut control, &key).await;
+    assert!(
+        matches!(ttl, Some(seconds) if (3590..=3600).contains(&seconds)),
+        "a cached customer expires after CUSTOMER_TTL_SECONDS, an hour, as in the notes; TTL of \
+         {key} says {ttl:?} (None: no expiry). An entry that never expires serves a changed \
+         customer's old data for ever"
+    );
+    let written: Vec<&RedisCommand> = sent.commands.iter().filter(|c| writes(c, &key)).collect();
+    assert!(
+        matches!(written.as_slice(), [write] if stores_with_expiry(write)),
+        "keep the customer with its expiry in one command, SETEX (`set_ex`) as the notes do: \
+         with SET and then EXPIRE, a crash between the two leaves an entry that never expires; \
+         the request sent {}",
+        short_listing(&sent)
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_customer_is_a_json_404_remembered_briefly_if_at_all() {
+    let setup = setup().await;
+    let path = format!("/customers/{}", ObjectId::new());
+    for attempt in ["first", "second"] {
+        let reply = call(&setup, "GET", &path, None).await;
+        let message = reply.expect_error(
+            404,
+            &format!(
+                "the {attempt} lookup of a customer that does not exist is 404 Not Found with \
+                 the notes' JSON error, also when the answer comes from the cache"
+            ),
+        );
+        assert_eq!(
+            message, CUSTOMER_NOT_FOUND,
+            "the notes fix the 404's message: {{\"error\": \"Customer not found\"}}"
+        );
+    }
+    let mut control = setup.control.clone();
+    for key in inspect::keys(&mut control).await {
+        let ttl = inspect::ttl(&mut control, &key).await;
+        assert!(
+            matches!(ttl, Some(seconds) if (1..=300).contains(&seconds)),
+            "after a 404, Redis holds {key} with TTL {ttl:?} (None: no expiry): \"no such \
+             customer\" may be remembered, but only briefly (MISSING_TTL_SECONDS, with SETEX), \
+             never for ever or for the hour a found customer gets, or a customer created \
+             meanwhile stays \"not found\""
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_analysis_is_accepted_at_once_with_its_location() {
+    let setup = setup().await;
+    let customer = first_customer(&setup.env).await.id.to_hex();
+    let request = json!({"kind": "revenue_by_customer", "params": {"customer_id": customer}});
+    let (reply, _, mongo) = recorded(
+        &setup.env,
+        call(&setup, "POST", "/analyses", Some(&request.to_string())),
+    )
+    .await;
+    reply.expect_status(
+        202,
+        "an analysis may take longer than a client waits: POST /analyses queues a job and \
+         answers 202 Accepted at once, not 200 (the work is accepted, not done); answer \
+         `(StatusCode::ACCEPTED, ...)`",
+    );
+    let body = reply.json("the accepted analysis");
+    let Some(id) = body["id"].as_str().map(str::to_owned) else {
+        panic!(
+            "the 202 answer of POST /analyses must be {{\"id\", \"state\": \"queued\"}} with the \
+             id `billing.queue.submit` gave, got {body}"
+        );
+    };
+    assert_eq!(
+        reply.location(),
+        Some(format!("/analyses/{id}").as_str()),
+        "a 202 answer says where the client can follow the job: its `Location` header must be \
+         `/analyses/{{id}}`; add `[(header::LOCATION, format!(\"/analyses/{{id}}\"))]` to the answer"
+    );
+    assert_eq!(
+        body["state"], "queued",
+        "an analysis just accepted is queued: the 202 body is {{\"id\", \"state\": \"queued\"}}"
+    );
+    assert!(
+        !mongo.used("aggregate"),
+        "POST /analyses ran the analysis inside the request (it sent {} to MongoDB): check the \
+         parameters with `Analysis::parse` and queue the job with `billing.queue.submit`; a \
+         worker runs it later",
+        mongo.listing()
+    );
+    let job = setup
+        .queue
+        .get(&id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| {
+            panic!(
+                "the id answered, {id}, is no job of the queue: submit the job with \
+             `billing.queue.submit` and answer the id it gives"
+            )
+        });
+    assert_eq!(
+        (
+            job.kind.as_str(),
+            serde_json::from_str::<Value>(&job.params).ok()
+        ),
+        ("revenue_by_customer", Some(request["params"].clone())),
+        "the job is the analysis asked for: kind `request.kind`, params the request's `params` \
+         as JSON text (`NewJob::new(&request.kind, params.to_string())`)"
+    );
+    assert_eq!(
+        job.state,
+        JobState::Queued,
+        "POST /analyses only queues the job; a worker runs it later"
+    );
+    let id = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
+    let job = setup.queue.get(&id).await.ok().flatten();
+    assert_eq!(
+        job.and_then(|job| serde_json::from_str::<Value>(&job.params).ok()),
+        Some(json!({})),
+        "an analysis asked for without `params` is queued with the params `{{}}`"
+    );
+}
+
+#[tokio::test]
+async fn an_analysis_is_followed_until_its_result_is_shown() {
+    let setup = setup().await;
+    let params = json!({"n": 3});
+    let id = submit(&setup, json!({"kind": "top_customers", "params": params})).await;
+    let path = format!("/analyses/{id}");
+
+    let reply = call(&setup, "GET", &path, None).await;
+    reply.expect_status(200, "following an analysis that exists");
+    let body = reply.json("the analysis's state");
+    assert_eq!(
+        (&body["id"], &body["kind"], &body["state"]),
+        (&json!(id), &json!("top_customers"), &json!("queued")),
+        "GET /analyses/{{id}} answers {{\"id\", \"kind\", \"state\", \"result\"}} from \
+         `billing.queue.get`; an analysis no worker has run yet is queued; got {body}"
+    );
+    assert!(
+        body.get("result").is_some_and(Value::is_null),
+        "an analysis that has not succeeded has no result yet: \"result\" is null until then \
+         (`results::visible` answers `None`); got {body}"
+    );
+
+    assert_eq!(
+        run_one(&setup).await,
+        Step::Succeeded(id.clone()),
+        "the job POST /analyses queued must be one the lab's worker can run: kind and params as \
+         asked"
+    );
+    let reply = call(&setup, "GET", &path, None).await;
+    reply.expect_status(200, "following an analysis that has succeeded");
+    let body = reply.json("the analysis's result");
+    assert_eq!(
+        body["state"], "succeeded",
+        "GET /analyses/{{id}} answers the job's current state, read from the queue on every \
+         request; got {body}"
+    );
+    let expected = analysis_of(&setup.env, "top_customers", &params).await;
+    assert_eq!(
+        body["result"], expected,
+        "once the analysis has succeeded, \"result\" is its result as the worker saved it: \
+         `results::visible(&billing.database, &job)`, which is what `lab::analysis` computes"
+    );
+
+    let cancelled = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
+    setup
+        .queue
+        .cancel(&cancelled)
+        .await
+        .unwrap_or_else(|error| panic!("cannot cancel the test's job: {error}"));
+    let reply = call(&setup, "GET", &format!("/analyses/{cancelled}"), None).await;
+    reply.expect_status(200, "following an analysis that was cancelled");
+    let body = reply.json("a cancelled analysis");
+    assert!(
+        body["state"] == "cancelled" && body.get("result").is_some_and(Value::is_null),
+        "a cancelled analysis is shown as the queue has it, \"state\": \"cancelled\", with \
+         \"result\": null; got {body}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_requests_and_unknown_ids_get_json_errors() {
+    let setup = setup().await;
+    let reply = call(&setup, "GET", "/customers/not-a-customer", None).await;
+    reply.expect_error(
+        400,
+        "a customer id that is not 24 hexadecimal digits is malformed: answer 400 Bad Request \
+         with a JSON error (`parse_id`), never a panic or a 500 as the notes' Flask app did",
+    );
+    let unknown = "64b0000000000000000000ff";
+    let reply = call(&setup, "GET", &format!("/analyses/{unknown}"), None).await;
+    let message = reply.expect_error(
+        404,
+        "an analysis the queue does not know is 404 Not Found with a JSON error: \
+         `billing.queue.get` answers `None`, which is `ApiError::NotFound(ANALYSIS_NOT_FOUND)`, \
+         not a panic or a 500",
+    );
+    assert_eq!(
+        message, ANALYSIS_NOT_FOUND,
+        "the table fixes the 404's message: {{\"error\": \"Analysis not found\"}}"
+    );
+    let reply = call(&setup, "GET", "/analyses/not-an-analysis", None).await;
+    reply.expect_error(
+        400,
+        "an analysis id that is not 24 hexadecimal digits is malformed: answer 400 with a JSON \
+         error (`parse_id`)",
+    );
+    for (request, what) in [
+        (json!({"kind": "astrology"}).to_string(), "an unknown kind"),
+        (
+            json!({"kind": "top_customers", "params": {"n": "ten"}}).to_string(),
+            "parameters the analysis refuses",
+        ),
+    ] {
+        let reply = call(&setup, "POST", "/analyses", Some(&request)).await;
+        reply.expect_error(
+            422,
+            &format!(
+                "POST /analyses with {what} is refused before anything is queued: check with \
+                 `Analysis::parse(&kind, &params)` and answer its error as 422 Unprocessable \
+                 Entity with a JSON error"
+            ),
+        );
+    }
+    for request in [r#"{"kind": "#, r#"{"params": {}}"#] {
+        let reply = call(&setup, "POST", "/analyses", Some(request)).await;
+        let status = reply.status.as_u16();
+        assert!(
+            status == 400 || status == 422,
+            "POST /analyses with the body {request:?} must be refused with 400 or 422 and a JSON \
+             error, got {status} {:?}: take the body as `Result<Json<_>, JsonRejection>` and \
+             answer the rejection with `?` (ApiError has a `From` for it)",
+            reply.text()
+        );
+        reply.expect_error(status, "a body that is not an analysis request");
+    }
+    assert_eq!(
+        setup
+            .queue
+            .list(None, None, 10)
+            .await
+            .map(|jobs| jobs.len())
+            .ok(),
+        Some(0),
+        "a refused request queues nothing: check the request before `billing.queue.submit`"
+    );
+    let id = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
+    for wait in ["9999", "soon", "-1"] {
+        let reply = call(&setup, "GET", &format!("/analyses/{id}?wait={wait}"), None).await;
+        reply.expect_error(
+            400,
+            &format!(
+                "?wait={wait} is not a wait of 0 to MAX_WAIT seconds: answer 400 with a JSON error \
+                 (take the query as `Result<Query<WaitQuery>, QueryRejection>` and check the range)"
+            ),
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_is_told_when_the_analysis_is_done_without_polling() {
+    let mut setup = setup().await;
+    let params = json!({});
+    let id = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
+    let key = setup.queue.keys().shard_of(&id).events(&id);
+    let recording = setup.env.record_redis().await;
+    let address = setup.server.address;
+    let path = format!("/analyses/{id}?wait=10");
+    let waiter = tokio::spawn(async move { call_at(address, "GET", &path, None).await });
+    let blocked = until_blocked(&mut setup.control, &waiter).await;
+    let Some(blocked) = blocked else {
+        let answered = waiter.is_finished();
+        waiter.abort();
+        let sent = recording.finish().await;
+        if answered {
+            panic!(
+                "GET /analyses/{{id}}?wait=10 answered while the analysis was still queued, \
+                 without waiting: with ?wait=SECONDS the answer comes when the job is over, or \
+                 when the time is up; it sent {}",
+                short_listing(&sent)
+            );
+        }
+        panic!(
+            "GET /analyses/{{id}}?wait=10 was waiting, but never blocked in Redis: a loop that \
+             reads the job, sleeps and reads again (polling) hears the news late and sends a \
+             request every turn. Let Redis do the waiting: `XREAD BLOCK <ms> STREAMS \
+             <events_key> <last event id>` on the job's event stream answers the moment the next \
+             event is added. It sent {}",
+            short_listing(&sent)
+        );
+    };
+    assert!(
+        !setup.shared.contains(&blocked.id),
+        "the waiting request blocked on a connection every request shares (`billing.cache`, or \
+         the queue's): while it waits, every other request's commands queue behind it. Block on \
+         a connection of its own: `billing.waiting_connection().await?`"
+    );
+    assert_eq!(
+        blocked.command, "xread",
+        "the waiting request blocked in `{}`: wait for the job's end on its event stream, \
+         `XREAD BLOCK <ms> STREAMS <events_key> <last event id>`, where the queue records every \
+         change of the job",
+        blocked.command
+    );
+    assert_eq!(
+        run_one(&setup).await,
+        Step::Succeeded(id.clone()),
+        "the job POST /analyses queued must be one the lab's worker can run"
+    );
+    let reply = waiter
+        .await
+        .unwrap_or_else(|error| panic!("the waiting request's task failed: {error}"));
+    let sent = recording.finish().await;
+    reply.expect_status(200, "a wait that ends with the job");
+    let body = reply.json("the waited-for analysis");
+    assert_eq!(
+        body["state"], "succeeded",
+        "a waiting request answers once the job is over, with the state it ended in: read the \
+         job again after the wait; got {body}"
+    );
+    let expected = analysis_of(&setup.env, "invoice_status_summary", &params).await;
+    assert_eq!(
+        body["result"], expected,
+        "the answer of a wait that ended with success carries the result \
+         (`results::visible`), so the client needs no second request"
+    );
+    let starts = xread_starts(&sent, &key);
+    assert!(
+        !starts.is_empty(),
+        "the waiting request blocked, but not on the job's event stream {key}: block on \
+         `events_key(&billing.queue, &id)`, where the queue records the job's end; it sent {}",
+        short_listing(&sent)
+    );
+    let events = setup
+        .queue
+        .events(&id, None)
+        .await
+        .unwrap_or_else(|error| panic!("cannot read the job's events: {error}"));
+    let last = events
+        .iter()
+        .rfind(|event| event.data.is_final())
+        .and_then(|event| stream_id(&event.id))
+        .unwrap_or_else(|| panic!("the job's stream records its end: {events:?}"));
+    for start in &starts {
+        assert!(
+            start != "$",
+            "the waiting request read the stream from `$`, which means \"only what is added \
+             from now on\": an event added between the look at the job and the XREAD is missed, \
+             and the wait lasts until its time is up. Read after the id of the last event seen \
+             (`0-0` before any)"
+        );
+        assert!(
+            stream_id(start).is_none_or(|start| start < last),
+            "after the job's final event the waiting request asked for events after it (XREAD \
+             from {start}), waiting for news that never comes: stop waiting as soon as the \
+             stream records a final state (`event.data.is_final()`)"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_analysis_is_answered_at_once_and_a_wait_ends_on_time() {
+    let mut setup = setup().await;
+    let id = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
+    assert_eq!(
+        run_one(&setup).await,
+        Step::Succeeded(id.clone()),
+        "the job POST /analyses queued must be one the lab's worker can run"
+    );
+    let address = setup.server.address;
+    let path = format!("/analyses/{id}?wait=10");
+    let waiter = tokio::spawn(async move { call_at(address, "GET", &path, None).await });
+    if let Some(blocked) = until_blocked(&mut setup.control, &waiter).await {
+        waiter.abort();
+        panic!(
+            "the analysis had already succeeded, yet GET /analyses/{{id}}?wait=10 blocked in \
+             Redis (in `{}`) instead of answering: look at the job first, and read its events \
+             from the start (`0-0`), so a job that is over is answered at once",
+            blocked.command
+        );
+    }
+    let reply = waiter
+        .await
+        .unwrap_or_else(|error| panic!("the waiting request's task failed: {error}"));
+    reply.expect_status(200, "waiting for an analysis that is already over");
+    let body = reply.json("the finished analysis");
+    assert!(
+        body["state"] == "succeeded" && !body["result"].is_null(),
+        "waiting for an analysis that is over answers at once with its state and result; got \
+         {body}"
+    );
+
+    let queued = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
+    let path = format!("/analyses/{queued}?wait=1");
+    let reply = tokio::time::timeout(Duration::from_secs(11), call(&setup, "GET", &path, None))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "GET /analyses/{{id}}?wait=1 had not answered 11 s later: a wait gives up when its \
+             time is up. Give each blocking read only the time left, in milliseconds, and never \
+             `BLOCK 0`, which waits for ever"
+            )
+        });
+    reply.expect_status(200, "a wait whose time ran out");
+    let body = reply.json("an analysis still queued");
+    assert!(
+        body["state"] == "queued" && body.get("result").is_some_and(Value::is_null),
+        "when the wait's time is up the answer is the job as it stands, \"state\": \"queued\" \
+         with \"result\": null; got {body}"
+    );
+}
