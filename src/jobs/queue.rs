@@ -485,14 +485,23 @@ impl JobQueue {
     /// Extends `claim`'s lease by `lease`; `false` when the claim is no
     /// longer the job's, and the worker must stop.
     pub async fn heartbeat(&self, claim: &Claim, lease: Duration) -> RedisResult<bool> {
-        let mut redis = self.redis.clone();
-        let kept: i64 = self
-            .on_job(&compiled::HEARTBEAT, &claim.id)
-            .arg(claim.token)
-            .arg(lease.as_millis().max(1) as u64)
-            .invoke_async(&mut redis)
-            .await?;
-        Ok(kept == 1)
+        Ok(self
+            .heartbeat_many(std::slice::from_ref(claim), lease)
+            .await?
+            == [true])
+    }
+
+    /// Extends the leases of `claims` by `lease`, one script per shard: for
+    /// each claim, in order, whether it still held its job (a run whose
+    /// claim is lost must stop).
+    pub async fn heartbeat_many(
+        &self,
+        claims: &[Claim],
+        lease: Duration,
+    ) -> RedisResult<Vec<bool>> {
+        let lease = lease.as_millis().max(1) as u64;
+        self.per_shard(&compiled::HEARTBEAT, claims, Some(lease))
+            .await
     }
 
     /// Records how far `claim`'s run has got; `false` when the claim is no
@@ -520,6 +529,19 @@ impl JobQueue {
     /// claim, in order, whether it still held its job (a fenced one's
     /// result must not be shown).
     pub async fn complete_many(&self, claims: &[Claim]) -> RedisResult<Vec<bool>> {
+        self.per_shard(&compiled::COMPLETE, claims, None).await
+    }
+
+    /// Runs `script` once per shard that holds jobs of `claims`, with
+    /// `first` (if any) and then the tokens of that shard's claims as its
+    /// arguments: for each claim, in order, whether the script answered 1
+    /// for it (the claim still held its job).
+    async fn per_shard(
+        &self,
+        script: &'static Script,
+        claims: &[Claim],
+        first: Option<u64>,
+    ) -> RedisResult<Vec<bool>> {
         let mut outcomes = vec![false; claims.len()];
         let mut redis = self.redis.clone();
         for (index, shard) in self.keys.shards().iter().enumerate() {
@@ -530,13 +552,16 @@ impl JobQueue {
                 continue;
             }
             let ids: Vec<&str> = mine.iter().map(|&at| claims[at].id.as_str()).collect();
-            let mut invocation = self.on_shard(&compiled::COMPLETE, shard, &ids, None);
+            let mut invocation = self.on_shard(script, shard, &ids, None);
+            if let Some(first) = first {
+                invocation.arg(first);
+            }
             for &at in &mine {
                 invocation.arg(claims[at].token);
             }
-            let done: Vec<i64> = invocation.invoke_async(&mut redis).await?;
-            for (&at, done) in mine.iter().zip(done) {
-                outcomes[at] = done == 1;
+            let answers: Vec<i64> = invocation.invoke_async(&mut redis).await?;
+            for (&at, answer) in mine.iter().zip(answers) {
+                outcomes[at] = answer == 1;
             }
         }
         Ok(outcomes)

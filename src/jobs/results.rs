@@ -42,12 +42,8 @@ pub async fn save(
     claim: &Claim,
     result: &Value,
 ) -> mongodb::error::Result<()> {
-    let stored = bson::serialize_to_bson(result).unwrap_or(bson::Bson::Null);
     results(database)
-        .update_one(
-            doc! { "job_id": &claim.id, "token": claim.token as i64 },
-            doc! { "$set": { "result": stored, "saved_at": DateTime::now() } },
-        )
+        .update_one(run_of(claim), saved(result))
         .upsert(true)
         .await?;
     Ok(())
@@ -58,12 +54,81 @@ pub async fn save(
 /// result is still found ([`kept`]).
 pub async fn mark_completed(database: &Database, claim: &Claim) -> mongodb::error::Result<()> {
     results(database)
-        .update_one(
-            doc! { "job_id": &claim.id, "token": claim.token as i64 },
-            doc! { "$set": { "completed": true } },
-        )
+        .update_one(run_of(claim), COMPLETED.clone())
         .await?;
     Ok(())
+}
+
+/// [`save`] for several runs in one command to the server (one `update`
+/// command with a statement per run, each an upsert as in [`save`]).
+pub async fn save_many(
+    database: &Database,
+    runs: &[(&Claim, &Value)],
+) -> mongodb::error::Result<()> {
+    let statements = runs
+        .iter()
+        .map(|(claim, result)| statement(claim, saved(result), true));
+    update_all(database, statements).await
+}
+
+/// [`mark_completed`] for several runs in one command to the server.
+pub async fn mark_completed_many(
+    database: &Database,
+    claims: &[&Claim],
+) -> mongodb::error::Result<()> {
+    let statements = claims
+        .iter()
+        .map(|claim| statement(claim, COMPLETED.clone(), false));
+    update_all(database, statements).await
+}
+
+/// The stored result of one run: the job's id and the run's token.
+fn run_of(claim: &Claim) -> Document {
+    doc! { "job_id": &claim.id, "token": claim.token as i64 }
+}
+
+/// The update that stores `result`.
+fn saved(result: &Value) -> Document {
+    let stored = bson::serialize_to_bson(result).unwrap_or(bson::Bson::Null);
+    doc! { "$set": { "result": stored, "saved_at": DateTime::now() } }
+}
+
+/// The update that marks a run's result as the job's.
+static COMPLETED: std::sync::LazyLock<Document> =
+    std::sync::LazyLock::new(|| doc! { "$set": { "completed": true } });
+
+/// One statement of an `update` command: `update` on `claim`'s run.
+fn statement(claim: &Claim, update: Document, upsert: bool) -> Document {
+    doc! { "q": run_of(claim), "u": update, "upsert": upsert }
+}
+
+/// Runs `statements` as one `update` command, unordered (one run's failure
+/// does not stop the others'), and fails if any of them failed: the server
+/// answers `ok: 1` with a list of `writeErrors` then, which the typed
+/// `update_one` would have turned into an error.
+async fn update_all(
+    database: &Database,
+    statements: impl Iterator<Item = Document>,
+) -> mongodb::error::Result<()> {
+    let statements: Vec<Document> = statements.collect();
+    if statements.is_empty() {
+        return Ok(());
+    }
+    let answer = database
+        .run_command(doc! { "update": RESULTS, "updates": statements, "ordered": false })
+        .await?;
+    match answer.get_array("writeErrors") {
+        Ok(errors) if !errors.is_empty() => Err(mongodb::error::Error::custom(format!(
+            "{} of the results were not written, the first because: {}",
+            errors.len(),
+            errors
+                .first()
+                .and_then(bson::Bson::as_document)
+                .and_then(|error| error.get_str("errmsg").ok())
+                .unwrap_or("the server did not say")
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The result of job `id` once the job is gone from Redis (after its

@@ -160,15 +160,23 @@ end
 return {claimed, contested}
 ";
 
-/// Job: the claimed one. `args`: token, lease milliseconds. Extends the
-/// lease of the claim holding `token`; 0 when that claim is no longer the
-/// job's (its lease was lost, or the job was cancelled).
+/// Jobs: the claimed ones. `args`: lease milliseconds, then their tokens in
+/// the same order. Extends the lease of each claim that still holds its
+/// job. Returns one 1 (extended) or 0 per job: 0 when that claim is no
+/// longer the job's (its lease was lost, or the job was cancelled).
 pub const HEARTBEAT: &str = r"
-local id, token, lease = ids[1], args[1], tonumber(args[2])
-if not holds(id, token) then return 0 end
-redis.call('HSET', job_key(id), 'lease_until_ms', now + lease)
-redis.call('ZADD', LEASES, now + lease, id)
-return 1
+local lease = tonumber(args[1])
+local kept = {}
+for i, id in ipairs(ids) do
+  if holds(id, args[1 + i]) then
+    redis.call('HSET', job_key(id), 'lease_until_ms', now + lease)
+    redis.call('ZADD', LEASES, now + lease, id)
+    kept[i] = 1
+  else
+    kept[i] = 0
+  end
+end
+return kept
 ";
 
 /// Job: the claimed one. `args`: token, steps done, steps in all, note.

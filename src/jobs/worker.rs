@@ -1,15 +1,20 @@
-//! Workers: claim a job, run its analysis while keeping the lease alive,
-//! save the result, complete. [`run`] keeps several jobs going at once on
-//! tokio, takes back the leases of dead workers, and on shutdown hands the
-//! jobs it holds back to the queue.
+//! Workers: claim jobs, run their analyses while keeping the leases alive,
+//! save the results, complete. [`run`] keeps several jobs going at once on
+//! tokio, claiming and finishing them in batches ([`crew`]), takes back the
+//! leases of dead workers, and on shutdown hands the jobs it holds back to
+//! the queue.
 
-use std::time::Duration;
+mod crew;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use mongodb::Database;
 use serde_json::Value;
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{Semaphore, broadcast, watch};
 use tokio::task::JoinSet;
 
+use self::crew::Crew;
 use super::events::Changes;
 use super::kinds::{Job, ProgressSender};
 use super::queue::{Claim, FailOutcome, JobQueue};
@@ -39,7 +44,7 @@ pub enum Step {
 
 /// The queue or the database could not be reached for the worker's own
 /// bookkeeping (a failing analysis is a [`Step::Failed`], not this).
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StepError {
     /// Redis.
     #[error("the job queue is unavailable: {0}")]
@@ -109,16 +114,22 @@ pub async fn step(
     database: &Database,
     options: &WorkerOptions,
 ) -> Result<Step, StepError> {
+    // A fresh semaphore of one always has its permit.
+    let Ok(slot) = Arc::new(Semaphore::new(1)).try_acquire_owned() else {
+        return Ok(Step::Idle);
+    };
+    let Some(claim) = queue.claim(options.lease).await? else {
+        return Ok(Step::Idle);
+    };
     let (_keep, never) = watch::channel(false);
-    match queue.claim(options.lease).await? {
-        None => Ok(Step::Idle),
-        Some(claim) => execute(queue, database, claim, options, never).await,
-    }
+    Crew::start(queue.clone(), database.clone(), *options)
+        .execute(claim, slot, never)
+        .await
 }
 
 /// Runs a worker with `options.concurrency` slots until `shutdown` turns
-/// true, then hands back the jobs it holds and returns what it did. A slot
-/// that cannot reach Redis or MongoDB waits (doubling up to
+/// true, then hands back the jobs it holds and returns what it did. When
+/// Redis or MongoDB cannot be reached the worker waits (doubling up to
 /// [`OUTAGE_PAUSE_CAP`]) and tries again; a job it held meanwhile comes
 /// back when its lease runs out.
 pub async fn run(
@@ -130,87 +141,157 @@ pub async fn run(
     run_woken(queue, database, options, shutdown, Changes::polling()).await
 }
 
-/// [`run`], with idle slots woken as soon as `ready` (from
-/// [`Changes::listen_ready`]) hears of a queued job instead of at their
-/// next poll.
+/// [`run`], with an idle worker woken as soon as `ready` (from
+/// [`Changes::listen_ready`]) hears of a queued job instead of at its next
+/// poll.
+///
+/// The worker claims as many jobs as it has free slots in one round trip
+/// ([`JobQueue::claim_many`]), runs each on a task of its own, and finishes
+/// them in batches (see [`crew`]): a busy worker makes a few round trips
+/// per batch of jobs rather than several per job, and an idle one picks up
+/// a lone job as soon as it hears of it.
 pub async fn run_woken(
     queue: JobQueue,
     database: Database,
     options: WorkerOptions,
-    shutdown: watch::Receiver<bool>,
+    mut shutdown: watch::Receiver<bool>,
     ready: Changes,
 ) -> WorkerReport {
     // Without the index the worker still works, only slower.
     if let Err(error) = results::ensure_indexes(&database).await {
         tracing::warn!("cannot create the index of job results: {error}");
     }
-    let mut slots = JoinSet::new();
-    for _ in 0..options.concurrency.max(1) {
-        let (queue, database, shutdown) = (queue.clone(), database.clone(), shutdown.clone());
-        slots.spawn(slot(queue, database, options, shutdown, ready.subscribe()));
-    }
-    slots.spawn(deliverer(queue, options, shutdown));
-    let mut total = WorkerReport::default();
-    while let Some(report) = slots.join_next().await {
-        match report {
-            Ok(report) => total.add(&report),
-            // A slot only ends by returning; a panic in it is a bug here,
-            // and the other slots carry on.
-            Err(error) => tracing::error!("a worker slot stopped: {error}"),
-        }
-    }
-    total
-}
-
-async fn slot(
-    queue: JobQueue,
-    database: Database,
-    options: WorkerOptions,
-    mut shutdown: watch::Receiver<bool>,
-    mut ready: broadcast::Receiver<String>,
-) -> WorkerReport {
+    let deliveries = tokio::spawn(deliverer(queue.clone(), options, shutdown.clone()));
+    let crew = Crew::start(queue.clone(), database, options);
+    let slots = Arc::new(Semaphore::new(options.concurrency.max(1)));
+    // `ready` stays alive while the worker runs: its sender is in it.
+    let mut heard = ready.subscribe();
+    let mut runs = JoinSet::new();
     let mut report = WorkerReport::default();
     let mut pause = options.poll;
+    let mut last_reap: Option<Instant> = None;
     while !*shutdown.borrow() {
-        let step = match queue.claim(options.lease).await {
-            Ok(Some(claim)) => execute(&queue, &database, claim, &options, shutdown.clone()).await,
-            Ok(None) => Ok(Step::Idle),
-            Err(error) => Err(StepError::from(error)),
-        };
-        let wait = match step {
-            Ok(Step::Idle) => {
-                // Dead workers' leases are taken back by whoever is idle.
-                match queue.reap().await {
-                    Ok(0) => {
-                        tokio::select! {
+        let mut failing = ended(&mut runs, &mut report);
+        let free = slots.available_permits();
+        if free == 0 {
+            tokio::select! {
+                // A slot came free (it is given back at once, to be taken
+                // with the others that came free with it).
+                _ = slots.clone().acquire_owned() => {}
+                Some(run) = runs.join_next() => failing |= record(run, &mut report),
+                _ = shutdown.changed() => {}
+            }
+        } else {
+            // What was heard so far is answered by this claim.
+            while matches!(
+                heard.try_recv(),
+                Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_))
+            ) {}
+            match claim(&queue, &crew, &slots, free, &mut runs, &shutdown, &options).await {
+                Ok(true) => pause = options.poll,
+                Ok(false) => {
+                    // Dead workers' leases are taken back by whoever is
+                    // idle, once per poll at most.
+                    let reaped = if last_reap.is_none_or(|at| at.elapsed() >= options.poll) {
+                        last_reap = Some(Instant::now());
+                        queue.reap().await.map_err(StepError::from)
+                    } else {
+                        Ok(0)
+                    };
+                    match reaped {
+                        Ok(0) => tokio::select! {
                             () = tokio::time::sleep(options.poll) => {}
                             _ = shutdown.changed() => {}
-                            _ = ready.recv() => {}
-                        }
-                        None
+                            _ = heard.recv() => {}
+                            Some(run) = runs.join_next() => failing |= record(run, &mut report),
+                        },
+                        Ok(_) => {}
+                        Err(error) => failing |= outage(&mut report, &error),
                     }
-                    Ok(_) => None,
-                    Err(error) => outage(&mut report, &mut pause, &StepError::from(error)),
                 }
+                Err(error) => failing |= outage(&mut report, &error),
             }
-            Ok(step) => {
-                pause = options.poll;
-                match step {
-                    Step::Succeeded(_) => report.succeeded += 1,
-                    Step::Failed(..) => report.failed += 1,
-                    Step::Fenced(_) => report.fenced += 1,
-                    Step::HandedBack(_) => report.handed_back += 1,
-                    Step::Idle => {}
-                }
-                None
-            }
-            Err(error) => outage(&mut report, &mut pause, &error),
-        };
-        if let Some(wait) = wait {
-            sleep_unless_stopped(wait, &mut shutdown).await;
+        }
+        if failing {
+            pause = (pause * 2).min(OUTAGE_PAUSE_CAP);
+            tracing::warn!("trying again in {pause:?}");
+            sleep_unless_stopped(pause, &mut shutdown).await;
         }
     }
+    // The runs see the shutdown too: each hands its job back, or finishes
+    // it if its result is already with the finisher.
+    while let Some(run) = runs.join_next().await {
+        record(run, &mut report);
+    }
+    report.outages += crew.outages();
+    match deliveries.await {
+        Ok(deliveries) => report.add(&deliveries),
+        Err(error) => tracing::error!("the webhook deliverer stopped: {error}"),
+    }
     report
+}
+
+/// Claims up to `free` jobs and starts their runs; `false` when none was
+/// ready.
+async fn claim(
+    queue: &JobQueue,
+    crew: &Crew,
+    slots: &Arc<Semaphore>,
+    free: usize,
+    runs: &mut JoinSet<Result<Step, StepError>>,
+    shutdown: &watch::Receiver<bool>,
+    options: &WorkerOptions,
+) -> Result<bool, StepError> {
+    // Only this loop takes slots, so the free ones are still free.
+    let Ok(mut taken) = slots.clone().try_acquire_many_owned(free as u32) else {
+        return Ok(true);
+    };
+    let claims = queue.claim_many(options.lease, free).await?;
+    for claim in &claims {
+        if let Some(slot) = taken.split(1) {
+            let (crew, shutdown) = (crew.clone(), shutdown.clone());
+            let claim = claim.clone();
+            runs.spawn(async move { crew.execute(claim, slot, shutdown).await });
+        }
+    }
+    Ok(!claims.is_empty())
+}
+
+/// Records the runs that are over; `true` if one could not reach Redis or
+/// MongoDB.
+fn ended(runs: &mut JoinSet<Result<Step, StepError>>, report: &mut WorkerReport) -> bool {
+    let mut failing = false;
+    while let Some(run) = runs.try_join_next() {
+        failing |= record(run, report);
+    }
+    failing
+}
+
+/// Counts what a run came to; `true` if it could not reach Redis or
+/// MongoDB.
+fn record(
+    run: Result<Result<Step, StepError>, tokio::task::JoinError>,
+    report: &mut WorkerReport,
+) -> bool {
+    match run {
+        Ok(Ok(step)) => {
+            match step {
+                Step::Succeeded(_) => report.succeeded += 1,
+                Step::Failed(..) => report.failed += 1,
+                Step::Fenced(_) => report.fenced += 1,
+                Step::HandedBack(_) => report.handed_back += 1,
+                Step::Idle => {}
+            }
+            false
+        }
+        Ok(Err(error)) => outage(report, &error),
+        // A run only ends by returning (the analysis's panic is caught
+        // inside it); a panic here is a bug, and the other runs carry on.
+        Err(error) => {
+            tracing::error!("a job's run stopped: {error}");
+            false
+        }
+    }
 }
 
 /// Calls the webhooks of finished jobs, one at a time.
@@ -228,7 +309,11 @@ async fn deliverer(
                 None
             }
             Ok(false) => Some(options.poll),
-            Err(error) => outage(&mut report, &mut pause, &StepError::from(error)),
+            Err(error) => {
+                outage(&mut report, &StepError::from(error));
+                pause = (pause * 2).min(OUTAGE_PAUSE_CAP);
+                Some(pause)
+            }
         };
         if let Some(wait) = wait {
             sleep_unless_stopped(wait, &mut shutdown).await;
@@ -244,11 +329,11 @@ async fn sleep_unless_stopped(wait: Duration, shutdown: &mut watch::Receiver<boo
     }
 }
 
-fn outage(report: &mut WorkerReport, pause: &mut Duration, error: &StepError) -> Option<Duration> {
+/// Counts an outage and logs it; always `true` (the caller pauses).
+fn outage(report: &mut WorkerReport, error: &StepError) -> bool {
     report.outages += 1;
-    *pause = (*pause * 2).min(OUTAGE_PAUSE_CAP);
-    tracing::warn!("{error}; trying again in {:?}", *pause);
-    Some(*pause)
+    tracing::warn!("{error}");
+    true
 }
 
 /// Why an analysis did not produce a result.
@@ -274,76 +359,6 @@ async fn analyse(
             retryable: !matches!(error, AnalysisError::InvalidParameter { .. }),
             message: error.to_string(),
         })
-}
-
-/// Runs `claim`'s job on a task of its own (a panic fails that job only),
-/// renewing the lease; stops when the claim is lost or the worker stops.
-async fn execute(
-    queue: &JobQueue,
-    database: &Database,
-    claim: Claim,
-    options: &WorkerOptions,
-    mut shutdown: watch::Receiver<bool>,
-) -> Result<Step, StepError> {
-    let lease = options.lease;
-    let (progress, mut reports) = mpsc::unbounded_channel();
-    let mut task = tokio::spawn(analyse(
-        database.clone(),
-        claim.clone(),
-        options.drills,
-        progress,
-    ));
-    // However this function ends (Redis failing included), the run stops.
-    let _stop_run = AbortOnDrop(task.abort_handle());
-    let mut heartbeat = tokio::time::interval((lease / 3).max(Duration::from_millis(1)));
-    heartbeat.tick().await;
-    loop {
-        tokio::select! {
-            Some(report) = reports.recv() => {
-                if !queue.progress(&claim, &report).await? {
-                    return Ok(Step::Fenced(claim.id));
-                }
-            }
-            finished = &mut task => {
-                // Reports sent just before the end are recorded first.
-                while let Ok(report) = reports.try_recv() {
-                    queue.progress(&claim, &report).await?;
-                }
-                return match finished {
-                    Ok(Ok(result)) => {
-                        results::save(database, &claim, &result).await?;
-                        if queue.complete(&claim).await? {
-                            results::mark_completed(database, &claim).await?;
-                            Ok(Step::Succeeded(claim.id))
-                        } else {
-                            Ok(Step::Fenced(claim.id))
-                        }
-                    }
-                    Ok(Err(failure)) => fail(queue, &claim, &failure.message, failure.retryable).await,
-                    Err(error) => {
-                        let message = if error.is_panic() {
-                            "the analysis panicked; this is a bug in the lab".to_owned()
-                        } else {
-                            format!("the analysis stopped: {error}")
-                        };
-                        fail(queue, &claim, &message, true).await
-                    }
-                };
-            }
-            _ = heartbeat.tick() => {
-                if !queue.heartbeat(&claim, lease).await? {
-                    return Ok(Step::Fenced(claim.id));
-                }
-            }
-            _ = shutdown.changed() => {
-                return if queue.release(&claim).await? {
-                    Ok(Step::HandedBack(claim.id))
-                } else {
-                    Ok(Step::Fenced(claim.id))
-                };
-            }
-        }
-    }
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);

@@ -1,0 +1,264 @@
+//! A worker claims, renews and finishes jobs in batches: a busy worker
+//! makes fewer round trips than it runs jobs, an idle one picks up a lone
+//! job when it hears of it (not at its next poll), renewed leases keep a
+//! long job its own, and stopping hands the running jobs back.
+
+use std::time::Duration;
+
+use bson::doc;
+use lab::jobs::results::{self, RESULTS};
+use lab::jobs::worker::{self, WorkerOptions, WorkerReport};
+use lab::jobs::{Changes, JobQueue, JobState, NewJob};
+use lab::testing::TestEnv;
+use tokio::sync::watch;
+
+/// A queue under a prefix of its own: the test Redis may be shared, and
+/// the wake-up channel is named by the prefix.
+async fn queue(env: &TestEnv) -> JobQueue {
+    let prefix = format!("batching-{}:", bson::oid::ObjectId::new().to_hex());
+    JobQueue::new(env.redis().await, prefix)
+}
+
+fn options(concurrency: usize, lease: Duration, poll: Duration) -> WorkerOptions {
+    WorkerOptions {
+        concurrency,
+        lease,
+        poll,
+        drills: true,
+    }
+}
+
+/// A worker running on the test's services until [`Running::stop`].
+struct Running {
+    stop: watch::Sender<bool>,
+    worker: tokio::task::JoinHandle<WorkerReport>,
+}
+
+impl Running {
+    fn start(env: &TestEnv, queue: &JobQueue, options: WorkerOptions, ready: Changes) -> Running {
+        let (stop, shutdown) = watch::channel(false);
+        let worker = tokio::spawn(worker::run_woken(
+            queue.clone(),
+            env.database().clone(),
+            options,
+            shutdown,
+            ready,
+        ));
+        Running { stop, worker }
+    }
+
+    async fn stop(self) -> WorkerReport {
+        self.stop.send(true).unwrap();
+        self.worker.await.unwrap()
+    }
+}
+
+async fn submit_all(queue: &JobQueue, job: &NewJob, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for _ in 0..count {
+        ids.push(queue.submit(job).await.unwrap().0);
+    }
+    ids
+}
+
+/// Waits (at most `limit`) until every job of `ids` is in a state `done`
+/// accepts.
+async fn wait_until(
+    queue: &JobQueue,
+    ids: &[String],
+    limit: Duration,
+    done: impl Fn(JobState) -> bool,
+) {
+    let all_done = async {
+        loop {
+            let mut pending = 0;
+            for id in ids {
+                if !done(queue.get(id).await.unwrap().unwrap().state) {
+                    pending += 1;
+                }
+            }
+            if pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(limit, all_done)
+        .await
+        .expect("the jobs got there in time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_worker_runs_sixty_jobs_in_fewer_round_trips_than_jobs() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let ids = submit_all(&queue, &NewJob::new("noop", "{}"), 60).await;
+    let redis_log = env.record_redis().await;
+    let mongo_log = env.record_mongo();
+    let running = Running::start(
+        &env,
+        &queue,
+        options(20, Duration::from_secs(30), Duration::from_millis(10)),
+        Changes::polling(),
+    );
+    wait_until(&queue, &ids, Duration::from_secs(60), JobState::is_final).await;
+    let report = running.stop().await;
+    let sent = redis_log.finish().await;
+    let written = mongo_log.finish();
+
+    assert_eq!(report.succeeded, 60, "{report:?}");
+    assert_eq!(report.failed + report.fenced + report.handed_back, 0);
+    // One by one, claiming and completing would be two scripts a job.
+    let scripts = sent.count("EVALSHA") + sent.count("EVAL");
+    assert!(scripts < 60, "{scripts} scripts for 60 jobs");
+    // One by one, saving and marking would be two updates a job.
+    let updates = written.all("update");
+    assert!(updates.len() < 60, "{} updates for 60 jobs", updates.len());
+    assert!(
+        updates.iter().any(|update| update.statements().len() > 1),
+        "some update saves several results: {}",
+        written.listing()
+    );
+    for id in &ids {
+        let job = queue.get(id).await.unwrap().unwrap();
+        assert_eq!((job.state, job.attempts), (JobState::Succeeded, 1));
+        let shown = results::visible(env.database(), &job).await.unwrap();
+        assert_eq!(shown, Some(serde_json::json!({})), "{id}");
+    }
+    let completed = env
+        .database()
+        .collection::<bson::Document>(RESULTS)
+        .count_documents(doc! { "completed": true })
+        .await
+        .unwrap();
+    assert_eq!(completed, 60, "one completed result per job");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_worker_picks_up_a_lone_job_when_it_hears_of_it_not_at_its_next_poll() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let ready = Changes::listen_ready(env.redis_url(), queue.prefix()).unwrap();
+    // A minute's poll: only the wake-up can start the job within the test.
+    let running = Running::start(
+        &env,
+        &queue,
+        options(4, Duration::from_secs(30), Duration::from_secs(60)),
+        ready,
+    );
+    let mut redis = env.redis().await;
+    let channel = queue.keys().ready_channel();
+    let subscribed = async {
+        loop {
+            let (_, subscribers): (String, u64) = redis::cmd("PUBSUB")
+                .arg("NUMSUB")
+                .arg(&channel)
+                .query_async(&mut redis)
+                .await
+                .unwrap();
+            if subscribers > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), subscribed)
+        .await
+        .expect("the worker subscribes to queued jobs");
+    // Long enough for the worker to have found the queue empty and gone
+    // idle (a job found by its first look would prove nothing).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let ids = submit_all(&queue, &NewJob::new("noop", "{}"), 1).await;
+    wait_until(&queue, &ids, Duration::from_secs(10), |state| {
+        state == JobState::Succeeded
+    })
+    .await;
+    let report = running.stop().await;
+    assert_eq!(report.succeeded, 1, "{report:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn renewed_leases_keep_a_job_that_outlasts_its_lease_with_its_worker() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    // One attempt: a lease taken back would fail the job for good.
+    let job = NewJob::new("sleep", r#"{"ms": 1200}"#).attempts(1);
+    let ids = submit_all(&queue, &job, 2).await;
+    // The idle slots reap every 10 ms, so a lease that ran out would be
+    // taken back at once.
+    let running = Running::start(
+        &env,
+        &queue,
+        options(3, Duration::from_millis(300), Duration::from_millis(10)),
+        Changes::polling(),
+    );
+    wait_until(&queue, &ids, Duration::from_secs(30), JobState::is_final).await;
+    let report = running.stop().await;
+    assert_eq!((report.succeeded, report.fenced), (2, 0), "{report:?}");
+    for id in &ids {
+        let job = queue.get(id).await.unwrap().unwrap();
+        assert_eq!((job.state, job.attempts), (JobState::Succeeded, 1));
+    }
+}
+
+#[tokio::test]
+async fn heartbeats_for_many_claims_renew_the_held_ones_and_report_the_lost() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    submit_all(&queue, &NewJob::new("noop", "{}"), 3).await;
+    let claims = queue.claim_many(Duration::from_secs(1), 3).await.unwrap();
+    assert_eq!(claims.len(), 3);
+    queue.cancel(&claims[1].id).await.unwrap();
+
+    let kept = queue
+        .heartbeat_many(&claims, Duration::from_secs(600))
+        .await
+        .unwrap();
+
+    assert_eq!(kept, [true, false, true]);
+    let mut redis = env.redis().await;
+    for claim in [&claims[0], &claims[2]] {
+        let lease_end: f64 = redis::cmd("ZSCORE")
+            .arg(queue.keys().shard_of(&claim.id).leases())
+            .arg(&claim.id)
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+        let job = queue.get(&claim.id).await.unwrap().unwrap();
+        assert!(
+            lease_end >= (job.updated_ms + 500_000) as f64,
+            "the lease now ends ten minutes on: {lease_end} vs {}",
+            job.updated_ms
+        );
+    }
+    assert!(
+        !queue.complete(&claims[1]).await.unwrap(),
+        "the cancelled job's claim stays void"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopping_worker_hands_back_every_running_job_without_using_an_attempt() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let ids = submit_all(&queue, &NewJob::new("sleep", r#"{"ms": 60000}"#), 3).await;
+    let running = Running::start(
+        &env,
+        &queue,
+        options(3, Duration::from_secs(30), Duration::from_millis(10)),
+        Changes::polling(),
+    );
+    wait_until(&queue, &ids, Duration::from_secs(30), |state| {
+        state == JobState::Running
+    })
+    .await;
+
+    let report = running.stop().await;
+
+    assert_eq!(report.handed_back, 3, "{report:?}");
+    for id in &ids {
+        let job = queue.get(id).await.unwrap().unwrap();
+        assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
+    }
+}
