@@ -2,7 +2,7 @@
 
 use bson::doc;
 use lab::services::{Origin, connect_mongodb};
-use lab::testing::TestEnv;
+use lab::testing::{TestEnv, Topology};
 use redis::AsyncCommands;
 
 #[tokio::test]
@@ -100,4 +100,63 @@ async fn a_recording_leaves_out_what_clients_send_to_keep_a_connection() {
         "connection upkeep was recorded as if the student had sent it: {}",
         sent.listing()
     );
+}
+
+#[tokio::test]
+async fn a_test_can_have_a_cluster_whose_masters_share_the_keys() {
+    let mut env = TestEnv::start_on(Topology::Cluster {
+        masters: 3,
+        replicas: 1,
+    })
+    .await;
+    let mut redis = env.redis_connection().await;
+    assert!(redis.is_cluster());
+    for n in 0..60 {
+        let () = redis.set(format!("key:{n}"), n).await.unwrap();
+    }
+    let nodes: Vec<(String, bool)> = env
+        .cluster_mut()
+        .expect("a cluster")
+        .nodes()
+        .iter()
+        .map(|node| (node.url().unwrap().to_owned(), node.started_as_master()))
+        .collect();
+    assert_eq!(nodes.len(), 6);
+    let mut held = Vec::new();
+    for (url, master) in &nodes {
+        let mut node = lab::services::connect_redis(url, Origin::Lab)
+            .await
+            .unwrap();
+        let role: Vec<redis::Value> = redis::cmd("ROLE").query_async(&mut node).await.unwrap();
+        let role = redis::from_redis_value::<String>(role[0].clone()).unwrap();
+        assert_eq!(role, if *master { "master" } else { "slave" }, "{url}");
+        if *master {
+            let keys: usize = redis::cmd("DBSIZE").query_async(&mut node).await.unwrap();
+            held.push(keys);
+        }
+    }
+    assert_eq!(held.iter().sum::<usize>(), 60, "{held:?}");
+    assert!(
+        held.iter().all(|&keys| keys > 0),
+        "every master holds some: {held:?}"
+    );
+    // One script may touch keys of one slot only: a hash tag puts them there.
+    let script = redis::Script::new("return redis.call('MSET', KEYS[1], 1, KEYS[2], 2)");
+    let error = script
+        .key("a")
+        .key("b")
+        .invoke_async::<()>(&mut redis)
+        .await
+        .unwrap_err();
+    // The cluster client refuses it before sending (Redis would answer CROSSSLOT).
+    assert!(
+        error.to_string().to_uppercase().contains("CROSSSLOT"),
+        "{error}"
+    );
+    let () = script
+        .key("{a}:one")
+        .key("{a}:two")
+        .invoke_async(&mut redis)
+        .await
+        .unwrap();
 }

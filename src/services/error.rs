@@ -65,6 +65,14 @@ pub enum ServiceError {
         /// The folder of its data.
         data: String,
     },
+    /// The nodes of a Redis Cluster started but did not form a working cluster.
+    #[error(
+        "the Redis Cluster did not form ({reason}); the nodes' logs are in their node-N folders under the cluster's folder"
+    )]
+    ClusterNotFormed {
+        /// What went wrong or was awaited.
+        reason: String,
+    },
     /// A file or folder of the lab could not be used.
     #[error("{context}: {source}")]
     Io {

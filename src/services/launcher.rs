@@ -82,6 +82,14 @@ impl ManagedServer {
         self.stop_now();
     }
 
+    /// Kills it at once (SIGKILL), as a crash or a power cut would: it saves
+    /// nothing. For fault tests.
+    pub fn kill(mut self) {
+        if let Some(child) = self.child.take() {
+            child.kill();
+        }
+    }
+
     /// Leaves it running after this value is gone, returning its pid.
     pub fn detach(mut self) -> u32 {
         self.child.take().map(ChildProcess::release).unwrap_or(0)

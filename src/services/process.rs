@@ -105,6 +105,12 @@ impl ChildProcess {
         let _ = self.child.wait();
     }
 
+    /// Kills the process at once (SIGKILL) and reaps it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Lets the process run on without us; used once a detached server is up.
     pub fn release(self) -> u32 {
         self.child.id()

@@ -42,6 +42,27 @@ impl std::fmt::Debug for RedisOptions {
 
 /// Starts `redis-server` (at `program`) and waits until it answers PING.
 pub async fn start(program: &Path, options: &RedisOptions) -> Result<ManagedServer, ServiceError> {
+    start_node(program, options, None).await
+}
+
+/// What makes a server a node of a Redis Cluster.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ClusterNodeSettings {
+    /// The port of the cluster bus (node-to-node traffic). Redis's default,
+    /// the client port plus 10000, may be taken or out of range when ports
+    /// are chosen freely, so it is always given.
+    pub bus_port: u16,
+    /// How long a node may be unreachable before it is failed over.
+    pub node_timeout: Duration,
+}
+
+/// Starts `redis-server` as a plain server or, with `cluster`, as a node of
+/// a cluster (not yet joined to any), and waits until it answers PING.
+pub(super) async fn start_node(
+    program: &Path,
+    options: &RedisOptions,
+    cluster: Option<ClusterNodeSettings>,
+) -> Result<ManagedServer, ServiceError> {
     let plan = ServerPlan {
         service: "Redis",
         program: program.to_owned(),
@@ -58,7 +79,11 @@ pub async fn start(program: &Path, options: &RedisOptions) -> Result<ManagedServ
         Some(password) => {
             let path = options.dir.join("auth.conf");
             // Quoted, so a password never reads as a second directive.
-            let line = format!("requirepass \"{password}\"\n");
+            let mut line = format!("requirepass \"{password}\"\n");
+            if cluster.is_some() {
+                // A replica gives the same password to its master.
+                line.push_str(&format!("masterauth \"{password}\"\n"));
+            }
             super::secret::write_private(&path, line.as_bytes()).map_err(|source| {
                 ServiceError::Io {
                     context: format!("cannot write {}", path.display()),
@@ -76,7 +101,11 @@ pub async fn start(program: &Path, options: &RedisOptions) -> Result<ManagedServ
         .unwrap_or_default();
     launcher::launch(
         &plan,
-        move |port| arguments(port, &dir, persistent, settings.as_deref()),
+        move |port| {
+            let mut args = arguments(port, &dir, persistent, settings.as_deref());
+            args.extend(cluster.iter().flat_map(cluster_arguments));
+            args
+        },
         move |port| format!("redis://{credentials}127.0.0.1:{port}/"),
         async |url| clients::redis_answers(url).await,
     )
@@ -116,4 +145,22 @@ fn arguments(port: u16, dir: &Path, persistent: bool, settings: Option<&Path>) -
     };
     args.extend(persistence.iter().map(OsString::from));
     args
+}
+
+/// The command-line settings of a cluster node; its node table lives in its
+/// own folder beside its data.
+fn cluster_arguments(settings: &ClusterNodeSettings) -> Vec<OsString> {
+    [
+        "--cluster-enabled".to_owned(),
+        "yes".to_owned(),
+        "--cluster-config-file".to_owned(),
+        "nodes.conf".to_owned(),
+        "--cluster-port".to_owned(),
+        settings.bus_port.to_string(),
+        "--cluster-node-timeout".to_owned(),
+        settings.node_timeout.as_millis().to_string(),
+    ]
+    .into_iter()
+    .map(OsString::from)
+    .collect()
 }

@@ -36,7 +36,7 @@ use redis::aio::ConnectionManager;
 
 use crate::config::Config;
 use crate::dataset::{self, Existing, SeedSpec};
-use crate::services::{Origin, ServiceError, connect_redis};
+use crate::services::{Origin, RedisConnection, ServiceError, connect_redis, connect_redis_target};
 
 pub use mongo::MongoLease;
 pub use mongo_log::{MongoCommand, MongoLog, MongoRecording};
@@ -73,6 +73,30 @@ pub enum HarnessError {
     },
 }
 
+/// Which kind of Redis a test gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topology {
+    /// One server (or a leased database of `REDIS_URL`).
+    Single,
+    /// A Redis Cluster of the test's own: `masters` masters sharing the
+    /// slots, each followed by `replicas` replicas.
+    Cluster {
+        /// How many masters.
+        masters: usize,
+        /// How many replicas per master.
+        replicas: usize,
+    },
+}
+
+impl Topology {
+    /// The cluster the job and cache suites also run on: three masters, no
+    /// replicas (fast to form; the failover tests ask for replicas).
+    pub const CLUSTER: Topology = Topology::Cluster {
+        masters: 3,
+        replicas: 0,
+    };
+}
+
 /// One test's own Redis and MongoDB database.
 #[derive(Debug)]
 pub struct TestEnv {
@@ -96,6 +120,14 @@ impl TestEnv {
             .unwrap_or_else(|error| panic!("cannot set up the test environment: {error}"))
     }
 
+    /// Like [`TestEnv::start`], on the Redis `topology` names: the suites
+    /// that must hold on a cluster as on one server run once on each.
+    pub async fn start_on(topology: Topology) -> TestEnv {
+        Self::try_start_on(topology, None)
+            .await
+            .unwrap_or_else(|error| panic!("cannot set up the test environment: {error}"))
+    }
+
     /// The fallible form of [`TestEnv::start`] and [`TestEnv::start_seeded`].
     pub async fn try_start(seeded: bool) -> Result<TestEnv, HarnessError> {
         Self::try_start_with(seeded.then_some(TEST_DATA)).await
@@ -104,23 +136,53 @@ impl TestEnv {
     /// An environment with `data` loaded into its database, when given; the
     /// notebook checks use the full standard data set, as students see it.
     pub async fn try_start_with(data: Option<SeedSpec>) -> Result<TestEnv, HarnessError> {
+        Self::try_start_on(Topology::Single, data).await
+    }
+
+    /// An environment on `topology`, with `data` loaded when given.
+    pub async fn try_start_on(
+        topology: Topology,
+        data: Option<SeedSpec>,
+    ) -> Result<TestEnv, HarnessError> {
         let config = Config::from_env()?;
         let name = unique_name();
-        let (redis, mongo) = tokio::try_join!(
-            RedisLease::acquire(&config, &name),
-            MongoLease::acquire(&config, &name),
-        )?;
+        let redis = async {
+            match topology {
+                Topology::Single => RedisLease::acquire(&config, &name).await,
+                Topology::Cluster { masters, replicas } => {
+                    RedisLease::acquire_cluster(&config, &name, masters, replicas).await
+                }
+            }
+        };
+        let (redis, mongo) = tokio::try_join!(redis, MongoLease::acquire(&config, &name))?;
         if let Some(data) = data {
             dataset::seed(mongo.database(), data, Existing::Refuse, &mut |_| {}).await?;
         }
         Ok(TestEnv { redis, mongo })
     }
 
-    /// A new connection to this test's Redis.
+    /// A new connection to this test's Redis, when it is a single server;
+    /// panics on a cluster (use [`TestEnv::redis_connection`]).
     pub async fn redis(&self) -> ConnectionManager {
+        assert!(
+            !self.redis.is_cluster(),
+            "this test's Redis is a cluster: connect with TestEnv::redis_connection"
+        );
         connect_redis(self.redis.url(), Origin::Lab)
             .await
             .unwrap_or_else(|error| panic!("cannot connect to the test's Redis: {error}"))
+    }
+
+    /// A new connection to this test's Redis, a single server or a cluster.
+    pub async fn redis_connection(&self) -> RedisConnection {
+        connect_redis_target(self.redis.url(), Origin::Lab)
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to the test's Redis: {error}"))
+    }
+
+    /// The test's cluster, when it runs on one, to kill or inspect nodes.
+    pub fn cluster_mut(&mut self) -> Option<&mut crate::services::ManagedCluster> {
+        self.redis.cluster_mut()
     }
 
     /// Runs `work` from `tasks` tasks at once, each with a connection of

@@ -6,6 +6,7 @@ use redis::AsyncCommands;
 
 use super::{HarnessError, block_on_side_thread, test_dir};
 use crate::config::Config;
+use crate::services::redis_cluster::{self, ClusterOptions, ManagedCluster};
 use crate::services::redis_server::{self, RedisOptions};
 use crate::services::{
     Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_redis,
@@ -34,6 +35,10 @@ enum Kind {
         number: u8,
         token: String,
     },
+    Cluster {
+        cluster: Option<ManagedCluster>,
+        dir: PathBuf,
+    },
 }
 
 impl RedisLease {
@@ -42,9 +47,7 @@ impl RedisLease {
         match &config.redis_url {
             Some(url) => Self::lease_database(url, name).await,
             None => {
-                let program = Toolbox::new(config)
-                    .ensure(Tool::RedisServer, &|message| eprintln!("lab: {message}"))
-                    .map_err(ServiceError::from)?;
+                let program = redis_server_program(config)?;
                 let dir = test_dir(config, &format!("{name}-redis"));
                 let options = RedisOptions {
                     port: None,
@@ -65,7 +68,38 @@ impl RedisLease {
         }
     }
 
-    /// The URL of this test's Redis.
+    /// A fresh cluster of `masters` masters with `replicas` replicas each,
+    /// always of the test's own (even with `REDIS_URL` set: a shared cluster
+    /// has no numbered databases to lease).
+    pub async fn acquire_cluster(
+        config: &Config,
+        name: &str,
+        masters: usize,
+        replicas: usize,
+    ) -> Result<RedisLease, HarnessError> {
+        let program = redis_server_program(config)?;
+        let dir = test_dir(config, &format!("{name}-redis-cluster"));
+        let mut options = ClusterOptions::new(masters, replicas, dir.clone());
+        options.password = Some(super::harness_password().to_owned());
+        let cluster = redis_cluster::start(&program, &options).await?;
+        Ok(RedisLease {
+            url: cluster.url(),
+            kind: Kind::Cluster {
+                cluster: Some(cluster),
+                dir,
+            },
+        })
+    }
+
+    /// The cluster, when this lease is one.
+    pub fn cluster_mut(&mut self) -> Option<&mut ManagedCluster> {
+        match &mut self.kind {
+            Kind::Cluster { cluster, .. } => cluster.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// The URL of this test's Redis (`redis-cluster://...` for a cluster).
     pub fn url(&self) -> &str {
         &self.url
     }
@@ -74,6 +108,11 @@ impl RedisLease {
     /// database of `REDIS_URL`).
     pub fn is_own_server(&self) -> bool {
         matches!(self.kind, Kind::Own { .. })
+    }
+
+    /// Whether this is a cluster.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.kind, Kind::Cluster { .. })
     }
 
     /// Claims the first free database from 1 to 15 with a key in database 0
@@ -128,6 +167,12 @@ impl Drop for RedisLease {
                 }
                 let _ = std::fs::remove_dir_all(dir);
             }
+            Kind::Cluster { cluster, dir } => {
+                if let Some(cluster) = cluster.take() {
+                    cluster.stop();
+                }
+                let _ = std::fs::remove_dir_all(dir);
+            }
             Kind::Shared {
                 base_url,
                 number,
@@ -151,6 +196,13 @@ impl Drop for RedisLease {
             }
         }
     }
+}
+
+/// `redis-server`, installed first if the lab installs it.
+fn redis_server_program(config: &Config) -> Result<PathBuf, HarnessError> {
+    Ok(Toolbox::new(config)
+        .ensure(Tool::RedisServer, &|message| eprintln!("lab: {message}"))
+        .map_err(ServiceError::from)?)
 }
 
 fn lease_key(number: u8) -> String {
