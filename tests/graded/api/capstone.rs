@@ -409,6 +409,7 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
     let (reply, sent, mongo) = recorded(&setup.env, call(&setup, "GET", &path, None)).await;
     reply.expect_status(200, "reading a customer that exists");
     let body = reply.json("the customer");
+    let mut answers = vec![reply.snapshot()];
     assert_eq!(
         body["source"], "database",
         "the notes' answer is {{\"source\": \"cache\" | \"database\", \"customer\": {{...}}}}: the \
@@ -482,7 +483,19 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
              {round} sent {}",
             short_listing(&sent)
         );
+        answers.push(reply.snapshot());
     }
+    lab::graded_snapshot!(
+        "capstone_customer_answers",
+        answers,
+        "reading a customer three times must answer 200 as `application/json`, first \
+         {\"source\": \"database\", \"customer\": {...}}, then twice {\"source\": \"cache\"} \
+         with the same customer",
+        {
+            "[].body.customer._id" => "[id]",
+            "[].body.customer.created_at" => "[time]",
+        }
+    );
 }
 
 #[tokio::test]
