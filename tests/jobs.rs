@@ -4,6 +4,9 @@
 
 use std::time::Duration;
 
+use lab::jobs::keys::ShardCount;
+use lab::jobs::results;
+use lab::jobs::worker::{self, Step};
 use lab::jobs::{Claim, FailOutcome, JobQueue, JobState, NewJob};
 use lab::testing::TestEnv;
 
@@ -15,8 +18,12 @@ const OPTIONS: worker::WorkerOptions = worker::WorkerOptions {
     drills: false,
 };
 
+/// The queue in one shard on a single Redis, as the lab runs it, and in six
+/// on a cluster, two per master.
 async fn queue(env: &TestEnv) -> JobQueue {
-    JobQueue::new(env.redis().await, "jobs:")
+    let shards = if env.is_cluster() { 6 } else { 1 };
+    JobQueue::new(env.redis_connection().await, "jobs:")
+        .with_shards(ShardCount::new(shards).expect("a valid shard count"))
 }
 
 async fn submit(queue: &JobQueue, max_attempts: u32) -> String {
@@ -44,9 +51,9 @@ async fn state(queue: &JobQueue, id: &str) -> JobState {
     queue.get(id).await.unwrap().unwrap().state
 }
 
-#[tokio::test]
-async fn a_job_is_queued_claimed_and_completed_once() {
-    let env = TestEnv::start().await;
+lab::on_each_topology! {
+async fn a_job_is_queued_claimed_and_completed_once(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     let id = submit(&queue, 3).await;
     assert_eq!(state(&queue, &id).await, JobState::Queued);
@@ -62,9 +69,8 @@ async fn a_job_is_queued_claimed_and_completed_once() {
     assert_eq!(queue.get("no-such-job").await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn thirty_workers_claiming_at_once_take_each_of_twenty_jobs_once() {
-    let env = TestEnv::start().await;
+async fn thirty_workers_claiming_at_once_take_each_of_twenty_jobs_once(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     let mut submitted = Vec::new();
     for _ in 0..20 {
@@ -82,9 +88,8 @@ async fn thirty_workers_claiming_at_once_take_each_of_twenty_jobs_once() {
     assert_eq!(claimed, expected);
 }
 
-#[tokio::test]
-async fn a_hundred_submissions_with_one_idempotency_key_make_one_job() {
-    let env = TestEnv::start().await;
+async fn a_hundred_submissions_with_one_idempotency_key_make_one_job(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     let request = NewJob::new("invoice_status_summary", "{}").idempotency_key("request-42");
     let submissions =
@@ -101,9 +106,8 @@ async fn a_hundred_submissions_with_one_idempotency_key_make_one_job() {
     );
 }
 
-#[tokio::test]
-async fn a_worker_that_lost_its_lease_cannot_complete_and_the_job_runs_again() {
-    let env = TestEnv::start().await;
+async fn a_worker_that_lost_its_lease_cannot_complete_and_the_job_runs_again(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     let id = submit(&queue, 3).await;
     let stalled = claim_and_stall(&queue).await;
@@ -130,9 +134,8 @@ async fn a_worker_that_lost_its_lease_cannot_complete_and_the_job_runs_again() {
     assert_eq!(state(&queue, &id).await, JobState::Succeeded);
 }
 
-#[tokio::test]
-async fn retryable_failures_retry_until_the_last_attempt_then_dead_letter() {
-    let env = TestEnv::start().await;
+async fn retryable_failures_retry_until_the_last_attempt_then_dead_letter(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     let id = submit(&queue, 3).await;
     for attempt in 1..=3 {
@@ -166,9 +169,8 @@ async fn retryable_failures_retry_until_the_last_attempt_then_dead_letter() {
     );
 }
 
-#[tokio::test]
-async fn a_retry_waits_for_its_backoff() {
-    let env = TestEnv::start().await;
+async fn a_retry_waits_for_its_backoff(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     submit(&queue, 3).await;
     let claim = queue.claim(LEASE).await.unwrap().unwrap();
@@ -183,9 +185,8 @@ async fn a_retry_waits_for_its_backoff() {
     );
 }
 
-#[tokio::test]
-async fn bad_parameters_fail_at_once_without_retries_or_dead_letter() {
-    let env = TestEnv::start().await;
+async fn bad_parameters_fail_at_once_without_retries_or_dead_letter(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     let id = submit(&queue, 5).await;
     let claim = queue.claim(LEASE).await.unwrap().unwrap();
@@ -201,9 +202,8 @@ async fn bad_parameters_fail_at_once_without_retries_or_dead_letter() {
     assert_eq!(queue.claim(LEASE).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn a_lease_lost_on_the_last_attempt_ends_in_the_dead_letter_list() {
-    let env = TestEnv::start().await;
+async fn a_lease_lost_on_the_last_attempt_ends_in_the_dead_letter_list(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     let id = submit(&queue, 1).await;
     claim_and_stall(&queue).await;
@@ -216,9 +216,8 @@ async fn a_lease_lost_on_the_last_attempt_ends_in_the_dead_letter_list() {
     assert_eq!(queue.dead_letters().await.unwrap(), [id]);
 }
 
-#[tokio::test]
-async fn cancel_racing_completion_always_ends_in_one_legal_state() {
-    let env = TestEnv::start().await;
+async fn cancel_racing_completion_always_ends_in_one_legal_state(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     for _ in 0..100 {
         let id = submit(&queue, 1).await;
@@ -237,12 +236,8 @@ async fn cancel_racing_completion_always_ends_in_one_legal_state() {
 
 // A worker step: analysis, result, completion.
 
-use lab::jobs::results;
-use lab::jobs::worker::{self, Step};
-
-#[tokio::test]
-async fn a_worker_step_runs_the_analysis_and_its_result_is_shown() {
-    let env = TestEnv::start_seeded().await;
+async fn a_worker_step_runs_the_analysis_and_its_result_is_shown(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let queue = queue(&env).await;
     let (id, _) = queue
         .submit(&NewJob::new("top_customers", r#"{"n": 3}"#))
@@ -279,9 +274,8 @@ async fn a_worker_step_runs_the_analysis_and_its_result_is_shown() {
     );
 }
 
-#[tokio::test]
-async fn bad_parameters_fail_the_job_at_the_first_attempt() {
-    let env = TestEnv::start_seeded().await;
+async fn bad_parameters_fail_the_job_at_the_first_attempt(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let queue = queue(&env).await;
     let (id, _) = queue
         .submit(&NewJob::new("top_customers", r#"{"n": 0}"#).attempts(5))
@@ -300,9 +294,8 @@ async fn bad_parameters_fail_the_job_at_the_first_attempt() {
     assert_eq!(results::visible(env.database(), &job).await.unwrap(), None);
 }
 
-#[tokio::test]
-async fn only_the_run_that_completed_has_its_result_shown() {
-    let env = TestEnv::start_seeded().await;
+async fn only_the_run_that_completed_has_its_result_shown(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let queue = queue(&env).await;
     let (id, _) = queue
         .submit(&NewJob::new("invoice_status_summary", "{}"))
@@ -335,9 +328,8 @@ async fn only_the_run_that_completed_has_its_result_shown() {
     assert_eq!(shown.as_array().unwrap().len(), 3, "three statuses");
 }
 
-#[tokio::test]
-async fn a_worker_with_four_slots_runs_every_job_and_stops_when_asked() {
-    let env = TestEnv::start_seeded().await;
+async fn a_worker_with_four_slots_runs_every_job_and_stops_when_asked(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let queue = queue(&env).await;
     let kinds = [
         ("revenue_by_customer", "{}"),
@@ -404,9 +396,8 @@ async fn a_worker_with_four_slots_runs_every_job_and_stops_when_asked() {
     }
 }
 
-#[tokio::test]
-async fn a_job_handed_back_is_queued_again_without_using_an_attempt() {
-    let env = TestEnv::start().await;
+async fn a_job_handed_back_is_queued_again_without_using_an_attempt(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await;
     let id = submit(&queue, 1).await;
     let claim = queue.claim(LEASE).await.unwrap().unwrap();
@@ -421,11 +412,10 @@ async fn a_job_handed_back_is_queued_again_without_using_an_attempt() {
     assert_eq!(again.attempt, 1, "the only attempt is still there");
 }
 
-#[tokio::test]
-async fn finished_jobs_expire_after_the_retention_period_and_dead_letters_stay() {
-    let env = TestEnv::start().await;
+async fn finished_jobs_expire_after_the_retention_period_and_dead_letters_stay(topology) {
+    let env = TestEnv::start_on(topology).await;
     let queue = queue(&env).await.with_retention(Duration::from_secs(60));
-    let redis = env.redis().await;
+    let redis = env.redis_connection().await;
     let keys = queue.keys().clone();
     let ttl_of = |id: String| {
         let mut redis = redis.clone();
@@ -462,9 +452,8 @@ async fn finished_jobs_expire_after_the_retention_period_and_dead_letters_stay()
     assert_eq!(ttl_of(dead).await, -1, "a dead letter is kept");
 }
 
-#[tokio::test]
-async fn a_panicking_job_fails_alone_and_the_worker_carries_on() {
-    let env = TestEnv::start_seeded().await;
+async fn a_panicking_job_fails_alone_and_the_worker_carries_on(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let queue = queue(&env).await;
     let (panicking, _) = queue
         .submit(&NewJob::new("panic", "{}").attempts(1))
@@ -503,4 +492,5 @@ async fn a_panicking_job_fails_alone_and_the_worker_carries_on() {
     assert_eq!(failed.state, JobState::Failed);
     assert!(failed.error.unwrap().contains("panicked"));
     assert_eq!(state(&queue, &healthy).await, JobState::Succeeded);
+}
 }

@@ -97,6 +97,40 @@ impl Topology {
     };
 }
 
+/// Writes each test twice, as `NAME::single_redis` and `NAME::cluster`: the
+/// body gets the [`Topology`] to start its environment on.
+///
+/// ```ignore
+/// lab::on_each_topology! {
+///     async fn a_job_runs_once(topology) {
+///         let env = TestEnv::start_on(topology).await;
+///         // ...
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! on_each_topology {
+    ($($(#[$attribute:meta])* async fn $name:ident($topology:ident) $body:block)+) => {$(
+        $(#[$attribute])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[::tokio::test]
+            async fn single_redis() {
+                run($crate::testing::Topology::Single).await
+            }
+
+            #[::tokio::test]
+            async fn cluster() {
+                run($crate::testing::Topology::CLUSTER).await
+            }
+
+            async fn run($topology: $crate::testing::Topology) $body
+        }
+    )+};
+}
+
 /// One test's own Redis and MongoDB database.
 #[derive(Debug)]
 pub struct TestEnv {
@@ -126,6 +160,18 @@ impl TestEnv {
         Self::try_start_on(topology, None)
             .await
             .unwrap_or_else(|error| panic!("cannot set up the test environment: {error}"))
+    }
+
+    /// Like [`TestEnv::start_seeded`], on the Redis `topology` names.
+    pub async fn start_seeded_on(topology: Topology) -> TestEnv {
+        Self::try_start_on(topology, Some(TEST_DATA))
+            .await
+            .unwrap_or_else(|error| panic!("cannot set up the test environment: {error}"))
+    }
+
+    /// Whether this test's Redis is a cluster.
+    pub fn is_cluster(&self) -> bool {
+        self.redis.is_cluster()
     }
 
     /// The fallible form of [`TestEnv::start`] and [`TestEnv::start_seeded`].
