@@ -36,7 +36,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use mongodb::{Collection, Database};
-use redis::aio::ConnectionManager;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -45,6 +44,7 @@ use crate::billing::{Customer, Invoice};
 use crate::cache::store::DEFAULT_DEADLINE;
 use crate::cache::{CustomerCache, Outbox, RedisStore};
 use crate::jobs::{Changes, JobQueue};
+use crate::services::RedisConnection;
 
 pub use error::ApiError;
 
@@ -89,7 +89,8 @@ impl ApiState {
     /// State over an open database and Redis connection. Waiting on jobs
     /// polls every [`RECHECK`](crate::jobs::events::RECHECK) until
     /// [`ApiState::with_changes`] gives it a subscription; drills are refused.
-    pub fn new(db: Database, redis: ConnectionManager) -> ApiState {
+    pub fn new(db: Database, redis: impl Into<RedisConnection>) -> ApiState {
+        let redis = redis.into();
         let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX);
         let store = RedisStore::new(redis, DEFAULT_DEADLINE);
         let cache = CustomerCache::with_outbox(

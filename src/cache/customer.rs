@@ -213,14 +213,16 @@ fn is_json(text: &str) -> bool {
     serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
-/// `customer:{id}`.
+/// `customer:{ID}`, the braces included: the id is the key's hash tag, so
+/// on a Redis Cluster a customer's entry and generation share a slot and the
+/// scripts that read one and write the other run on one node.
 pub fn entry_key(id: ObjectId) -> String {
-    format!("customer:{id}")
+    format!("customer:{{{id}}}")
 }
 
-/// `customer:{id}:generation`.
+/// `customer:{ID}:generation`, in the slot of [`entry_key`].
 pub fn generation_key(id: ObjectId) -> String {
-    format!("customer:{id}:generation")
+    format!("customer:{{{id}}}:generation")
 }
 
 impl CustomerCache {
@@ -487,5 +489,25 @@ impl CustomerCache {
             }
         }
         Ok(lookup)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::keys::key_slot;
+
+    #[test]
+    fn a_customers_entry_and_generation_share_a_slot_and_customers_spread() {
+        let ids: Vec<ObjectId> = (0..50).map(|_| ObjectId::new()).collect();
+        for id in &ids {
+            assert_eq!(key_slot(&entry_key(*id)), key_slot(&generation_key(*id)));
+        }
+        let slots: std::collections::HashSet<u16> =
+            ids.iter().map(|id| key_slot(&entry_key(*id))).collect();
+        assert!(
+            slots.len() > 40,
+            "different customers land in different slots"
+        );
     }
 }

@@ -7,8 +7,9 @@
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
+
+use crate::services::RedisConnection;
 
 /// How long a cache call may take before the caller goes to the database.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_millis(250);
@@ -21,10 +22,10 @@ pub struct CacheUnavailable {
     pub reason: String,
 }
 
-/// Redis with a deadline on every call.
+/// Redis (one server or a cluster) with a deadline on every call.
 #[derive(Clone)]
 pub struct RedisStore {
-    redis: ConnectionManager,
+    redis: RedisConnection,
     deadline: Duration,
 }
 
@@ -38,8 +39,11 @@ impl std::fmt::Debug for RedisStore {
 
 impl RedisStore {
     /// A store over `redis` whose calls give up after `deadline`.
-    pub fn new(redis: ConnectionManager, deadline: Duration) -> RedisStore {
-        RedisStore { redis, deadline }
+    pub fn new(redis: impl Into<RedisConnection>, deadline: Duration) -> RedisStore {
+        RedisStore {
+            redis: redis.into(),
+            deadline,
+        }
     }
 
     /// The value under `key`, if any.
