@@ -463,8 +463,9 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
         let body = reply.json("the cached customer");
         assert_eq!(
             body["source"], "cache",
-            "read {round} after the miss finds the customer in Redis and says \
-             \"source\": \"cache\"; got {body}"
+            "read {round} after the miss must be answered from Redis, saying \
+             \"source\": \"cache\": once GET has found the customer, answer the cached JSON \
+             and do not read MongoDB; got {body}"
         );
         assert_eq!(
             body["customer"], expected,
