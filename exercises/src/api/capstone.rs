@@ -92,6 +92,12 @@ impl Billing {
     /// shared by every request), it would hold up every other request until
     /// the wait is over. Its response timeout leaves room for the longest
     /// wait.
+    ///
+    /// A teaching simplification: a connection per waiting request suits a
+    /// few waiters. The lab's own API serves any number with one pub/sub
+    /// subscription per process (`lab::jobs::Changes`, used by
+    /// `src/api/jobs.rs`), at the price of a wake-up that can be missed and
+    /// must be backed by a look at the stream.
     pub async fn waiting_connection(&self) -> RedisResult<MultiplexedConnection> {
         let config = AsyncConnectionConfig::new()
             .set_response_timeout(Some(Duration::from_secs(MAX_WAIT + 5)));
