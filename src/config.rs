@@ -31,7 +31,16 @@ pub struct Config {
     /// `.lab/` at the top of the repository (git-ignored).
     pub home: PathBuf,
     /// `LAB_REDIS_PORT`: the port `lab up` gives Redis; a free one when unset.
+    /// With a cluster, the first node's port, the others following it.
     pub redis_port: Option<u16>,
+    /// `LAB_REDIS_CLUSTER`: `1` makes `lab up` start a Redis Cluster (three
+    /// masters with a replica each, see `services::redis_cluster`) instead
+    /// of one server; `lab up --redis-cluster` sets it.
+    pub redis_cluster: bool,
+    /// `LAB_JOB_SHARDS`: how many shards the job queue is split into (1 to
+    /// 64). Every process of one lab must use the same number. Unset: one
+    /// on a single Redis, six (two per master) on a cluster.
+    pub job_shards: Option<crate::jobs::ShardCount>,
     /// `LAB_MONGODB_PORT`: the port `lab up` gives the embedded MongoDB
     /// server; a free one when unset.
     pub mongodb_port: Option<u16>,
@@ -140,6 +149,16 @@ impl Config {
             database: non_empty("MONGODB_DB").unwrap_or_else(|| DEFAULT_DATABASE.to_owned()),
             home,
             redis_port: parse_port("LAB_REDIS_PORT", non_empty("LAB_REDIS_PORT"))?,
+            redis_cluster: parse_switch("LAB_REDIS_CLUSTER", non_empty("LAB_REDIS_CLUSTER"))?,
+            job_shards: non_empty("LAB_JOB_SHARDS")
+                .map(|value| {
+                    value.parse().map_err(|_| ConfigError {
+                        name: "LAB_JOB_SHARDS",
+                        value,
+                        reason: "expected a number of shards from 1 to 64",
+                    })
+                })
+                .transpose()?,
             mongodb_port: parse_port("LAB_MONGODB_PORT", non_empty("LAB_MONGODB_PORT"))?,
             api_port: parse_port("LAB_API_PORT", non_empty("LAB_API_PORT"))?.unwrap_or(8000),
             log_filter: non_empty("LAB_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
@@ -170,6 +189,8 @@ impl Config {
             database: DEFAULT_DATABASE.to_owned(),
             home: home.into(),
             redis_port: None,
+            redis_cluster: false,
+            job_shards: None,
             mongodb_port: None,
             api_port: 8000,
             log_filter: DEFAULT_LOG_FILTER.to_owned(),

@@ -1,15 +1,27 @@
-//! `lab bench jobs`: what the job system costs by itself, and what running
-//! an analysis as a job costs next to running it directly.
+//! `lab bench jobs`: what the job system costs by itself, next to RQ and
+//! Sidekiq, and what running an analysis as a job costs next to running it
+//! directly.
 //!
 //! 1. Throughput of no-op jobs end to end (submit, claim, save the result
-//!    in MongoDB, complete) with 1, 2 and 4 `lab worker` processes of one
-//!    slot each, on a queue filled beforehand.
-//! 2. Pick-up latency with idle workers: jobs submitted one at a time, the
+//!    in MongoDB, complete) with 1 and 2 `lab worker` processes of
+//!    [`JobsBenchPlan::concurrency`] slots each, timed from the first
+//!    submission to the last completion. The jobs are submitted by
+//!    [`JobQueue::submit`], [`SUBMITS_IN_FLIGHT`] at a time over one
+//!    multiplexed connection (one submission at a time would measure the
+//!    submitter's round trips, not the workers).
+//! 2. RQ on the same Redis with two `rq worker` processes and the same
+//!    number of no-op jobs ([`rq`](super::rq)), and the ratio; the target
+//!    is [`TARGET_TIMES_RQ`] times RQ and at least [`TARGET_RATE`] jobs/s.
+//! 3. Pick-up latency with idle workers: jobs submitted one at a time, the
 //!    time from `queued` to `running` read from the job's event stream
 //!    (both stamps from Redis's clock).
-//! 3. Revenue by customer over a data set of the size asked for (1,000,000
-//!    invoices by default), as a job (submit to succeeded, result saved)
-//!    and as the same pipeline through the driver.
+//! 4. Sidekiq's manner (its `bin/sidekiqload`): the jobs submitted first,
+//!    then one worker process of [`SIDEKIQ_CONCURRENCY`] slots drains
+//!    them, timed from the process's start; printed beside Sidekiq's
+//!    published figure and this machine's CPU.
+//! 5. Revenue by customer over a data set of the size asked for, as a job
+//!    (submit to succeeded, result saved) and as the same pipeline through
+//!    the driver.
 //!
 //! Everything runs on scratch servers of its own: a fresh `redis-server`,
 //! and a fresh embedded MongoDB unless `MONGODB_URI` is set.
@@ -18,8 +30,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use futures_util::StreamExt;
 use tokio::process::{Child, Command};
 
+use super::machine::Machine;
+use super::rq::Rq;
 use super::{Phase, failed, io};
 use crate::analysis::revenue;
 use crate::config::Config;
@@ -28,17 +43,42 @@ use crate::dataset::{self, Existing, SeedSpec};
 use crate::jobs::{EventData, JobQueue, JobState, NewJob};
 use crate::services::{Origin, connect_redis, process};
 
-/// The worker counts measured.
-pub const WORKER_COUNTS: [usize; 3] = [1, 2, 4];
+/// The worker process counts measured.
+pub const WORKER_COUNTS: [usize; 2] = [1, 2];
 
-/// Throughput with some number of workers.
+/// Worker processes of the comparison with RQ (and of the target).
+pub const RQ_WORKERS: usize = 2;
+
+/// The target with two worker processes, in jobs per second: ten
+/// times the best RQ figure seen with two workers (435 jobs/s).
+pub const TARGET_RATE: f64 = 4_400.0;
+
+/// The target next to RQ measured in the same run.
+pub const TARGET_TIMES_RQ: f64 = 10.0;
+
+/// Slots of the Sidekiq-style run, as in Sidekiq's published figure.
+pub const SIDEKIQ_CONCURRENCY: usize = 30;
+
+/// Sidekiq's published figure, in its README's words.
+pub const SIDEKIQ_PUBLISHED: &str =
+    "Sidekiq README: 23,500 jobs/s, one process, Ruby 3.2+YJIT, concurrency 30, 500,000 jobs";
+
+/// Sidekiq's published rate.
+pub const SIDEKIQ_RATE: f64 = 23_500.0;
+
+/// Submissions the benchmark keeps in flight at once.
+pub const SUBMITS_IN_FLIGHT: usize = 64;
+
+/// Throughput of one run.
 #[derive(Debug, Clone)]
 pub struct Throughput {
-    /// Worker processes, one slot each.
+    /// Worker processes.
     pub workers: usize,
+    /// Slots (jobs run at once) per process.
+    pub concurrency: usize,
     /// Jobs run.
     pub jobs: usize,
-    /// From the first submission to the last completion.
+    /// How long they took (see the module's list for from when to when).
     pub elapsed: Duration,
 }
 
@@ -49,15 +89,35 @@ impl Throughput {
     }
 }
 
+/// RQ's side of the comparison.
+#[derive(Debug, Clone)]
+pub enum RqOutcome {
+    /// Measured.
+    Measured {
+        /// Its throughput (concurrency 1: one job per worker at a time).
+        throughput: Throughput,
+        /// Jobs RQ failed (0 unless something is wrong).
+        failed: u64,
+    },
+    /// Not measured, and why (with what to do).
+    Skipped(String),
+}
+
 /// The figures of one run.
 #[derive(Debug, Clone)]
 pub struct JobsBenchReport {
     /// Which MongoDB server answered.
     pub server: String,
+    /// What it ran on.
+    pub machine: Machine,
     /// No-op throughput per worker count.
     pub throughput: Vec<Throughput>,
+    /// RQ with [`RQ_WORKERS`] workers, same jobs, same Redis.
+    pub rq: RqOutcome,
     /// Pick-up latency (queued to running) with idle workers.
     pub pickup: Phase,
+    /// One process of [`SIDEKIQ_CONCURRENCY`] slots draining a full queue.
+    pub sidekiq_style: Throughput,
     /// The data set of the revenue comparison.
     pub spec: SeedSpec,
     /// Each round of revenue by customer as a job.
@@ -66,36 +126,61 @@ pub struct JobsBenchReport {
     pub direct: Vec<Duration>,
 }
 
+impl JobsBenchReport {
+    /// The run with [`RQ_WORKERS`] lab workers, the one the targets are for.
+    pub fn compared(&self) -> Option<&Throughput> {
+        self.throughput.iter().find(|run| run.workers == RQ_WORKERS)
+    }
+
+    /// How many times RQ's rate the lab's reached with as many workers.
+    pub fn times_rq(&self) -> Option<f64> {
+        match (&self.rq, self.compared()) {
+            (RqOutcome::Measured { throughput, .. }, Some(lab)) => {
+                Some(lab.rate() / throughput.rate())
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What to measure.
 #[derive(Debug, Clone)]
 pub struct JobsBenchPlan {
     /// The `lab` program, run as the workers.
     pub lab: PathBuf,
-    /// No-op jobs per throughput run.
+    /// No-op jobs per throughput run (the lab's and RQ's).
     pub jobs: usize,
+    /// Slots per worker process in the throughput runs.
+    pub concurrency: usize,
     /// Jobs whose pick-up is timed.
     pub samples: usize,
+    /// Jobs of the Sidekiq-style run.
+    pub drain_jobs: usize,
     /// The data set of the revenue comparison.
     pub spec: SeedSpec,
     /// Rounds of the revenue comparison.
     pub rounds: u32,
 }
 
-/// `count` `lab worker` processes with one slot each on the scratch
-/// servers, answered on their status ports before this returns.
+/// `count` `lab worker` processes of `concurrency` slots each on the
+/// scratch servers, answered on their status ports before this returns.
 struct Workers(Vec<Child>);
 
 impl Workers {
     async fn start(
         lab: &Path,
         count: usize,
+        concurrency: usize,
         environment: &[(&str, String)],
     ) -> Result<Workers, LabError> {
         let mut children = Vec::new();
         for _ in 0..count {
             let port = process::free_port().map_err(io("finding a free port"))?;
             let child = Command::new(lab)
-                .args(["worker", "--concurrency", "1", "--status-port"])
+                .arg("worker")
+                .arg("--concurrency")
+                .arg(concurrency.to_string())
+                .arg("--status-port")
                 .arg(port.to_string())
                 .envs(environment.iter().map(|(name, value)| (*name, value)))
                 .env("LAB_JOB_DRILLS", "1")
@@ -151,7 +236,19 @@ async fn drained(queue: &JobQueue) -> Result<(), LabError> {
     }
 }
 
-/// Runs the three measurements.
+/// Submits `count` no-op jobs, [`SUBMITS_IN_FLIGHT`] at a time.
+async fn submit_noops(queue: &JobQueue, count: usize) -> Result<(), LabError> {
+    let job = NewJob::new("noop", "{}");
+    let mut submissions = futures_util::stream::iter(0..count)
+        .map(|_| queue.submit(&job))
+        .buffer_unordered(SUBMITS_IN_FLIGHT);
+    while let Some(submitted) = submissions.next().await {
+        submitted.map_err(failed(QUEUE_FAILED))?;
+    }
+    Ok(())
+}
+
+/// Runs the measurements.
 pub async fn run(
     config: &Config,
     plan: &JobsBenchPlan,
@@ -174,28 +271,45 @@ pub async fn run(
         let mut throughput = Vec::new();
         for workers in WORKER_COUNTS {
             say(&format!(
-                "{} no-op jobs with {workers} worker(s)",
-                plan.jobs
+                "{} no-op jobs with {workers} worker(s) of {} slots",
+                plan.jobs, plan.concurrency
             ));
-            let running = Workers::start(&plan.lab, workers, &environment).await?;
+            let running =
+                Workers::start(&plan.lab, workers, plan.concurrency, &environment).await?;
             let started = Instant::now();
-            for _ in 0..plan.jobs {
-                queue
-                    .submit(&NewJob::new("noop", "{}"))
-                    .await
-                    .map_err(failed(QUEUE_FAILED))?;
-            }
+            submit_noops(&queue, plan.jobs).await?;
             drained(&queue).await?;
             throughput.push(Throughput {
                 workers,
+                concurrency: plan.concurrency,
                 jobs: plan.jobs,
                 elapsed: started.elapsed(),
             });
             running.stop().await;
         }
 
+        say(&format!(
+            "{} no-op jobs with {RQ_WORKERS} RQ workers",
+            plan.jobs
+        ));
+        let rq = match Rq::ensure(config, say) {
+            Ok(rq) => match rq.run(redis_server.url(), RQ_WORKERS, plan.jobs).await {
+                Ok(run) => RqOutcome::Measured {
+                    throughput: Throughput {
+                        workers: RQ_WORKERS,
+                        concurrency: 1,
+                        jobs: plan.jobs,
+                        elapsed: run.elapsed,
+                    },
+                    failed: run.failed,
+                },
+                Err(error) => RqOutcome::Skipped(error.to_string()),
+            },
+            Err(error) => RqOutcome::Skipped(error.to_string()),
+        };
+
         say(&format!("pick-up latency of {} jobs", plan.samples));
-        let running = Workers::start(&plan.lab, 2, &environment).await?;
+        let running = Workers::start(&plan.lab, 2, plan.concurrency, &environment).await?;
         let mut latencies = Vec::new();
         for _ in 0..plan.samples {
             let (id, _) = queue
@@ -218,6 +332,23 @@ pub async fn run(
             }
         }
         let pickup = Phase::of(latencies, Duration::ZERO);
+        running.stop().await;
+
+        say(&format!(
+            "Sidekiq's manner: {} no-op jobs submitted, then drained by one worker of {SIDEKIQ_CONCURRENCY} slots",
+            plan.drain_jobs
+        ));
+        submit_noops(&queue, plan.drain_jobs).await?;
+        let started = Instant::now();
+        let running =
+            Workers::start(&plan.lab, 1, SIDEKIQ_CONCURRENCY, &environment).await?;
+        drained(&queue).await?;
+        let sidekiq_style = Throughput {
+            workers: 1,
+            concurrency: SIDEKIQ_CONCURRENCY,
+            jobs: plan.drain_jobs,
+            elapsed: started.elapsed(),
+        };
 
         say(&format!(
             "loading {} customers and {} invoices",
@@ -247,8 +378,11 @@ pub async fn run(
         running.stop().await;
         Ok(JobsBenchReport {
             server: scratch.label.clone(),
+            machine: Machine::this(),
             throughput,
+            rq,
             pickup,
+            sidekiq_style,
             spec: plan.spec,
             as_job,
             direct,

@@ -4,7 +4,9 @@
 #[cfg(feature = "api")]
 pub mod api;
 pub mod jobs;
+pub mod machine;
 pub mod revenue;
+pub mod rq;
 pub mod seed;
 
 use std::time::Duration;

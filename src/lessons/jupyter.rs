@@ -130,41 +130,14 @@ impl Jupyter {
     }
 
     fn ensure_venv(&self, python: &Path, say: &dyn Fn(&str)) -> Result<(), LessonError> {
-        let marker = self.venv.join("lab-packages.txt");
-        let wanted = PYTHON_PACKAGES.join("\n");
-        if std::fs::read_to_string(&marker).is_ok_and(|installed| installed == wanted)
-            && self.program("jupyter").exists()
-        {
+        if has_packages(&self.venv, PYTHON_PACKAGES) && self.program("jupyter").exists() {
             return Ok(());
         }
         say(&format!(
             "installing Jupyter Lab into {} (pip, about a minute, once)",
             self.venv.display()
         ));
-        if !self.program("python").exists() {
-            let venv = [python, Path::new("-m"), Path::new("venv"), &self.venv];
-            run_logged(&venv.map(|part| part.display().to_string()), &self.log)?;
-        }
-        let python = self.program("python").display().to_string();
-        let pip = [
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-        ];
-        let install: Vec<String> = std::iter::once(python)
-            .chain(
-                pip.iter()
-                    .chain(PYTHON_PACKAGES)
-                    .map(|word| word.to_string()),
-            )
-            .collect();
-        run_logged(&install, &self.log)?;
-        std::fs::write(&marker, wanted).map_err(|source| LessonError::Io {
-            context: format!("cannot write {}", marker.display()),
-            source,
-        })
+        install_packages(python, &self.venv, PYTHON_PACKAGES, &self.log)
     }
 
     fn ensure_kernel(&self, kernel: &Path, say: &dyn Fn(&str)) -> Result<(), LessonError> {
@@ -213,6 +186,46 @@ impl Jupyter {
 }
 
 /// The last `lines` lines of `text`.
+/// Whether the virtual environment `venv` has `packages`, as the marker
+/// [`install_packages`] writes says.
+pub fn has_packages(venv: &Path, packages: &[&str]) -> bool {
+    std::fs::read_to_string(venv.join("lab-packages.txt"))
+        .is_ok_and(|installed| installed == packages.join("\n"))
+}
+
+/// Makes the virtual environment `venv` with `python` unless it exists,
+/// installs `packages` (pinned `name==version` lines) into it with pip, and
+/// writes the marker [`has_packages`] reads; what the commands print goes
+/// to `log`. The system Python is left alone.
+pub fn install_packages(
+    python: &Path,
+    venv: &Path,
+    packages: &[&str],
+    log: &Path,
+) -> Result<(), LessonError> {
+    let venv_python = venv.join("bin").join("python");
+    if !venv_python.exists() {
+        let make = [python, Path::new("-m"), Path::new("venv"), venv];
+        run_logged(&make.map(|part| part.display().to_string()), log)?;
+    }
+    let pip = [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+    ];
+    let install: Vec<String> = std::iter::once(venv_python.display().to_string())
+        .chain(pip.iter().chain(packages).map(|word| word.to_string()))
+        .collect();
+    run_logged(&install, log)?;
+    let marker = venv.join("lab-packages.txt");
+    std::fs::write(&marker, packages.join("\n")).map_err(|source| LessonError::Io {
+        context: format!("cannot write {}", marker.display()),
+        source,
+    })
+}
+
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")

@@ -44,6 +44,12 @@ enum Command {
         /// Do not start a job worker.
         #[arg(long)]
         no_worker: bool,
+        /// Run Redis as a cluster of six `redis-server` processes (three
+        /// masters, a replica each) instead of one server; the same as
+        /// `LAB_REDIS_CLUSTER=1`. The notebooks need one server, so Jupyter
+        /// is not started.
+        #[arg(long)]
+        redis_cluster: bool,
     },
     /// Run analysis jobs from the queue in this terminal; Ctrl-C hands the
     /// running ones back and stops.
@@ -222,15 +228,24 @@ enum Bench {
         #[arg(long, default_value_t = 5)]
         rounds: u32,
     },
-    /// No-op job throughput with 1, 2 and 4 workers, pick-up latency, and
-    /// revenue by customer as a job next to the same pipeline run directly.
+    /// No-op job throughput with 1 and 2 workers next to RQ on the same
+    /// Redis, pick-up latency, a run in Sidekiq's manner next to its
+    /// published figure, and revenue by customer as a job next to the same
+    /// pipeline run directly.
     Jobs {
-        /// No-op jobs per throughput run.
-        #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        /// No-op jobs per throughput run (the lab's and RQ's).
+        #[arg(long, default_value_t = 4_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         jobs: u64,
+        /// Slots (jobs run at once) of each worker in the throughput runs.
+        #[arg(long, default_value_t = lab::bench::jobs::SIDEKIQ_CONCURRENCY as u64, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+        concurrency: u64,
         /// Jobs whose pick-up latency is measured.
         #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=100_000))]
         samples: u64,
+        /// Jobs submitted first, then drained by one worker of 30 slots
+        /// (Sidekiq's manner).
+        #[arg(long, default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        drain_jobs: u64,
         /// Invoices of the revenue comparison.
         #[arg(long, default_value_t = 1_000_000)]
         invoices: i64,
@@ -264,8 +279,12 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             no_jupyter,
             no_api,
             no_worker,
+            redis_cluster,
         } => up(
-            config,
+            &Config {
+                redis_cluster: config.redis_cluster || redis_cluster,
+                ..config.clone()
+            },
             UpParts {
                 seed: !no_seed,
                 jupyter: !no_jupyter,
@@ -339,15 +358,30 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
         }
         Command::Bench(Bench::Jobs {
             jobs,
+            concurrency,
             samples,
+            drain_jobs,
             invoices,
             rounds,
         }) => {
             let spec =
                 SeedSpec::new(1_000, invoices, dataset::DEFAULT_SEED).map_err(|e| e.to_string())?;
-            bench_jobs(config, jobs as usize, samples as usize, spec, rounds)
-                .await
-                .map_err(text)
+            let lab = std::env::current_exe().map_err(|source| {
+                text(LabError::Io {
+                    context: "cannot find the lab program to run as workers".into(),
+                    source,
+                })
+            })?;
+            let plan = lab::bench::jobs::JobsBenchPlan {
+                lab,
+                jobs: jobs as usize,
+                concurrency: concurrency as usize,
+                samples: samples as usize,
+                drain_jobs: drain_jobs as usize,
+                spec,
+                rounds,
+            };
+            bench_jobs(config, &plan).await.map_err(text)
         }
         Command::Grade {
             id,
@@ -420,6 +454,11 @@ async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
         _ = tokio::signal::ctrl_c() => return Err(LabError::Interrupted),
     };
     bar.finish();
+    let cluster = match &outcome {
+        UpOutcome::AlreadyRunning(state) | UpOutcome::Started { state, .. } => {
+            state.redis_is_cluster()
+        }
+    };
     match outcome {
         UpOutcome::AlreadyRunning(state) => {
             println!("The lab is already running; nothing was changed.");
@@ -439,7 +478,12 @@ async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
             println!("Connect other tools with: eval \"$(cargo lab env)\"");
         }
     }
-    if let Err(error) = start_helpers(config, api, worker, jupyter).await {
+    if cluster && jupyter {
+        println!(
+            "Jupyter is not started: the notebooks need one Redis server (`lab down`, then `lab up` without --redis-cluster)."
+        );
+    }
+    if let Err(error) = start_helpers(config, api, worker, jupyter && !cluster).await {
         eprintln!("lab: {error}");
         eprintln!("lab: stopping what this `up` started, so the lab is as it was");
         control::roll_back(config, before.as_ref())?;
@@ -782,33 +826,54 @@ async fn bench_revenue(config: &Config, spec: SeedSpec, rounds: u32) -> Result<E
 
 async fn bench_jobs(
     config: &Config,
-    jobs: usize,
-    samples: usize,
-    spec: SeedSpec,
-    rounds: u32,
+    plan: &lab::bench::jobs::JobsBenchPlan,
 ) -> Result<ExitCode, LabError> {
-    use lab::bench::revenue::median;
-    let lab = std::env::current_exe().map_err(|source| LabError::Io {
-        context: "cannot find the lab program to run as workers".into(),
-        source,
-    })?;
-    let plan = lab::bench::jobs::JobsBenchPlan {
-        lab,
-        jobs,
-        samples,
-        spec,
-        rounds,
+    use lab::bench::jobs::{
+        RqOutcome, SIDEKIQ_PUBLISHED, SIDEKIQ_RATE, TARGET_RATE, TARGET_TIMES_RQ,
     };
-    let report = lab::bench::jobs::run(config, &plan, &say).await?;
+    use lab::bench::revenue::median;
+    let report = lab::bench::jobs::run(config, plan, &say).await?;
     let ms = |time: std::time::Duration| time.as_secs_f64() * 1000.0;
-    println!("server:            {}", report.server);
-    for run in &report.throughput {
+    let line = |who: &str, run: &lab::bench::jobs::Throughput| {
         println!(
-            "no-op jobs:        {} worker(s): {:>7.0} jobs/s  ({} jobs in {:.2} s)",
+            "  {who:<6} {} worker(s) x {:>2} slots: {:>8.0} jobs/s  ({} jobs in {:.2} s)",
             run.workers,
+            run.concurrency,
             run.rate(),
             run.jobs,
             run.elapsed.as_secs_f64()
+        );
+    };
+    println!("server:            {}", report.server);
+    println!("machine:           {}", report.machine);
+    println!("no-op jobs, first submission to last completion:");
+    for run in &report.throughput {
+        line("lab", run);
+    }
+    match &report.rq {
+        RqOutcome::Measured { throughput, failed } => {
+            line("RQ", throughput);
+            if *failed > 0 {
+                println!("  (RQ failed {failed} of its jobs)");
+            }
+        }
+        RqOutcome::Skipped(why) => println!("  RQ     skipped: {why}"),
+    }
+    if let Some(lab) = report.compared() {
+        let reached = |yes: bool| if yes { "reached" } else { "NOT reached" };
+        match report.times_rq() {
+            Some(times) => println!(
+                "  lab / RQ with {} workers: {times:.1}x (target {TARGET_TIMES_RQ:.0}x: {})",
+                lab.workers,
+                reached(times >= TARGET_TIMES_RQ)
+            ),
+            None => println!("  lab / RQ: not measured"),
+        }
+        println!(
+            "  target {TARGET_RATE:.0} jobs/s with {} workers: {} ({:.0} jobs/s)",
+            lab.workers,
+            reached(lab.rate() >= TARGET_RATE),
+            lab.rate()
         );
     }
     println!(
@@ -816,6 +881,22 @@ async fn bench_jobs(
         ms(report.pickup.p50),
         ms(report.pickup.p99),
         report.pickup.requests
+    );
+    let drained = &report.sidekiq_style;
+    println!(
+        "Sidekiq's manner:  {} jobs submitted, then drained by 1 worker x {} slots: {:.0} jobs/s ({:.2} s from the worker's start)",
+        drained.jobs,
+        drained.concurrency,
+        drained.rate(),
+        drained.elapsed.as_secs_f64()
+    );
+    println!(
+        "  beside the {SIDEKIQ_PUBLISHED} ({:.2}x of it)",
+        drained.rate() / SIDEKIQ_RATE
+    );
+    println!(
+        "  hardware differs: this run on {}; Sidekiq's figure is from its author's machine, not this one; Sidekiq keeps no job results, the lab saves each in MongoDB",
+        report.machine
     );
     let show = |times: &[std::time::Duration]| {
         let all: Vec<String> = times.iter().map(|t| format!("{:.0}", ms(*t))).collect();
