@@ -62,7 +62,8 @@ pub struct WorkerOptions {
     /// How long a claim lasts without a heartbeat; heartbeats come every
     /// third of it.
     pub lease: Duration,
-    /// How long an idle slot waits before looking for work again.
+    /// How long an idle worker waits before looking for work again when
+    /// no wake-up comes (and how often, at most, it reaps lost leases).
     pub poll: Duration,
     /// Whether drill jobs ([`Drill`](super::kinds::Drill)) run; refused otherwise.
     pub drills: bool,
