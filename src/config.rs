@@ -49,6 +49,10 @@ pub struct Config {
     /// `LAB_LOG`: what `lab serve` logs, as a tracing filter
     /// (`info` when unset; `debug` adds one line per request).
     pub log_filter: String,
+    /// `LAB_LOG_FILE`: the file `lab serve` writes its log to, rotated by
+    /// size with a few old files kept (see `api::log_file`); standard
+    /// output when unset. `lab up` sets it to `LAB_HOME/api/api.log`.
+    pub log_file: Option<PathBuf>,
     /// `LAB_JOB_DRILLS`: `1` lets the job API and workers run drill jobs
     /// (`noop`, `sleep`, `panic`, `crash`), which exercise the job system itself.
     pub job_drills: bool,
@@ -162,6 +166,7 @@ impl Config {
             mongodb_port: parse_port("LAB_MONGODB_PORT", non_empty("LAB_MONGODB_PORT"))?,
             api_port: parse_port("LAB_API_PORT", non_empty("LAB_API_PORT"))?.unwrap_or(8000),
             log_filter: non_empty("LAB_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+            log_file: non_empty("LAB_LOG_FILE").map(PathBuf::from),
             job_drills: parse_switch("LAB_JOB_DRILLS", non_empty("LAB_JOB_DRILLS"))?,
             webhook_allow: parse_allowlist(non_empty("LAB_WEBHOOK_ALLOW"))?,
             api_key: non_empty("LAB_API_KEY").map(ApiKey::parse).transpose()?,
@@ -194,6 +199,7 @@ impl Config {
             mongodb_port: None,
             api_port: 8000,
             log_filter: DEFAULT_LOG_FILTER.to_owned(),
+            log_file: None,
             job_drills: false,
             webhook_allow: Vec::new(),
             api_key: None,

@@ -16,7 +16,7 @@ use super::extract::{IdPath, JsonBody, QueryParams};
 use super::paging::{self, Page};
 use crate::billing::json::CustomerJson;
 use crate::billing::{Address, CustomerFields, Valid};
-use crate::cache::Lookup;
+use crate::cache::{CustomerCache, Lookup};
 
 /// An address in a request body: every field required, no others.
 #[derive(Debug, Clone, Deserialize)]
@@ -108,14 +108,13 @@ pub async fn create(
 }
 
 /// `GET /customers/{id}` → `{"source": "cache" | "database", "customer": {...}}`.
-pub async fn get(State(state): State<ApiState>, IdPath(id): IdPath) -> Result<Response, ApiError> {
-    let lookup = state
-        .cache
-        .get(id)
-        .await
-        .map_err(|error| ApiError::Unavailable {
-            detail: error.to_string(),
-        })?;
+pub async fn get(
+    State(cache): State<CustomerCache>,
+    IdPath(id): IdPath,
+) -> Result<Response, ApiError> {
+    let lookup = cache.get(id).await.map_err(|error| ApiError::Unavailable {
+        detail: error.to_string(),
+    })?;
     match lookup {
         Lookup::Found { json, source } => {
             let source = match source {

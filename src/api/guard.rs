@@ -26,7 +26,9 @@ use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{ApiError, ApiState};
+use std::sync::Arc;
+
+use super::ApiError;
 use crate::config::ApiKey;
 use crate::services::secret::same_secret;
 
@@ -69,13 +71,14 @@ impl Guard {
             };
             // Both the Host header and, in an absolute-form request line,
             // the URI's own authority (which HTTP says wins) must be ours.
+            // Borrowed, not copied: this runs on every request.
             let header = request.headers().get(header::HOST);
-            let named = header.map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-            let authority = request.uri().authority().map(|a| a.as_str().to_owned());
-            let refused = match (&named, &authority) {
+            let named = header.map(|value| String::from_utf8_lossy(value.as_bytes()));
+            let authority = request.uri().authority().map(|a| a.as_str());
+            let refused = match (&named, authority) {
                 (None, None) => Some(String::new()),
-                (Some(named), _) if !allowed(named) => Some(named.clone()),
-                (_, Some(authority)) if !allowed(authority) => Some(authority.clone()),
+                (Some(named), _) if !allowed(named) => Some(named.to_string()),
+                (_, Some(authority)) if !allowed(authority) => Some(authority.to_owned()),
                 _ => None,
             };
             if let Some(host) = refused {
@@ -122,8 +125,8 @@ fn host_name(host: &str) -> Option<&str> {
 }
 
 /// The middleware: refuses what [`Guard::refusal`] refuses.
-pub async fn check(State(state): State<ApiState>, request: Request, next: Next) -> Response {
-    match state.guard.refusal(&request) {
+pub async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next) -> Response {
+    match guard.refusal(&request) {
         Some(refusal) => refusal.into_response(),
         None => next.run(request).await,
     }

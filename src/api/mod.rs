@@ -24,6 +24,8 @@ pub mod guard;
 pub mod invoices;
 pub mod jobs;
 pub mod local;
+#[cfg(feature = "cli")]
+pub mod log_file;
 pub mod ops;
 pub mod paging;
 pub mod routes;
@@ -32,7 +34,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
 use mongodb::{Collection, Database};
@@ -146,6 +148,14 @@ impl ApiState {
     }
 }
 
+/// What `GET /customers/{id}`, the hot path, takes from the state: the
+/// cache alone, one reference count to clone.
+impl FromRef<ApiState> for CustomerCache {
+    fn from_ref(state: &ApiState) -> CustomerCache {
+        state.cache.clone()
+    }
+}
+
 /// The billing API's router (the table of routes is [`routes::ROUTES`]).
 pub fn router(state: ApiState) -> Router {
     let billing = Router::new()
@@ -187,12 +197,15 @@ pub fn router(state: ApiState) -> Router {
         .merge(waiting)
         .fallback(ops::no_route)
         .method_not_allowed_fallback(ops::wrong_method)
+        // The middlewares hold only what they use: axum clones a
+        // middleware's state twice per request, and the whole `ApiState`
+        // is a dozen reference counts shared between threads.
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.guard.clone(),
             guard::check,
         ))
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state.requests.clone(),
             ops::count,
         ))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))

@@ -2,6 +2,7 @@
 //! `/metrics`, `/openapi.json`, and JSON answers for unknown routes and
 //! methods.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Json;
@@ -28,12 +29,16 @@ pub struct RequestCounts {
 }
 
 /// Counts every answer by class.
-pub async fn count(State(state): State<ApiState>, request: Request, next: Next) -> Response {
+pub async fn count(
+    State(requests): State<Arc<RequestCounts>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let response = next.run(request).await;
     let counter = match response.status().as_u16() {
-        200..=399 => &state.requests.success,
-        400..=499 => &state.requests.client_errors,
-        _ => &state.requests.server_errors,
+        200..=399 => &requests.success,
+        400..=499 => &requests.client_errors,
+        _ => &requests.server_errors,
     };
     counter.fetch_add(1, Ordering::Relaxed);
     response

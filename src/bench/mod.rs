@@ -3,6 +3,7 @@
 
 #[cfg(feature = "api")]
 pub mod api;
+pub mod external;
 pub mod jobs;
 pub mod machine;
 pub mod revenue;

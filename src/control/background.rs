@@ -23,7 +23,7 @@ pub async fn open_api(
     lab: PathBuf,
     say: &dyn Fn(&str),
 ) -> Result<ServiceRecord, LabError> {
-    let plan = lab_plan(
+    let mut plan = lab_plan(
         config,
         lab,
         (Helper::Api, "api", "api.log"),
@@ -31,6 +31,15 @@ pub async fn open_api(
         config.api_port,
         |port| vec!["serve".into(), "--port".into(), port.to_string().into()],
     );
+    // The API writes its log itself, to the same file, rotated by size
+    // (`api::log_file`): appended standard output alone would grow without
+    // bound. Standard output and errors still go there too, for a start-up
+    // failure or a crash.
+    let log_file = plan.dir.join(plan.log_name);
+    plan.env.push((
+        "LAB_LOG_FILE".to_owned(),
+        log_file.to_string_lossy().into_owned(),
+    ));
     helpers::start(config, plan, say).await
 }
 

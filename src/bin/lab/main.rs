@@ -18,6 +18,7 @@ use lab::grading::Flavor;
 use lab::jobs::worker::WorkerOptions;
 use lab::services::Toolbox;
 use lab::startup::Application;
+use tracing_appender::non_blocking::WorkerGuard;
 
 /// A Rust teaching lab for Redis, MongoDB and background jobs.
 #[derive(Debug, Parser)]
@@ -206,14 +207,26 @@ enum Bench {
     /// GET /customers/{id} on cache hits and misses, next to bare Redis GETs.
     Api {
         /// Connections sending requests at once.
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// Requests in the hit phase (and GETs in the bare Redis phase).
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        concurrency: u64,
+        /// Requests in the hit phase (and GETs in the bare Redis phase); with
+        /// --external, only when wrk is missing.
         #[arg(long, default_value_t = 50_000)]
         requests: usize,
-        /// Rounds of 1,000 misses.
+        /// Rounds of 1,000 misses (not with --external).
         #[arg(long, default_value_t = 5)]
         miss_rounds: usize,
+        /// Serve the API from a child `lab serve`, as users run it, drive it
+        /// with wrk (2 threads) and measure Redis with redis-benchmark: the
+        /// figures those tools give. Cache hits only.
+        #[arg(long)]
+        external: bool,
+        /// With --external: how long wrk drives the API, in seconds.
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        seconds: u64,
+        /// With --external: requests redis-benchmark sends.
+        #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        redis_requests: u64,
     },
     /// Revenue per customer by a pipeline in the database, next to the same
     /// sum computed in Rust.
@@ -345,9 +358,27 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             concurrency,
             requests,
             miss_rounds,
-        }) => bench_api(config, concurrency, requests, miss_rounds)
+            external: false,
+            ..
+        }) => bench_api(config, concurrency as usize, requests, miss_rounds)
             .await
             .map_err(text),
+        Command::Bench(Bench::Api {
+            concurrency,
+            requests,
+            external: true,
+            seconds,
+            redis_requests,
+            ..
+        }) => {
+            let plan = ExternalPlan {
+                concurrency: concurrency as usize,
+                duration: std::time::Duration::from_secs(seconds),
+                redis_requests: redis_requests as usize,
+                fallback_requests: requests,
+            };
+            bench_api_external(config, plan).await.map_err(text)
+        }
         Command::Bench(Bench::Revenue {
             customers,
             invoices,
@@ -538,29 +569,32 @@ async fn start_helpers(
     Ok(())
 }
 
-/// Logs to the terminal as `LAB_LOG` says.
-fn init_logging(config: &Config) -> Result<(), LabError> {
+/// Logs as `LAB_LOG` says, to standard output or to `LAB_LOG_FILE` (rotated
+/// by size), through a background thread: writing never holds up a
+/// request. The guard flushes what is queued when dropped; keep it until
+/// the process ends.
+fn init_logging(config: &Config) -> Result<WorkerGuard, String> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter).map_err(|error| {
-        LabError::Io {
-            context: format!(
-                "LAB_LOG={:?} is not a log filter such as \"info\"",
-                config.log_filter
-            ),
-            source: std::io::Error::other(error),
-        }
+        format!(
+            "LAB_LOG={:?} is not a log filter such as \"info\" or \"debug\": {error}",
+            config.log_filter
+        )
     })?;
+    let (writer, guard) = lab::api::log_file::writer(config.log_file.as_deref())
+        .map_err(|error| error.to_string())?;
     // Colour codes only for a person at a terminal: `lab up` sends the log
     // to a file, where they would be noise.
-    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let colour = config.log_file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour)
+        .with_writer(writer)
         .init();
-    Ok(())
+    Ok(guard)
 }
 
 async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, String> {
-    init_logging(config).map_err(|error| error.to_string())?;
+    let _flushed_at_exit = init_logging(config)?;
     let app = Application::build(config, port.unwrap_or(config.api_port))
         .await
         .map_err(|error| error.to_string())?;
@@ -568,6 +602,7 @@ async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, String> {
         "Billing API on http://127.0.0.1:{} (Ctrl-C stops it)",
         app.port()
     );
+    tracing::info!(port = app.port(), "billing API listening");
     app.run_until(stop_requested())
         .await
         .map_err(|error| error.to_string())?;
@@ -758,6 +793,17 @@ async fn bench_seed(config: &Config, spec: SeedSpec) -> Result<ExitCode, LabErro
     Ok(ExitCode::SUCCESS)
 }
 
+/// One line of `lab bench api`: rate, p50, p99, requests.
+fn show_phase(name: &str, phase: &lab::bench::api::Phase) {
+    println!(
+        "{name:<20} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} requests)",
+        phase.rate(),
+        phase.p50.as_secs_f64() * 1000.0,
+        phase.p99.as_secs_f64() * 1000.0,
+        phase.requests
+    );
+}
+
 async fn bench_api(
     config: &Config,
     concurrency: usize,
@@ -765,20 +811,11 @@ async fn bench_api(
     miss_rounds: usize,
 ) -> Result<ExitCode, LabError> {
     let report = lab::bench::api::run(config, concurrency, requests, miss_rounds, &say).await?;
-    let show = |name: &str, phase: &lab::bench::api::Phase| {
-        println!(
-            "{name:<20} {:>9.0} req/s   p50 {:>7.3} ms   p99 {:>7.3} ms   ({} requests)",
-            phase.rate(),
-            phase.p50.as_secs_f64() * 1000.0,
-            phase.p99.as_secs_f64() * 1000.0,
-            phase.requests
-        );
-    };
     println!("MongoDB: {}", report.server);
     println!("concurrency: {} connections", report.concurrency);
-    show("API, cache hit", &report.hit);
-    show("API, cache miss", &report.miss);
-    show("bare Redis GET", &report.bare_redis);
+    show_phase("API, cache hit", &report.hit);
+    show_phase("API, cache miss", &report.miss);
+    show_phase("bare Redis GET", &report.bare_redis);
     println!(
         "ratio: the hit path runs at {:.2} of the bare Redis GET rate{}",
         report.ratio(),
@@ -786,6 +823,54 @@ async fn bench_api(
             ""
         } else {
             " (some hits were not served from the cache!)"
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `lab bench api --external` was asked for.
+struct ExternalPlan {
+    concurrency: usize,
+    duration: std::time::Duration,
+    redis_requests: usize,
+    fallback_requests: usize,
+}
+
+async fn bench_api_external(config: &Config, plan: ExternalPlan) -> Result<ExitCode, LabError> {
+    let lab = std::env::current_exe().map_err(|source| LabError::Io {
+        context: "finding the lab program to run `lab serve`".into(),
+        source,
+    })?;
+    let report = lab::bench::api::run_external(
+        config,
+        lab,
+        plan.concurrency,
+        plan.duration,
+        plan.redis_requests,
+        plan.fallback_requests,
+        &say,
+    )
+    .await?;
+    println!("MongoDB: {}", report.server);
+    println!("API: {}, 1,000 customers, cache warm", report.api);
+    println!("concurrency: {} connections", report.concurrency);
+    println!("API load:   {}", report.api_load);
+    println!("Redis load: {}", report.redis_load);
+    show_phase("API, cache hit", &report.hit);
+    show_phase("bare Redis GET", &report.bare_redis);
+    if report.errors > 0 {
+        println!(
+            "{} answers were errors (not 2xx/3xx) or failed sockets: the rate counts them",
+            report.errors
+        );
+    }
+    println!(
+        "ratio: the hit path runs at {:.2} of the bare Redis GET rate{}",
+        report.ratio(),
+        if report.all_hits_from_cache {
+            ""
+        } else {
+            " (the cache counted misses during the run!)"
         }
     );
     Ok(ExitCode::SUCCESS)
