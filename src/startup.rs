@@ -11,11 +11,11 @@ use crate::api::{ApiState, DATABASE_WAIT, guard::Guard};
 use crate::billing::collections;
 use crate::config::Config;
 use crate::control::LabError;
+use crate::jobs::ShardCount;
 use crate::jobs::webhooks::WebhookPolicy;
 use crate::jobs::worker::{self, WorkerOptions, WorkerReport};
 use crate::jobs::{Changes, JobQueue};
-use crate::notebook::Lab;
-use crate::services::{connect_mongodb_with, connect_redis};
+use crate::services::{RedisConnection, connect_mongodb_with, connect_redis_target};
 
 /// Why the API or a worker could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -106,38 +106,93 @@ impl Application {
     }
 }
 
+/// Redis (one server or a cluster) and the billing database, as the API,
+/// a worker and `lab jobs` reach them, with the job queue on that Redis.
+#[derive(Clone)]
+pub struct Services {
+    /// Redis: one server, or the cluster `lab up --redis-cluster` started.
+    pub redis: RedisConnection,
+    /// The billing database.
+    pub db: mongodb::Database,
+    /// The Redis URL (`redis-cluster://...` for a cluster), to subscribe with.
+    pub redis_url: String,
+    /// The job queue, in the shards [`job_shards`] gives.
+    pub jobs: JobQueue,
+}
+
+impl Services {
+    /// Connects to the lab `config` describes.
+    pub async fn connect(config: &Config) -> Result<Services, StartupError> {
+        Self::connect_with(config, |_| {}).await
+    }
+
+    /// Like [`Services::connect`], with MongoDB's client options adjusted
+    /// by `configure`.
+    pub async fn connect_with(
+        config: &Config,
+        configure: impl FnOnce(&mut mongodb::options::ClientOptions),
+    ) -> Result<Services, StartupError> {
+        let (redis_url, redis_origin) = crate::control::redis_location(config)?;
+        let (mongodb_uri, mongodb_origin) = crate::control::mongodb_location(config)?;
+        let (redis, client) = tokio::try_join!(
+            connect_redis_target(&redis_url, redis_origin),
+            connect_mongodb_with(&mongodb_uri, mongodb_origin, configure),
+        )
+        .map_err(LabError::from)?;
+        let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX)
+            .with_shards(job_shards(config, &redis))
+            .with_webhook_policy(WebhookPolicy::from_config(config));
+        Ok(Services {
+            db: client.database(&config.database),
+            redis,
+            redis_url,
+            jobs,
+        })
+    }
+}
+
+/// How many shards the job queue has: `LAB_JOB_SHARDS`, else one on a
+/// single Redis and six on a cluster (two per master of the lab's
+/// three-master cluster, so every master holds ready jobs). Every process
+/// of a lab reads the same settings, so they agree.
+pub fn job_shards(config: &Config, redis: &RedisConnection) -> ShardCount {
+    config.job_shards.unwrap_or_else(|| {
+        if redis.is_cluster() {
+            ShardCount::new(CLUSTER_SHARDS).unwrap_or(ShardCount::ONE)
+        } else {
+            ShardCount::ONE
+        }
+    })
+}
+
+/// The job queue's shards on a cluster unless `LAB_JOB_SHARDS` says otherwise.
+const CLUSTER_SHARDS: usize = 6;
+
 /// The API's shared state, connected as [`Application::build`] connects
 /// it, without a socket (for tests that call the router directly).
 pub async fn api_state(config: &Config) -> Result<ApiState, StartupError> {
     let key = crate::control::secrets::api_key(config).map_err(LabError::from)?;
-    let (redis_url, redis_origin) = crate::control::redis_location(config)?;
-    let (mongodb_uri, mongodb_origin) = crate::control::mongodb_location(config)?;
     // The API's MongoDB client gives up on an unreachable server after
     // DATABASE_WAIT, so an outage answers 503 at once rather than after the
     // driver's usual 30 s (or the lab's 5 s for a first contact).
-    let (redis, client) = tokio::try_join!(
-        connect_redis(&redis_url, redis_origin),
-        connect_mongodb_with(&mongodb_uri, mongodb_origin, |options| {
-            options.server_selection_timeout = Some(DATABASE_WAIT)
-        }),
-    )
-    .map_err(LabError::from)?;
-    let db = client.database(&config.database);
+    let services = Services::connect_with(config, |options| {
+        options.server_selection_timeout = Some(DATABASE_WAIT)
+    })
+    .await?;
+    let db = services.db;
     collections::ensure_indexes(&db)
         .await
         .map_err(StartupError::Indexes)?;
     crate::jobs::results::ensure_indexes(&db)
         .await
         .map_err(StartupError::Indexes)?;
-    let changes = Changes::listen(&redis_url, crate::jobs::PREFIX).map_err(|source| {
+    let changes = Changes::listen(&services.redis_url, crate::jobs::PREFIX).map_err(|source| {
         StartupError::Subscribe {
             what: "job changes",
             source,
         }
     })?;
-    let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX)
-        .with_webhook_policy(WebhookPolicy::from_config(config));
-    let state = ApiState::new(db, redis);
+    let state = ApiState::new(db, services.redis);
     // Invalidations an earlier API process left unapplied (Redis was down):
     // those customers are not served from the cache until Redis has
     // applied them.
@@ -147,7 +202,7 @@ pub async fn api_state(config: &Config) -> Result<ApiState, StartupError> {
         .await
         .map_err(StartupError::Outbox)?;
     Ok(state
-        .with_jobs(jobs)
+        .with_jobs(services.jobs)
         .with_changes(changes)
         .with_drills(config.job_drills)
         .with_guard(Guard::new(key, &config.api_hosts)))
@@ -155,7 +210,7 @@ pub async fn api_state(config: &Config) -> Result<ApiState, StartupError> {
 
 /// A job worker, connected, with its status port bound if asked for.
 pub struct WorkerProcess {
-    lab: Lab,
+    lab: Services,
     queue: JobQueue,
     options: WorkerOptions,
     status: Option<TcpListener>,
@@ -172,9 +227,8 @@ impl WorkerProcess {
         options: WorkerOptions,
         status_port: Option<u16>,
     ) -> Result<WorkerProcess, StartupError> {
-        let lab = Lab::connect_with(config).await?;
-        let queue = JobQueue::new(lab.redis.clone(), crate::jobs::PREFIX)
-            .with_webhook_policy(WebhookPolicy::from_config(config));
+        let lab = Services::connect(config).await?;
+        let queue = lab.jobs.clone();
         let status = match status_port {
             Some(port) => Some(bind(port, "pass another --status-port").await?),
             None => None,

@@ -4,7 +4,7 @@ use super::state::LabState;
 use crate::config::Config;
 use crate::services::tools::{SECANTUS_PROGRAM, SECANTUS_VERSION};
 use crate::services::{
-    Origin, ServerKind, ServiceError, Tool, Toolbox, connect_mongodb, connect_redis, redact,
+    Origin, ServerKind, ServiceError, Tool, Toolbox, connect_mongodb, connect_redis_target, redact,
 };
 
 /// The outcome of one check.
@@ -66,7 +66,7 @@ pub async fn diagnose(config: &Config, toolbox: &Toolbox) -> Vec<Check> {
     ));
     match &config.redis_url {
         Some(url) => {
-            let answer = connect_redis(url, Origin::Variable("REDIS_URL"))
+            let answer = connect_redis_target(url, Origin::Variable("REDIS_URL"))
                 .await
                 .map(drop);
             checks.push(check_url("Redis (REDIS_URL)", "REDIS_URL", url, answer));

@@ -51,6 +51,26 @@ pub enum LabError {
     )]
     Interrupted,
     /// A Redis database number outside the server's range.
+    /// `lab up` was asked for another kind of Redis than the one running.
+    #[error(
+        "the lab runs {running}, and {asked} was asked for; run `lab down` first (the data of one does not move to the other)"
+    )]
+    RedisKindChanged {
+        /// What runs: "one Redis server" or "a Redis Cluster".
+        running: &'static str,
+        /// What was asked for.
+        asked: &'static str,
+    },
+    /// The lab's Redis is a cluster, and this use needs one server.
+    #[error(
+        "the lab's Redis is a cluster ({url}); {what} needs one Redis server: `lab down` then `lab up` (without --redis-cluster) gives one"
+    )]
+    ClusterNotSupported {
+        /// What needs one server.
+        what: &'static str,
+        /// The cluster's URL, password hidden.
+        url: String,
+    },
     #[error("Redis has databases 0 to 15; there is no database {number}")]
     NoSuchDatabase {
         /// The number asked for.

@@ -15,9 +15,10 @@ use crate::config::Config;
 use crate::dataset::{self, Existing, SeedProgress, SeedReport, SeedSpec};
 use crate::services::mongo_server::{self, MongoOptions};
 use crate::services::process::{self, program_name};
+use crate::services::redis_cluster::{self, ClusterOptions, ManagedCluster};
 use crate::services::redis_server::{self, RedisOptions};
 use crate::services::{
-    Lifetime, ManagedServer, Origin, Tool, Toolbox, connect_mongodb, connect_redis,
+    Lifetime, ManagedServer, Origin, Tool, Toolbox, connect_mongodb, connect_redis_target,
 };
 
 /// What `lab up` did.
@@ -56,11 +57,22 @@ pub async fn up(
     let config = &without_own_urls(config);
     let previous = LabState::load(config)?.or_else(|| LabState::load_last(config));
     if let Some(state) = &previous
-        && state.redis.is_alive()
+        && state.redis_is_alive()
         && state.mongodb.is_alive()
         && state_matches_config(state, config)
     {
         return Ok(UpOutcome::AlreadyRunning(state.clone()));
+    }
+    if let Some(state) = &previous
+        && config.redis_url.is_none()
+        && state.redis.is_managed()
+        && state.redis_is_alive()
+        && state.redis_is_cluster() != config.redis_cluster
+    {
+        return Err(LabError::RedisKindChanged {
+            running: redis_kind(state.redis_is_cluster()),
+            asked: redis_kind(config.redis_cluster),
+        });
     }
     let toolbox = Toolbox::new(config);
     let secrets = Secrets::load_or_create(config)?;
@@ -70,15 +82,21 @@ pub async fn up(
     // up or leaves things as they were.
     let keep =
         |record: Option<&ServiceRecord>| record.filter(|r| r.is_managed() && r.is_alive()).cloned();
-    let (redis, started_redis) =
-        match (&config.redis_url, keep(previous.as_ref().map(|s| &s.redis))) {
-            (Some(url), _) => {
-                connect_redis(url, Origin::Variable("REDIS_URL")).await?;
-                (external(url, "redis-server"), None)
-            }
-            (None, Some(record)) => (record, None),
-            (None, None) => start_redis(config, &toolbox, previous.as_ref(), &secrets, say).await?,
-        };
+    let kept_redis = previous
+        .as_ref()
+        .filter(|state| state.redis_is_alive())
+        .and_then(|state| keep(Some(&state.redis)).map(|redis| (redis, state.redis_nodes.clone())));
+    let ((redis, redis_nodes), started_redis) = match (&config.redis_url, kept_redis) {
+        (Some(url), _) => {
+            connect_redis_target(url, Origin::Variable("REDIS_URL")).await?;
+            ((external(url, "redis-server"), Vec::new()), None)
+        }
+        (None, Some(kept)) => (kept, None),
+        (None, None) if config.redis_cluster => {
+            start_redis_cluster(config, &toolbox, previous.as_ref(), &secrets, say).await?
+        }
+        (None, None) => start_redis(config, &toolbox, previous.as_ref(), &secrets, say).await?,
+    };
     // An error from here on drops `started_redis`, which stops it.
     let (mongodb, started_mongodb) = match (
         &config.mongodb_uri,
@@ -93,6 +111,7 @@ pub async fn up(
     };
     let state = LabState {
         redis,
+        redis_nodes,
         mongodb,
         database: config.database.clone(),
         // A Jupyter Lab of an earlier `up` that still runs is kept.
@@ -121,10 +140,19 @@ pub async fn up(
                 process::terminate(pid, &old.program, Duration::from_secs(30));
             }
         }
+        if state.redis.pid.is_none() {
+            for node in previous.redis_nodes.iter() {
+                if let Some(pid) = node.pid {
+                    process::terminate(pid, &node.program, Duration::from_secs(30));
+                }
+            }
+        }
     }
     state.save(config)?;
     // From here on the servers belong to the state file, not to this process.
-    started_redis.map(ManagedServer::detach);
+    if let Some(started) = started_redis {
+        started.detach();
+    }
     started_mongodb.map(ManagedServer::detach);
 
     let seeded = if options.seed {
@@ -142,13 +170,46 @@ pub async fn up(
     Ok(UpOutcome::Started { state, seeded })
 }
 
+/// A Redis `up` started and has not yet handed to the state file: dropped,
+/// it stops.
+enum StartedRedis {
+    Server(ManagedServer),
+    Cluster(ManagedCluster),
+}
+
+impl StartedRedis {
+    /// Leaves it running, recorded in the state file.
+    fn detach(self) {
+        match self {
+            StartedRedis::Server(server) => {
+                server.detach();
+            }
+            StartedRedis::Cluster(cluster) => {
+                cluster.detach();
+            }
+        }
+    }
+}
+
+/// The lab's Redis as recorded: its record, the records of a cluster's
+/// other nodes, and what this `up` started.
+type RedisStart = ((ServiceRecord, Vec<ServiceRecord>), Option<StartedRedis>);
+
+fn redis_kind(cluster: bool) -> &'static str {
+    if cluster {
+        "a Redis Cluster"
+    } else {
+        "one Redis server"
+    }
+}
+
 async fn start_redis(
     config: &Config,
     toolbox: &Toolbox,
     previous: Option<&LabState>,
     secrets: &Secrets,
     say: &dyn Fn(&str),
-) -> Result<(ServiceRecord, Option<ManagedServer>), LabError> {
+) -> Result<RedisStart, LabError> {
     let program = toolbox.ensure(Tool::RedisServer, say)?;
     say("starting Redis");
     let options = RedisOptions {
@@ -162,7 +223,57 @@ async fn start_redis(
     };
     let server = redis_server::start(&program, &options).await?;
     let record = managed(&server, &program, options.dir.join("redis.log"));
-    Ok((record, Some(server)))
+    Ok(((record, Vec::new()), Some(StartedRedis::Server(server))))
+}
+
+/// Starts three masters with a replica each under `LAB_HOME/redis-cluster`,
+/// on `LAB_REDIS_PORT` and the five ports after it, or on the ports of last
+/// time, or on free ones.
+async fn start_redis_cluster(
+    config: &Config,
+    toolbox: &Toolbox,
+    previous: Option<&LabState>,
+    secrets: &Secrets,
+    say: &dyn Fn(&str),
+) -> Result<RedisStart, LabError> {
+    let program = toolbox.ensure(Tool::RedisServer, say)?;
+    say("starting a Redis Cluster (three masters, a replica each)");
+    let mut options = ClusterOptions::new(3, 1, config.service_dir("redis-cluster"));
+    let nodes = options.masters * (1 + options.replicas_per_master);
+    options.first_port = config
+        .redis_port
+        .or_else(|| {
+            // The ports of last time, so the nodes' tables stay right.
+            let previous = previous.filter(|state| state.redis_is_cluster())?;
+            reusable_port(Some(&previous.redis)).filter(|&first| block_is_free(first, nodes))
+        })
+        .or_else(|| free_block(nodes));
+    options.persistent = true;
+    options.lifetime = Lifetime::Detached;
+    options.password = Some(secrets.redis_password.clone());
+    // Long enough that a busy machine is not mistaken for a failed master.
+    options.node_timeout = Duration::from_secs(5);
+    let cluster = redis_cluster::start(&program, &options).await?;
+    let url = cluster.url();
+    let mut records = cluster
+        .nodes()
+        .iter()
+        .enumerate()
+        .map(|(index, node)| ServiceRecord {
+            url: node.url().map(str::to_owned).unwrap_or_default(),
+            pid: node.pid(),
+            program: program_name(&program),
+            port: Some(node.port()),
+            log: Some(options.dir.join(format!("node-{index}")).join("redis.log")),
+        });
+    let first = records
+        .next()
+        .map(|first| ServiceRecord { url, ..first })
+        .ok_or(crate::services::ServiceError::ClusterNotFormed {
+            reason: "no node was started".into(),
+        })?;
+    let others = records.collect();
+    Ok(((first, others), Some(StartedRedis::Cluster(cluster))))
 }
 
 async fn start_mongodb(
@@ -292,8 +403,10 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
     let Some(state) = LabState::load(config)? else {
         return Ok(None);
     };
-    let redis_ok =
-        state.redis.is_alive() && connect_redis(&state.redis.url, Origin::Lab).await.is_ok();
+    let redis_ok = state.redis_is_alive()
+        && connect_redis_target(&state.redis.url, Origin::Lab)
+            .await
+            .is_ok();
     let mongo_ok = state.mongodb.is_alive()
         && connect_mongodb(&state.mongodb.url, Origin::Lab)
             .await
@@ -308,6 +421,13 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
         row("Redis", &state.redis, redis_ok),
         row("MongoDB", &state.mongodb, mongo_ok),
     ];
+    for node in &state.redis_nodes {
+        let answering = match node.port {
+            Some(port) => node.is_alive() && process::port_accepts(port).await,
+            None => false,
+        };
+        rows.push(row("Redis node", node, answering));
+    }
     for (name, helper) in [
         ("Jupyter", &state.notebooks),
         ("API", &state.api),
@@ -363,8 +483,26 @@ fn state_matches_config(state: &LabState, config: &Config) -> bool {
         None => record.is_managed(),
     };
     same(&state.redis, &config.redis_url)
+        && (config.redis_url.is_some() || state.redis_is_cluster() == config.redis_cluster)
         && same(&state.mongodb, &config.mongodb_uri)
         && state.database == config.database
+}
+
+/// Whether ports `first` to `first + count - 1` are all free.
+fn block_is_free(first: u16, count: usize) -> bool {
+    (0..count).all(|offset| {
+        u16::try_from(offset)
+            .ok()
+            .and_then(|offset| first.checked_add(offset))
+            .is_some_and(process::port_is_free)
+    })
+}
+
+/// The first of `count` free ports in a row, near one the system offers.
+fn free_block(count: usize) -> Option<u16> {
+    (0..20)
+        .filter_map(|_| process::free_port().ok())
+        .find(|&first| block_is_free(first, count))
 }
 
 /// The port a service had last time, if it is free: keeps URLs stable across

@@ -46,6 +46,7 @@ impl ServiceRecord {
     }
 
     /// Whether its process still runs; a server given by URL counts as running.
+    /// (For a cluster the lab started, see [`LabState::redis_is_alive`].)
     pub fn is_alive(&self) -> bool {
         match self.pid {
             Some(pid) => process::is_running(pid, &self.program),
@@ -57,8 +58,13 @@ impl ServiceRecord {
 /// What `lab up` recorded.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LabState {
-    /// The Redis server.
+    /// The Redis server; for a cluster the lab started, its first node, with
+    /// the `redis-cluster://` URL naming every node.
     pub redis: ServiceRecord,
+    /// The other nodes of a Redis Cluster the lab started (`lab up
+    /// --redis-cluster`); empty for one server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redis_nodes: Vec<ServiceRecord>,
     /// The MongoDB server.
     pub mongodb: ServiceRecord,
     /// The database with the billing collections.
@@ -142,10 +148,13 @@ impl LabState {
             })
     }
 
-    /// Every recorded service, named: Redis, MongoDB, and Jupyter Lab when
-    /// it was started.
+    /// Every recorded service, named: Redis (and the other nodes of a
+    /// cluster), MongoDB, and Jupyter Lab, the API and the worker when they
+    /// were started.
     pub fn services(&self) -> Vec<(&'static str, &ServiceRecord)> {
-        let mut services = vec![("Redis", &self.redis), ("MongoDB", &self.mongodb)];
+        let mut services = vec![("Redis", &self.redis)];
+        services.extend(self.redis_nodes.iter().map(|node| ("Redis node", node)));
+        services.push(("MongoDB", &self.mongodb));
         if let Some(notebooks) = &self.notebooks {
             services.push(("Jupyter", notebooks));
         }
@@ -156,6 +165,18 @@ impl LabState {
             services.push(("Worker", worker));
         }
         services
+    }
+
+    /// Whether the lab's Redis runs: the server, or every node of its cluster.
+    pub fn redis_is_alive(&self) -> bool {
+        self.redis.is_alive() && self.redis_nodes.iter().all(ServiceRecord::is_alive)
+    }
+
+    /// Whether the lab's Redis is a cluster.
+    pub fn redis_is_cluster(&self) -> bool {
+        self.redis
+            .url
+            .starts_with(crate::services::redis_connection::CLUSTER_SCHEME)
     }
 
     /// The lines of `lab env`: variables any tool can connect with.

@@ -72,6 +72,12 @@ impl Lab {
     /// Connects to the lab that `config` describes.
     pub async fn connect_with(config: &Config) -> Result<Lab, LabError> {
         let (redis_url, redis_origin) = control::redis_location(config)?;
+        if redis_url.starts_with(crate::services::redis_connection::CLUSTER_SCHEME) {
+            return Err(LabError::ClusterNotSupported {
+                what: "a notebook (numbered databases, MONITOR, keys of any name)",
+                url: crate::services::redact(&redis_url),
+            });
+        }
         let (mongodb_uri, mongodb_origin) = control::mongodb_location(config)?;
         let (redis, client) = tokio::try_join!(
             connect_redis(&redis_url, redis_origin),

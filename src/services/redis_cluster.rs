@@ -23,7 +23,7 @@ use redis::aio::ConnectionManager;
 use super::clients::{Origin, connect_redis};
 use super::error::ServiceError;
 use super::launcher::ManagedServer;
-use super::process::{self, Lifetime};
+use super::process::Lifetime;
 use super::redis_connection::RedisTarget;
 use super::redis_server::{self, ClusterNodeSettings, RedisOptions};
 
@@ -175,6 +175,11 @@ impl ManagedCluster {
 
 /// Starts the nodes `options` describes with `program` (`redis-server`),
 /// forms them into a cluster and waits until it serves every slot.
+///
+/// Nodes that already form a whole cluster (a restart of the lab's
+/// persistent one, on the same ports) are only waited for. Nodes left from
+/// another cluster (a table that does not match) are emptied and reset
+/// first: their slots could not be trusted.
 pub async fn start(
     program: &Path,
     options: &ClusterOptions,
@@ -184,49 +189,96 @@ pub async fn start(
     }
     let servers = start_nodes(program, options).await?;
     let mut connections = Vec::with_capacity(servers.len());
-    for (server, _) in &servers {
+    for server in &servers {
         connections.push(connect_redis(server.url(), Origin::Lab).await?);
     }
+    let mut pristine = Vec::with_capacity(connections.len());
+    for connection in &mut connections {
+        let info: String = command(connection, redis::cmd("CLUSTER").arg("INFO")).await?;
+        pristine.push((
+            info_number(&info, "cluster_known_nodes"),
+            info_number(&info, "cluster_slots_assigned"),
+        ));
+    }
+    let whole = pristine
+        .iter()
+        .all(|&(known, slots)| known == servers.len() && slots == usize::from(SLOTS));
+    if !whole {
+        for (connection, &(known, slots)) in connections.iter_mut().zip(&pristine) {
+            if known > 1 || slots > 0 {
+                // A replica refuses FLUSHALL; it is emptied by the reset.
+                let _: Result<(), _> = redis::cmd("FLUSHALL").query_async(connection).await;
+                let _: () =
+                    command(connection, redis::cmd("CLUSTER").arg("RESET").arg("HARD")).await?;
+            }
+        }
+    }
     let mut nodes = Vec::with_capacity(servers.len());
-    for (index, ((server, bus_port), connection)) in
-        servers.into_iter().zip(&mut connections).enumerate()
-    {
-        let id: String = command(connection, redis::cmd("CLUSTER").arg("MYID")).await?;
-        let port = server.port();
-        let follows = (index >= options.masters).then(|| index % options.masters);
+    for (index, (server, connection)) in servers.into_iter().zip(&mut connections).enumerate() {
+        let table: String = command(connection, redis::cmd("CLUSTER").arg("NODES")).await?;
+        let (id, bus_port) = myself(&table)
+            .ok_or_else(|| not_formed(format!("no `myself` line in CLUSTER NODES: {table}")))?;
         nodes.push(ClusterNode {
+            port: server.port(),
             server: Some(server),
             id,
-            port,
             bus_port,
-            follows,
+            follows: (index >= options.masters).then(|| index % options.masters),
         });
     }
     let cluster = ManagedCluster {
         nodes,
         password: options.password.clone(),
     };
-    form(&cluster, &mut connections, options).await?;
+    let deadline = Instant::now() + FORMING_TIME;
+    if whole {
+        // A restart: each node's table may hold the others' bus ports of
+        // last time; meeting them again at today's addresses updates it.
+        for connection in connections.iter_mut() {
+            for node in &cluster.nodes {
+                meet(connection, node).await?;
+            }
+        }
+    } else {
+        form(&cluster, &mut connections, options, deadline).await?;
+    }
+    wait_until_serving(&mut connections, deadline).await?;
     Ok(cluster)
 }
 
-/// Starts every node, each in its own folder, on its own ports; answers
-/// each with its bus port.
+/// The node's own id and bus port, from its `CLUSTER NODES` table: the line
+/// flagged `myself` reads `ID IP:PORT@BUSPORT[,HOSTNAME] FLAGS ...`.
+fn myself(table: &str) -> Option<(String, u16)> {
+    table.lines().find_map(|line| {
+        let mut fields = line.split_whitespace();
+        let id = fields.next()?;
+        let address = fields.next()?;
+        let flags = fields.next()?;
+        if !flags.split(',').any(|flag| flag == "myself") {
+            return None;
+        }
+        let bus = address.split_once('@')?.1;
+        let bus = bus.split(',').next()?.parse().ok()?;
+        Some((id.to_owned(), bus))
+    })
+}
+
+/// A number of `CLUSTER INFO`'s `name:value` lines (0 if absent).
+fn info_number(info: &str, name: &str) -> usize {
+    info.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Starts every node, each in its own folder, on its own ports.
 async fn start_nodes(
     program: &Path,
     options: &ClusterOptions,
-) -> Result<Vec<(ManagedServer, u16)>, ServiceError> {
+) -> Result<Vec<ManagedServer>, ServiceError> {
     let mut servers = Vec::with_capacity(options.node_count());
     for index in 0..options.node_count() {
         let port = options.first_port.map(|first| first + index as u16);
-        let bus_port = match port {
-            // Redis's own rule, the client port plus 10000, when it fits.
-            Some(port) if port <= u16::MAX - 10000 => port + 10000,
-            _ => process::free_port().map_err(|source| ServiceError::Io {
-                context: "cannot find a free port on 127.0.0.1 for the cluster bus".into(),
-                source,
-            })?,
-        };
         let node = RedisOptions {
             port,
             dir: options.dir.join(format!("node-{index}")),
@@ -235,11 +287,11 @@ async fn start_nodes(
             password: options.password.clone(),
         };
         let settings = ClusterNodeSettings {
-            bus_port,
+            // Redis's own rule, the client port plus 10000, when it fits.
+            bus_port: port.and_then(|port| port.checked_add(10000)),
             node_timeout: options.node_timeout,
         };
-        let server = redis_server::start_node(program, &node, Some(settings)).await?;
-        servers.push((server, bus_port));
+        servers.push(redis_server::start_node(program, &node, Some(settings)).await?);
     }
     Ok(servers)
 }
@@ -247,11 +299,12 @@ async fn start_nodes(
 /// How long forming a cluster may take once its nodes run.
 const FORMING_TIME: Duration = Duration::from_secs(30);
 
-/// Steps 2 to 5 of the module's recipe.
+/// Steps 2 to 4 of the module's recipe.
 async fn form(
     cluster: &ManagedCluster,
     connections: &mut [ConnectionManager],
     options: &ClusterOptions,
+    deadline: Instant,
 ) -> Result<(), ServiceError> {
     for (index, connection) in connections.iter_mut().enumerate() {
         // Distinct epochs, so no two masters start by claiming the same one.
@@ -276,17 +329,8 @@ async fn form(
         .split_first_mut()
         .ok_or_else(|| not_formed("no node was started".into()))?;
     for (node, _) in cluster.nodes.iter().skip(1).zip(others.iter()) {
-        let _: () = command(
-            first,
-            redis::cmd("CLUSTER")
-                .arg("MEET")
-                .arg("127.0.0.1")
-                .arg(node.port)
-                .arg(node.bus_port),
-        )
-        .await?;
+        meet(first, node).await?;
     }
-    let deadline = Instant::now() + FORMING_TIME;
     wait_for(deadline, "every node to know every other", async || {
         for connection in connections.iter_mut() {
             let table: String = command(connection, redis::cmd("CLUSTER").arg("NODES")).await?;
@@ -311,22 +355,45 @@ async fn form(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Waits until every node serves the whole slot range and every replica's
+/// link to its master is up.
+async fn wait_until_serving(
+    connections: &mut [ConnectionManager],
+    deadline: Instant,
+) -> Result<(), ServiceError> {
     wait_for(deadline, "every slot to be served", async || {
-        for (node, connection) in cluster.nodes.iter().zip(connections.iter_mut()) {
+        for connection in connections.iter_mut() {
             let info: String = command(connection, redis::cmd("CLUSTER").arg("INFO")).await?;
             if !info.contains("cluster_state:ok") {
                 return Ok(false);
             }
-            if node.follows.is_some() {
-                let replication: String =
-                    command(connection, redis::cmd("INFO").arg("replication")).await?;
-                if !replication.contains("master_link_status:up") {
-                    return Ok(false);
-                }
+            // By role now, not at start: a replica that took over in an
+            // earlier run is a master after a restart.
+            let replication: String =
+                command(connection, redis::cmd("INFO").arg("replication")).await?;
+            if replication.contains("role:slave") && !replication.contains("master_link_status:up")
+            {
+                return Ok(false);
             }
         }
         Ok(true)
     })
+    .await
+}
+
+/// Has the node behind `connection` meet `node` at its address.
+async fn meet(connection: &mut ConnectionManager, node: &ClusterNode) -> Result<(), ServiceError> {
+    command(
+        connection,
+        redis::cmd("CLUSTER")
+            .arg("MEET")
+            .arg("127.0.0.1")
+            .arg(node.port)
+            .arg(node.bus_port),
+    )
     .await
 }
 
@@ -376,6 +443,21 @@ fn not_formed(reason: String) -> ServiceError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_node_finds_its_own_id_and_bus_port_in_its_table() {
+        let table = "07c3 127.0.0.1:30002@40002 master - 0 1 2 connected 5461-10922\n\
+                     e7d1 127.0.0.1:30001@41234,host myself,master - 0 0 1 connected 0-5460\n";
+        assert_eq!(myself(table), Some(("e7d1".to_owned(), 41234)));
+        assert_eq!(
+            myself("07c3 127.0.0.1:30002@40002 master - 0 1 2 connected"),
+            None
+        );
+        let info = "cluster_state:ok\r\ncluster_slots_assigned:16384\r\ncluster_known_nodes:6\r\n";
+        assert_eq!(info_number(info, "cluster_known_nodes"), 6);
+        assert_eq!(info_number(info, "cluster_slots_assigned"), 16384);
+        assert_eq!(info_number(info, "cluster_size"), 0);
+    }
 
     #[test]
     fn masters_share_every_slot_once_in_order() {

@@ -48,10 +48,11 @@ pub async fn start(program: &Path, options: &RedisOptions) -> Result<ManagedServ
 /// What makes a server a node of a Redis Cluster.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ClusterNodeSettings {
-    /// The port of the cluster bus (node-to-node traffic). Redis's default,
-    /// the client port plus 10000, may be taken or out of range when ports
-    /// are chosen freely, so it is always given.
-    pub bus_port: u16,
+    /// The port of the cluster bus (node-to-node traffic), or `None` for a
+    /// free one chosen with each attempt to start. Redis's default, the
+    /// client port plus 10000, may be taken or out of range when ports are
+    /// chosen freely, so a port is always given.
+    pub bus_port: Option<u16>,
     /// How long a node may be unreachable before it is failed over.
     pub node_timeout: Duration,
 }
@@ -103,7 +104,11 @@ pub(super) async fn start_node(
         &plan,
         move |port| {
             let mut args = arguments(port, &dir, persistent, settings.as_deref());
-            args.extend(cluster.iter().flat_map(cluster_arguments));
+            args.extend(
+                cluster
+                    .iter()
+                    .flat_map(|settings| cluster_arguments(port, settings)),
+            );
             args
         },
         move |port| format!("redis://{credentials}127.0.0.1:{port}/"),
@@ -149,14 +154,20 @@ fn arguments(port: u16, dir: &Path, persistent: bool, settings: Option<&Path>) -
 
 /// The command-line settings of a cluster node; its node table lives in its
 /// own folder beside its data.
-fn cluster_arguments(settings: &ClusterNodeSettings) -> Vec<OsString> {
+fn cluster_arguments(port: u16, settings: &ClusterNodeSettings) -> Vec<OsString> {
+    // A bus port that turns out to be taken fails the start like a taken
+    // client port, and the launcher tries again with fresh ones.
+    let bus_port = settings
+        .bus_port
+        .or_else(|| super::process::free_port().ok())
+        .unwrap_or(port.wrapping_add(10000));
     [
         "--cluster-enabled".to_owned(),
         "yes".to_owned(),
         "--cluster-config-file".to_owned(),
         "nodes.conf".to_owned(),
         "--cluster-port".to_owned(),
-        settings.bus_port.to_string(),
+        bus_port.to_string(),
         "--cluster-node-timeout".to_owned(),
         settings.node_timeout.as_millis().to_string(),
     ]

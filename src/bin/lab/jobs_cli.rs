@@ -9,10 +9,9 @@ use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use lab::Config;
 use lab::jobs::kinds::{self, Job};
-use lab::jobs::webhooks::WebhookPolicy;
 use lab::jobs::worker::WorkerOptions;
 use lab::jobs::{Changes, EventData, JobQueue, JobState, NewJob, events};
-use lab::notebook::Lab;
+use lab::startup::Services;
 use lab::startup::WorkerProcess;
 
 #[derive(Debug, Subcommand)]
@@ -69,10 +68,9 @@ fn unavailable(error: impl std::fmt::Display) -> String {
     format!("the job queue is unavailable: {error}")
 }
 
-async fn connect(config: &Config) -> Result<(Lab, JobQueue), String> {
-    let lab = Lab::connect_with(config).await.map_err(|e| e.to_string())?;
-    let queue = JobQueue::new(lab.redis.clone(), lab::jobs::PREFIX)
-        .with_webhook_policy(WebhookPolicy::from_config(config));
+async fn connect(config: &Config) -> Result<(Services, JobQueue), String> {
+    let lab = Services::connect(config).await.map_err(|e| e.to_string())?;
+    let queue = lab.jobs.clone();
     Ok((lab, queue))
 }
 
@@ -177,7 +175,12 @@ pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
 
 /// Prints job `id`'s events as they come until it is over, then its
 /// result; fails unless it succeeded.
-async fn follow(lab: &Lab, queue: &JobQueue, id: &str, api_port: u16) -> Result<ExitCode, String> {
+async fn follow(
+    lab: &Services,
+    queue: &JobQueue,
+    id: &str,
+    api_port: u16,
+) -> Result<ExitCode, String> {
     let changes = Changes::listen(&lab.redis_url, lab::jobs::PREFIX).map_err(unavailable)?;
     let mut receiver = changes.subscribe();
     if queue.get(id).await.map_err(unavailable)?.is_none() {
@@ -234,7 +237,12 @@ async fn follow(lab: &Lab, queue: &JobQueue, id: &str, api_port: u16) -> Result<
     }
 }
 
-async fn finish(lab: &Lab, queue: &JobQueue, id: &str, api_port: u16) -> Result<ExitCode, String> {
+async fn finish(
+    lab: &Services,
+    queue: &JobQueue,
+    id: &str,
+    api_port: u16,
+) -> Result<ExitCode, String> {
     let Some(job) = queue.get(id).await.map_err(unavailable)? else {
         return Err(format!("job {id} expired"));
     };
