@@ -278,3 +278,57 @@ async fn a_stopping_worker_hands_back_every_running_job_without_using_an_attempt
         assert_eq!((job.state, job.attempts), (JobState::Queued, 0));
     }
 }
+
+#[tokio::test]
+async fn a_result_completed_but_left_unmarked_is_marked_by_reconciliation_and_a_fenced_one_is_not()
+{
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    let lease = Duration::from_secs(30);
+    queue
+        .submit(&NewJob::new("revenue_by_customer", "{}"))
+        .await
+        .unwrap();
+    queue
+        .submit(&NewJob::new("revenue_by_customer", "{}"))
+        .await
+        .unwrap();
+    let done = queue.claim(lease).await.unwrap().unwrap();
+    let fenced = queue
+        .claim(Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(queue.reap().await.unwrap(), 1);
+    let answer = serde_json::json!({"rows": 1});
+    // Both runs saved; the first completed its job, then its worker "died"
+    // before marking; the second lost its lease, so its completion is refused.
+    results::save_many(env.database(), &[(&done, &answer), (&fenced, &answer)])
+        .await
+        .unwrap();
+    assert!(queue.complete(&done).await.unwrap());
+    assert!(!queue.complete(&fenced).await.unwrap());
+    let marked = |id: String| {
+        let results = env.database().collection::<bson::Document>(RESULTS);
+        async move {
+            results
+                .count_documents(doc! { "job_id": id, "completed": true })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(marked(done.id.clone()).await, 0);
+    assert_eq!(results::reconcile(env.database(), &queue).await.unwrap(), 1);
+    assert_eq!(marked(done.id.clone()).await, 1);
+    assert_eq!(
+        marked(fenced.id.clone()).await,
+        0,
+        "a fenced run's result is never the job's"
+    );
+    assert_eq!(
+        results::kept(env.database(), &done.id).await.unwrap(),
+        Some(answer)
+    );
+    assert_eq!(results::reconcile(env.database(), &queue).await.unwrap(), 0);
+}

@@ -58,7 +58,7 @@ impl Expected {
 
 struct Run {
     queue: JobQueue,
-    redis: redis::aio::ConnectionManager,
+    redis: lab::services::RedisConnection,
     jobs: BTreeMap<String, Expected>,
     claims: Vec<(Claim, bool)>,
     log: Vec<String>,
@@ -288,10 +288,10 @@ impl Run {
     }
 }
 
-#[tokio::test]
-async fn random_operation_sequences_follow_the_state_machine() {
-    let env = TestEnv::start().await;
-    let redis = env.redis().await;
+lab::on_each_topology! {
+    async fn random_operation_sequences_follow_the_state_machine(topology) {
+    let env = TestEnv::start_on(topology).await;
+    let redis = env.redis_connection().await;
     for seed in 1..=SEEDS {
         let prefix = format!("model{seed}:");
         let mut run = Run {
@@ -316,4 +316,5 @@ async fn random_operation_sequences_follow_the_state_machine() {
             }
         }
     }
+}
 }

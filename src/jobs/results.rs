@@ -138,6 +138,56 @@ pub async fn mark_completed_many(
     refused(&answer, None)
 }
 
+/// How far back [`reconcile`] looks for results left unmarked.
+pub const RECONCILE_WINDOW: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// At most this many unmarked results are checked per [`reconcile`].
+const RECONCILE_BATCH: i64 = 256;
+
+/// Marks the results whose runs completed their jobs but were not marked:
+/// a worker that dies between completing jobs in Redis and marking their
+/// results in MongoDB leaves such results, which [`visible`] still shows
+/// (it goes by the job's token) but [`kept`] would not find once the job
+/// has expired from Redis. Looks at results saved within
+/// [`RECONCILE_WINDOW`], asks `queue` for each one's job, and marks the ones
+/// whose token is the one that completed it; answers how many. Idle workers
+/// run it with their reaping.
+pub async fn reconcile(
+    database: &Database,
+    queue: &super::JobQueue,
+) -> Result<u64, super::worker::StepError> {
+    let since = DateTime::from_millis(
+        DateTime::now().timestamp_millis() - RECONCILE_WINDOW.as_millis() as i64,
+    );
+    let mut unmarked = results(database)
+        .find(doc! { "completed": { "$exists": false }, "saved_at": { "$gte": since } })
+        .projection(doc! { "job_id": 1, "token": 1 })
+        .limit(RECONCILE_BATCH)
+        .await?;
+    let mut completing = Vec::new();
+    while unmarked.advance().await? {
+        let document = unmarked.deserialize_current()?;
+        let (Ok(id), Ok(token), Some(key)) = (
+            document.get_str("job_id"),
+            document.get_i64("token"),
+            document.get("_id"),
+        ) else {
+            continue;
+        };
+        let job = queue.get(id).await?;
+        if job.is_some_and(|job| job.state == JobState::Succeeded && job.token as i64 == token) {
+            completing.push(key.clone());
+        }
+    }
+    if completing.is_empty() {
+        return Ok(0);
+    }
+    let marked = results(database)
+        .update_many(doc! { "_id": { "$in": completing } }, COMPLETED.clone())
+        .await?;
+    Ok(marked.modified_count)
+}
+
 /// The `_id` of the result [`save_many`] saves for `claim`'s run: the job's
 /// id and the run's token, `ID:TOKEN`.
 pub fn run_key(claim: &Claim) -> String {

@@ -195,6 +195,12 @@ pub async fn run_woken(
                     // idle, once per poll at most.
                     let reaped = if last_reap.is_none_or(|at| at.elapsed() >= options.poll) {
                         last_reap = Some(Instant::now());
+                        // And results a dead worker completed but did not mark.
+                        match results::reconcile(crew.database(), &queue).await {
+                            Ok(0) => {}
+                            Ok(marked) => tracing::info!("marked {marked} results left unmarked"),
+                            Err(error) => failing |= outage(&mut report, &error),
+                        }
                         queue.reap().await.map_err(StepError::from)
                     } else {
                         Ok(0)

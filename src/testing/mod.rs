@@ -98,7 +98,9 @@ impl Topology {
 }
 
 /// Writes each test twice, as `NAME::single_redis` and `NAME::cluster`: the
-/// body gets the [`Topology`] to start its environment on.
+/// body gets the [`Topology`] to start its environment on. A test may begin
+/// with `[runtime(flavor = "multi_thread", worker_threads = 2)]`, the
+/// arguments of its `#[tokio::test]`.
 ///
 /// ```ignore
 /// lab::on_each_topology! {
@@ -110,18 +112,21 @@ impl Topology {
 /// ```
 #[macro_export]
 macro_rules! on_each_topology {
-    ($($(#[$attribute:meta])* async fn $name:ident($topology:ident) $body:block)+) => {$(
+    ($(
+        $([runtime($($runtime:tt)*)])?
+        $(#[$attribute:meta])* async fn $name:ident($topology:ident) $body:block
+    )+) => {$(
         $(#[$attribute])*
         mod $name {
             #[allow(unused_imports)]
             use super::*;
 
-            #[::tokio::test]
+            #[::tokio::test($($($runtime)*)?)]
             async fn single_redis() {
                 run($crate::testing::Topology::Single).await
             }
 
-            #[::tokio::test]
+            #[::tokio::test($($($runtime)*)?)]
             async fn cluster() {
                 run($crate::testing::Topology::CLUSTER).await
             }

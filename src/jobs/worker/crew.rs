@@ -60,6 +60,11 @@ pub(super) struct Crew {
 }
 
 impl Crew {
+    /// The database the results go to.
+    pub(super) fn database(&self) -> &Database {
+        &self.database
+    }
+
     /// Starts the heartbeat and finisher tasks of a worker.
     pub(super) fn start(queue: JobQueue, database: Database, options: WorkerOptions) -> Crew {
         let held = Arc::new(Mutex::new(Held::new()));
