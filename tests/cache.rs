@@ -14,7 +14,7 @@ use lab::services::{Origin, connect_redis};
 use lab::testing::{TestEnv, stoppable_redis};
 
 async fn cache_for(env: &TestEnv) -> CustomerCache {
-    let store = RedisStore::new(env.redis().await, Duration::from_millis(250));
+    let store = RedisStore::new(env.redis_connection().await, Duration::from_millis(250));
     CustomerCache::new(store, collections::customers(env.database()))
 }
 
@@ -43,9 +43,9 @@ fn source(lookup: &Lookup) -> Source {
     }
 }
 
-#[tokio::test]
-async fn a_thousand_concurrent_reads_of_a_cold_key_make_one_database_read() {
-    let env = TestEnv::start_seeded().await;
+lab::on_each_topology! {
+    async fn a_thousand_concurrent_reads_of_a_cold_key_make_one_database_read(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let cache = cache_for(&env).await;
     let id = some_customer(&env).await;
     let reads: Vec<_> = (0..1000)
@@ -63,15 +63,16 @@ async fn a_thousand_concurrent_reads_of_a_cold_key_make_one_database_read() {
     let again = cache.get(id).await.unwrap();
     assert_eq!(source(&again), Source::Cache);
 }
+}
 
-#[tokio::test]
-async fn entries_expire_in_about_an_hour_and_misses_are_remembered_briefly() {
-    let env = TestEnv::start_seeded().await;
+lab::on_each_topology! {
+    async fn entries_expire_in_about_an_hour_and_misses_are_remembered_briefly(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let cache = cache_for(&env).await;
     let id = some_customer(&env).await;
     assert_eq!(source(&cache.get(id).await.unwrap()), Source::Database);
     assert_eq!(source(&cache.get(id).await.unwrap()), Source::Cache);
-    let mut redis = env.redis().await;
+    let mut redis = env.redis_connection().await;
     let ttl: i64 = redis::cmd("PTTL")
         .arg(customer::entry_key(id))
         .query_async(&mut redis)
@@ -124,10 +125,11 @@ async fn entries_expire_in_about_an_hour_and_misses_are_remembered_briefly() {
         }
     ));
 }
+}
 
-#[tokio::test]
-async fn after_an_acknowledged_update_no_reader_sees_the_old_name() {
-    let env = TestEnv::start_seeded().await;
+lab::on_each_topology! {
+    async fn after_an_acknowledged_update_no_reader_sees_the_old_name(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let cache = cache_for(&env).await;
     let id = some_customer(&env).await;
     let customers = collections::customers(env.database());
@@ -165,6 +167,7 @@ async fn after_an_acknowledged_update_no_reader_sees_the_old_name() {
         "Name 059",
         "what stays cached is the last write"
     );
+}
 }
 
 /// Reads customers from MongoDB; the first read it makes fetches the
@@ -213,7 +216,7 @@ async fn catch_a_reader_during_an_update(env: &TestEnv) -> CaughtReader {
         gate: std::sync::Mutex::new(Some(gate)),
         fetched: fetched.clone(),
     };
-    let store = RedisStore::new(env.redis().await, Duration::from_millis(250));
+    let store = RedisStore::new(env.redis_connection().await, Duration::from_millis(250));
     let cache = CustomerCache::new(store, reader);
     let slow = tokio::spawn({
         let cache = cache.clone();
@@ -234,9 +237,9 @@ async fn catch_a_reader_during_an_update(env: &TestEnv) -> CaughtReader {
     }
 }
 
-#[tokio::test]
-async fn a_slow_reader_cannot_write_back_a_copy_older_than_an_update() {
-    let env = TestEnv::start_seeded().await;
+lab::on_each_topology! {
+    async fn a_slow_reader_cannot_write_back_a_copy_older_than_an_update(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let caught = catch_a_reader_during_an_update(&env).await;
     caught.open.send(()).unwrap();
     assert_ne!(
@@ -251,10 +254,11 @@ async fn a_slow_reader_cannot_write_back_a_copy_older_than_an_update() {
         "the old copy was not cached"
     );
 }
+}
 
-#[tokio::test]
-async fn a_read_after_an_update_does_not_join_a_load_that_began_before_it() {
-    let env = TestEnv::start_seeded().await;
+lab::on_each_topology! {
+    async fn a_read_after_an_update_does_not_join_a_load_that_began_before_it(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let caught = catch_a_reader_during_an_update(&env).await;
     let later = tokio::time::timeout(Duration::from_secs(5), caught.cache.get(caught.id))
         .await
@@ -264,6 +268,7 @@ async fn a_read_after_an_update_does_not_join_a_load_that_began_before_it() {
     caught.open.send(()).unwrap();
     caught.slow.await.unwrap();
     assert_eq!(caught.cache.stats().coalesced, 0);
+}
 }
 
 #[tokio::test]
@@ -339,12 +344,12 @@ async fn a_deferred_invalidation_is_applied_before_the_cache_is_trusted_again() 
     assert_eq!(source(&cache.get(id).await.unwrap()), Source::Cache);
 }
 
-#[tokio::test]
-async fn an_entry_that_is_not_json_is_never_served_and_gets_replaced() {
-    let env = TestEnv::start_seeded().await;
+lab::on_each_topology! {
+    async fn an_entry_that_is_not_json_is_never_served_and_gets_replaced(topology) {
+    let env = TestEnv::start_seeded_on(topology).await;
     let cache = cache_for(&env).await;
     let id = some_customer(&env).await;
-    let mut redis = env.redis().await;
+    let mut redis = env.redis_connection().await;
     let _: () = redis::cmd("SET")
         .arg(customer::entry_key(id))
         .arg("{not json")
@@ -356,6 +361,7 @@ async fn an_entry_that_is_not_json_is_never_served_and_gets_replaced() {
     let again = cache.get(id).await.unwrap();
     assert_eq!(source(&again), Source::Cache);
     assert_eq!(name_in(&again), name_in(&lookup));
+}
 }
 
 // The three patterns, as building blocks.

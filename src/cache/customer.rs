@@ -430,14 +430,29 @@ impl CustomerCache {
         let inner = &self.inner;
         let usable = self.settle_pending(id).await;
         // The generation before the read: if a write lands while we read,
-        // it changes, and our copy is not written back.
+        // it changes, and our copy is not written back. The entry comes in
+        // the same round trip: a reader that missed just before the last
+        // load wrote it back finds it here instead of reading MongoDB again.
         let generation = if usable {
-            inner
+            match inner
                 .store
-                .get(&generation_key(id))
+                .get_pair(&entry_key(id), &generation_key(id))
                 .await
-                .ok()
-                .map(|value| value.unwrap_or_else(|| "0".to_owned()))
+            {
+                Ok((Some(text), _)) if text == MISSING => {
+                    return Ok(Lookup::Missing {
+                        source: Source::Cache,
+                    });
+                }
+                Ok((Some(text), _)) if is_json(&text) => {
+                    return Ok(Lookup::Found {
+                        json: text.into(),
+                        source: Source::Cache,
+                    });
+                }
+                Ok((_, generation)) => Some(generation.unwrap_or_else(|| "0".to_owned())),
+                Err(_) => None,
+            }
         } else {
             None
         };

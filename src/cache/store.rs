@@ -52,6 +52,19 @@ impl RedisStore {
         self.within(redis.get(key)).await
     }
 
+    /// The values under `first` and `second` in one round trip (`MGET`; on
+    /// a cluster both keys must share a slot, as a hash tag makes them).
+    pub async fn get_pair(
+        &self,
+        first: &str,
+        second: &str,
+    ) -> Result<(Option<String>, Option<String>), CacheUnavailable> {
+        let mut redis = self.redis.clone();
+        let values: Vec<Option<String>> = self.within(redis.mget(&[first, second])).await?;
+        let mut values = values.into_iter();
+        Ok((values.next().flatten(), values.next().flatten()))
+    }
+
     /// Stores `value` under `key` for `ttl`.
     pub async fn set(&self, key: &str, value: &str, ttl: Duration) -> Result<(), CacheUnavailable> {
         let mut redis = self.redis.clone();
