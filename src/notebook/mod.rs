@@ -4,6 +4,9 @@
 //! MongoDB that `cargo lab up` started (found through `LAB_HOME/lab.json`),
 //! or the servers named by `REDIS_URL` and `MONGODB_URI`.
 //!
+//! The lesson on Redis Cluster is the exception: it starts a small cluster
+//! of its own with [`small_cluster`], since the lab's Redis is one server.
+//!
 //! ```no_run
 //! # async fn cell() -> Result<(), lab::control::LabError> {
 //! let lab = lab::notebook::Lab::connect().await?;
@@ -13,8 +16,10 @@
 //! ```
 
 pub mod chart;
+pub mod cluster;
 pub mod worker;
 
+pub use cluster::small_cluster;
 pub use worker::BackgroundWorker;
 
 use mongodb::Database;
