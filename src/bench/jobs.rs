@@ -40,8 +40,9 @@ use crate::analysis::revenue;
 use crate::config::Config;
 use crate::control::LabError;
 use crate::dataset::{self, Existing, SeedSpec};
-use crate::jobs::{EventData, JobQueue, JobState, NewJob};
-use crate::services::{Origin, connect_redis, process};
+use crate::jobs::{EventData, JobQueue, JobState, NewJob, ShardCount};
+use crate::services::redis_cluster::{self, ClusterOptions};
+use crate::services::{Origin, Tool, Toolbox, connect_redis, connect_redis_target, process};
 
 /// The worker process counts measured.
 pub const WORKER_COUNTS: [usize; 2] = [1, 2];
@@ -118,6 +119,9 @@ pub struct JobsBenchReport {
     pub pickup: Phase,
     /// One process of [`SIDEKIQ_CONCURRENCY`] slots draining a full queue.
     pub sidekiq_style: Throughput,
+    /// Throughput on a Redis Cluster of each number of masters asked for,
+    /// the queue in two shards per master.
+    pub cluster: Vec<(usize, Throughput)>,
     /// The data set of the revenue comparison.
     pub spec: SeedSpec,
     /// Each round of revenue by customer as a job.
@@ -160,6 +164,9 @@ pub struct JobsBenchPlan {
     pub spec: SeedSpec,
     /// Rounds of the revenue comparison.
     pub rounds: u32,
+    /// Masters of the Redis Clusters to measure throughput on, one run each
+    /// with [`RQ_WORKERS`] workers (none: no cluster runs).
+    pub cluster_masters: Vec<usize>,
 }
 
 /// `count` `lab worker` processes of `concurrency` slots each on the
@@ -248,6 +255,46 @@ async fn submit_noops(queue: &JobQueue, count: usize) -> Result<(), LabError> {
     Ok(())
 }
 
+/// No-op throughput with [`RQ_WORKERS`] workers on a fresh cluster of
+/// `masters` masters (no replicas, nothing saved), the queue in two shards
+/// per master; `environment` names the database and `LAB_HOME`.
+async fn on_cluster(
+    config: &Config,
+    plan: &JobsBenchPlan,
+    masters: usize,
+    environment: &[(&str, String)],
+    say: &dyn Fn(&str),
+) -> Result<Throughput, LabError> {
+    let program = Toolbox::new(config).ensure(Tool::RedisServer, say)?;
+    let dir = config
+        .home
+        .join("bench")
+        .join(format!("p{}-cluster-{masters}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let cluster =
+        redis_cluster::start(&program, &ClusterOptions::new(masters, 0, dir.clone())).await?;
+    let shards = ShardCount::new(2 * masters).map_err(failed("choosing the shards"))?;
+    let redis = connect_redis_target(&cluster.url(), Origin::Lab).await?;
+    let queue = JobQueue::new(redis, crate::jobs::PREFIX).with_shards(shards);
+    let mut variables = environment.to_vec();
+    variables.push(("REDIS_URL", cluster.url()));
+    variables.push(("LAB_JOB_SHARDS", shards.get().to_string()));
+    let running = Workers::start(&plan.lab, RQ_WORKERS, plan.concurrency, &variables).await?;
+    let started = Instant::now();
+    submit_noops(&queue, plan.jobs).await?;
+    drained(&queue).await?;
+    let elapsed = started.elapsed();
+    running.stop().await;
+    cluster.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(Throughput {
+        workers: RQ_WORKERS,
+        concurrency: plan.concurrency,
+        jobs: plan.jobs,
+        elapsed,
+    })
+}
+
 /// Runs the measurements.
 pub async fn run(
     config: &Config,
@@ -286,6 +333,16 @@ pub async fn run(
                 elapsed: started.elapsed(),
             });
             running.stop().await;
+        }
+
+        let mut cluster = Vec::new();
+        for &masters in &plan.cluster_masters {
+            say(&format!(
+                "{} no-op jobs with {RQ_WORKERS} worker(s) on a Redis Cluster of {masters} master(s)",
+                plan.jobs
+            ));
+            let run = on_cluster(config, plan, masters, &environment[1..], say).await?;
+            cluster.push((masters, run));
         }
 
         say(&format!(
@@ -383,6 +440,7 @@ pub async fn run(
             rq,
             pickup,
             sidekiq_style,
+            cluster,
             spec: plan.spec,
             as_job,
             direct,

@@ -272,6 +272,10 @@ enum Bench {
         /// Rounds of the revenue comparison.
         #[arg(long, default_value_t = 3)]
         rounds: u32,
+        /// Also measure on Redis Clusters of 1, 2 and 3 masters (started
+        /// for the run, two workers each).
+        #[arg(long)]
+        cluster: bool,
     },
 }
 
@@ -401,6 +405,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             drain_jobs,
             invoices,
             rounds,
+            cluster,
         }) => {
             let spec =
                 SeedSpec::new(1_000, invoices, dataset::DEFAULT_SEED).map_err(|e| e.to_string())?;
@@ -418,6 +423,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
                 drain_jobs: drain_jobs as usize,
                 spec,
                 rounds,
+                cluster_masters: if cluster { vec![1, 2, 3] } else { Vec::new() },
             };
             bench_jobs(config, &plan).await.map_err(text)
         }
@@ -966,6 +972,14 @@ async fn bench_jobs(
             lab.workers,
             reached(lab.rate() >= TARGET_RATE),
             lab.rate()
+        );
+    }
+    for (masters, run) in &report.cluster {
+        line(&format!("{masters}m"), run);
+    }
+    if !report.cluster.is_empty() {
+        println!(
+            "  (Nm: a Redis Cluster of N masters, no replicas, the queue in 2N shards; every process shares this machine's cores)"
         );
     }
     println!(
