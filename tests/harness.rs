@@ -148,7 +148,8 @@ async fn a_test_can_have_a_cluster_whose_masters_share_the_keys() {
         .invoke_async::<()>(&mut redis)
         .await
         .unwrap_err();
-    // The cluster client refuses it before sending (Redis would answer CROSSSLOT).
+    // The cluster client sends a script to the master of its first key's
+    // slot, and that node refuses it: CROSSSLOT.
     assert!(
         error.to_string().to_uppercase().contains("CROSSSLOT"),
         "{error}"
