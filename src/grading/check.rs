@@ -5,7 +5,10 @@
 //! catalogue refuses to load otherwise); the test names in the catalogue
 //! must be the tests in the suites; the committed exercises must be the
 //! recorded originals; no file may sit in the exercise trees without an
-//! entry in the catalogue; and the corpus of wrong and alternative answers
+//! entry in the catalogue; the module trees, graded suites and README
+//! tables must agree with the catalogue ([`super::declarations`], checked
+//! first, so a forgotten declaration fails before anything is compiled); and
+//! the corpus of wrong and alternative answers
 //! (`exercises/corpus/`) must be graded as it should: every wrong answer
 //! loses points in the test that names its mistake, every alternative keeps
 //! full marks, with at least [`MIN_WRONG`] wrong answers and one
@@ -16,6 +19,7 @@ use std::path::{Path, PathBuf};
 use super::catalog::Catalog;
 use super::compile::Flavor;
 use super::corpus::{self, Corpus, Kind, Verdict};
+use super::declarations;
 use super::pristine;
 use super::report::{Report, Status};
 use super::runner::{self, GradeError};
@@ -38,6 +42,9 @@ pub const MIN_WRONG: usize = 3;
 
 /// Runs every check.
 pub async fn check(catalog: &Catalog) -> Result<CheckReport, GradeError> {
+    // Minutes of compiling would only end in the compiler's version of
+    // these problems, or miss them.
+    declarations::check(catalog)?;
     let mut problems = Vec::new();
     check_files(catalog, &mut problems);
     check_originals(catalog, &mut problems);

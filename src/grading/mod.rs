@@ -15,6 +15,7 @@ pub mod compile;
 pub mod confirm;
 pub mod corpus;
 pub mod course;
+pub mod declarations;
 pub mod formats;
 pub mod hints;
 pub mod libtest;
@@ -24,6 +25,7 @@ pub mod report;
 pub mod reset;
 pub mod runner;
 pub mod solution;
+mod tables;
 pub mod watch;
 
 pub use catalog::{Catalog, CatalogError, Exercise};

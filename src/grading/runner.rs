@@ -72,6 +72,10 @@ pub enum GradeError {
     /// The build failed for a reason outside the exercises.
     #[error(transparent)]
     Compile(#[from] CompileError),
+    /// The module trees, graded suites or README tables disagree with the
+    /// catalogue (`lab check-exercises` checks this before compiling).
+    #[error(transparent)]
+    Declarations(#[from] super::declarations::DeclarationError),
     /// A test binary could not be started.
     #[error("cannot run the tests: {0}")]
     Run(std::io::Error),

@@ -1,6 +1,6 @@
 //! Workers: claim jobs, run their analyses while keeping the leases alive,
 //! save the results, complete. [`run`] keeps several jobs going at once on
-//! tokio, claiming and finishing them in batches ([`crew`]), takes back the
+//! tokio, claiming and finishing them in batches (the `crew` module), takes back the
 //! leases of dead workers, and on shutdown hands the jobs it holds back to
 //! the queue.
 
@@ -148,7 +148,7 @@ pub async fn run(
 ///
 /// The worker claims as many jobs as it has free slots in one round trip
 /// ([`JobQueue::claim_many`]), runs each on a task of its own, and finishes
-/// them in batches (see [`crew`]): a busy worker makes a few round trips
+/// them in batches (see the `crew` module): a busy worker makes a few round trips
 /// per batch of jobs rather than several per job, and an idle one picks up
 /// a lone job as soon as it hears of it.
 pub async fn run_woken(
