@@ -8,8 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use bson::doc;
-use lab::jobs::results::{self, RESULTS};
+use lab::jobs::results;
 use lab::jobs::worker::{self, WorkerOptions};
 use lab::jobs::{JobQueue, JobState, NewJob, ShardCount};
 use lab::testing::{TestEnv, Topology};
@@ -112,19 +111,7 @@ async fn a_master_killed_mid_run_is_replaced_and_surviving_jobs_finish_once() {
         }
     }
     // No job has two results marked as its own, whatever was lost.
-    let mut marked: HashMap<String, u32> = HashMap::new();
-    let mut cursor = env
-        .database()
-        .collection::<bson::Document>(RESULTS)
-        .find(doc! { "completed": true })
-        .await
-        .unwrap();
-    while cursor.advance().await.unwrap() {
-        let document = cursor.deserialize_current().unwrap();
-        *marked
-            .entry(document.get_str("job_id").unwrap().to_owned())
-            .or_default() += 1;
-    }
+    let marked = lab::testing::inspect::completed_results_per_job(env.database()).await;
     assert!(marked.values().all(|&count| count == 1), "{marked:?}");
     eprintln!(
         "failover: {JOBS} jobs, master on port {victim} killed after a quarter succeeded; \

@@ -2,7 +2,6 @@
 //! every job still finishes exactly once, and a job that takes its worker
 //! down every time ends on the dead-letter list.
 
-use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -113,17 +112,7 @@ async fn killing_workers_during_two_hundred_jobs_loses_none_and_finishes_none_tw
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(completed, 200);
-    let mut per_job: HashMap<String, u32> = HashMap::new();
-    let mut cursor = env
-        .database()
-        .collection::<bson::Document>(RESULTS)
-        .find(doc! { "completed": true })
-        .await
-        .unwrap();
-    while cursor.advance().await.unwrap() {
-        let job = cursor.current().get_str("job_id").unwrap().to_owned();
-        *per_job.entry(job).or_default() += 1;
-    }
+    let per_job = lab::testing::inspect::completed_results_per_job(env.database()).await;
     assert!(per_job.values().all(|&count| count == 1));
     assert_eq!(per_job.len(), 200);
     for mut worker in workers {

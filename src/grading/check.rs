@@ -294,7 +294,9 @@ fn test_names(text: &str) -> Vec<String> {
     names
 }
 
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
+/// The `.rs` files under `dir`, sorted, so what is reported about them
+/// comes in a stable order.
+pub(super) fn rust_files(dir: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return files;
@@ -307,6 +309,7 @@ fn rust_files(dir: &Path) -> Vec<PathBuf> {
             files.push(path);
         }
     }
+    files.sort();
     files
 }
 

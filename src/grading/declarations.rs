@@ -140,7 +140,7 @@ fn check_tree(catalog: &Catalog, flavor: Flavor, problems: &mut Vec<String>) {
         .iter()
         .map(|exercise| flavor.file_of(exercise, root))
         .collect();
-    for file in rust_files(&src) {
+    for file in super::check::rust_files(&src) {
         let module_file = file == src.join("lib.rs")
             || (file.ends_with("mod.rs") && file.parent() != Some(src.as_path()));
         if !module_file && !known.contains(&file) {
@@ -272,7 +272,7 @@ fn check_suites(catalog: &Catalog, problems: &mut Vec<String>) {
         .map(|exercise| exercise.graded_file(root))
         .collect();
     let graded = root.join("tests").join("graded");
-    for file in rust_files(&graded) {
+    for file in super::check::rust_files(&graded) {
         if !known.contains(&file) {
             let relative = file.strip_prefix(&graded).unwrap_or(&file).display();
             problems.push(format!(
@@ -344,24 +344,6 @@ fn shown(root: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
-}
-
-/// The `.rs` files under `dir`, sorted, so problems come in a stable order.
-fn rust_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return files;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(rust_files(&path));
-        } else if path.extension().is_some_and(|ext| ext == "rs") {
-            files.push(path);
-        }
-    }
-    files.sort();
-    files
 }
 
 #[cfg(test)]

@@ -167,3 +167,29 @@ pub fn shown(value: &bson::Bson) -> serde_json::Value {
         other => json!(other.to_string()),
     }
 }
+
+/// How many job results each job has marked as its own (`completed`), by
+/// job id: a job system that keeps its promise has exactly one per job.
+pub async fn completed_results_per_job(
+    database: &mongodb::Database,
+) -> std::collections::HashMap<String, u32> {
+    let mut per_job = std::collections::HashMap::new();
+    let mut cursor = database
+        .collection::<bson::Document>(crate::jobs::results::RESULTS)
+        .find(bson::doc! { "completed": true })
+        .await
+        .unwrap_or_else(|error| panic!("reading the job results failed: {error}"));
+    while cursor
+        .advance()
+        .await
+        .unwrap_or_else(|error| panic!("reading the job results failed: {error}"))
+    {
+        let job = cursor
+            .current()
+            .get_str("job_id")
+            .unwrap_or_else(|error| panic!("a job result without its job id: {error}"))
+            .to_owned();
+        *per_job.entry(job).or_default() += 1;
+    }
+    per_job
+}
