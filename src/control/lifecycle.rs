@@ -84,8 +84,8 @@ pub async fn up(
         |record: Option<&ServiceRecord>| record.filter(|r| r.is_managed() && r.is_alive()).cloned();
     let kept_redis = previous
         .as_ref()
-        .filter(|state| state.redis_is_alive())
-        .and_then(|state| keep(Some(&state.redis)).map(|redis| (redis, state.redis_nodes.clone())));
+        .filter(|state| state.redis.is_managed() && state.redis_is_alive())
+        .map(|state| (state.redis.clone(), state.redis_nodes.clone()));
     let ((redis, redis_nodes), started_redis) = match (&config.redis_url, kept_redis) {
         (Some(url), _) => {
             connect_redis_target(url, Origin::Variable("REDIS_URL")).await?;
@@ -403,6 +403,7 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
     let Some(state) = LabState::load(config)? else {
         return Ok(None);
     };
+    // A cluster answers as long as its slots are served, whichever nodes run.
     let redis_ok = state.redis_is_alive()
         && connect_redis_target(&state.redis.url, Origin::Lab)
             .await
@@ -421,7 +422,18 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
         row("Redis", &state.redis, redis_ok),
         row("MongoDB", &state.mongodb, mongo_ok),
     ];
-    for node in &state.redis_nodes {
+    // The first node is recorded as the cluster itself; it gets a row too.
+    let first_node = state
+        .redis_is_cluster()
+        .then(|| ServiceRecord {
+            url: format!(
+                "redis://127.0.0.1:{}/",
+                state.redis.port.unwrap_or_default()
+            ),
+            ..state.redis.clone()
+        })
+        .filter(|first| first.is_managed());
+    for node in first_node.iter().chain(&state.redis_nodes) {
         let answering = match node.port {
             Some(port) => node.is_alive() && process::port_accepts(port).await,
             None => false,

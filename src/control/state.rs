@@ -167,9 +167,12 @@ impl LabState {
         services
     }
 
-    /// Whether the lab's Redis runs: the server, or every node of its cluster.
+    /// Whether the lab's Redis runs: the server, or any node of its cluster.
+    /// A cluster that lost a node may still serve every slot (a replica took
+    /// over), and one whose nodes partly run must not be replaced by a new
+    /// one while they hold its ports; `lab status` shows each node.
     pub fn redis_is_alive(&self) -> bool {
-        self.redis.is_alive() && self.redis_nodes.iter().all(ServiceRecord::is_alive)
+        self.redis.is_alive() || self.redis_nodes.iter().any(ServiceRecord::is_alive)
     }
 
     /// Whether the lab's Redis is a cluster.
