@@ -37,7 +37,7 @@ use super::extract::{IdPath, JsonBody, QueryParams, parse_id};
 use crate::billing::json::rfc3339;
 use crate::jobs::events::{self, JobEvent};
 use crate::jobs::kinds::Job;
-use crate::jobs::webhooks::WebhookUrl;
+use crate::jobs::webhooks::{WebhookError, WebhookUrl};
 use crate::jobs::{JobRecord, JobState, NewJob, results};
 
 /// The longest `?wait=`, in seconds.
@@ -181,16 +181,16 @@ pub async fn submit(
             format!("must be from 1 to {MAX_ATTEMPTS}, got {attempts}"),
         ));
     }
-    Job::parse(&request.kind, &params, state.drills).map_err(ApiError::from)?;
-    let mut job = NewJob::new(&request.kind, params.to_string()).attempts(attempts);
+    let parsed = Job::parse(&request.kind, &params, state.drills).map_err(ApiError::from)?;
+    let mut job = NewJob::of(&parsed).attempts(attempts);
     if let Some(url) = &request.webhook {
-        let checked =
-            WebhookUrl::parse(url).map_err(|message| ApiError::invalid("webhook", message))?;
+        let refused = |error: WebhookError| ApiError::invalid("webhook", error.to_string());
+        let checked = WebhookUrl::parse(url).map_err(refused)?;
         state
             .jobs
             .webhook_policy()
             .check(&checked)
-            .map_err(|message| ApiError::invalid("webhook", message))?;
+            .map_err(refused)?;
         job = job.webhook(url);
     }
     if let Some(key) = &key {
@@ -198,8 +198,7 @@ pub async fn submit(
     }
     let (id, created) = queue(state.jobs.submit(&job)).await?;
     let stored = queue(state.jobs.get(&id)).await?.ok_or(NOT_FOUND)?;
-    let same_params = serde_json::from_str::<Value>(&stored.params).ok() == Some(params);
-    if !created && (stored.kind != job.kind || !same_params) {
+    if !created && (stored.kind != job.kind || stored.params != job.params) {
         return Err(ApiError::Conflict(format!(
             "Idempotency-Key {:?} was used for a different request (job {id})",
             key.unwrap_or_default()

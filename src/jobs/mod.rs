@@ -13,13 +13,16 @@
 //! Every state change is one Lua script ([`scripts`]), which also appends
 //! it to the job's event stream ([`events`]).
 
+mod claim;
 pub mod events;
 pub mod keys;
 pub mod kinds;
 mod listing;
 pub mod queue;
+mod record;
 pub mod results;
 pub mod scripts;
+mod submission;
 pub mod webhooks;
 pub mod worker;
 

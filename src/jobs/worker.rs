@@ -16,7 +16,7 @@ use tokio::task::JoinSet;
 
 use self::crew::Crew;
 use super::events::Changes;
-use super::kinds::{Job, ProgressSender};
+use super::kinds::ProgressSender;
 use super::queue::{Claim, FailOutcome, JobQueue};
 use super::{results, webhooks};
 use crate::analysis::AnalysisError;
@@ -355,8 +355,7 @@ async fn analyse(
     drills: bool,
     progress: ProgressSender,
 ) -> Result<Value, RunFailure> {
-    let params: Value = serde_json::from_str(&claim.params).unwrap_or(Value::Null);
-    let job = Job::parse(&claim.kind, &params, drills).map_err(|error| RunFailure {
+    let job = claim.job(drills).map_err(|error| RunFailure {
         message: error.to_string(),
         retryable: false,
     })?;

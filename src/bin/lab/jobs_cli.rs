@@ -75,43 +75,29 @@ async fn connect(config: &Config) -> Result<(Services, JobQueue), String> {
 }
 
 pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
-    // A submission's parameters are checked before anything is connected
-    // to, so a typo is reported as such even when the lab is down.
-    let checked = match &command {
-        Jobs::Submit { kind, params, .. } => {
-            let params = kinds::params_from_pairs(params)?;
-            Job::parse(kind, &params, config.job_drills).map_err(|e| e.to_string())?;
-            Some(params)
-        }
-        _ => None,
-    };
-    let (lab, queue) = connect(config).await?;
-    match command {
+    let (lab, queue) = match &command {
+        // A submission is parsed before anything is connected to, so a
+        // typo is reported as such even when the lab is down.
         Jobs::Submit {
             kind,
+            params,
             attempts,
             idempotency_key,
             watch,
-            ..
         } => {
-            let params = checked.unwrap_or_default();
-            let mut job = NewJob::new(&kind, params.to_string()).attempts(attempts);
+            let params = kinds::params_from_pairs(params).map_err(|e| e.to_string())?;
+            let parsed = Job::parse(kind, &params, config.job_drills).map_err(|e| e.to_string())?;
+            let mut job = NewJob::of(&parsed).attempts(*attempts);
             if let Some(key) = idempotency_key {
                 job = job.idempotency_key(key);
             }
-            let (id, created) = queue.submit(&job).await.map_err(unavailable)?;
-            if created {
-                println!("Submitted job {id}");
-            } else {
-                println!("That idempotency key already made job {id}");
-            }
-            if watch {
-                follow(&lab, &queue, &id, config.api_port).await
-            } else {
-                println!("Follow it with: cargo lab jobs watch {id}");
-                Ok(ExitCode::SUCCESS)
-            }
+            let (lab, queue) = connect(config).await?;
+            return submit(&lab, &queue, &job, *watch, config.api_port).await;
         }
+        _ => connect(config).await?,
+    };
+    match command {
+        Jobs::Submit { .. } => Err("a submission is handled above".to_owned()),
         Jobs::Watch { id } => follow(&lab, &queue, &id, config.api_port).await,
         Jobs::List { state, limit } => {
             let state = state
@@ -170,6 +156,28 @@ pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
                 Err(format!("job {id} is not on the dead-letter list"))
             }
         }
+    }
+}
+
+/// Submits `job`, then follows it if `watch`.
+async fn submit(
+    lab: &Services,
+    queue: &JobQueue,
+    job: &NewJob,
+    watch: bool,
+    api_port: u16,
+) -> Result<ExitCode, String> {
+    let (id, created) = queue.submit(job).await.map_err(unavailable)?;
+    if created {
+        println!("Submitted job {id}");
+    } else {
+        println!("That idempotency key already made job {id}");
+    }
+    if watch {
+        follow(lab, queue, &id, api_port).await
+    } else {
+        println!("Follow it with: cargo lab jobs watch {id}");
+        Ok(ExitCode::SUCCESS)
     }
 }
 

@@ -1,25 +1,16 @@
-//! The analyses a job can ask for, with their parameters checked before
-//! anything runs: a job with bad parameters fails at once, without retries.
-//!
-//! | kind | params |
-//! |---|---|
-//! | `revenue_by_customer` | `{"customer_id": "<hex>"}` or `{}` for everyone (the course notes' pipeline) |
-//! | `revenue_by_month` | `{"from": "2025-01-01", "to": "2026-01-01"}` |
-//! | `top_customers` | `{"n": 10}` |
-//! | `overdue_invoices` | `{"as_of": "2025-12-01", "limit": 100}` |
-//! | `invoice_status_summary` | `{}` |
+//! The analyses: what each kind asks for, checked, and how it runs.
 
 use bson::DateTime;
 use bson::oid::ObjectId;
 use mongodb::Database;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use tokio::sync::mpsc;
 
-use super::queue::Progress;
 use crate::analysis::monthly::{DateRange, parse_date};
 use crate::analysis::{AnalysisError, monthly, overdue, revenue, status, top};
+use crate::jobs::queue::Progress;
 
 /// A checked analysis request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,9 +81,13 @@ struct OverdueParams {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NoParams {}
+pub(super) struct NoParams {}
 
-fn read<T: serde::de::DeserializeOwned>(kind: &str, params: &Value) -> Result<T, AnalysisError> {
+/// `params` read as `T`, refusing unknown fields, with `kind` in the message.
+pub(super) fn read<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    params: &Value,
+) -> Result<T, AnalysisError> {
     serde_json::from_value(params.clone()).map_err(|error| AnalysisError::InvalidParameter {
         parameter: "params",
         message: format!("{kind}: {error}"),
@@ -140,6 +135,37 @@ impl Analysis {
                 Ok(Analysis::InvoiceStatusSummary)
             }
             other => Err(unknown_kind(other)),
+        }
+    }
+
+    /// The kind's name, as [`Analysis::parse`] reads it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Analysis::RevenueByCustomer { .. } => "revenue_by_customer",
+            Analysis::RevenueByMonth { .. } => "revenue_by_month",
+            Analysis::TopCustomers { .. } => "top_customers",
+            Analysis::OverdueInvoices { .. } => "overdue_invoices",
+            Analysis::InvoiceStatusSummary => "invoice_status_summary",
+        }
+    }
+
+    /// The parameters in canonical form, defaults written out: what the
+    /// queue stores, and what [`Analysis::parse`] reads back as this same
+    /// analysis.
+    pub fn params(&self) -> Value {
+        match self {
+            Analysis::RevenueByCustomer { customer: None } => json!({}),
+            Analysis::RevenueByCustomer {
+                customer: Some(customer),
+            } => json!({ "customer_id": customer.to_hex() }),
+            Analysis::RevenueByMonth { range } => {
+                json!({ "from": date_param(range.from()), "to": date_param(range.to()) })
+            }
+            Analysis::TopCustomers { n } => json!({ "n": n }),
+            Analysis::OverdueInvoices { as_of, limit } => {
+                json!({ "as_of": date_param(*as_of), "limit": limit })
+            }
+            Analysis::InvoiceStatusSummary => json!({}),
         }
     }
 
@@ -242,28 +268,16 @@ impl Analysis {
     }
 }
 
-/// Parameters written as `name=value` words (as `lab jobs submit` takes
-/// them) as a JSON object: a value that reads as JSON (`5`, `true`) is
-/// taken as such, anything else as a string (`2025-01-01`).
-pub fn params_from_pairs(pairs: &[String]) -> Result<Value, String> {
-    let mut params = serde_json::Map::new();
-    for pair in pairs {
-        let Some((name, value)) = pair.split_once('=') else {
-            return Err(format!("{pair:?} is not name=value, such as n=5"));
-        };
-        if name.is_empty() {
-            return Err(format!("{pair:?} has no name before ="));
-        }
-        let value = match serde_json::from_str::<Value>(value) {
-            Ok(number @ Value::Number(_)) => number,
-            Ok(boolean @ Value::Bool(_)) => boolean,
-            _ => Value::String(value.to_owned()),
-        };
-        if params.insert(name.to_owned(), value).is_some() {
-            return Err(format!("{name} is given twice"));
-        }
+/// A date as a parameter: `YYYY-MM-DD` when it is midnight UTC (how dates
+/// are usually given), the full RFC 3339 form otherwise.
+fn date_param(date: DateTime) -> String {
+    let full = date
+        .try_to_rfc3339_string()
+        .unwrap_or_else(|_| date.timestamp_millis().to_string());
+    match full.strip_suffix("T00:00:00Z") {
+        Some(day) => day.to_owned(),
+        None => full,
     }
-    Ok(Value::Object(params))
 }
 
 fn unknown_kind(kind: &str) -> AnalysisError {
@@ -273,134 +287,9 @@ fn unknown_kind(kind: &str) -> AnalysisError {
     }
 }
 
-/// Jobs that exercise the job system itself rather than the data: a job
-/// that takes a while (to watch progress, or to kill its worker during),
-/// one that panics, one that takes its whole worker process down. Refused
-/// unless drills are turned on (`LAB_JOB_DRILLS=1`, or
-/// [`WorkerOptions::drills`](super::worker::WorkerOptions::drills)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Drill {
-    /// Does nothing: what the job system costs by itself (`lab bench jobs`).
-    Noop,
-    /// Sleeps `ms` milliseconds in ten steps, reporting each.
-    Sleep {
-        /// How long.
-        ms: u64,
-    },
-    /// Panics.
-    Panic,
-    /// Aborts the worker process.
-    Crash,
-}
-
-/// The drill kinds.
-pub const DRILLS: [&str; 4] = ["noop", "sleep", "panic", "crash"];
-
-/// The longest `sleep` drill.
-pub const MAX_SLEEP_MS: u64 = 600_000;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SleepParams {
-    ms: u64,
-}
-
-/// Anything a job can ask for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Job {
-    /// One of the analyses.
-    Analysis(Analysis),
-    /// A drill.
-    Drill(Drill),
-}
-
-impl Job {
-    /// The job `kind` with `params`, checked; drills only if `drills`.
-    pub fn parse(kind: &str, params: &Value, drills: bool) -> Result<Job, AnalysisError> {
-        if !DRILLS.contains(&kind) {
-            return Analysis::parse(kind, params).map(Job::Analysis);
-        }
-        if !drills {
-            return Err(AnalysisError::InvalidParameter {
-                parameter: "kind",
-                message: format!(
-                    "{kind:?} is a drill, refused unless drills are turned on (LAB_JOB_DRILLS=1); \
-                     the analyses are {}",
-                    KINDS.join(", ")
-                ),
-            });
-        }
-        Ok(Job::Drill(match kind {
-            "sleep" => {
-                let SleepParams { ms } = read(kind, params)?;
-                if ms > MAX_SLEEP_MS {
-                    return Err(AnalysisError::invalid(
-                        "ms",
-                        format!("{ms} is longer than the longest sleep, {MAX_SLEEP_MS}"),
-                    ));
-                }
-                Drill::Sleep { ms }
-            }
-            "noop" => {
-                let _: NoParams = read(kind, params)?;
-                Drill::Noop
-            }
-            "panic" => {
-                let _: NoParams = read(kind, params)?;
-                Drill::Panic
-            }
-            _ => {
-                let _: NoParams = read(kind, params)?;
-                Drill::Crash
-            }
-        }))
-    }
-
-    /// Runs the job, sending progress to `progress`.
-    pub async fn run(
-        &self,
-        database: &Database,
-        progress: &ProgressSender,
-    ) -> Result<Value, AnalysisError> {
-        match self {
-            Job::Analysis(analysis) => analysis.run_reporting(database, Some(progress)).await,
-            Job::Drill(Drill::Sleep { ms }) => {
-                for done in 1..=10 {
-                    tokio::time::sleep(std::time::Duration::from_millis(ms / 10)).await;
-                    let _ = progress.send(Progress {
-                        done,
-                        total: 10,
-                        note: "tenths".to_owned(),
-                    });
-                }
-                Ok(serde_json::json!({ "slept_ms": ms }))
-            }
-            Job::Drill(Drill::Noop) => Ok(Value::Object(Default::default())),
-            Job::Drill(Drill::Panic) => panic!("the panic drill"),
-            Job::Drill(Drill::Crash) => std::process::abort(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn name_value_words_become_parameters() {
-        let words = |words: &[&str]| {
-            params_from_pairs(&words.iter().map(|w| w.to_string()).collect::<Vec<_>>())
-        };
-        assert_eq!(
-            words(&["from=2025-01-01", "n=5", "all=true"]),
-            Ok(json!({"from": "2025-01-01", "n": 5, "all": true}))
-        );
-        assert_eq!(words(&[]), Ok(json!({})));
-        assert!(words(&["n"]).unwrap_err().contains("name=value"));
-        assert!(words(&["=5"]).unwrap_err().contains("no name"));
-        assert!(words(&["n=1", "n=2"]).unwrap_err().contains("twice"));
-    }
 
     #[test]
     fn parameters_are_checked_with_messages_that_name_them() {
@@ -441,30 +330,47 @@ mod tests {
         assert!(
             refused("mine_bitcoin", json!({})).starts_with("kind: \"mine_bitcoin\" is not one of")
         );
-        let drill = |kind: &str, params: Value, drills: bool| {
-            Job::parse(kind, &params, drills).map_err(|error| error.to_string())
-        };
+    }
+
+    #[test]
+    fn the_canonical_form_reads_back_as_the_same_analysis() {
+        let requests = [
+            ("revenue_by_customer", json!({})),
+            (
+                "revenue_by_customer",
+                json!({"customer_id": "65a1b2c3d4e5f60718293a4b"}),
+            ),
+            (
+                "revenue_by_month",
+                json!({"from": "2025-01-01", "to": "2025-03-01"}),
+            ),
+            (
+                "revenue_by_month",
+                json!({"from": "2025-01-01T12:30:00Z", "to": "2025-03-01"}),
+            ),
+            ("top_customers", json!({"n": 7})),
+            ("overdue_invoices", json!({"as_of": "2025-12-01"})),
+            (
+                "overdue_invoices",
+                json!({"as_of": "2025-12-01", "limit": 5}),
+            ),
+            ("invoice_status_summary", json!({})),
+        ];
+        for (kind, params) in requests {
+            let analysis = Analysis::parse(kind, &params).unwrap();
+            assert_eq!(analysis.kind(), kind);
+            assert_eq!(
+                Analysis::parse(analysis.kind(), &analysis.params()).unwrap(),
+                analysis,
+                "{kind} {params}"
+            );
+        }
         assert_eq!(
-            drill("sleep", json!({"ms": 50}), true),
-            Ok(Job::Drill(Drill::Sleep { ms: 50 }))
-        );
-        assert!(
-            drill("sleep", json!({"ms": 50}), false)
-                .unwrap_err()
-                .contains("LAB_JOB_DRILLS=1")
-        );
-        assert!(
-            drill("sleep", json!({"ms": 10_000_000}), true)
-                .unwrap_err()
-                .starts_with("ms:")
-        );
-        assert_eq!(
-            drill("crash", json!({}), true),
-            Ok(Job::Drill(Drill::Crash))
-        );
-        assert_eq!(
-            drill("top_customers", json!({"n": 2}), false),
-            Ok(Job::Analysis(Analysis::TopCustomers { n: 2 }))
+            Analysis::parse("overdue_invoices", &json!({"as_of": "2025-12-01"}))
+                .unwrap()
+                .params(),
+            json!({"as_of": "2025-12-01", "limit": 100}),
+            "defaults are written out"
         );
     }
 }
