@@ -7,6 +7,8 @@
 //! - [`customer`]: the cache behind `GET /customers/{id}`, with negative
 //!   entries, invalidation, one database read per key, and no stale
 //!   write-back.
+//! - [`outbox`]: invalidations recorded in MongoDB before the write, so that
+//!   a restart cannot forget them.
 
 pub mod customer;
 pub mod outbox;
