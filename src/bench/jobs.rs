@@ -217,10 +217,7 @@ impl Workers {
     async fn stop(mut self) {
         for child in &mut self.0 {
             if let Some(pid) = child.id() {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
+                process::ask_to_stop(pid);
             }
         }
         for child in &mut self.0 {

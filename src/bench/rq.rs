@@ -22,7 +22,7 @@ use tokio::process::{Child, Command};
 
 use crate::config::Config;
 use crate::lessons::jupyter::{has_packages, install_packages};
-use crate::services::{Tool, Toolbox};
+use crate::services::{Tool, Toolbox, process};
 
 /// The pinned packages of the comparison.
 pub const PACKAGES: &[&str] = &["rq==2.6.1", "redis==6.4.0"];
@@ -170,10 +170,7 @@ impl Rq {
         for worker in &mut running {
             // SIGTERM is RQ's warm shutdown; the queue is empty by now.
             if let Some(pid) = worker.id() {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
+                process::ask_to_stop(pid);
             }
         }
         for worker in &mut running {

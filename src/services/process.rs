@@ -117,6 +117,16 @@ impl ChildProcess {
     }
 }
 
+/// Asks `pid` to stop (SIGTERM, as `lab down` sends) and returns at once;
+/// the caller waits for it, typically through the child handle it holds.
+/// Returns whether the signal was delivered.
+pub fn ask_to_stop(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    kill(Pid::from_raw(raw), Signal::SIGTERM).is_ok()
+}
+
 /// Sends SIGTERM to `pid`, waits up to `grace` for it to exit, then sends
 /// SIGKILL. Returns `true` if the process had to be killed.
 ///
@@ -126,8 +136,7 @@ pub fn terminate(pid: u32, program: &str, grace: Duration) -> bool {
     if !is_running(pid, program) {
         return false;
     }
-    let target = Pid::from_raw(pid as i32);
-    let _ = kill(target, Signal::SIGTERM);
+    ask_to_stop(pid);
     let deadline = Instant::now() + grace;
     while Instant::now() < deadline {
         if !is_running(pid, program) {
@@ -135,7 +144,7 @@ pub fn terminate(pid: u32, program: &str, grace: Duration) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let _ = kill(target, Signal::SIGKILL);
+    let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
     true
 }
 
