@@ -100,7 +100,10 @@ pub async fn open(
         },
         // Jupyter reads its token from JUPYTER_TOKEN: on the command line it
         // would be visible to every user of the machine in `ps`.
-        env: vec![("JUPYTER_TOKEN".to_owned(), token)],
+        env: [("JUPYTER_TOKEN".to_owned(), token)]
+            .into_iter()
+            .chain(jupyter.kernel_env())
+            .collect(),
     };
     helpers::start(config, plan, say).await
 }

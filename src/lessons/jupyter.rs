@@ -31,6 +31,7 @@ pub const KERNEL_NAME: &str = "rust";
 pub struct Jupyter {
     venv: PathBuf,
     log: PathBuf,
+    kernels: PathBuf,
 }
 
 impl Jupyter {
@@ -42,13 +43,25 @@ impl Jupyter {
         let toolbox = Toolbox::new(config);
         let python = toolbox.ensure(Tool::Python, say)?;
         let kernel = toolbox.ensure(Tool::EvcxrJupyter, say)?;
+        let kernels = super::kernel_cache::kernel_tmpdir().map_err(|source| LessonError::Io {
+            context: "cannot prepare the kernels' build folder".into(),
+            source,
+        })?;
         let jupyter = Jupyter {
             venv: config.home.join("jupyter"),
             log: config.home.join("jupyter-install.log"),
+            kernels,
         };
         jupyter.ensure_venv(&python, say)?;
         jupyter.ensure_kernel(&kernel, say)?;
         Ok(jupyter)
+    }
+
+    /// What kernels started by this Jupyter need in their environment:
+    /// `TMPDIR`, the folder they build in
+    /// ([`kernel_tmpdir`](super::kernel_cache::kernel_tmpdir)).
+    pub fn kernel_env(&self) -> Vec<(String, String)> {
+        vec![("TMPDIR".to_owned(), self.kernels.display().to_string())]
     }
 
     /// The virtual environment's folder.
@@ -93,6 +106,7 @@ impl Jupyter {
             // The kernel starts in the notebook's folder, as in Jupyter Lab,
             // so the notebook's relative `:dep` path means the same thing.
             .current_dir(notebook.parent().unwrap_or(Path::new(".")))
+            .envs(self.kernel_env())
             .envs(variables.iter().map(|(name, value)| (name, value)))
             .stdin(Stdio::null())
             .output()

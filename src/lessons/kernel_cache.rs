@@ -10,8 +10,17 @@
 //! [`repair`] rewrites cached dep-info files without the sources that no
 //! longer exist. Those are build-script outputs, which cargo already tracks
 //! through the build script itself.
+//!
+//! The cache leaves out crates built with incremental compilation, which
+//! cargo turns on for crates on a local path: left alone, every fresh
+//! kernel would compile the support crate again (most of a first cell's
+//! time). Kernels are therefore started with `TMPDIR` set to
+//! [`kernel_tmpdir`], whose cargo configuration builds the support crate
+//! without it. The crate's build script puts a fingerprint of its sources on
+//! the compiler's command line (the cache's key), so an edited crate is
+//! compiled again rather than taken stale from the cache.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What [`repair`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,6 +29,42 @@ pub struct Repair {
     pub files: usize,
     /// Missing sources dropped from them.
     pub dropped: usize,
+}
+
+/// The name of the kernels' folder in the system's temporary folder.
+const KERNELS: &str = "lab-kernels";
+
+/// The cargo configuration of the kernels' build folders: the support crate
+/// without incremental compilation, so the build cache keeps it.
+const KERNEL_CARGO_CONFIG: &str = "\
+# Written by the lab: kernels build their cells in folders under this one.
+# The support crate is built without incremental compilation, so that the
+# kernel's build cache keeps it (see lessons::kernel_cache).
+[profile.dev.package.lab]
+incremental = false
+";
+
+/// The folder notebook kernels make their build folders in, given to them
+/// as `TMPDIR`, with the cargo configuration that lets the build cache keep
+/// the support crate; made if missing. It is `lab-kernels` in the system's
+/// temporary folder: not under `LAB_HOME`, which is inside this workspace by
+/// default, where cargo would take a kernel's crate for a stray member.
+pub fn kernel_tmpdir() -> std::io::Result<PathBuf> {
+    let temp = std::env::temp_dir();
+    // A process started by Jupyter (a terminal in Jupyter Lab) has it as
+    // its temporary folder already.
+    let dir = if temp.ends_with(KERNELS) {
+        temp
+    } else {
+        temp.join(KERNELS)
+    };
+    let cargo = dir.join(".cargo");
+    std::fs::create_dir_all(&cargo)?;
+    let file = cargo.join("config.toml");
+    if std::fs::read_to_string(&file).ok().as_deref() != Some(KERNEL_CARGO_CONFIG) {
+        std::fs::write(&file, KERNEL_CARGO_CONFIG)?;
+    }
+    Ok(dir)
 }
 
 /// [`repair`] on the kernel cache `config` names, if it names one.

@@ -13,6 +13,17 @@ fn main() -> ExitCode {
     // The same binary is the kernel's child process and cargo's compiler
     // wrapper for the build cache; this returns only in the test itself.
     evcxr::runtime_hook();
+    // The engine makes its build folders under TMPDIR, which the support
+    // crate's build cache needs to be the lab's kernel folder (as for
+    // kernels Jupyter starts; see `lab::lessons::kernel_cache`).
+    match lab::lessons::kernel_cache::kernel_tmpdir() {
+        // SAFETY: nothing else runs yet: no thread has been started.
+        Ok(dir) => unsafe { std::env::set_var("TMPDIR", dir) },
+        Err(error) => {
+            eprintln!("notebook check could not run: cannot prepare the kernels' folder: {error}");
+            return ExitCode::FAILURE;
+        }
+    }
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|arg| !arg.starts_with('-'))
