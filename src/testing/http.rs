@@ -14,10 +14,10 @@
 //! ```
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde_json::Value;
-use tower::ServiceExt;
+
+use crate::api::local::{Payload, exchange};
 
 /// An answer of the router, read whole.
 #[derive(Debug, Clone)]
@@ -46,34 +46,51 @@ pub async fn send_with(
     headers: &[(&str, &str)],
     body: Option<Value>,
 ) -> Reply {
-    let method = Method::from_bytes(method.as_bytes())
-        .unwrap_or_else(|_| panic!("{method:?} is not an HTTP method"));
-    let mut request = Request::builder().method(method.clone()).uri(path);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = match body {
-        Some(value) => {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-            Body::from(value.to_string())
-        }
-        None => Body::empty(),
+    let payload = body.as_ref().map_or(Payload::Empty, Payload::Json);
+    read(router, method, path, headers, payload).await
+}
+
+/// Sends `body` exactly as given, declared `content_type` (none when
+/// `None`): for the requests [`send`] cannot make, such as text that is not
+/// JSON, or JSON that is not declared as such.
+pub async fn send_raw(
+    router: Router,
+    method: &str,
+    path: &str,
+    content_type: Option<&str>,
+    body: &str,
+) -> Reply {
+    let payload = Payload::Raw {
+        content_type,
+        bytes: body.as_bytes(),
     };
-    let request = request
-        .body(body)
-        .unwrap_or_else(|error| panic!("cannot build {method} {path}: {error}"));
-    let Ok(response) = router.oneshot(request).await;
+    read(router, method, path, &[], payload).await
+}
+
+/// The whole answer to one request; panics, saying why, when the request
+/// cannot be made or its answer cannot be read.
+async fn read(
+    router: Router,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    payload: Payload<'_>,
+) -> Reply {
+    let response = exchange(router, method, path, headers, payload)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    let request = format!("{method} {path}");
     let status = response.status();
     let headers = response.headers().clone();
-    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
+    let body = response
+        .into_body()
         .map(|bytes| bytes.to_vec())
-        .unwrap_or_else(|error| panic!("the body of {method} {path} could not be read: {error}"));
+        .unwrap_or_else(|error| panic!("the body of {request} could not be read: {error}"));
     Reply {
         status,
         headers,
         body,
-        request: format!("{method} {path}"),
+        request,
     }
 }
 

@@ -2,11 +2,10 @@
 
 #![allow(dead_code)] // Each test file uses its own share of these.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use lab::api::local::{Payload, exchange};
 use lab::api::{ApiState, router};
 use serde_json::Value;
-use tower::ServiceExt;
 
 /// One request, answered: status, headers, and the body as JSON (or
 /// `Value::Null` when empty).
@@ -26,29 +25,20 @@ pub async fn raw(
     body: Option<(&str, Vec<u8>)>,
 ) -> (StatusCode, HeaderMap, Vec<u8>) {
     // As a client on the same machine would name it.
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(header::HOST, "localhost");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let body = match body {
-        Some((content_type, bytes)) => {
-            request = request.header(header::CONTENT_TYPE, content_type);
-            Body::from(bytes)
-        }
-        None => Body::empty(),
+    let mut all = vec![(header::HOST.as_str(), "localhost")];
+    all.extend_from_slice(headers);
+    let payload = match &body {
+        Some((content_type, bytes)) => Payload::Raw {
+            content_type: Some(content_type),
+            bytes,
+        },
+        None => Payload::Empty,
     };
-    let response = router(state.clone())
-        .oneshot(request.body(body).unwrap())
+    let response = exchange(router(state.clone()), method.as_str(), path, &all, payload)
         .await
         .unwrap();
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    (status, headers, bytes.to_vec())
+    let (parts, bytes) = response.into_parts();
+    (parts.status, parts.headers, bytes.unwrap().to_vec())
 }
 
 /// `method path` with `headers` and `body`, answered; every error must be

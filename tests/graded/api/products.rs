@@ -5,10 +5,7 @@
 //! and a JSON `{"error": ...}` body on the refusals the table promises.
 
 use super::products::*;
-use lab::axum::body::Body;
-use lab::axum::http::{Request, header};
-use lab::testing::http::{Reply, send};
-use lab::tower::ServiceExt;
+use lab::testing::http::{Reply, send, send_raw};
 use serde_json::{Value, json};
 
 /// Sends `method path` to a router over `catalogue`, with `body` as JSON.
@@ -26,24 +23,7 @@ async fn call_raw(
     content_type: Option<&str>,
     body: &str,
 ) -> Reply {
-    let mut request = Request::builder().method(method).uri(path);
-    if let Some(content_type) = content_type {
-        request = request.header(header::CONTENT_TYPE, content_type);
-    }
-    let request = request.body(Body::from(body.to_owned())).unwrap();
-    let Ok(response) = router(catalogue.clone()).oneshot(request).await;
-    let status = response.status();
-    let headers = response.headers().clone();
-    let body = lab::axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap()
-        .to_vec();
-    Reply {
-        status,
-        headers,
-        body,
-        request: format!("{method} {path}"),
-    }
+    send_raw(router(catalogue.clone()), method, path, content_type, body).await
 }
 
 #[tokio::test]
