@@ -14,17 +14,22 @@ use super::ApiState;
 use super::error::{ApiError, is_duplicate_key};
 use super::extract::{IdPath, JsonBody, QueryParams};
 use super::paging::{self, Page};
+use super::routes::{CustomerLookup, IdParam};
 use crate::billing::json::CustomerJson;
 use crate::billing::{Address, CustomerFields, Valid};
 use crate::cache::{CustomerCache, Lookup};
 
 /// An address in a request body: every field required, no others.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddressBody {
     street: String,
     city: String,
+    /// A two-letter US state code.
+    #[schema(pattern = "^[A-Z]{2}$")]
     state: String,
+    /// A US ZIP code, five digits or ZIP+4.
+    #[schema(pattern = "^[0-9]{5}(-[0-9]{4})?$")]
     zip: String,
 }
 
@@ -40,7 +45,7 @@ impl From<AddressBody> for Address {
 }
 
 /// `POST /customers`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCustomer {
     name: String,
@@ -50,8 +55,9 @@ pub struct NewCustomer {
 }
 
 /// `PATCH /customers/{id}`: the fields to change.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(min_properties = 1)]
 pub struct CustomerChanges {
     name: Option<String>,
     email: Option<String>,
@@ -81,6 +87,16 @@ fn duplicate_email(email: &str) -> ApiError {
 }
 
 /// `POST /customers` → 201 with `Location` and the customer.
+#[utoipa::path(
+    post,
+    path = "/customers",
+    summary = "Create a customer",
+    request_body = NewCustomer,
+    responses(
+        (status = 201, body = CustomerJson),
+        (status = 400), (status = 409), (status = 413), (status = 415), (status = 422), (status = 503),
+    )
+)]
 pub async fn create(
     State(state): State<ApiState>,
     JsonBody(body): JsonBody<NewCustomer>,
@@ -108,6 +124,16 @@ pub async fn create(
 }
 
 /// `GET /customers/{id}` → `{"source": "cache" | "database", "customer": {...}}`.
+#[utoipa::path(
+    get,
+    path = "/customers/{id}",
+    summary = "One customer, from the cache when it has it",
+    params(IdParam),
+    responses(
+        (status = 200, body = CustomerLookup),
+        (status = 400), (status = 404), (status = 503),
+    )
+)]
 pub async fn get(
     State(cache): State<CustomerCache>,
     IdPath(id): IdPath,
@@ -131,6 +157,13 @@ pub async fn get(
 
 /// `GET /customers?limit=&after=` → a page in id order, and where the next
 /// one starts (`null` after the last).
+#[utoipa::path(
+    get,
+    path = "/customers",
+    summary = "List customers in id order, a page at a time",
+    params(Page),
+    responses((status = 200), (status = 400), (status = 503))
+)]
 pub async fn list(
     State(state): State<ApiState>,
     QueryParams(page): QueryParams<Page>,
@@ -144,6 +177,18 @@ pub async fn list(
 }
 
 /// `PATCH /customers/{id}` → the customer as changed.
+#[utoipa::path(
+    patch,
+    path = "/customers/{id}",
+    summary = "Change some of a customer's fields",
+    params(IdParam),
+    request_body = CustomerChanges,
+    responses(
+        (status = 200, body = CustomerJson),
+        (status = 400), (status = 404), (status = 409), (status = 413), (status = 415),
+        (status = 422), (status = 503),
+    )
+)]
 pub async fn update(
     State(state): State<ApiState>,
     IdPath(id): IdPath,
@@ -223,6 +268,13 @@ pub async fn update(
 
 /// `DELETE /customers/{id}` → 204. A customer with invoices is kept (409):
 /// billing history must not point at nobody.
+#[utoipa::path(
+    delete,
+    path = "/customers/{id}",
+    summary = "Delete a customer who has no invoices",
+    params(IdParam),
+    responses((status = 204), (status = 400), (status = 404), (status = 409), (status = 503))
+)]
 pub async fn delete(
     State(state): State<ApiState>,
     IdPath(id): IdPath,
@@ -247,6 +299,13 @@ pub async fn delete(
 
 /// `GET /customers/{id}/revenue` → the course notes' aggregation for one
 /// customer: `{"customer_id", "total_revenue", "invoices"}`.
+#[utoipa::path(
+    get,
+    path = "/customers/{id}/revenue",
+    summary = "The customer's total revenue (the course notes' aggregation)",
+    params(IdParam),
+    responses((status = 200), (status = 400), (status = 404), (status = 503))
+)]
 pub async fn revenue(
     State(state): State<ApiState>,
     IdPath(id): IdPath,

@@ -13,6 +13,7 @@ use super::customers::created_json;
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody, QueryParams};
 use super::paging::{self, Page};
+use super::routes::IdParam;
 use crate::analysis::monthly::parse_date;
 use crate::billing::json::InvoiceJson;
 use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money};
@@ -21,28 +22,36 @@ use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money};
 pub const DEFAULT_TERMS_DAYS: i64 = 30;
 
 /// One line of `POST /invoices`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewItem {
     description: String,
+    #[schema(minimum = 1)]
     quantity: i32,
     /// A decimal string such as `"50.00"` (a JSON number would be a double).
+    #[schema(pattern = "^[0-9]+(\\.[0-9]{1,2})?$", example = "125.35")]
     unit_price: String,
 }
 
 /// `POST /invoices`. Tax follows the customer's state; totals are computed.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInvoice {
+    /// The customer's id, 24 hexadecimal digits.
     customer_id: String,
+    #[schema(min_items = 1)]
     items: Vec<NewItem>,
+    /// RFC 3339; now when left out.
+    #[schema(format = DateTime)]
     invoice_date: Option<String>,
+    /// RFC 3339; 30 days after the invoice date when left out.
+    #[schema(format = DateTime)]
     due_date: Option<String>,
     status: Option<InvoiceStatus>,
 }
 
 /// `PUT /invoices/{id}/status`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StatusChange {
     status: InvoiceStatus,
@@ -65,6 +74,16 @@ fn date_field(field: &'static str, value: Option<&str>) -> Result<Option<DateTim
 }
 
 /// `POST /invoices` → 201 with `Location` and the invoice.
+#[utoipa::path(
+    post,
+    path = "/invoices",
+    summary = "Issue an invoice; totals and tax are computed",
+    request_body = NewInvoice,
+    responses(
+        (status = 201, body = InvoiceJson),
+        (status = 400), (status = 413), (status = 415), (status = 422), (status = 503),
+    )
+)]
 pub async fn create(
     State(state): State<ApiState>,
     JsonBody(body): JsonBody<NewInvoice>,
@@ -128,6 +147,13 @@ pub async fn create(
 }
 
 /// `GET /invoices/{id}`.
+#[utoipa::path(
+    get,
+    path = "/invoices/{id}",
+    summary = "One invoice",
+    params(IdParam),
+    responses((status = 200, body = InvoiceJson), (status = 400), (status = 404), (status = 503))
+)]
 pub async fn get(
     State(state): State<ApiState>,
     IdPath(id): IdPath,
@@ -143,6 +169,13 @@ pub async fn get(
 }
 
 /// `GET /customers/{id}/invoices?limit=&after=` → a page in id order.
+#[utoipa::path(
+    get,
+    path = "/customers/{id}/invoices",
+    summary = "The customer's invoices in id order, a page at a time",
+    params(IdParam, Page),
+    responses((status = 200), (status = 400), (status = 404), (status = 503))
+)]
 pub async fn of_customer(
     State(state): State<ApiState>,
     IdPath(customer_id): IdPath,
@@ -172,6 +205,18 @@ pub async fn of_customer(
 /// `PUT /invoices/{id}/status` → the invoice with its new status; 409 for a
 /// move the rules forbid (a paid invoice stays paid). The change is one
 /// conditional update, so two concurrent changes cannot both win.
+#[utoipa::path(
+    put,
+    path = "/invoices/{id}/status",
+    summary = "Move an invoice to paid or overdue",
+    params(IdParam),
+    request_body = StatusChange,
+    responses(
+        (status = 200, body = InvoiceJson),
+        (status = 400), (status = 404), (status = 409), (status = 413), (status = 415),
+        (status = 422), (status = 503),
+    )
+)]
 pub async fn set_status(
     State(state): State<ApiState>,
     IdPath(id): IdPath,

@@ -34,6 +34,7 @@ use tokio::time::Instant;
 use super::ApiState;
 use super::error::ApiError;
 use super::extract::{IdPath, JsonBody, QueryParams, parse_id};
+use super::routes::{self, IdParam};
 use crate::billing::json::rfc3339;
 use crate::jobs::events::{self, JobEvent};
 use crate::jobs::kinds::Job;
@@ -51,36 +52,54 @@ const DEFAULT_PAGE: usize = 50;
 pub const MAX_KEY: usize = 255;
 
 /// `POST /jobs`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobRequest {
+    #[schema(schema_with = routes::job_kind_schema)]
     kind: String,
+    /// The kind's parameters, an object (`{}` when left out).
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     params: Option<Value>,
+    #[schema(schema_with = routes::max_attempts_schema)]
     max_attempts: Option<u32>,
+    /// A URL that is sent the job's outcome (`http://` only).
+    #[schema(pattern = "^http://")]
     webhook: Option<String>,
 }
 
 /// `?wait=` of `GET /jobs/{id}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct WaitQuery {
+    /// Seconds to wait for the job to be over before answering.
+    #[param(schema_with = routes::wait_schema)]
     wait: Option<u64>,
 }
 
 /// `?state=&limit=&after=` of `GET /jobs`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only jobs in this state.
+    #[param(schema_with = routes::job_state_schema)]
     state: Option<String>,
+    /// The most jobs to list.
+    #[param(schema_with = routes::page_limit_schema)]
     limit: Option<usize>,
+    /// The last id of the previous page.
+    #[param(schema_with = routes::object_id_schema)]
     after: Option<String>,
 }
 
 /// `?after=` of `GET /jobs/{id}/events`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
+    /// Resume after this event id, as `Last-Event-ID` does.
     after: Option<String>,
 }
 
@@ -159,6 +178,17 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// `POST /jobs`.
+#[utoipa::path(
+    post,
+    path = "/jobs",
+    summary = "Submit an analysis to run in the background (Idempotency-Key header optional)",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key gives the same job")),
+    request_body = JobRequest,
+    responses(
+        (status = 202), (status = 400), (status = 409), (status = 413), (status = 415),
+        (status = 422), (status = 503),
+    )
+)]
 pub async fn submit(
     State(state): State<ApiState>,
     headers: HeaderMap,
@@ -216,6 +246,13 @@ pub async fn submit(
 }
 
 /// `GET /jobs/{id}`, with `?wait=` long polling.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}",
+    summary = "One job; ?wait=SECONDS answers as soon as it is over",
+    params(IdParam, WaitQuery),
+    responses((status = 200), (status = 400), (status = 404), (status = 503))
+)]
 pub async fn get(
     State(state): State<ApiState>,
     IdPath(id): IdPath,
@@ -240,6 +277,13 @@ pub async fn get(
 }
 
 /// `GET /jobs`.
+#[utoipa::path(
+    get,
+    path = "/jobs",
+    summary = "List jobs, newest first, optionally in one state, a page at a time",
+    params(ListQuery),
+    responses((status = 200), (status = 400), (status = 503))
+)]
 pub async fn list(
     State(state): State<ApiState>,
     QueryParams(query): QueryParams<ListQuery>,
@@ -274,6 +318,13 @@ pub async fn list(
 }
 
 /// `GET /jobs/{id}/result`.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/result",
+    summary = "The job's result, once it has succeeded",
+    params(IdParam),
+    responses((status = 200), (status = 400), (status = 404), (status = 409), (status = 503))
+)]
 pub async fn result(
     State(state): State<ApiState>,
     IdPath(id): IdPath,
@@ -299,6 +350,13 @@ pub async fn result(
 }
 
 /// `POST /jobs/{id}/cancel`.
+#[utoipa::path(
+    post,
+    path = "/jobs/{id}/cancel",
+    summary = "Cancel a job that has not finished",
+    params(IdParam),
+    responses((status = 200), (status = 400), (status = 404), (status = 409), (status = 503))
+)]
 pub async fn cancel(
     State(state): State<ApiState>,
     IdPath(id): IdPath,
@@ -316,6 +374,13 @@ pub async fn cancel(
 }
 
 /// `GET /jobs/{id}/events`.
+#[utoipa::path(
+    get,
+    path = "/jobs/{id}/events",
+    summary = "Server-Sent Events: state changes, progress, webhook attempts; resumable with Last-Event-ID",
+    params(IdParam, EventsQuery),
+    responses((status = 200, content_type = "text/event-stream"), (status = 400), (status = 404), (status = 503))
+)]
 pub async fn events(
     State(state): State<ApiState>,
     IdPath(id): IdPath,

@@ -15,7 +15,11 @@
 //! ```
 //!
 //! A router can also be called without a socket, as the tests and notebook
-//! 07 do: `tower::ServiceExt::oneshot(router(state), request)`.
+//! 07 do: [`local::call`], or [`local::exchange`] for any router.
+//!
+//! Each handler says what it answers in a `#[utoipa::path]` attribute, and
+//! [`routes::ApiDoc`] gathers them into the OpenAPI document that
+//! `GET /openapi.json` serves and `GET /` lists.
 
 pub mod customers;
 pub mod error;
@@ -149,7 +153,8 @@ impl ApiState {
     }
 }
 
-/// The billing API's router (the table of routes is [`routes::ROUTES`]).
+/// The billing API's router. Its routes are described by the handlers'
+/// attributes ([`routes::ApiDoc`]); a test compares the two.
 pub fn router(state: ApiState) -> Router {
     let billing = Router::new()
         .route("/", get(ops::index))

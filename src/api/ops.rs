@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::ApiState;
 use super::error::ApiError;
-use super::routes::ROUTES;
+use super::routes::{self, ROUTES};
 
 /// Requests answered since the process started, by status class.
 #[derive(Debug, Default)]
@@ -44,15 +44,25 @@ pub async fn count(
     response
 }
 
-#[derive(Serialize)]
+/// The answer of `GET /health`.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Health {
+    /// `ok`, `degraded` (Redis does not answer) or `unavailable`.
     status: &'static str,
+    /// `ok`, or why MongoDB does not answer.
     mongodb: String,
+    /// `ok`, or why Redis does not answer.
     redis: String,
 }
 
 /// `GET /health`: 200 while MongoDB answers (Redis down only makes the
 /// service "degraded": reads still work), 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/health",
+    summary = "Whether MongoDB and Redis answer",
+    responses((status = 200, body = Health), (status = 503, body = Health))
+)]
 pub async fn health(State(state): State<ApiState>) -> Response {
     let mongodb = match state.db.run_command(doc! { "ping": 1 }).await {
         Ok(_) => "ok".to_owned(),
@@ -85,6 +95,12 @@ pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 /// and the job queue's gauges, in the OpenMetrics text format (the
 /// `prometheus-client` crate's encoder). The job gauges are left out while
 /// Redis does not answer: metrics never fail.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    summary = "Request, cache and job counters, in the OpenMetrics text format Prometheus scrapes",
+    responses((status = 200, content_type = "application/openmetrics-text"))
+)]
 pub async fn metrics(State(state): State<ApiState>) -> Response {
     use prometheus_client::metrics::counter::ConstCounter;
     use prometheus_client::metrics::gauge::ConstGauge;
@@ -136,10 +152,16 @@ fn counters(record: &impl Serialize) -> Vec<(String, u64)> {
     }
 }
 
-/// `GET /openapi.json`: the API described in OpenAPI 3.1, from the same
-/// table the router is built from.
-pub async fn openapi() -> Json<serde_json::Value> {
-    Json(super::routes::openapi_document())
+/// `GET /openapi.json`: the API described in OpenAPI 3.1, gathered from
+/// the handlers' attributes ([`routes::ApiDoc`]).
+#[utoipa::path(
+    get,
+    path = "/openapi.json",
+    summary = "This document",
+    responses((status = 200, content_type = "application/json"))
+)]
+pub async fn openapi() -> Json<&'static utoipa::openapi::OpenApi> {
+    Json(routes::document())
 }
 
 /// Any route the API does not have.
@@ -157,7 +179,14 @@ pub async fn wrong_method(request: Request) -> ApiError {
     }
 }
 
-/// The list of routes, for people: `GET /`.
+/// The list of routes, for people: `GET /`, read from the OpenAPI
+/// document ([`ROUTES`]).
+#[utoipa::path(
+    get,
+    path = "/",
+    summary = "The list of routes",
+    responses((status = 200, content_type = "application/json"))
+)]
 pub async fn index() -> Json<serde_json::Value> {
     let routes: Vec<String> = ROUTES
         .iter()

@@ -14,13 +14,19 @@ use super::extract::parse_id;
 
 /// The most items one page lists.
 pub const MAX_PAGE: u32 = 200;
-const DEFAULT_PAGE: u32 = 50;
+/// How many items a page lists when `?limit=` does not say.
+pub(super) const DEFAULT_PAGE: u32 = 50;
 
 /// `?limit=&after=` of a list.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
+    /// The most items to list.
+    #[param(schema_with = super::routes::page_limit_schema)]
     limit: Option<u32>,
+    /// The last id of the previous page.
+    #[param(schema_with = super::routes::object_id_schema)]
     after: Option<String>,
 }
 

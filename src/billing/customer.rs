@@ -37,6 +37,7 @@ pub struct CustomerFields {
 
 /// A postal address in the United States, as in the course's data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 pub struct Address {
     /// Number and street: "123 Main St".
     pub street: String,

@@ -77,6 +77,7 @@ impl Validate for LineItemFields {
 
 /// Where an invoice stands. Stored as `"pending"`, `"paid"` or `"overdue"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum InvoiceStatus {
     /// Sent and not yet due.

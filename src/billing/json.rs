@@ -14,6 +14,7 @@ use super::invoice::{Invoice, InvoiceStatus, LineItem};
 
 /// A customer as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema), schema(as = Customer))]
 pub struct CustomerJson<'a> {
     /// The id, as hex.
     #[serde(rename = "_id")]
@@ -52,6 +53,7 @@ impl<'a> CustomerJson<'a> {
 
 /// One invoice line as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema), schema(as = LineItem))]
 pub struct LineItemJson<'a> {
     /// What was sold.
     pub description: &'a str,
@@ -65,6 +67,7 @@ pub struct LineItemJson<'a> {
 
 /// An invoice as JSON.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "api", derive(utoipa::ToSchema), schema(as = Invoice))]
 pub struct InvoiceJson<'a> {
     /// The id, as hex.
     #[serde(rename = "_id")]
