@@ -102,17 +102,65 @@ pub enum CatalogError {
         source: std::io::Error,
     },
     /// The file is not valid.
-    #[error("{path} is not a valid catalogue: {message}")]
+    #[error("{path} is not a valid catalogue: {problem}")]
     Invalid {
         /// The file.
         path: String,
         /// What is wrong.
-        message: String,
+        problem: CatalogProblem,
     },
     /// No exercise has the id given on the command line.
     #[error("there is no exercise {id:?}; `cargo lab list` lists them all")]
     UnknownId {
         /// The id given.
+        id: String,
+    },
+}
+
+/// What makes a catalogue's text invalid, for the author to correct in
+/// `exercises/exercises.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CatalogProblem {
+    /// The text is not TOML of the catalogue's shape (a missing field, an
+    /// unknown difficulty).
+    #[error("{0}")]
+    Syntax(String),
+    /// Two exercises have the same id.
+    #[error("exercise id {id:?} appears twice")]
+    DuplicateId {
+        /// The id.
+        id: String,
+    },
+    /// An id holds characters other than a-z, 0-9 and -.
+    #[error("exercise id {id:?} may hold only a-z, 0-9 and -")]
+    BadId {
+        /// The id.
+        id: String,
+    },
+    /// An exercise's file is not a relative path to a `.rs` file.
+    #[error("{id}: file {file:?} must be a relative path to a .rs file")]
+    BadFile {
+        /// The exercise.
+        id: String,
+        /// The file given.
+        file: String,
+    },
+    /// An exercise has no hint, or more than [`MAX_HINTS`].
+    #[error("{id}: an exercise has from 1 to {MAX_HINTS} hints")]
+    HintCount {
+        /// The exercise.
+        id: String,
+    },
+    /// A hint is blank.
+    #[error("{id}: a hint is empty")]
+    EmptyHint {
+        /// The exercise.
+        id: String,
+    },
+    /// An exercise has no test, or a test worth no points.
+    #[error("{id}: every exercise has tests, and every test is worth points")]
+    NoPoints {
+        /// The exercise.
         id: String,
     },
 }
@@ -126,15 +174,16 @@ impl Catalog {
             path: shown.clone(),
             source,
         })?;
-        Self::parse(root, &text).map_err(|message| CatalogError::Invalid {
+        Self::parse(root, &text).map_err(|problem| CatalogError::Invalid {
             path: shown,
-            message,
+            problem,
         })
     }
 
     /// Parses a catalogue's text.
-    pub fn parse(root: &Path, text: &str) -> Result<Catalog, String> {
-        let file: CatalogFile = toml::from_str(text).map_err(|error| error.message().to_owned())?;
+    pub fn parse(root: &Path, text: &str) -> Result<Catalog, CatalogProblem> {
+        let file: CatalogFile = toml::from_str(text)
+            .map_err(|error| CatalogProblem::Syntax(error.message().to_owned()))?;
         let catalog = Catalog {
             root: root.to_owned(),
             exercises: file.exercise,
@@ -158,38 +207,37 @@ impl Catalog {
             .find(|exercise| path.ends_with(Path::new("src").join(&exercise.file)))
     }
 
-    fn validate(&self) -> Result<(), String> {
+    fn validate(&self) -> Result<(), CatalogProblem> {
         let mut ids = std::collections::HashSet::new();
         for exercise in &self.exercises {
-            let id = &exercise.id;
-            if !ids.insert(id.as_str()) {
-                return Err(format!("exercise id {id:?} appears twice"));
+            let id = || exercise.id.clone();
+            if !ids.insert(exercise.id.as_str()) {
+                return Err(CatalogProblem::DuplicateId { id: id() });
             }
-            if !id
+            if !exercise
+                .id
                 .chars()
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
             {
-                return Err(format!("exercise id {id:?} may hold only a-z, 0-9 and -"));
+                return Err(CatalogProblem::BadId { id: id() });
             }
             if !exercise.file.ends_with(".rs")
                 || exercise.file.starts_with('/')
                 || exercise.file.contains("..")
             {
-                return Err(format!(
-                    "{id}: file {:?} must be a relative path to a .rs file",
-                    exercise.file
-                ));
+                return Err(CatalogProblem::BadFile {
+                    id: id(),
+                    file: exercise.file.clone(),
+                });
             }
             if exercise.hints.is_empty() || exercise.hints.len() > MAX_HINTS {
-                return Err(format!("{id}: an exercise has from 1 to {MAX_HINTS} hints"));
+                return Err(CatalogProblem::HintCount { id: id() });
             }
             if exercise.hints.iter().any(|hint| hint.trim().is_empty()) {
-                return Err(format!("{id}: a hint is empty"));
+                return Err(CatalogProblem::EmptyHint { id: id() });
             }
             if exercise.tests.is_empty() || exercise.tests.iter().any(|test| test.points == 0) {
-                return Err(format!(
-                    "{id}: every exercise has tests, and every test is worth points"
-                ));
+                return Err(CatalogProblem::NoPoints { id: id() });
             }
         }
         Ok(())
@@ -282,7 +330,10 @@ mod tests {
         assert_eq!(exercise.difficulty, Some(Difficulty::Medium));
         assert_eq!(exercise.minutes, Some(25));
         let unknown = rated.replace("\"medium\"", "\"tricky\"");
-        assert!(Catalog::parse(Path::new("/repo"), &unknown).is_err());
+        assert!(matches!(
+            Catalog::parse(Path::new("/repo"), &unknown),
+            Err(CatalogProblem::Syntax(_))
+        ));
     }
 
     #[test]
@@ -297,30 +348,31 @@ mod tests {
 
     #[test]
     fn exercises_without_hints_or_points_are_refused() {
+        let refusal = |text: &str| Catalog::parse(Path::new("/"), text).unwrap_err();
         let no_hints = ONE.replace(r#"hints = ["first", "second"]"#, "hints = []");
-        assert!(
-            Catalog::parse(Path::new("/"), &no_hints)
-                .unwrap_err()
-                .contains("hints")
-        );
+        assert!(matches!(
+            refusal(&no_hints),
+            CatalogProblem::HintCount { .. }
+        ));
         let empty_hint = ONE.replace(r#""second""#, r#"" ""#);
-        assert!(
-            Catalog::parse(Path::new("/"), &empty_hint)
-                .unwrap_err()
-                .contains("empty")
-        );
+        assert!(matches!(
+            refusal(&empty_hint),
+            CatalogProblem::EmptyHint { .. }
+        ));
         let no_points = ONE.replace("points = 3", "points = 0");
-        assert!(
-            Catalog::parse(Path::new("/"), &no_points)
-                .unwrap_err()
-                .contains("points")
-        );
+        assert!(matches!(
+            refusal(&no_points),
+            CatalogProblem::NoPoints { .. }
+        ));
         let twice = format!("{ONE}\n{ONE}");
-        assert!(
-            Catalog::parse(Path::new("/"), &twice)
-                .unwrap_err()
-                .contains("twice")
+        assert_eq!(
+            refusal(&twice).to_string(),
+            "exercise id \"redis-strings\" appears twice"
         );
+        let outside = ONE.replace("redis/strings.rs", "../strings.rs");
+        assert!(matches!(refusal(&outside), CatalogProblem::BadFile { .. }));
+        let capitals = ONE.replace("\"redis-strings\"", "\"Redis\"");
+        assert!(matches!(refusal(&capitals), CatalogProblem::BadId { .. }));
     }
 }
 

@@ -182,7 +182,7 @@ pub async fn grade(catalog: &Catalog, corpus: &Corpus) -> Result<Vec<Verdict>, G
             Ok(path) => {
                 files.insert(index, path);
             }
-            Err(problem) => verdicts.push(verdict(id, answer, None, Some(problem))),
+            Err(problem) => verdicts.push(verdict(id, answer, None, Some(problem.to_string()))),
         }
     }
     let executable = loop {
@@ -310,30 +310,60 @@ fn judge(exercise: &Exercise, answer: &Answer, result: &ExerciseResult) -> Optio
     }
 }
 
+/// Why an answer of the corpus could not be written out; it becomes that
+/// answer's problem in `lab check-exercises`.
+#[derive(Debug, thiserror::Error)]
+enum AnswerError {
+    /// A wrong answer does not say which test catches it, or how.
+    #[error("a wrong answer must name the test that `fails` and what its message `says`")]
+    Unlabelled,
+    /// An edit's text is missing from the answer key, or not unique there.
+    #[error("edit {number} must find its text exactly once in {key}, found it {found} times")]
+    EditNotFoundOnce {
+        /// The edit, counted from 1.
+        number: usize,
+        /// The answer key's file.
+        key: String,
+        /// How many times its text occurs.
+        found: usize,
+    },
+    /// A file could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// Why it failed.
+        source: std::io::Error,
+    },
+    /// The answer's file could not be written.
+    #[error(transparent)]
+    Write(#[from] CompileError),
+}
+
 /// The answer key's file with the answer's edits applied, written under
-/// `dir`; or why it could not be.
+/// `dir`.
 fn write_answer(
     root: &Path,
     dir: &Path,
     exercise: &Exercise,
     answer: &Answer,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, AnswerError> {
     if answer.kind == Kind::Wrong && (answer.fails.is_none() || answer.says.is_none()) {
-        return Err(
-            "a wrong answer must name the test that `fails` and what its message `says`".into(),
-        );
+        return Err(AnswerError::Unlabelled);
     }
     let key = Flavor::Solutions.file_of(exercise, root);
-    let mut text =
-        std::fs::read_to_string(&key).map_err(|e| format!("cannot read {}: {e}", key.display()))?;
+    let mut text = std::fs::read_to_string(&key).map_err(|source| AnswerError::Io {
+        context: format!("cannot read {}", key.display()),
+        source,
+    })?;
     for (number, edit) in answer.edits.iter().enumerate() {
         let found = text.matches(&edit.find).count();
         if found != 1 {
-            return Err(format!(
-                "edit {} must find its text exactly once in {}, found it {found} times",
-                number + 1,
-                key.display()
-            ));
+            return Err(AnswerError::EditNotFoundOnce {
+                number: number + 1,
+                key: key.display().to_string(),
+                found,
+            });
         }
         text = text.replacen(&edit.find, &edit.replace, 1);
     }
@@ -342,10 +372,12 @@ fn write_answer(
         .join(&exercise.id)
         .join(format!("{}.rs", answer.name));
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|source| AnswerError::Io {
+            context: format!("cannot create {}", parent.display()),
+            source,
+        })?;
     }
-    compile::write_if_changed(&path, &text).map_err(|e| e.to_string())?;
+    compile::write_if_changed(&path, &text)?;
     Ok(path)
 }
 
@@ -439,7 +471,18 @@ mod tests {
             }],
         };
         let error = write_answer(root, &dir, exercise, &answer).unwrap_err();
-        assert!(error.contains("found it 0 times"), "{error}");
+        assert!(
+            matches!(
+                error,
+                AnswerError::EditNotFoundOnce {
+                    number: 1,
+                    found: 0,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(error.to_string().contains("found it 0 times"), "{error}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

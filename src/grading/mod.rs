@@ -28,7 +28,7 @@ pub mod solution;
 mod tables;
 pub mod watch;
 
-pub use catalog::{Catalog, CatalogError, Exercise};
+pub use catalog::{Catalog, CatalogError, CatalogProblem, Exercise};
 pub use compile::Flavor;
 pub use report::{ExerciseResult, Report, Status, TestResult};
 pub use runner::{GradeError, grade};

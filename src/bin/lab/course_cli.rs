@@ -15,17 +15,17 @@ use lab::grading::{self, Catalog, Exercise, Flavor, Status};
 
 use crate::grading_cli::{print_problems, print_revealed, print_table, record};
 
-fn catalog(config: &Config) -> Result<Catalog, String> {
-    Catalog::load(&config.repository()).map_err(|e| e.to_string())
+fn catalog(config: &Config) -> anyhow::Result<Catalog> {
+    Ok(Catalog::load(&config.repository())?)
 }
 
-fn progress(config: &Config) -> Result<Progress, String> {
-    Progress::load(config).map_err(|e| e.to_string())
+fn progress(config: &Config) -> anyhow::Result<Progress> {
+    Ok(Progress::load(config)?)
 }
 
 /// `lab list`: every exercise in course order with its status from the
 /// last grading, read from the progress file.
-pub fn list(config: &Config) -> Result<ExitCode, String> {
+pub fn list(config: &Config) -> anyhow::Result<ExitCode> {
     let catalog = catalog(config)?;
     let progress = progress(config)?;
     let overview = course::overview(&catalog, &progress);
@@ -104,7 +104,7 @@ pub fn list(config: &Config) -> Result<ExitCode, String> {
 }
 
 /// `lab next`: the first unfinished exercise and how to work on it.
-pub fn next(config: &Config) -> Result<ExitCode, String> {
+pub fn next(config: &Config) -> anyhow::Result<ExitCode> {
     let catalog = catalog(config)?;
     let progress = progress(config)?;
     let Some(exercise) = course::next_unfinished(&catalog, &progress) else {
@@ -140,7 +140,7 @@ fn print_whereabouts(catalog: &Catalog, progress: &Progress, exercise: &Exercise
 }
 
 /// Asks on the terminal, or takes `--yes`, or refuses when neither can be had.
-fn ask(question: &str, refusal: &str, yes: bool) -> Result<Option<Consent>, String> {
+fn ask(question: &str, refusal: &str, yes: bool) -> anyhow::Result<Option<Consent>> {
     let stdin = std::io::stdin();
     let terminal = stdin.is_terminal();
     let mut input = stdin.lock();
@@ -155,15 +155,15 @@ fn ask(question: &str, refusal: &str, yes: bool) -> Result<Option<Consent>, Stri
     } else {
         Asker::NoTerminal
     };
-    confirm::confirm(question, refusal, asker).map_err(|e| e.to_string())
+    Ok(confirm::confirm(question, refusal, asker)?)
 }
 
 /// `lab reset ID` or `lab reset --all`.
-pub fn reset(config: &Config, id: Option<&str>, yes: bool) -> Result<ExitCode, String> {
+pub fn reset(config: &Config, id: Option<&str>, yes: bool) -> anyhow::Result<ExitCode> {
     let catalog = catalog(config)?;
     let (exercises, question): (Vec<&Exercise>, String) = match id {
         Some(id) => {
-            let exercise = catalog.find(id).map_err(|e| e.to_string())?;
+            let exercise = catalog.find(id)?;
             let question = format!(
                 "Put {} back as it was? Your changes to it are lost.",
                 course::exercise_path(exercise)
@@ -183,8 +183,7 @@ pub fn reset(config: &Config, id: Option<&str>, yes: bool) -> Result<ExitCode, S
         println!("Nothing changed.");
         return Ok(ExitCode::SUCCESS);
     };
-    let written =
-        grading::reset::reset(config, &catalog, &exercises, consent).map_err(|e| e.to_string())?;
+    let written = grading::reset::reset(config, &catalog, &exercises, consent)?;
     for exercise in &exercises {
         println!(
             "{} is as it was at the start.",
@@ -198,9 +197,9 @@ pub fn reset(config: &Config, id: Option<&str>, yes: bool) -> Result<ExitCode, S
 }
 
 /// `lab solution ID`: the answer key, after the student agrees.
-pub fn solution(config: &Config, id: &str, yes: bool) -> Result<ExitCode, String> {
+pub fn solution(config: &Config, id: &str, yes: bool) -> anyhow::Result<ExitCode> {
     let catalog = catalog(config)?;
-    let exercise = catalog.find(id).map_err(|e| e.to_string())?;
+    let exercise = catalog.find(id)?;
     let question = format!(
         "Show the answer key of {id}? Try `cargo lab hint {id}` first; \
          the reveal is recorded and `cargo lab list` shows it."
@@ -209,8 +208,7 @@ pub fn solution(config: &Config, id: &str, yes: bool) -> Result<ExitCode, String
         println!("Not shown. `cargo lab hint {id}` gives the next hint.");
         return Ok(ExitCode::SUCCESS);
     };
-    let solution = grading::solution::reveal(config, &catalog, exercise, consent)
-        .map_err(|e| e.to_string())?;
+    let solution = grading::solution::reveal(config, &catalog, exercise, consent)?;
     println!("{}:\n", solution.path.display());
     print!("{}", solution.text);
     if !solution.text.ends_with('\n') {
@@ -225,10 +223,10 @@ pub fn solution(config: &Config, id: &str, yes: bool) -> Result<ExitCode, String
 /// `lab watch [ID]`: follows one exercise, grades it on every save of its
 /// file, and after a pass moves on to the next unfinished one. Saving
 /// another exercise's file makes that one followed.
-pub async fn watch(config: &Config, start: Option<&str>) -> Result<ExitCode, String> {
+pub async fn watch(config: &Config, start: Option<&str>) -> anyhow::Result<ExitCode> {
     let catalog = catalog(config)?;
     let mut current: Option<&Exercise> = match start {
-        Some(id) => Some(catalog.find(id).map_err(|e| e.to_string())?),
+        Some(id) => Some(catalog.find(id)?),
         None => course::next_unfinished(&catalog, &progress(config)?),
     };
     let mut watcher = grading::watch::Watcher::new(&catalog);
@@ -243,7 +241,7 @@ pub async fn watch(config: &Config, start: Option<&str>) -> Result<ExitCode, Str
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         for id in watcher.changed() {
-            let exercise = catalog.find(&id).map_err(|e| e.to_string())?;
+            let exercise = catalog.find(&id)?;
             if current.is_none_or(|current| current.id != id) {
                 println!("\nNow following {id}, whose file you saved.");
                 current = Some(exercise);

@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use lab::Config;
 use lab::grading::corpus::Kind;
 use lab::grading::progress::{Moment, Progress};
@@ -34,16 +35,14 @@ pub async fn grade(
     id: Option<String>,
     flavor: Flavor,
     outputs: Outputs,
-) -> Result<ExitCode, String> {
-    let catalog = Catalog::load(&config.repository()).map_err(|e| e.to_string())?;
+) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::load(&config.repository())?;
     eprintln!(
         "lab: compiling and testing the {} (the first run builds the dependencies)",
         flavor.name()
     );
     let selected: Vec<&str> = id.iter().map(String::as_str).collect();
-    let report = grading::grade(&catalog, flavor, &selected)
-        .await
-        .map_err(|e| e.to_string())?;
+    let report = grading::grade(&catalog, flavor, &selected).await?;
     // Only the student's own work is recorded: grading the answer key says
     // nothing of their progress.
     let progress = match flavor {
@@ -104,8 +103,8 @@ pub fn print_revealed(report: &Report, progress: &Progress) {
     }
 }
 
-fn write(path: &PathBuf, text: &str) -> Result<(), String> {
-    std::fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
+fn write(path: &PathBuf, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 pub fn print_table(report: &Report) {
@@ -185,11 +184,10 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-pub fn hint(config: &Config, id: &str) -> Result<ExitCode, String> {
-    let catalog = Catalog::load(&config.repository()).map_err(|e| e.to_string())?;
-    let exercise = catalog.find(id).map_err(|e| e.to_string())?;
-    let hint = grading::hints::next_hint(config, exercise)
-        .map_err(|e| format!("cannot record the hint: {e}"))?;
+pub fn hint(config: &Config, id: &str) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::load(&config.repository())?;
+    let exercise = catalog.find(id)?;
+    let hint = grading::hints::next_hint(config, exercise).context("cannot record the hint")?;
     println!(
         "Hint {} of {} for {}:\n\n{}",
         hint.number, hint.of, exercise.id, hint.text
@@ -204,15 +202,14 @@ pub fn hint(config: &Config, id: &str) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn check_exercises(config: &Config, record: bool) -> Result<ExitCode, String> {
-    let catalog = Catalog::load(&config.repository()).map_err(|e| e.to_string())?;
+pub async fn check_exercises(config: &Config, record: bool) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::load(&config.repository())?;
     if record {
-        grading::pristine::record(&catalog).map_err(|e| e.to_string())?;
+        grading::pristine::record(&catalog)
+            .context("cannot record the exercise files as the originals")?;
         println!("Recorded the current exercise files as the originals.");
     }
-    let report = grading::check::check(&catalog)
-        .await
-        .map_err(|e| e.to_string())?;
+    let report = grading::check::check(&catalog).await?;
     println!("Untouched exercises:");
     print_table(&report.exercises);
     println!("\nAnswer key:");
@@ -254,18 +251,16 @@ pub async fn check_exercises(config: &Config, record: bool) -> Result<ExitCode, 
 
 /// `lab check-exercises --corpus [ID...]`: grades the corpus answers of the
 /// named exercises (all when none is named) and shows what each one got.
-pub async fn check_corpus(config: &Config, ids: &[String]) -> Result<ExitCode, String> {
-    let catalog = Catalog::load(&config.repository()).map_err(|e| e.to_string())?;
+pub async fn check_corpus(config: &Config, ids: &[String]) -> anyhow::Result<ExitCode> {
+    let catalog = Catalog::load(&config.repository())?;
     for id in ids {
-        catalog.find(id).map_err(|e| e.to_string())?;
+        catalog.find(id)?;
     }
-    let mut corpus = grading::corpus::Corpus::load(&catalog).map_err(|e| e.to_string())?;
+    let mut corpus = grading::corpus::Corpus::load(&catalog)?;
     corpus
         .answers
         .retain(|(id, _)| ids.is_empty() || ids.contains(id));
-    let verdicts = grading::corpus::grade(&catalog, &corpus)
-        .await
-        .map_err(|e| e.to_string())?;
+    let verdicts = grading::corpus::grade(&catalog, &corpus).await?;
     let mut good = true;
     for verdict in &verdicts {
         let kind = match verdict.kind {

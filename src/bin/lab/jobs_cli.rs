@@ -5,6 +5,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::{Context, anyhow, bail};
 use clap::Subcommand;
 use indicatif::{ProgressBar, ProgressStyle};
 use lab::Config;
@@ -64,17 +65,16 @@ pub enum Jobs {
     },
 }
 
-fn unavailable(error: impl std::fmt::Display) -> String {
-    format!("the job queue is unavailable: {error}")
-}
+/// The context of every failed call to the queue.
+const UNAVAILABLE: &str = "the job queue is unavailable";
 
-async fn connect(config: &Config) -> Result<(Services, JobQueue), String> {
-    let lab = Services::connect(config).await.map_err(|e| e.to_string())?;
+async fn connect(config: &Config) -> anyhow::Result<(Services, JobQueue)> {
+    let lab = Services::connect(config).await?;
     let queue = lab.jobs.clone();
     Ok((lab, queue))
 }
 
-pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
+pub async fn run(config: &Config, command: Jobs) -> anyhow::Result<ExitCode> {
     let (lab, queue) = match &command {
         // A submission is parsed before anything is connected to, so a
         // typo is reported as such even when the lab is down.
@@ -85,8 +85,8 @@ pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
             idempotency_key,
             watch,
         } => {
-            let params = kinds::params_from_pairs(params).map_err(|e| e.to_string())?;
-            let parsed = Job::parse(kind, &params, config.job_drills).map_err(|e| e.to_string())?;
+            let params = kinds::params_from_pairs(params)?;
+            let parsed = Job::parse(kind, &params, config.job_drills)?;
             let mut job = NewJob::of(&parsed).attempts(*attempts);
             if let Some(key) = idempotency_key {
                 job = job.idempotency_key(key);
@@ -97,19 +97,19 @@ pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
         _ => connect(config).await?,
     };
     match command {
-        Jobs::Submit { .. } => Err("a submission is handled above".to_owned()),
+        Jobs::Submit { .. } => bail!("a submission is handled above"),
         Jobs::Watch { id } => follow(&lab, &queue, &id, config.api_port).await,
         Jobs::List { state, limit } => {
             let state = state
                 .map(|name| {
                     JobState::parse(&name)
-                        .ok_or_else(|| format!("{name:?} is not a state: {}", JobState::names()))
+                        .ok_or_else(|| anyhow!("{name:?} is not a state: {}", JobState::names()))
                 })
                 .transpose()?;
             let jobs = queue
                 .list(state, None, limit.clamp(1, 1000))
                 .await
-                .map_err(unavailable)?;
+                .context(UNAVAILABLE)?;
             for job in &jobs {
                 println!(
                     "{}  {:<13} {:<24} attempts {}/{}  {}",
@@ -121,17 +121,17 @@ pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
                     job.error.as_deref().unwrap_or("")
                 );
             }
-            let stats = queue.stats().await.map_err(unavailable)?;
+            let stats = queue.stats().await.context(UNAVAILABLE)?;
             println!(
                 "{} queued, {} running, {} waiting to retry, {} dead letters",
                 stats.queued, stats.running, stats.waiting_retry, stats.dead
             );
             Ok(ExitCode::SUCCESS)
         }
-        Jobs::Cancel { id } => match queue.cancel(&id).await.map_err(unavailable)? {
-            None => Err(format!("there is no job {id}")),
+        Jobs::Cancel { id } => match queue.cancel(&id).await.context(UNAVAILABLE)? {
+            None => bail!("there is no job {id}"),
             Some(before) if matches!(before, JobState::Succeeded | JobState::Failed) => {
-                Err(format!("job {id} has already {}", before.as_str()))
+                bail!("job {id} has already {}", before.as_str())
             }
             Some(before) => {
                 println!("Cancelled job {id} (it was {})", before.as_str());
@@ -139,8 +139,8 @@ pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
             }
         },
         Jobs::Dead => {
-            for id in queue.dead_letters().await.map_err(unavailable)? {
-                let job = queue.get(&id).await.map_err(unavailable)?;
+            for id in queue.dead_letters().await.context(UNAVAILABLE)? {
+                let job = queue.get(&id).await.context(UNAVAILABLE)?;
                 let (kind, error) = job
                     .map(|job| (job.kind, job.error.unwrap_or_default()))
                     .unwrap_or_default();
@@ -149,11 +149,11 @@ pub async fn run(config: &Config, command: Jobs) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Jobs::Requeue { id } => {
-            if queue.requeue(&id).await.map_err(unavailable)? {
+            if queue.requeue(&id).await.context(UNAVAILABLE)? {
                 println!("Job {id} is queued again with fresh attempts");
                 Ok(ExitCode::SUCCESS)
             } else {
-                Err(format!("job {id} is not on the dead-letter list"))
+                bail!("job {id} is not on the dead-letter list")
             }
         }
     }
@@ -166,8 +166,8 @@ async fn submit(
     job: &NewJob,
     watch: bool,
     api_port: u16,
-) -> Result<ExitCode, String> {
-    let (id, created) = queue.submit(job).await.map_err(unavailable)?;
+) -> anyhow::Result<ExitCode> {
+    let (id, created) = queue.submit(job).await.context(UNAVAILABLE)?;
     if created {
         println!("Submitted job {id}");
     } else {
@@ -188,11 +188,11 @@ async fn follow(
     queue: &JobQueue,
     id: &str,
     api_port: u16,
-) -> Result<ExitCode, String> {
-    let changes = Changes::listen(&lab.redis_url, lab::jobs::PREFIX).map_err(unavailable)?;
+) -> anyhow::Result<ExitCode> {
+    let changes = Changes::listen(&lab.redis_url, lab::jobs::PREFIX).context(UNAVAILABLE)?;
     let mut receiver = changes.subscribe();
-    if queue.get(id).await.map_err(unavailable)?.is_none() {
-        return Err(format!("there is no job {id} (or it has expired)"));
+    if queue.get(id).await.context(UNAVAILABLE)?.is_none() {
+        bail!("there is no job {id} (or it has expired)");
     }
     let mut bar: Option<ProgressBar> = None;
     let mut last = None;
@@ -200,7 +200,7 @@ async fn follow(
         let found = queue
             .events(id, last.as_deref())
             .await
-            .map_err(unavailable)?;
+            .context(UNAVAILABLE)?;
         for event in &found {
             match &event.data {
                 EventData::State {
@@ -250,16 +250,16 @@ async fn finish(
     queue: &JobQueue,
     id: &str,
     api_port: u16,
-) -> Result<ExitCode, String> {
-    let Some(job) = queue.get(id).await.map_err(unavailable)? else {
-        return Err(format!("job {id} expired"));
+) -> anyhow::Result<ExitCode> {
+    let Some(job) = queue.get(id).await.context(UNAVAILABLE)? else {
+        bail!("job {id} expired");
     };
     if job.state != JobState::Succeeded {
         return Ok(ExitCode::FAILURE);
     }
     let result = lab::jobs::results::visible(&lab.db, &job)
         .await
-        .map_err(|e| e.to_string())?
+        .context("cannot read the job's result")?
         .unwrap_or_default();
     let text = serde_json::to_string_pretty(&result).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -283,10 +283,8 @@ pub async fn worker(
     options: WorkerOptions,
     status_port: Option<u16>,
     stop_requested: impl Future<Output = ()> + Send + 'static,
-) -> Result<ExitCode, String> {
-    let process = WorkerProcess::build(config, options, status_port)
-        .await
-        .map_err(|error| error.to_string())?;
+) -> anyhow::Result<ExitCode> {
+    let process = WorkerProcess::build(config, options, status_port).await?;
     println!(
         "Worker running {} jobs at once (Ctrl-C hands running jobs back and stops)",
         options.concurrency

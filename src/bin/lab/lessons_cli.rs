@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use lab::Config;
 use lab::dataset::SeedSpec;
 use lab::lessons::{self, Jupyter, NotebookRun};
@@ -24,18 +25,17 @@ pub async fn notebooks(
     config: &Config,
     only: Option<String>,
     action: Action,
-) -> Result<ExitCode, String> {
-    let paths = lessons::select(config, only.as_deref()).map_err(|e| e.to_string())?;
+) -> anyhow::Result<ExitCode> {
+    let paths = lessons::select(config, only.as_deref())?;
     let jupyter = {
         let config = config.clone();
         tokio::task::spawn_blocking(move || Jupyter::ensure(&config, &super::say))
             .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?
+            .context("preparing Jupyter stopped")??
     };
     let scratch = config.home.join("notebook-runs");
     std::fs::create_dir_all(&scratch)
-        .map_err(|e| format!("cannot create {}: {e}", scratch.display()))?;
+        .with_context(|| format!("cannot create {}", scratch.display()))?;
     let mut all_passed = true;
     for path in paths {
         eprintln!(
@@ -75,17 +75,18 @@ async fn run_fresh(
     path: &Path,
     scratch: &Path,
     action: Action,
-) -> Result<NotebookRun, String> {
+) -> anyhow::Result<NotebookRun> {
     lessons::kernel_cache::repair_configured(config);
     let environment = TestEnv::try_start_with(Some(SeedSpec::standard()))
         .await
-        .map_err(|e| format!("cannot start the notebook's servers: {e}"))?;
+        .context("cannot start the notebook's servers")?;
     let variables = environment.variables().to_vec();
     let (jupyter, path, scratch) = (jupyter.clone(), path.to_owned(), scratch.to_owned());
-    tokio::task::spawn_blocking(move || run_one(&jupyter, &path, &scratch, &variables, action))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+    let run =
+        tokio::task::spawn_blocking(move || run_one(&jupyter, &path, &scratch, &variables, action))
+            .await
+            .context("the notebook's run stopped")??;
+    Ok(run)
 }
 
 fn run_one(

@@ -9,6 +9,7 @@ mod lessons_cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use lab::Config;
@@ -284,19 +285,36 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match Config::from_env() {
         Ok(config) => run(cli.command, &config).await,
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(error.into()),
     };
     match outcome {
         Ok(code) => code,
-        Err(message) => {
-            eprintln!("lab: error: {message}");
+        Err(error) => {
+            eprintln!("lab: error: {}", one_line(&error));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
-    let text = |error: LabError| error.to_string();
+/// The error and its causes on one line, outermost first, as `{:#}` shows
+/// them, except that a cause already quoted by the message before it is not
+/// repeated: the library's errors carry their cause's text in their own.
+fn one_line(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+async fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
     match command {
         Command::Up {
             no_seed,
@@ -304,20 +322,21 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             no_api,
             no_worker,
             redis_cluster,
-        } => up(
-            &Config {
-                redis_cluster: config.redis_cluster || redis_cluster,
-                ..config.clone()
-            },
-            UpParts {
-                seed: !no_seed,
-                jupyter: !no_jupyter,
-                api: !no_api,
-                worker: !no_worker,
-            },
-        )
-        .await
-        .map_err(text),
+        } => {
+            up(
+                &Config {
+                    redis_cluster: config.redis_cluster || redis_cluster,
+                    ..config.clone()
+                },
+                UpParts {
+                    seed: !no_seed,
+                    jupyter: !no_jupyter,
+                    api: !no_api,
+                    worker: !no_worker,
+                },
+            )
+            .await
+        }
         Command::Serve { port } => serve(config, port).await,
         Command::Worker {
             concurrency,
@@ -338,9 +357,9 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             .await
         }
         Command::Jobs(command) => jobs_cli::run(config, command).await,
-        Command::Down => down(config).map_err(text),
-        Command::Status => status(config).await.map_err(text),
-        Command::Env => env(config).map_err(text),
+        Command::Down => down(config),
+        Command::Status => status(config).await,
+        Command::Env => env(config),
         Command::Doctor => Ok(doctor(config).await),
         Command::Seed {
             customers,
@@ -348,21 +367,21 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             seed,
             replace,
         } => {
-            let spec = SeedSpec::new(customers, invoices, seed).map_err(|e| e.to_string())?;
+            let spec = SeedSpec::new(customers, invoices, seed)?;
             let existing = if replace {
                 Existing::Replace
             } else {
                 Existing::Refuse
             };
-            seed_command(config, spec, existing).await.map_err(text)
+            seed_command(config, spec, existing).await
         }
         Command::Bench(Bench::Seed {
             customers,
             invoices,
             seed,
         }) => {
-            let spec = SeedSpec::new(customers, invoices, seed).map_err(|e| e.to_string())?;
-            bench_seed(config, spec).await.map_err(text)
+            let spec = SeedSpec::new(customers, invoices, seed)?;
+            bench_seed(config, spec).await
         }
         Command::Bench(Bench::Api {
             concurrency,
@@ -370,9 +389,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             miss_rounds,
             external: false,
             ..
-        }) => bench_api(config, concurrency as usize, requests, miss_rounds)
-            .await
-            .map_err(text),
+        }) => bench_api(config, concurrency as usize, requests, miss_rounds).await,
         Command::Bench(Bench::Api {
             concurrency,
             requests,
@@ -387,16 +404,15 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
                 redis_requests: redis_requests as usize,
                 fallback_requests: requests,
             };
-            bench_api_external(config, plan).await.map_err(text)
+            bench_api_external(config, plan).await
         }
         Command::Bench(Bench::Revenue {
             customers,
             invoices,
             rounds,
         }) => {
-            let spec = SeedSpec::new(customers, invoices, dataset::DEFAULT_SEED)
-                .map_err(|e| e.to_string())?;
-            bench_revenue(config, spec, rounds).await.map_err(text)
+            let spec = SeedSpec::new(customers, invoices, dataset::DEFAULT_SEED)?;
+            bench_revenue(config, spec, rounds).await
         }
         Command::Bench(Bench::Jobs {
             jobs,
@@ -407,14 +423,9 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
             rounds,
             cluster,
         }) => {
-            let spec =
-                SeedSpec::new(1_000, invoices, dataset::DEFAULT_SEED).map_err(|e| e.to_string())?;
-            let lab = std::env::current_exe().map_err(|source| {
-                text(LabError::Io {
-                    context: "cannot find the lab program to run as workers".into(),
-                    source,
-                })
-            })?;
+            let spec = SeedSpec::new(1_000, invoices, dataset::DEFAULT_SEED)?;
+            let lab =
+                std::env::current_exe().context("cannot find the lab program to run as workers")?;
             let plan = lab::bench::jobs::JobsBenchPlan {
                 lab,
                 jobs: jobs as usize,
@@ -425,7 +436,7 @@ async fn run(command: Command, config: &Config) -> Result<ExitCode, String> {
                 rounds,
                 cluster_masters: if cluster { vec![1, 2, 3] } else { Vec::new() },
             };
-            bench_jobs(config, &plan).await.map_err(text)
+            bench_jobs(config, &plan).await
         }
         Command::Grade {
             id,
@@ -479,7 +490,7 @@ struct UpParts {
     worker: bool,
 }
 
-async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
+async fn up(config: &Config, parts: UpParts) -> anyhow::Result<ExitCode> {
     let UpParts {
         seed,
         jupyter,
@@ -495,7 +506,7 @@ async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
     let mut on_progress = |progress| bar.update(progress);
     let outcome = tokio::select! {
         outcome = control::up(config, UpOptions { seed }, &say, &mut on_progress) => outcome?,
-        _ = tokio::signal::ctrl_c() => return Err(LabError::Interrupted),
+        _ = tokio::signal::ctrl_c() => return Err(LabError::Interrupted.into()),
     };
     bar.finish();
     let cluster = match &outcome {
@@ -531,7 +542,7 @@ async fn up(config: &Config, parts: UpParts) -> Result<ExitCode, LabError> {
         eprintln!("lab: {error}");
         eprintln!("lab: stopping what this `up` started, so the lab is as it was");
         control::roll_back(config, before.as_ref())?;
-        return Err(error);
+        return Err(error.into());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -585,15 +596,14 @@ async fn start_helpers(
 /// by size), through a background thread: writing never holds up a
 /// request. The guard flushes what is queued when dropped; keep it until
 /// the process ends.
-fn init_logging(config: &Config) -> Result<WorkerGuard, String> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter).map_err(|error| {
+fn init_logging(config: &Config) -> anyhow::Result<WorkerGuard> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter).with_context(|| {
         format!(
-            "LAB_LOG={:?} is not a log filter such as \"info\" or \"debug\": {error}",
+            "LAB_LOG={:?} is not a log filter such as \"info\" or \"debug\"",
             config.log_filter
         )
     })?;
-    let (writer, guard) = lab::api::log_file::writer(config.log_file.as_deref())
-        .map_err(|error| error.to_string())?;
+    let (writer, guard) = lab::api::log_file::writer(config.log_file.as_deref())?;
     // Colour codes only for a person at a terminal: `lab up` sends the log
     // to a file, where they would be noise.
     let colour = config.log_file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
@@ -605,19 +615,15 @@ fn init_logging(config: &Config) -> Result<WorkerGuard, String> {
     Ok(guard)
 }
 
-async fn serve(config: &Config, port: Option<u16>) -> Result<ExitCode, String> {
+async fn serve(config: &Config, port: Option<u16>) -> anyhow::Result<ExitCode> {
     let _flushed_at_exit = init_logging(config)?;
-    let app = Application::build(config, port.unwrap_or(config.api_port))
-        .await
-        .map_err(|error| error.to_string())?;
+    let app = Application::build(config, port.unwrap_or(config.api_port)).await?;
     println!(
         "Billing API on http://127.0.0.1:{} (Ctrl-C stops it)",
         app.port()
     );
     tracing::info!(port = app.port(), "billing API listening");
-    app.run_until(stop_requested())
-        .await
-        .map_err(|error| error.to_string())?;
+    app.run_until(stop_requested()).await?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -655,7 +661,7 @@ fn pid_label(pid: Option<u32>) -> String {
         .unwrap_or_else(|| "external".to_owned())
 }
 
-fn down(config: &Config) -> Result<ExitCode, LabError> {
+fn down(config: &Config) -> anyhow::Result<ExitCode> {
     match control::down(config)? {
         None => println!("The lab is not running."),
         Some(report) => {
@@ -676,7 +682,7 @@ fn down(config: &Config) -> Result<ExitCode, LabError> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn status(config: &Config) -> Result<ExitCode, LabError> {
+async fn status(config: &Config) -> anyhow::Result<ExitCode> {
     let Some(services) = control::status(config).await? else {
         println!("The lab is not running. Start it with `cargo lab up`.");
         return Ok(ExitCode::SUCCESS);
@@ -702,7 +708,7 @@ async fn status(config: &Config) -> Result<ExitCode, LabError> {
     }
 }
 
-fn env(config: &Config) -> Result<ExitCode, LabError> {
+fn env(config: &Config) -> anyhow::Result<ExitCode> {
     let state = control::LabState::load(config)?.ok_or(LabError::NotRunning {
         variable: "MONGODB_URI",
     })?;
@@ -746,7 +752,7 @@ async fn seed_command(
     config: &Config,
     spec: SeedSpec,
     existing: Existing,
-) -> Result<ExitCode, LabError> {
+) -> anyhow::Result<ExitCode> {
     let database = control::billing_database(config).await?;
     let mut bar = SeedBar::default();
     let report = dataset::seed(&database, spec, existing, &mut |p| bar.update(p)).await?;
@@ -762,7 +768,7 @@ async fn seed_command(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn bench_seed(config: &Config, spec: SeedSpec) -> Result<ExitCode, LabError> {
+async fn bench_seed(config: &Config, spec: SeedSpec) -> anyhow::Result<ExitCode> {
     let report = lab::bench::seed::run(config, spec, &say).await?;
     println!("server:            {}", report.server);
     println!(
@@ -821,7 +827,7 @@ async fn bench_api(
     concurrency: usize,
     requests: usize,
     miss_rounds: usize,
-) -> Result<ExitCode, LabError> {
+) -> anyhow::Result<ExitCode> {
     let report = lab::bench::api::run(config, concurrency, requests, miss_rounds, &say).await?;
     println!("MongoDB: {}", report.server);
     println!("concurrency: {} connections", report.concurrency);
@@ -848,11 +854,8 @@ struct ExternalPlan {
     fallback_requests: usize,
 }
 
-async fn bench_api_external(config: &Config, plan: ExternalPlan) -> Result<ExitCode, LabError> {
-    let lab = std::env::current_exe().map_err(|source| LabError::Io {
-        context: "finding the lab program to run `lab serve`".into(),
-        source,
-    })?;
+async fn bench_api_external(config: &Config, plan: ExternalPlan) -> anyhow::Result<ExitCode> {
+    let lab = std::env::current_exe().context("cannot find the lab program to run `lab serve`")?;
     let report = lab::bench::api::run_external(
         config,
         lab,
@@ -888,7 +891,7 @@ async fn bench_api_external(config: &Config, plan: ExternalPlan) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-async fn bench_revenue(config: &Config, spec: SeedSpec, rounds: u32) -> Result<ExitCode, LabError> {
+async fn bench_revenue(config: &Config, spec: SeedSpec, rounds: u32) -> anyhow::Result<ExitCode> {
     use lab::bench::revenue::median;
     let report = lab::bench::revenue::run(config, spec, rounds, &say).await?;
     let show = |times: &[std::time::Duration]| {
@@ -925,7 +928,7 @@ async fn bench_revenue(config: &Config, spec: SeedSpec, rounds: u32) -> Result<E
 async fn bench_jobs(
     config: &Config,
     plan: &lab::bench::jobs::JobsBenchPlan,
-) -> Result<ExitCode, LabError> {
+) -> anyhow::Result<ExitCode> {
     use lab::bench::jobs::{
         RqOutcome, SIDEKIQ_PUBLISHED, SIDEKIQ_RATE, TARGET_RATE, TARGET_TIMES_RQ,
     };
@@ -1044,5 +1047,34 @@ impl SeedBar {
         if let Some(bar) = self.0 {
             bar.finish_and_clear();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+    use anyhow::Context;
+
+    /// An error that, like the library's, quotes its cause in its message.
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read lab.json: {source}")]
+    struct Quoting {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn the_context_and_each_cause_are_shown_once_on_one_line() {
+        let cause = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let plain: anyhow::Result<()> = Err(cause()).context("cannot write report.json");
+        assert_eq!(
+            one_line(&plain.unwrap_err()),
+            "cannot write report.json: no such file"
+        );
+        let quoting: anyhow::Result<()> =
+            Err(Quoting { source: cause() }).context("the lab's state is unreadable");
+        assert_eq!(
+            one_line(&quoting.unwrap_err()),
+            "the lab's state is unreadable: cannot read lab.json: no such file"
+        );
     }
 }
