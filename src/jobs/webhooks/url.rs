@@ -75,7 +75,7 @@ impl WebhookUrl {
         self.port
     }
 
-    /// Posts `body` (JSON) to `address` (one [`WebhookPolicy::resolve`]
+    /// Posts `body` (JSON) to `address` (one [`super::WebhookPolicy::resolve`]
     /// allowed) and returns the response's status code.
     pub async fn post(&self, address: SocketAddr, body: &str) -> std::io::Result<u16> {
         let request = format!(
