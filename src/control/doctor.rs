@@ -18,6 +18,17 @@ pub enum Verdict {
     Fail,
 }
 
+impl Verdict {
+    /// Its four-letter mark in the doctor's report.
+    pub fn mark(&self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok  ",
+            Verdict::WillInstall => "auto",
+            Verdict::Fail => "FAIL",
+        }
+    }
+}
+
 /// One line of the doctor's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Check {

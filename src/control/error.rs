@@ -76,6 +76,15 @@ pub enum LabError {
         /// The number asked for.
         number: u8,
     },
+    /// A step run on a thread of its own stopped before it finished (it
+    /// panicked, or the runtime shut down).
+    #[error("{what} stopped: {source}")]
+    Stopped {
+        /// The step.
+        what: &'static str,
+        /// Why.
+        source: tokio::task::JoinError,
+    },
     /// A file of the lab could not be used.
     #[error("{context}: {source}")]
     Io {

@@ -35,6 +35,15 @@ pub enum UpOutcome {
     },
 }
 
+impl UpOutcome {
+    /// The lab as recorded, whether it was started now or already ran.
+    pub fn state(&self) -> &LabState {
+        match self {
+            UpOutcome::AlreadyRunning(state) | UpOutcome::Started { state, .. } => state,
+        }
+    }
+}
+
 /// Options of `lab up`.
 #[derive(Debug, Clone, Copy)]
 pub struct UpOptions {

@@ -2,14 +2,19 @@
 //! diagnose the machine. The binary only parses arguments and prints.
 
 pub mod background;
+pub mod bring_up;
 pub mod doctor;
 pub mod error;
 pub mod helpers;
 pub mod lifecycle;
 pub mod notebooks;
 pub mod secrets;
+pub mod shell_env;
+pub mod shutdown;
 pub mod state;
+pub mod summary;
 
+pub use bring_up::{UpEvent, UpParts, bring_up};
 pub use doctor::{Check, Verdict, diagnose};
 pub use error::LabError;
 pub use lifecycle::{DownReport, ServiceStatus, UpOptions, UpOutcome, down, roll_back, status, up};
