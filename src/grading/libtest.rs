@@ -62,25 +62,41 @@ fn failure_messages(output: &str) -> HashMap<String, String> {
             }
             section.push(lines.next().unwrap_or_default());
         }
-        messages.insert(path.to_owned(), panic_message(&section));
+        messages.insert(path.to_owned(), panic_message(path, &section));
     }
     messages
 }
 
-/// The text after "panicked at FILE:LINE:COL:", without the notes libtest adds.
-fn panic_message(section: &[&str]) -> String {
-    // The last panic is the one that failed the test: a check that catches
-    // a panic (a snapshot compared inside `graded_snapshot!`) panics again
-    // with its own message.
+/// The text after "panicked at FILE:LINE:COL:" of the panic that failed the
+/// test at `path`, without the notes libtest adds.
+///
+/// libtest runs each test on a thread named after it. The section can also
+/// hold panics of threads the test started (a runtime's worker, a driver's
+/// clean-up task), which did not decide the verdict; they are skipped unless
+/// no panic names the test's own thread.
+fn panic_message(path: &str, section: &[&str]) -> String {
+    let own_thread = format!("thread '{path}'");
+    // The last panic of the test's thread is the one that failed it: a
+    // check that catches a panic (a snapshot compared inside
+    // `graded_snapshot!`) panics again with its own message.
     let start = section
         .iter()
-        .rposition(|line| line.contains(" panicked at "))
+        .rposition(|line| line.contains(" panicked at ") && line.starts_with(&own_thread))
+        .or_else(|| {
+            section
+                .iter()
+                .rposition(|line| line.contains(" panicked at "))
+        })
         .map(|index| index + 1)
         .unwrap_or(0);
     let text: Vec<&str> = section[start..]
         .iter()
         .copied()
-        .take_while(|line| !line.starts_with("note: ") && !line.starts_with("stack backtrace:"))
+        .take_while(|line| {
+            !line.starts_with("note: ")
+                && !line.starts_with("stack backtrace:")
+                && !line.contains(" panicked at ")
+        })
         .filter(|line| !line.trim().is_empty())
         .collect();
     if text.is_empty() {
@@ -128,6 +144,45 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
             Some(
                 "assertion `left == right` failed: `visits:home` should count 2 visits\n  left: 1\n right: 2"
             )
+        );
+    }
+
+    #[test]
+    fn a_panic_of_another_thread_after_the_test_failed_is_not_its_message() {
+        let output = "
+test jobs::waits ... FAILED
+
+failures:
+
+---- jobs::waits stdout ----
+
+thread 'jobs::waits' (12) panicked at tests/graded/jobs/done_notice.rs:462:5:
+a progress event is not the end of the job
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+thread 'tokio-rt-worker' (15) panicked at mongodb-3.9.1/src/cmap/connection_requester.rs:42:14:
+called `Result::unwrap()` on an `Err` value: SendError { .. }
+
+thread 'jobs::waits' (12) panicked at src/testing/mod.rs:1:1:
+the harness could not clean up
+thread 'tokio-rt-worker' (16) panicked at somewhere.rs:1:1:
+late
+";
+        let runs = parse(output);
+        assert_eq!(
+            runs[0].message.as_deref(),
+            Some("the harness could not clean up"),
+            "the last panic of the test's own thread, up to the next panic"
+        );
+        let only_other = "
+test a::b ... FAILED
+---- a::b stdout ----
+thread 'tokio-rt-worker' (15) panicked at x.rs:1:1:
+the only panic
+";
+        assert_eq!(
+            parse(only_other)[0].message.as_deref(),
+            Some("the only panic")
         );
     }
 
