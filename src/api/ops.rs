@@ -16,6 +16,8 @@ use serde::Serialize;
 use super::ApiState;
 use super::error::ApiError;
 use super::routes::{self, ROUTES};
+use crate::cache::customer::StatsSnapshot;
+use crate::jobs::QueueStats;
 
 /// Requests answered since the process started, by status class.
 #[derive(Debug, Default)]
@@ -88,7 +90,8 @@ pub async fn health(State(state): State<ApiState>) -> Response {
         .into_response()
 }
 
-/// What `/metrics` answers with: OpenMetrics text, which Prometheus scrapes.
+/// What `/metrics` answers with: OpenMetrics text, the format the
+/// `prometheus-client` encoder writes and Prometheus scrapes.
 pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// `GET /metrics`: answers by status class, the customer cache's counters
@@ -99,57 +102,178 @@ pub const METRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
     get,
     path = "/metrics",
     summary = "Request, cache and job counters, in the OpenMetrics text format Prometheus scrapes",
-    responses((status = 200, content_type = "application/openmetrics-text"))
+    responses((
+        status = 200,
+        description = "Each counter and gauge as `# HELP`, `# TYPE` and one `name value` line (counters end in `_total`), then `# EOF`",
+        content_type = "application/openmetrics-text"
+    ))
 )]
 pub async fn metrics(State(state): State<ApiState>) -> Response {
+    let jobs = state.jobs.stats().await.ok();
+    let text = exposition(&state.requests, &state.cache.stats(), jobs.as_ref());
+    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response()
+}
+
+/// One number `/metrics` shows: its name after `lab_` (and before `_total`
+/// for a counter), what it counts, in words for whoever reads a dashboard,
+/// and its value.
+struct Exported {
+    name: &'static str,
+    help: &'static str,
+    value: u64,
+}
+
+/// The text of `/metrics`: requests and cache as counters (they only grow
+/// while the process runs), the job queue as gauges (jobs come and go), the
+/// latter only when Redis answered.
+fn exposition(
+    requests: &RequestCounts,
+    cache: &StatsSnapshot,
+    jobs: Option<&QueueStats>,
+) -> String {
     use prometheus_client::metrics::counter::ConstCounter;
     use prometheus_client::metrics::gauge::ConstGauge;
     let mut registry = prometheus_client::registry::Registry::with_prefix("lab");
-    let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-    for (class, counter) in [
-        ("success", &state.requests.success),
-        ("client_errors", &state.requests.client_errors),
-        ("server_errors", &state.requests.server_errors),
-    ] {
-        registry.register(
-            format!("requests_{class}"),
-            format!("Requests answered with {}", class.replace('_', " ")),
-            ConstCounter::new(read(counter)),
-        );
+    for counter in request_counters(requests)
+        .into_iter()
+        .chain(cache_counters(cache))
+    {
+        registry.register(counter.name, counter.help, ConstCounter::new(counter.value));
     }
-    for (name, value) in counters(&state.cache.stats()) {
-        registry.register(
-            format!("customer_cache_{name}"),
-            format!("Customer cache: {}", name.replace('_', " ")),
-            ConstCounter::new(value),
-        );
-    }
-    if let Ok(stats) = state.jobs.stats().await {
-        for (name, value) in counters(&stats) {
-            registry.register(
-                format!("jobs_{name}"),
-                format!("Jobs {}", name.replace('_', " ")),
-                ConstGauge::new(i64::try_from(value).unwrap_or(i64::MAX)),
-            );
-        }
+    for gauge in jobs.map(job_gauges).into_iter().flatten() {
+        registry.register(gauge.name, gauge.help, ConstGauge::new(gauge.value));
     }
     let mut text = String::new();
     // The encoder fails only when its writer does, and a String takes
     // every write.
     let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
-    ([(header::CONTENT_TYPE, METRICS_CONTENT_TYPE)], text).into_response()
+    text
 }
 
-/// The named numbers of a flat record of counters (its serialized fields),
-/// so a counter added to the record is exported without a second list.
-fn counters(record: &impl Serialize) -> Vec<(String, u64)> {
-    match serde_json::to_value(record) {
-        Ok(serde_json::Value::Object(fields)) => fields
-            .into_iter()
-            .filter_map(|(name, value)| value.as_u64().map(|value| (name, value)))
-            .collect(),
-        _ => Vec::new(),
-    }
+/// Answers by status class, as [`count`] sorts them.
+fn request_counters(requests: &RequestCounts) -> [Exported; 3] {
+    let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+    [
+        Exported {
+            name: "requests_success",
+            help: "Requests answered with a 2xx or 3xx status",
+            value: read(&requests.success),
+        },
+        Exported {
+            name: "requests_client_errors",
+            help: "Requests answered with a 4xx status: bad input, an unknown route or id, a missing key",
+            value: read(&requests.client_errors),
+        },
+        Exported {
+            name: "requests_server_errors",
+            help: "Requests answered with a 5xx status, such as 503 while MongoDB does not answer",
+            value: read(&requests.server_errors),
+        },
+    ]
+}
+
+/// The customer cache's counters. The record is taken apart field by
+/// field, not read through a loop over its fields, so that a counter added
+/// to [`StatsSnapshot`] does not compile until it is exported here with
+/// words that say what it counts.
+fn cache_counters(stats: &StatsSnapshot) -> [Exported; 10] {
+    let StatsSnapshot {
+        hits,
+        negative_hits,
+        misses,
+        fallbacks,
+        database_reads,
+        coalesced,
+        write_backs,
+        stale_write_backs_refused,
+        invalidations,
+        invalidations_deferred,
+    } = *stats;
+    [
+        Exported {
+            name: "customer_cache_hits",
+            help: "Customer lookups answered from Redis, negative entries included",
+            value: hits,
+        },
+        Exported {
+            name: "customer_cache_negative_hits",
+            help: "Customer lookups answered from Redis by a negative entry: no such customer",
+            value: negative_hits,
+        },
+        Exported {
+            name: "customer_cache_misses",
+            help: "Customer lookups Redis had no usable entry for, which went to MongoDB",
+            value: misses,
+        },
+        Exported {
+            name: "customer_cache_fallbacks",
+            help: "Customer lookups that went to MongoDB because Redis was down or too slow",
+            value: fallbacks,
+        },
+        Exported {
+            name: "customer_cache_database_reads",
+            help: "Reads of MongoDB made by the customer cache",
+            value: database_reads,
+        },
+        Exported {
+            name: "customer_cache_coalesced",
+            help: "Customer lookups that waited for another lookup's MongoDB read instead of making their own",
+            value: coalesced,
+        },
+        Exported {
+            name: "customer_cache_write_backs",
+            help: "Answers written back to Redis after a MongoDB read, negative entries included",
+            value: write_backs,
+        },
+        Exported {
+            name: "customer_cache_stale_write_backs_refused",
+            help: "Write-backs refused because the customer changed while it was read",
+            value: stale_write_backs_refused,
+        },
+        Exported {
+            name: "customer_cache_invalidations",
+            help: "Cache entries removed after a customer was changed, created or deleted",
+            value: invalidations,
+        },
+        Exported {
+            name: "customer_cache_invalidations_deferred",
+            help: "Invalidations that could not reach Redis at first and were retried",
+            value: invalidations_deferred,
+        },
+    ]
+}
+
+/// The job queue's gauges, taken apart field by field for the same reason
+/// as [`cache_counters`].
+fn job_gauges(stats: &QueueStats) -> [Exported; 4] {
+    let QueueStats {
+        queued,
+        running,
+        waiting_retry,
+        dead,
+    } = *stats;
+    [
+        Exported {
+            name: "jobs_queued",
+            help: "Jobs waiting for a worker",
+            value: queued,
+        },
+        Exported {
+            name: "jobs_running",
+            help: "Jobs held by a worker now",
+            value: running,
+        },
+        Exported {
+            name: "jobs_waiting_retry",
+            help: "Failed jobs waiting for their next attempt",
+            value: waiting_retry,
+        },
+        Exported {
+            name: "jobs_dead",
+            help: "Jobs on the dead-letter list, which lab jobs requeue puts back",
+            value: dead,
+        },
+    ]
 }
 
 /// `GET /openapi.json`: the API described in OpenAPI 3.1, gathered from
@@ -193,4 +317,149 @@ pub async fn index() -> Json<serde_json::Value> {
         .map(|route| format!("{} {}", route.method, route.path))
         .collect();
     Json(serde_json::json!({ "service": "billing", "routes": routes, "openapi": "/openapi.json" }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    /// Every family `/metrics` shows, with its type and the value the
+    /// records below give it: a counter that disappears, is renamed or
+    /// shows another counter's number fails the test.
+    const FAMILIES: [(&str, &str, u64); 17] = [
+        ("lab_requests_success", "counter", 1),
+        ("lab_requests_client_errors", "counter", 2),
+        ("lab_requests_server_errors", "counter", 3),
+        ("lab_customer_cache_hits", "counter", 11),
+        ("lab_customer_cache_negative_hits", "counter", 12),
+        ("lab_customer_cache_misses", "counter", 13),
+        ("lab_customer_cache_fallbacks", "counter", 14),
+        ("lab_customer_cache_database_reads", "counter", 15),
+        ("lab_customer_cache_coalesced", "counter", 16),
+        ("lab_customer_cache_write_backs", "counter", 17),
+        (
+            "lab_customer_cache_stale_write_backs_refused",
+            "counter",
+            18,
+        ),
+        ("lab_customer_cache_invalidations", "counter", 19),
+        ("lab_customer_cache_invalidations_deferred", "counter", 20),
+        ("lab_jobs_queued", "gauge", 21),
+        ("lab_jobs_running", "gauge", 22),
+        ("lab_jobs_waiting_retry", "gauge", 23),
+        ("lab_jobs_dead", "gauge", 24),
+    ];
+
+    fn requests() -> RequestCounts {
+        RequestCounts {
+            success: AtomicU64::new(1),
+            client_errors: AtomicU64::new(2),
+            server_errors: AtomicU64::new(3),
+        }
+    }
+
+    const CACHE: StatsSnapshot = StatsSnapshot {
+        hits: 11,
+        negative_hits: 12,
+        misses: 13,
+        fallbacks: 14,
+        database_reads: 15,
+        coalesced: 16,
+        write_backs: 17,
+        stale_write_backs_refused: 18,
+        invalidations: 19,
+        invalidations_deferred: 20,
+    };
+
+    const JOBS: QueueStats = QueueStats {
+        queued: 21,
+        running: 22,
+        waiting_retry: 23,
+        dead: 24,
+    };
+
+    /// One family as read back: its type, its help and its one value.
+    #[derive(Debug, Default)]
+    struct Family {
+        kind: String,
+        help: String,
+        value: Option<u64>,
+    }
+
+    /// Reads OpenMetrics text as a scraper must: `# HELP` and `# TYPE` of a
+    /// family, then its one sample (`_total` after a counter's name), and
+    /// `# EOF` as the last line. Any other line fails the test.
+    fn parse(text: &str) -> BTreeMap<String, Family> {
+        let body = text
+            .strip_suffix("# EOF\n")
+            .unwrap_or_else(|| panic!("OpenMetrics text ends with # EOF:\n{text}"));
+        let mut families = BTreeMap::<String, Family>::new();
+        for line in body.lines() {
+            let mut words = line.splitn(4, ' ');
+            match (words.next(), words.next(), words.next(), words.next()) {
+                (Some("#"), Some("HELP"), Some(name), Some(help)) => {
+                    families.entry(name.to_owned()).or_default().help = help.to_owned();
+                }
+                (Some("#"), Some("TYPE"), Some(name), Some(kind)) => {
+                    families.entry(name.to_owned()).or_default().kind = kind.to_owned();
+                }
+                (Some(sample), Some(value), None, None) => {
+                    let (name, family) = families
+                        .iter_mut()
+                        .find(|(name, family)| {
+                            let suffix = if family.kind == "counter" {
+                                "_total"
+                            } else {
+                                ""
+                            };
+                            *sample == format!("{name}{suffix}")
+                        })
+                        .unwrap_or_else(|| panic!("{line:?} follows no # TYPE of its family"));
+                    assert!(family.value.is_none(), "{name} has one sample");
+                    family.value = Some(value.parse().unwrap_or_else(|_| panic!("{line:?}")));
+                }
+                _ => panic!("not an OpenMetrics line of ours: {line:?}"),
+            }
+        }
+        families
+    }
+
+    #[test]
+    fn every_counter_is_exposed_with_its_type_help_and_value() {
+        let families = parse(&exposition(&requests(), &CACHE, Some(&JOBS)));
+        let names: Vec<&str> = families.keys().map(String::as_str).collect();
+        let mut expected: Vec<&str> = FAMILIES.iter().map(|(name, ..)| *name).collect();
+        expected.sort_unstable();
+        assert_eq!(names, expected);
+        for (name, kind, value) in FAMILIES {
+            let family = &families[name];
+            assert_eq!(family.kind, kind, "{name}");
+            assert_eq!(family.value, Some(value), "{name}");
+            assert!(family.help.len() > 20, "{name} says what it counts");
+        }
+    }
+
+    #[test]
+    fn the_job_gauges_are_left_out_when_redis_did_not_answer() {
+        let families = parse(&exposition(&requests(), &CACHE, None));
+        assert_eq!(families.len(), FAMILIES.len() - 4);
+        assert!(families.keys().all(|name| !name.starts_with("lab_jobs_")));
+    }
+
+    #[test]
+    fn the_openapi_document_gives_the_served_content_type() {
+        let operation = routes::document().paths.paths["/metrics"]
+            .get
+            .as_ref()
+            .expect("GET /metrics is documented");
+        let utoipa::openapi::RefOr::T(answer) = &operation.responses.responses["200"] else {
+            panic!("the 200 answer is described in place");
+        };
+        let documented: Vec<&str> = answer.content.keys().map(String::as_str).collect();
+        let served = METRICS_CONTENT_TYPE.split(';').next();
+        assert_eq!(documented, served.into_iter().collect::<Vec<_>>());
+        assert!(answer.description.contains("# EOF"));
+    }
 }
