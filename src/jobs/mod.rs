@@ -23,6 +23,7 @@ mod record;
 pub mod results;
 pub mod scripts;
 mod submission;
+pub mod watch;
 pub mod webhooks;
 pub mod worker;
 
@@ -34,6 +35,7 @@ pub const PREFIX: &str = "jobs:";
 pub use events::{Changes, EventData, JobEvent};
 pub use keys::{Keyspace, ShardCount};
 pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState, NewJob, Progress, QueueStats};
+pub use watch::EventFeed;
 
 /// The delay before retry number `attempt` (1 for the first retry): the
 /// base doubled each time and capped, of which half is waited for sure and

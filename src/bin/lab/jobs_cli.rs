@@ -3,39 +3,52 @@
 //! work is done in `lab::jobs`.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use lab::Config;
 use lab::jobs::kinds::{self, Job};
 use lab::jobs::worker::WorkerOptions;
-use lab::jobs::{Changes, EventData, JobQueue, JobState, NewJob, events};
+use lab::jobs::{Changes, EventData, EventFeed, JobQueue, JobState, NewJob};
 use lab::startup::Services;
 use lab::startup::WorkerProcess;
 
+/// `lab jobs ...`.
 #[derive(Debug, Subcommand)]
 pub enum Jobs {
     /// Submit an analysis: `lab jobs submit top_customers n=5`. Kinds:
     /// revenue_by_customer [customer_id=ID], revenue_by_month from=DATE to=DATE,
     /// top_customers n=N, overdue_invoices as_of=DATE [limit=N],
     /// invoice_status_summary.
-    Submit {
-        /// The analysis.
-        kind: String,
-        /// Its parameters, as name=value.
-        params: Vec<String>,
-        /// Attempts allowed.
-        #[arg(long, default_value_t = lab::jobs::queue::DEFAULT_ATTEMPTS)]
-        attempts: u32,
-        /// Submitting again with the same key gives the same job.
-        #[arg(long)]
-        idempotency_key: Option<String>,
-        /// Follow the job until it is over, as `lab jobs watch` does.
-        #[arg(long)]
-        watch: bool,
-    },
+    Submit(SubmitArgs),
+    /// The other commands, which need the queue from their start (their
+    /// names are `lab jobs`'s own: flattened).
+    #[command(flatten)]
+    Queue(QueueCommand),
+}
+
+/// `lab jobs submit`'s arguments, parsed before anything is connected to.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The analysis.
+    kind: String,
+    /// Its parameters, as name=value.
+    params: Vec<String>,
+    /// Attempts allowed.
+    #[arg(long, default_value_t = lab::jobs::queue::DEFAULT_ATTEMPTS)]
+    attempts: u32,
+    /// Submitting again with the same key gives the same job.
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Follow the job until it is over, as `lab jobs watch` does.
+    #[arg(long)]
+    watch: bool,
+}
+
+/// The `lab jobs` commands that work on the queue from their start.
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
     /// Follow a job: its state changes and progress, then its result.
     Watch {
         /// The job's id.
@@ -74,32 +87,45 @@ async fn connect(config: &Config) -> anyhow::Result<(Services, JobQueue)> {
     Ok((lab, queue))
 }
 
+/// Runs `lab jobs ...`.
 pub async fn run(config: &Config, command: Jobs) -> anyhow::Result<ExitCode> {
-    let (lab, queue) = match &command {
-        // A submission is parsed before anything is connected to, so a
-        // typo is reported as such even when the lab is down.
-        Jobs::Submit {
-            kind,
-            params,
-            attempts,
-            idempotency_key,
-            watch,
-        } => {
-            let params = kinds::params_from_pairs(params)?;
-            let parsed = Job::parse(kind, &params, config.job_drills)?;
-            let mut job = NewJob::of(&parsed).attempts(*attempts);
-            if let Some(key) = idempotency_key {
-                job = job.idempotency_key(key);
-            }
-            let (lab, queue) = connect(config).await?;
-            return submit(&lab, &queue, &job, *watch, config.api_port).await;
-        }
-        _ => connect(config).await?,
-    };
     match command {
-        Jobs::Submit { .. } => bail!("a submission is handled above"),
-        Jobs::Watch { id } => follow(&lab, &queue, &id, config.api_port).await,
-        Jobs::List { state, limit } => {
+        Jobs::Submit(args) => submit(config, args).await,
+        Jobs::Queue(command) => on_queue(config, command).await,
+    }
+}
+
+/// Submits the job `args` describe, then follows it if asked. The job is
+/// parsed before anything is connected to, so a typo is reported as such
+/// even when the lab is down.
+async fn submit(config: &Config, args: SubmitArgs) -> anyhow::Result<ExitCode> {
+    let params = kinds::params_from_pairs(&args.params)?;
+    let parsed = Job::parse(&args.kind, &params, config.job_drills)?;
+    let mut job = NewJob::of(&parsed).attempts(args.attempts);
+    if let Some(key) = &args.idempotency_key {
+        job = job.idempotency_key(key);
+    }
+    let (lab, queue) = connect(config).await?;
+    let (id, created) = queue.submit(&job).await.context(UNAVAILABLE)?;
+    if created {
+        println!("Submitted job {id}");
+    } else {
+        println!("That idempotency key already made job {id}");
+    }
+    if args.watch {
+        follow(&lab, &queue, &id, config.api_port).await
+    } else {
+        println!("Follow it with: cargo lab jobs watch {id}");
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// Runs one of the commands on jobs already queued.
+async fn on_queue(config: &Config, command: QueueCommand) -> anyhow::Result<ExitCode> {
+    let (lab, queue) = connect(config).await?;
+    match command {
+        QueueCommand::Watch { id } => follow(&lab, &queue, &id, config.api_port).await,
+        QueueCommand::List { state, limit } => {
             let state = state
                 .map(|name| {
                     JobState::parse(&name)
@@ -128,7 +154,7 @@ pub async fn run(config: &Config, command: Jobs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Jobs::Cancel { id } => match queue.cancel(&id).await.context(UNAVAILABLE)? {
+        QueueCommand::Cancel { id } => match queue.cancel(&id).await.context(UNAVAILABLE)? {
             None => bail!("there is no job {id}"),
             Some(before) if matches!(before, JobState::Succeeded | JobState::Failed) => {
                 bail!("job {id} has already {}", before.as_str())
@@ -138,7 +164,7 @@ pub async fn run(config: &Config, command: Jobs) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
         },
-        Jobs::Dead => {
+        QueueCommand::Dead => {
             for id in queue.dead_letters().await.context(UNAVAILABLE)? {
                 let job = queue.get(&id).await.context(UNAVAILABLE)?;
                 let (kind, error) = job
@@ -148,7 +174,7 @@ pub async fn run(config: &Config, command: Jobs) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Jobs::Requeue { id } => {
+        QueueCommand::Requeue { id } => {
             if queue.requeue(&id).await.context(UNAVAILABLE)? {
                 println!("Job {id} is queued again with fresh attempts");
                 Ok(ExitCode::SUCCESS)
@@ -156,28 +182,6 @@ pub async fn run(config: &Config, command: Jobs) -> anyhow::Result<ExitCode> {
                 bail!("job {id} is not on the dead-letter list")
             }
         }
-    }
-}
-
-/// Submits `job`, then follows it if `watch`.
-async fn submit(
-    lab: &Services,
-    queue: &JobQueue,
-    job: &NewJob,
-    watch: bool,
-    api_port: u16,
-) -> anyhow::Result<ExitCode> {
-    let (id, created) = queue.submit(job).await.context(UNAVAILABLE)?;
-    if created {
-        println!("Submitted job {id}");
-    } else {
-        println!("That idempotency key already made job {id}");
-    }
-    if watch {
-        follow(lab, queue, &id, api_port).await
-    } else {
-        println!("Follow it with: cargo lab jobs watch {id}");
-        Ok(ExitCode::SUCCESS)
     }
 }
 
@@ -190,61 +194,57 @@ async fn follow(
     api_port: u16,
 ) -> anyhow::Result<ExitCode> {
     let changes = Changes::listen(&lab.redis_url, lab::jobs::PREFIX).context(UNAVAILABLE)?;
-    let mut receiver = changes.subscribe();
-    if queue.get(id).await.context(UNAVAILABLE)?.is_none() {
+    let Some(mut feed) = EventFeed::start(queue, id, None, changes.subscribe())
+        .await
+        .context(UNAVAILABLE)?
+    else {
         bail!("there is no job {id} (or it has expired)");
-    }
+    };
     let mut bar: Option<ProgressBar> = None;
-    let mut last = None;
-    loop {
-        let found = queue
-            .events(id, last.as_deref())
-            .await
-            .context(UNAVAILABLE)?;
-        for event in &found {
-            match &event.data {
-                EventData::State {
-                    state,
-                    attempt,
-                    error,
-                    ..
-                } => {
-                    if let Some(bar) = bar.take() {
-                        bar.finish_and_clear();
-                    }
-                    let why = error
-                        .as_deref()
-                        .map(|e| format!(" ({e})"))
-                        .unwrap_or_default();
-                    println!("{} (attempt {attempt}){why}", state.as_str());
-                }
-                EventData::Progress(progress) => {
-                    let bar = bar.get_or_insert_with(|| {
-                        ProgressBar::new(progress.total).with_style(
-                            ProgressStyle::with_template("  {bar:30} {pos}/{len} {msg}")
-                                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-                        )
-                    });
-                    bar.set_length(progress.total);
-                    bar.set_position(progress.done);
-                    bar.set_message(progress.note.clone());
-                }
-                EventData::Webhook { webhook, note, .. } => {
-                    println!("webhook {webhook}: {note}");
-                }
+    while let Some(event) = feed.next().await.context(UNAVAILABLE)? {
+        show(&event.data, &mut bar);
+    }
+    finish(lab, queue, id, api_port).await
+}
+
+/// Prints one event: a line for a state change or a webhook attempt, the
+/// progress bar (made at the first progress report) for progress.
+fn show(data: &EventData, bar: &mut Option<ProgressBar>) {
+    match data {
+        EventData::State {
+            state,
+            attempt,
+            error,
+            ..
+        } => {
+            if let Some(bar) = bar.take() {
+                bar.finish_and_clear();
             }
-            if event.data.is_final() {
-                return finish(lab, queue, id, api_port).await;
-            }
+            let why = error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            println!("{} (attempt {attempt}){why}", state.as_str());
         }
-        if let Some(event) = found.last() {
-            last = Some(event.id.clone());
+        EventData::Progress(progress) => {
+            let bar = bar.get_or_insert_with(|| {
+                ProgressBar::new(progress.total).with_style(
+                    ProgressStyle::with_template("  {bar:30} {pos}/{len} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                )
+            });
+            bar.set_length(progress.total);
+            bar.set_position(progress.done);
+            bar.set_message(progress.note.clone());
         }
-        let far = tokio::time::Instant::now() + Duration::from_secs(3600);
-        events::changed(&mut receiver, id, far).await;
+        EventData::Webhook { webhook, note, .. } => {
+            println!("webhook {webhook}: {note}");
+        }
     }
 }
 
+/// Prints job `id`'s result once it is over, the first lines of it; the
+/// exit code says whether it succeeded.
 async fn finish(
     lab: &Services,
     queue: &JobQueue,
