@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::control::LabError;
 use crate::services::redis_cluster::{self, ClusterOptions, ManagedCluster};
 use crate::services::secret::random_token;
-use crate::services::{Tool, Toolbox};
+use crate::services::{Tool, Toolbox, process};
 
 /// Starts a cluster of `masters` masters without replicas, each serving an
 /// equal share of the slots, and waits until every slot is served.
@@ -87,12 +87,11 @@ fn remove_ended(root: &Path) {
         let Some(pid) = name
             .strip_prefix('p')
             .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<i32>().ok())
+            .and_then(|pid| pid.parse::<u32>().ok())
         else {
             continue;
         };
-        let running = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok();
-        if !running {
+        if !process::is_alive(pid) {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }

@@ -150,13 +150,19 @@ pub fn terminate(pid: u32, program: &str, grace: Duration) -> bool {
 
 /// Whether `pid` is a live process running `program`.
 pub fn is_running(pid: u32, program: &str) -> bool {
-    let Ok(raw) = i32::try_from(pid) else {
-        return false;
-    };
-    if kill(Pid::from_raw(raw), None).is_err() {
-        return false;
+    is_alive(pid) && proc_matches(pid, program)
+}
+
+/// Whether a process `pid` exists and this process may signal it (signal 0,
+/// which checks and sends nothing). A zombie still counts, and so does an
+/// unrelated program that was given a recycled pid: use [`is_running`] to
+/// know that the process is the program you started. Pid 0 (which would
+/// name our own process group) is not a process.
+pub fn is_alive(pid: u32) -> bool {
+    match i32::try_from(pid) {
+        Ok(raw) if raw > 0 => kill(Pid::from_raw(raw), None).is_ok(),
+        _ => false,
     }
-    proc_matches(pid, program)
 }
 
 /// On Linux, `/proc` tells a zombie from a live process and shows the
@@ -262,6 +268,14 @@ fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_pids_no_process_can_have_are_not() {
+        assert!(is_alive(std::process::id()));
+        assert!(!is_alive(0), "pid 0 names a process group, not a process");
+        assert!(!is_alive(i32::MAX as u32));
+        assert!(!is_alive(u32::MAX));
+    }
 
     #[test]
     fn a_free_port_can_be_bound_and_then_reports_as_taken() {

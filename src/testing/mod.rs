@@ -480,10 +480,8 @@ fn remove_stale_dirs(root: &std::path::Path) {
         let pid = name
             .strip_prefix('p')
             .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<i32>().ok());
-        let alive = pid.is_some_and(|pid| {
-            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-        });
+            .and_then(|pid| pid.parse::<u32>().ok());
+        let alive = pid.is_some_and(crate::services::process::is_alive);
         if pid.is_some() && !alive {
             let _ = std::fs::remove_dir_all(entry.path());
         }
