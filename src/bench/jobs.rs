@@ -70,6 +70,10 @@ pub const SIDEKIQ_RATE: f64 = 23_500.0;
 /// Submissions the benchmark keeps in flight at once.
 pub const SUBMITS_IN_FLIGHT: usize = 64;
 
+/// How long a worker process started for the benchmark may take to answer
+/// on its status port.
+const WORKER_START: Duration = Duration::from_secs(30);
+
 /// Throughput of one run.
 #[derive(Debug, Clone)]
 pub struct Throughput {
@@ -201,10 +205,13 @@ impl Workers {
             children.push(child);
             let started = Instant::now();
             while !process::port_accepts(port).await {
-                if started.elapsed() > Duration::from_secs(30) {
-                    return Err(LabError::Io {
-                        context: "a lab worker did not start within 30 s".into(),
-                        source: std::io::Error::other("no answer on its status port"),
+                if started.elapsed() > WORKER_START {
+                    return Err(LabError::NoAnswer {
+                        what: "a lab worker started for the benchmark",
+                        seconds: WORKER_START.as_secs(),
+                        hint: format!(
+                            "nothing listens on its status port {port}; run `cargo lab worker` to see why it does not start"
+                        ),
                     });
                 }
                 tokio::time::sleep(Duration::from_millis(20)).await;

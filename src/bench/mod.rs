@@ -68,9 +68,9 @@ pub(crate) fn failed<E>(context: &'static str) -> impl Fn(E) -> LabError
 where
     E: std::error::Error + Send + Sync + 'static,
 {
-    move |error| LabError::Io {
-        context: context.to_owned(),
-        source: std::io::Error::other(error),
+    move |error| LabError::Step {
+        context,
+        source: Box::new(error),
     }
 }
 

@@ -50,7 +50,6 @@ pub enum LabError {
         "interrupted; servers not yet recorded were stopped, an unfinished data set is redone, and `cargo lab up` picks up from here"
     )]
     Interrupted,
-    /// A Redis database number outside the server's range.
     /// `lab up` was asked for another kind of Redis than the one running.
     #[error(
         "the lab runs {running}, and {asked} was asked for; run `lab down` first (the data of one does not move to the other)"
@@ -71,6 +70,7 @@ pub enum LabError {
         /// The cluster's URL, password hidden.
         url: String,
     },
+    /// A Redis database number outside the server's range.
     #[error("Redis has databases 0 to 15; there is no database {number}")]
     NoSuchDatabase {
         /// The number asked for.
@@ -84,6 +84,48 @@ pub enum LabError {
         what: &'static str,
         /// Why.
         source: tokio::task::JoinError,
+    },
+    /// The lab's settings (its environment variables) are invalid.
+    #[error("the lab's settings are invalid: {0}")]
+    Settings(#[from] crate::config::ConfigError),
+    /// Redis refused a subscription the lab's worker needs.
+    #[error("cannot subscribe to {what} in Redis: {source}")]
+    Subscribe {
+        /// What the subscription is for.
+        what: &'static str,
+        /// Redis's answer.
+        source: redis::RedisError,
+    },
+    /// A thread of the lab panicked; the panic's message went to standard
+    /// error.
+    #[error("{what} panicked; its message is printed above")]
+    Panicked {
+        /// The thread.
+        what: &'static str,
+    },
+    /// The Rust kernel ran a warm-up notebook and one of its cells failed.
+    #[error("the Rust kernel could not load the support crate: {error}")]
+    KernelWarmup {
+        /// The failed cell's error.
+        error: String,
+    },
+    /// A process the lab started did not answer in time.
+    #[error("{what} did not answer within {seconds} s; {hint}")]
+    NoAnswer {
+        /// The process.
+        what: &'static str,
+        /// How long it was waited for.
+        seconds: u64,
+        /// Where to look.
+        hint: String,
+    },
+    /// A step of a benchmark failed with an error of another library.
+    #[error("{context}: {source}")]
+    Step {
+        /// What was being done.
+        context: &'static str,
+        /// The library's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A file of the lab could not be used.
     #[error("{context}: {source}")]

@@ -48,10 +48,7 @@ pub fn prepare(config: &Config, say: &dyn Fn(&str)) -> Result<Jupyter, LabError>
             .iter()
             .find_map(|cell| cell.stored.error.clone())
         {
-            return Err(LabError::Io {
-                context: "the Rust kernel could not load the support crate".into(),
-                source: std::io::Error::other(error),
-            });
+            return Err(LabError::KernelWarmup { error });
         }
     }
     lessons::kernel_cache::repair_configured(config);

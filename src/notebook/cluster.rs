@@ -31,10 +31,7 @@ use crate::services::{Tool, Toolbox, process};
 /// and log) under `LAB_HOME/notebook-clusters/`; folders of kernels that
 /// have ended are removed here.
 pub async fn small_cluster(masters: usize) -> Result<ManagedCluster, LabError> {
-    let config = Config::from_env().map_err(|error| LabError::Io {
-        context: "the lab's settings are invalid".into(),
-        source: std::io::Error::other(error),
-    })?;
+    let config = Config::from_env()?;
     // A notebook's standard error counts as a failed cell, so what the
     // toolbox says while installing goes to standard output.
     let program = Toolbox::new(&config).ensure(Tool::RedisServer, &|message| {

@@ -57,10 +57,7 @@ impl std::fmt::Debug for Lab {
 impl Lab {
     /// Connects to the running lab, as configured by the environment.
     pub async fn connect() -> Result<Lab, LabError> {
-        let config = Config::from_env().map_err(|error| LabError::Io {
-            context: "the lab's settings are invalid".into(),
-            source: std::io::Error::other(error),
-        })?;
+        let config = Config::from_env()?;
         Self::connect_with(&config).await
     }
 

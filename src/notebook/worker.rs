@@ -50,10 +50,10 @@ impl BackgroundWorker {
                 let client = connect_mongodb(&mongodb_uri, Origin::Lab).await?;
                 let outcome = async {
                     let redis = connect_redis(&redis_url, Origin::Lab).await?;
-                    let ready = Changes::listen_ready(&redis_url, &prefix).map_err(|error| {
-                        LabError::Io {
-                            context: "cannot subscribe to queued jobs".into(),
-                            source: std::io::Error::other(error),
+                    let ready = Changes::listen_ready(&redis_url, &prefix).map_err(|source| {
+                        LabError::Subscribe {
+                            what: "queued jobs",
+                            source,
                         }
                     })?;
                     let queue = JobQueue::new(redis, prefix);
@@ -106,9 +106,8 @@ impl BackgroundWorker {
     fn join(&mut self) -> Result<WorkerReport, LabError> {
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(report)) => report,
-            Some(Err(_)) => Err(LabError::Io {
-                context: "the worker's thread panicked".into(),
-                source: std::io::Error::other("panic"),
+            Some(Err(_)) => Err(LabError::Panicked {
+                what: "the worker's thread",
             }),
             None => Ok(WorkerReport::default()),
         }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use redis::{AsyncCommands, RedisResult};
 
-use super::WebhookUrl;
+use super::{WebhookError, WebhookUrl};
 use crate::jobs::queue::JobQueue;
 
 /// Attempts before a delivery is abandoned.
@@ -108,7 +108,7 @@ pub async fn deliver_one(queue: &JobQueue) -> RedisResult<bool> {
                 Ok(address) => url.post(address, &body).await.map_err(|e| e.to_string()),
                 Err(error) => {
                     // A refused address stays refused: no retry.
-                    refused = error.kind() == std::io::ErrorKind::PermissionDenied;
+                    refused = matches!(error, WebhookError::Refused { .. });
                     Err(error.to_string())
                 }
             }

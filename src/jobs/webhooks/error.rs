@@ -1,11 +1,13 @@
-//! Why a webhook URL or an allowlist entry was refused.
+//! Why a webhook URL or an allowlist entry was refused, or a URL's host
+//! could not be looked up.
 
 use std::net::IpAddr;
 
 use super::MAX_URL;
 
-/// Why a webhook URL, or an entry of `LAB_WEBHOOK_ALLOW`, was refused; the
-/// message says what to write instead.
+/// Why a webhook URL, or an entry of `LAB_WEBHOOK_ALLOW`, was refused (the
+/// message says what to write instead), or why its host could not be looked
+/// up at delivery.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookError {
     /// Longer than [`MAX_URL`].
@@ -44,5 +46,14 @@ pub enum WebhookError {
         ip: IpAddr,
         /// The URL's port.
         port: u16,
+    },
+    /// The host's name could not be looked up (a typo, or no DNS answer
+    /// now); unlike a refusal, a delivery is tried again.
+    #[error("cannot look up the address of {host}: {reason}")]
+    Lookup {
+        /// The host as written in the URL.
+        host: String,
+        /// The resolver's answer.
+        reason: String,
     },
 }

@@ -65,11 +65,16 @@ impl WebhookPolicy {
 
     /// The address to deliver `url` to: its host resolved, the first
     /// address that is public, or any address when the URL is an allowed
-    /// local receiver; an error of kind `PermissionDenied` when every
-    /// address is refused.
-    pub async fn resolve(&self, url: &WebhookUrl) -> std::io::Result<SocketAddr> {
+    /// local receiver. [`WebhookError::Refused`] when every address is
+    /// refused, which no retry changes; [`WebhookError::Lookup`] when the
+    /// name cannot be looked up, which a retry may.
+    pub async fn resolve(&self, url: &WebhookUrl) -> Result<SocketAddr, WebhookError> {
         let addresses: Vec<SocketAddr> = tokio::net::lookup_host((url.host.as_str(), url.port))
-            .await?
+            .await
+            .map_err(|error| WebhookError::Lookup {
+                host: url.host.clone(),
+                reason: error.to_string(),
+            })?
             .collect();
         let allowed = self.allows(url);
         if let Some(address) = addresses
@@ -81,10 +86,7 @@ impl WebhookPolicy {
         let refused = addresses
             .first()
             .map_or(IpAddr::from([0, 0, 0, 0]), SocketAddr::ip);
-        Err(std::io::Error::new(
-            std::io::ErrorKind::PermissionDenied,
-            refusal(url, refused),
-        ))
+        Err(refusal(url, refused))
     }
 }
 
@@ -185,7 +187,7 @@ mod tests {
         let strict = WebhookPolicy::default();
         let url = WebhookUrl::parse("http://localhost:9/").unwrap();
         let error = strict.resolve(&url).await.unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::PermissionDenied);
+        assert!(matches!(error, WebhookError::Refused { .. }), "{error}");
         let allowing = WebhookPolicy::allowing(&["localhost:9"]).unwrap();
         let address = allowing.resolve(&url).await.unwrap();
         assert!(address.ip().is_loopback());
