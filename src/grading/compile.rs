@@ -134,6 +134,9 @@ pub async fn compile(
     Ok(compiled)
 }
 
+/// The package `cargo hakari` keeps with the workspace's feature set.
+const WORKSPACE_HACK: &str = "workspace-hack";
+
 /// A `Cargo.toml` for package `package` with the dependencies of the
 /// `flavor` crate, workspace references resolved, and the workspace's lock
 /// file beside it.
@@ -164,10 +167,24 @@ pub(super) fn write_manifest(
     let resolve = |table: Option<&toml::Value>| -> toml::Table {
         let mut resolved = toml::Table::new();
         for (name, spec) in table.and_then(toml::Value::as_table).into_iter().flatten() {
+            // The generated crate builds in a folder of its own, so sharing
+            // the workspace's feature set buys nothing there.
+            if name == WORKSPACE_HACK {
+                continue;
+            }
             let mut spec = match spec.get("workspace").and_then(toml::Value::as_bool) {
                 Some(true) => shared.get(name).cloned().unwrap_or_else(|| spec.clone()),
                 _ => spec.clone(),
             };
+            // The exercises need the library and its API, not the command
+            // (clap, the progress bars, the allocator), which the members
+            // ask for only to share the workspace's build.
+            if name == env!("CARGO_PKG_NAME")
+                && let Some(table) = spec.as_table_mut()
+            {
+                table.insert("default-features".into(), false.into());
+                table.insert("features".into(), toml::Value::Array(vec!["api".into()]));
+            }
             if let Some(path) = spec.get("path").and_then(toml::Value::as_str) {
                 let absolute = root.join(flavor.name()).join(path);
                 if let Some(table) = spec.as_table_mut() {
@@ -390,5 +407,27 @@ mod tests {
         }
         assert_eq!(names, ["graded-exercises", "graded-solutions"]);
         std::fs::remove_dir_all(&scratch).unwrap();
+    }
+
+    #[test]
+    fn the_graded_crate_takes_the_library_without_the_command_or_the_hack() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dir = std::env::temp_dir().join(format!("lab-manifest-deps-{}", std::process::id()));
+        write_manifest(root, &dir, Flavor::Exercises, "graded-exercises").unwrap();
+        let text = std::fs::read_to_string(dir.join("Cargo.toml")).unwrap();
+        let manifest: toml::Table = toml::from_str(&text).unwrap();
+        let dependencies = manifest["dependencies"].as_table().unwrap();
+        assert!(!dependencies.contains_key(WORKSPACE_HACK), "{text}");
+        let lab = &dependencies["lab"];
+        assert_eq!(lab["default-features"].as_bool(), Some(false), "{text}");
+        assert_eq!(
+            lab["features"].as_array().unwrap(),
+            &[toml::Value::from("api")]
+        );
+        assert!(
+            Path::new(lab["path"].as_str().unwrap()).is_absolute(),
+            "{text}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
