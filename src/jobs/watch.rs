@@ -59,6 +59,8 @@ impl EventFeed {
     /// given, or when the job is over with no event after `after`, or has
     /// expired.
     pub async fn next(&mut self) -> RedisResult<Option<JobEvent>> {
+        // Whether the job was seen over after a read that found nothing.
+        let mut seen_over = false;
         loop {
             if let Some(event) = self.pending.pop_front() {
                 self.last = Some(event.id.clone());
@@ -77,9 +79,78 @@ impl EventFeed {
                 Some(job) if !job.state.is_final() => {
                     events::changed(&mut self.changes, &self.id, Instant::now() + FAR).await;
                 }
+                // It ended between the read and now: the script that ended
+                // it wrote the final event too, so one more read finds it.
+                Some(_) if !seen_over => seen_over = true,
                 // Started after the final event, or the job expired.
                 _ => return Ok(None),
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobs::{Changes, EventData, JobState, NewJob};
+    use crate::testing::TestEnv;
+
+    fn state_of(event: &JobEvent) -> Option<JobState> {
+        match &event.data {
+            EventData::State { state, .. } => Some(*state),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_feed_gives_each_event_waits_for_the_next_and_ends_after_the_final_one() {
+        let env = TestEnv::start().await;
+        let queue = JobQueue::new(env.redis_connection().await, "jobs:");
+        let changes = Changes::listen(env.redis_url(), "jobs:").unwrap();
+        let missing = EventFeed::start(&queue, "no-such-job", None, changes.subscribe());
+        assert!(missing.await.unwrap().is_none(), "no job, no feed");
+
+        let (id, _) = queue
+            .submit(&NewJob::new("revenue_by_customer", "{}"))
+            .await
+            .unwrap();
+        let mut feed = EventFeed::start(&queue, &id, None, changes.subscribe())
+            .await
+            .unwrap()
+            .expect("the job exists");
+        let first = feed.next().await.unwrap().expect("the submission");
+        assert_eq!(state_of(&first), Some(JobState::Queued));
+
+        // The feed waits for what happens next.
+        let worker = queue.clone();
+        let finishing = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let claim = worker.claim(Duration::from_secs(30)).await.unwrap();
+            assert!(
+                worker
+                    .complete(&claim.expect("a job is ready"))
+                    .await
+                    .unwrap()
+            );
+        });
+        let mut states = Vec::new();
+        while let Some(event) = feed.next().await.unwrap() {
+            states.extend(state_of(&event));
+        }
+        finishing.await.unwrap();
+        assert_eq!(states, [JobState::Running, JobState::Succeeded]);
+
+        // Started after the final event, a feed ends at once.
+        let last = Some(first.id.clone());
+        let mut late = EventFeed::start(&queue, &id, last, changes.subscribe())
+            .await
+            .unwrap()
+            .expect("the job exists");
+        let mut rest = Vec::new();
+        while let Some(event) = late.next().await.unwrap() {
+            rest.extend(state_of(&event));
+        }
+        assert_eq!(rest, [JobState::Running, JobState::Succeeded]);
+        assert!(late.next().await.unwrap().is_none());
     }
 }
