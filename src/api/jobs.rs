@@ -16,7 +16,6 @@
 //!   with `Last-Event-ID` (or `?after=`) resumes after that event. The
 //!   stream ends once the job is over.
 
-use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -39,7 +38,7 @@ use crate::billing::json::rfc3339;
 use crate::jobs::events::{self, JobEvent};
 use crate::jobs::kinds::Job;
 use crate::jobs::webhooks::{WebhookError, WebhookUrl};
-use crate::jobs::{JobRecord, JobState, NewJob, results};
+use crate::jobs::{EventFeed, JobRecord, JobState, NewJob, results};
 
 /// The longest `?wait=`, in seconds.
 pub const MAX_WAIT: u64 = 30;
@@ -400,74 +399,54 @@ pub async fn events(
         )));
     }
     let changes = state.changes.subscribe();
-    if queue(state.jobs.get(&id)).await?.is_none() {
-        return Err(NOT_FOUND);
-    }
-    let follow = Follow {
-        state,
-        id,
-        last: resume,
-        changes,
-        pending: VecDeque::new(),
-        over: false,
-    };
-    let stream = futures_util::stream::unfold(follow, |mut follow| async move {
+    let feed = queue(EventFeed::start(&state.jobs, &id, resume, changes))
+        .await?
+        .ok_or(NOT_FOUND)?;
+    let stream = futures_util::stream::unfold(Follow::Feed(feed), |mut follow| async move {
         let event = follow.next().await?;
         Some((Ok(event), follow))
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
 }
 
-/// Where an event stream stands.
-struct Follow {
-    state: ApiState,
-    id: String,
-    last: Option<String>,
-    changes: tokio::sync::broadcast::Receiver<String>,
-    pending: VecDeque<JobEvent>,
-    over: bool,
+/// Where an event stream stands: following the job's events with an
+/// [`EventFeed`] (which gives the final event even when the job ends while
+/// it looks), or ended after an error.
+enum Follow {
+    /// Still sending the job's events.
+    Feed(EventFeed),
+    /// Ended: the job's events are all sent, or Redis failed.
+    Ended,
 }
 
 impl Follow {
     /// The next event to send, waiting for it; `None` once the job is over
     /// and its events are sent.
     async fn next(&mut self) -> Option<Event> {
-        loop {
-            if let Some(event) = self.pending.pop_front() {
-                self.last = Some(event.id.clone());
-                self.over |= event.data.is_final();
-                return Some(sse(&event));
+        let Follow::Feed(feed) = self else {
+            return None;
+        };
+        match feed.next().await {
+            Ok(Some(event)) => Some(sse(&event)),
+            Ok(None) => {
+                *self = Follow::Ended;
+                None
             }
-            if self.over {
-                return None;
-            }
-            match self.state.jobs.events(&self.id, self.last.as_deref()).await {
-                Ok(found) if !found.is_empty() => self.pending.extend(found),
-                Ok(_) => match self.state.jobs.get(&self.id).await {
-                    // Resumed after the final event, or the job expired.
-                    Ok(Some(job)) if job.state.is_final() => return None,
-                    Ok(None) => return None,
-                    Ok(Some(_)) => {
-                        let far = Instant::now() + Duration::from_secs(3600);
-                        events::changed(&mut self.changes, &self.id, far).await;
-                    }
-                    Err(error) => return self.fail(&error),
-                },
-                Err(error) => return self.fail(&error),
+            Err(error) => {
+                *self = Follow::Ended;
+                Some(failure(&error))
             }
         }
     }
+}
 
-    /// An `error` event, then the end: the client reconnects with
-    /// `Last-Event-ID` and loses nothing.
-    fn fail(&mut self, error: &redis::RedisError) -> Option<Event> {
-        self.over = true;
-        self.pending.clear();
-        tracing::warn!(%error, "job events: Redis failed");
-        Some(Event::default().event("error").data(
-            json!({"error": "the job queue is unavailable; reconnect to resume"}).to_string(),
-        ))
-    }
+/// An `error` event, sent as the last one after Redis failed: the client
+/// reconnects with `Last-Event-ID` and loses nothing.
+fn failure(error: &redis::RedisError) -> Event {
+    tracing::warn!(%error, "job events: Redis failed");
+    Event::default()
+        .event("error")
+        .data(json!({"error": "the job queue is unavailable; reconnect to resume"}).to_string())
 }
 
 fn sse(event: &JobEvent) -> Event {
