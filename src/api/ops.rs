@@ -22,7 +22,7 @@ use crate::jobs::QueueStats;
 /// Requests answered since the process started, by status class.
 #[derive(Debug, Default)]
 pub struct RequestCounts {
-    /// 2xx answers.
+    /// 2xx and 3xx answers.
     pub success: AtomicU64,
     /// 4xx answers.
     pub client_errors: AtomicU64,

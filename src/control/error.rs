@@ -104,7 +104,10 @@ pub enum LabError {
         what: &'static str,
     },
     /// The Rust kernel ran a warm-up notebook and one of its cells failed.
-    #[error("the Rust kernel could not load the support crate: {error}")]
+    #[error(
+        "the Rust kernel could not load the support crate: {error}. Run `cargo build` to see the \
+         compile error in full, then `lab up` again"
+    )]
     KernelWarmup {
         /// The failed cell's error.
         error: String,

@@ -149,6 +149,9 @@ test result: FAILED. 1 passed; 1 failed; 1 ignored; 0 measured; 0 filtered out; 
 
     #[test]
     fn a_panic_of_another_thread_after_the_test_failed_is_not_its_message() {
+        // The shape of a `graded_snapshot!` failure: insta panics, the check
+        // catches it and panics again with its lesson; then the MongoDB
+        // driver's clean-up task panics on a runtime worker.
         let output = "
 test jobs::waits ... FAILED
 
@@ -156,22 +159,21 @@ failures:
 
 ---- jobs::waits stdout ----
 
-thread 'jobs::waits' (12) panicked at tests/graded/jobs/done_notice.rs:462:5:
-a progress event is not the end of the job
+thread 'jobs::waits' (12) panicked at insta-1.49.0/src/runtime.rs:1:1:
+snapshot assertion for 'waits' failed
 note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+
+thread 'jobs::waits' (12) panicked at src/testing/mod.rs:510:9:
+what your code left in Redis differs from the answer key's
+  left: 1
 
 thread 'tokio-rt-worker' (15) panicked at mongodb-3.9.1/src/cmap/connection_requester.rs:42:14:
 called `Result::unwrap()` on an `Err` value: SendError { .. }
-
-thread 'jobs::waits' (12) panicked at src/testing/mod.rs:1:1:
-the harness could not clean up
-thread 'tokio-rt-worker' (16) panicked at somewhere.rs:1:1:
-late
 ";
         let runs = parse(output);
         assert_eq!(
             runs[0].message.as_deref(),
-            Some("the harness could not clean up"),
+            Some("what your code left in Redis differs from the answer key's\n  left: 1"),
             "the last panic of the test's own thread, up to the next panic"
         );
         let only_other = "
@@ -183,6 +185,23 @@ the only panic
         assert_eq!(
             parse(only_other)[0].message.as_deref(),
             Some("the only panic")
+        );
+    }
+
+    #[test]
+    fn a_backtrace_is_not_part_of_the_message() {
+        let output = "
+test a::b ... FAILED
+---- a::b stdout ----
+thread 'a::b' (7) panicked at tests/graded/a.rs:3:5:
+a progress event is not the end of the job
+stack backtrace:
+   0: __rustc::rust_begin_unwind
+             at /rustc/library/std/src/panicking.rs:689:5
+";
+        assert_eq!(
+            parse(output)[0].message.as_deref(),
+            Some("a progress event is not the end of the job")
         );
     }
 

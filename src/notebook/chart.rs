@@ -67,9 +67,11 @@ impl BarChart {
         }
     }
 
-    /// Adds a bar; a negative, infinite or NaN value is drawn as zero.
+    /// Adds a bar; a negative, infinite, NaN or absurdly large (over
+    /// `f64::MAX / 10`) value is drawn as zero.
     pub fn bar(&mut self, label: impl Into<String>, value: f64) -> &mut BarChart {
-        let value = if value.is_finite() && value > 0.0 {
+        // Up to f64::MAX / 10, so the round top of the value axis stays finite.
+        let value = if value.is_finite() && value > 0.0 && value <= f64::MAX / 10.0 {
             value
         } else {
             0.0
@@ -299,6 +301,9 @@ mod tests {
         assert!(texts(&svg).contains(&"a&lt;b"));
         assert!(!svg.contains("NaN"));
         assert!(!svg.contains("<b>"));
+        let mut huge = BarChart::new("t", "x");
+        huge.bar("max", f64::MAX).bar("large", 1e300);
+        assert!(!huge.to_svg().contains("inf"), "a finite axis for 1e300");
     }
 
     #[test]
