@@ -38,7 +38,7 @@ pub async fn small_cluster(masters: usize) -> Result<ManagedCluster, LabError> {
         println!("lab: {message}");
     })?;
     let root = config.home.join("notebook-clusters");
-    remove_ended(&root);
+    process::remove_dirs_of_ended(&root);
     let dir = claim_dir(&root)?;
     let mut options = ClusterOptions::new(masters, 0, dir);
     // Other users of the machine could reach a node without one.
@@ -74,26 +74,6 @@ fn claim_dir(root: &Path) -> Result<PathBuf, LabError> {
     }
 }
 
-/// Removes the folders of processes that no longer run.
-fn remove_ended(root: &Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix('p')
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !process::is_alive(pid) {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,7 +89,7 @@ mod tests {
         // No process has the largest pid there can be.
         let ended = root.join(format!("p{}-0", i32::MAX));
         std::fs::create_dir(&ended).unwrap();
-        remove_ended(&root);
+        process::remove_dirs_of_ended(&root);
         assert!(!ended.exists());
         assert!(first.exists() && second.exists(), "this process still runs");
         let _ = std::fs::remove_dir_all(root);

@@ -165,6 +165,28 @@ pub fn is_alive(pid: u32) -> bool {
     }
 }
 
+/// Removes the folders under `root` whose names start `p{PID}-` (as in
+/// `p4242-0`) when process PID no longer runs: folders a process claims for
+/// its own files, so that a later process clears what an ended one left.
+/// Other entries are left alone; a missing `root`, or a folder that cannot
+/// be removed, is skipped, and the next call tries again.
+pub fn remove_dirs_of_ended(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let owner = owner_pid(&entry.file_name().to_string_lossy());
+        if owner.is_some_and(|pid| !is_alive(pid)) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// The PID in a folder name `p{PID}-…`, if it is one.
+fn owner_pid(name: &str) -> Option<u32> {
+    name.strip_prefix('p')?.split('-').next()?.parse().ok()
+}
+
 /// On Linux, `/proc` tells a zombie from a live process and shows the
 /// command line, so a pid reused by an unrelated program is not mistaken for
 /// ours. Elsewhere the signal check above has to do.
@@ -275,6 +297,28 @@ mod tests {
         assert!(!is_alive(0), "pid 0 names a process group, not a process");
         assert!(!is_alive(i32::MAX as u32));
         assert!(!is_alive(u32::MAX));
+    }
+
+    #[test]
+    fn folders_of_ended_processes_are_removed_and_others_kept() {
+        let root = std::env::temp_dir().join(format!("lab-ended-dirs-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        // No process has the largest pid there can be.
+        let ended = root.join(format!("p{}-0", i32::MAX));
+        let running = root.join(format!("p{}-3", std::process::id()));
+        let others = ["shared", "pnot-a-pid-0", "p-1"].map(|name| root.join(name));
+        for dir in others.iter().chain([&ended, &running]) {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        remove_dirs_of_ended(&root);
+        assert!(!ended.exists());
+        assert!(running.exists(), "this process still runs");
+        assert!(
+            others.iter().all(|dir| dir.exists()),
+            "not named for a process"
+        );
+        let _ = std::fs::remove_dir_all(root);
+        remove_dirs_of_ended(&std::env::temp_dir().join("lab-no-such-folder"));
     }
 
     #[test]

@@ -467,25 +467,8 @@ where
 fn test_dir(config: &Config, name: &str) -> std::path::PathBuf {
     static CLEANED: std::sync::Once = std::sync::Once::new();
     let root = config.home.join("test");
-    CLEANED.call_once(|| remove_stale_dirs(&root));
+    CLEANED.call_once(|| crate::services::process::remove_dirs_of_ended(&root));
     root.join(name)
-}
-
-fn remove_stale_dirs(root: &std::path::Path) {
-    let Ok(entries) = std::fs::read_dir(root) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let pid = name
-            .strip_prefix('p')
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok());
-        let alive = pid.is_some_and(crate::services::process::is_alive);
-        if pid.is_some() && !alive {
-            let _ = std::fs::remove_dir_all(entry.path());
-        }
-    }
 }
 
 /// Compares `value` with the snapshot `name` recorded from the answer key
