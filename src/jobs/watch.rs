@@ -134,13 +134,16 @@ mod tests {
             );
         });
         let mut states = Vec::new();
+        let mut final_id = first.id.clone();
         while let Some(event) = feed.next().await.unwrap() {
             states.extend(state_of(&event));
+            final_id = event.id.clone();
         }
         finishing.await.unwrap();
         assert_eq!(states, [JobState::Running, JobState::Succeeded]);
 
-        // Started after the final event, a feed ends at once.
+        // Started after the first event of a job that has ended, a feed
+        // gives the rest and ends.
         let last = Some(first.id.clone());
         let mut late = EventFeed::start(&queue, &id, last, changes.subscribe())
             .await
@@ -152,5 +155,12 @@ mod tests {
         }
         assert_eq!(rest, [JobState::Running, JobState::Succeeded]);
         assert!(late.next().await.unwrap().is_none());
+
+        // Started after the final event, a feed ends at once.
+        let mut done = EventFeed::start(&queue, &id, Some(final_id), changes.subscribe())
+            .await
+            .unwrap()
+            .expect("the job exists");
+        assert!(done.next().await.unwrap().is_none());
     }
 }
