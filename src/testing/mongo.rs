@@ -3,8 +3,11 @@
 use mongodb::{Client, Database};
 use tokio::sync::OnceCell;
 
+use super::HarnessError;
+use super::credentials::harness_credentials;
 use super::mongo_log::Sink;
-use super::{HarnessError, block_on_side_thread, test_dir};
+use super::names::{test_dir, unique_name};
+use super::teardown::block_on_side_thread;
 use crate::config::Config;
 use crate::services::mongo_server::{self, MongoOptions};
 use crate::services::{
@@ -96,11 +99,11 @@ async fn shared_server(config: &Config) -> Result<&'static ManagedServer, Harnes
                 port: None,
                 // Fresh each run: a store left by an earlier process with
                 // the same pid would hold a user with another password.
-                dir: test_dir(config, &format!("{}-mongodb", super::unique_name())),
+                dir: test_dir(config, &format!("{}-mongodb", unique_name())),
                 cache_size: "256M",
                 lifetime: Lifetime::Tied,
                 sync_on_commit: true,
-                credentials: Some(super::harness_credentials()),
+                credentials: Some(harness_credentials()),
             };
             Ok::<_, HarnessError>(mongo_server::start(&program, &options).await?)
         })

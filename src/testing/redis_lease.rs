@@ -4,7 +4,10 @@ use std::path::PathBuf;
 
 use redis::AsyncCommands;
 
-use super::{HarnessError, block_on_side_thread, test_dir};
+use super::HarnessError;
+use super::credentials::harness_password;
+use super::names::test_dir;
+use super::teardown::block_on_side_thread;
 use crate::config::Config;
 use crate::services::redis_cluster::{self, ClusterOptions, ManagedCluster};
 use crate::services::redis_server::{self, RedisOptions};
@@ -54,7 +57,7 @@ impl RedisLease {
                     dir: dir.clone(),
                     persistent: false,
                     lifetime: Lifetime::Tied,
-                    password: Some(super::harness_password().to_owned()),
+                    password: Some(harness_password().to_owned()),
                 };
                 let server = redis_server::start(&program, &options).await?;
                 Ok(RedisLease {
@@ -80,7 +83,7 @@ impl RedisLease {
         let program = redis_server_program(config)?;
         let dir = test_dir(config, &format!("{name}-redis-cluster"));
         let mut options = ClusterOptions::new(masters, replicas, dir.clone());
-        options.password = Some(super::harness_password().to_owned());
+        options.password = Some(harness_password().to_owned());
         let cluster = redis_cluster::start(&program, &options).await?;
         Ok(RedisLease {
             url: cluster.url(),

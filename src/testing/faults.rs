@@ -1,0 +1,89 @@
+//! Servers a test may stop or kill to see what its code does when one goes
+//! away: a Redis of its own, and an embedded MongoDB restarted on the store
+//! of the one it killed.
+
+use super::HarnessError;
+use super::credentials::{harness_credentials, harness_password};
+use super::names::{test_dir, unique_name};
+use crate::config::Config;
+use crate::services::ServiceError;
+
+/// A `redis-server` of the test's own, started fresh even when `REDIS_URL`
+/// is set, which the test may stop ([`crate::services::ManagedServer::stop`])
+/// to see what its code does when Redis goes away mid-run.
+pub async fn stoppable_redis() -> crate::services::ManagedServer {
+    let started = async {
+        let config = Config::from_env()?;
+        let program = crate::services::Toolbox::new(&config)
+            .ensure(crate::services::Tool::RedisServer, &|message| {
+                eprintln!("lab: {message}")
+            })
+            .map_err(ServiceError::from)?;
+        let options = crate::services::RedisOptions {
+            port: None,
+            dir: test_dir(&config, &format!("{}-stoppable-redis", unique_name())),
+            persistent: false,
+            lifetime: crate::services::Lifetime::Tied,
+            password: Some(harness_password().to_owned()),
+        };
+        let server = crate::services::redis_server::start(&program, &options).await?;
+        Ok::<_, HarnessError>(server)
+    };
+    started
+        .await
+        .unwrap_or_else(|error| panic!("cannot start a Redis for the test: {error}"))
+}
+
+/// An embedded MongoDB server of the test's own, in a folder that outlives
+/// it, so the test can kill it (`kill -9`, [`ManagedServer::pid`]) and start
+/// another on the same store with [`restart_mongodb`] to see what survived.
+/// `None` when `MONGODB_URI` names the server: the lab does not kill a
+/// server it did not start.
+///
+/// [`ManagedServer::pid`]: crate::services::ManagedServer::pid
+pub async fn killable_mongodb() -> Option<(crate::services::ManagedServer, std::path::PathBuf)> {
+    let config = Config::from_env().expect("the configuration is valid");
+    if config.mongodb_uri.is_some() {
+        return None;
+    }
+    let dir = test_dir(&config, &format!("{}-killable-mongodb", unique_name()));
+    Some((restart_mongodb(&dir).await, dir))
+}
+
+/// Starts the embedded MongoDB server on the store in `dir`, as the lab
+/// does (every commit flushed before it is acknowledged).
+pub async fn restart_mongodb(dir: &std::path::Path) -> crate::services::ManagedServer {
+    start_mongodb(dir, None).await
+}
+
+/// [`restart_mongodb`] on `port`, where clients of the killed server will
+/// look for it again.
+pub async fn restart_mongodb_on(
+    dir: &std::path::Path,
+    port: u16,
+) -> crate::services::ManagedServer {
+    start_mongodb(dir, Some(port)).await
+}
+
+async fn start_mongodb(dir: &std::path::Path, port: Option<u16>) -> crate::services::ManagedServer {
+    let started = async {
+        let config = Config::from_env()?;
+        let program = crate::services::Toolbox::new(&config)
+            .ensure(crate::services::Tool::Secantus, &|message| {
+                eprintln!("lab: {message}")
+            })
+            .map_err(ServiceError::from)?;
+        let options = crate::services::MongoOptions {
+            port,
+            dir: dir.to_owned(),
+            cache_size: "128M",
+            lifetime: crate::services::Lifetime::Tied,
+            sync_on_commit: true,
+            credentials: Some(harness_credentials()),
+        };
+        Ok::<_, HarnessError>(crate::services::mongo_server::start(&program, &options).await?)
+    };
+    started
+        .await
+        .unwrap_or_else(|error| panic!("cannot start a MongoDB for the test: {error}"))
+}
