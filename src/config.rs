@@ -78,6 +78,10 @@ pub struct Config {
     /// Where the evcxr kernel keeps its build cache (`XDG_CACHE_HOME/evcxr`,
     /// else `~/.cache/evcxr`), when a home folder is known.
     pub kernel_cache: Option<PathBuf>,
+    /// `LAB_NOTEBOOK_JOBS`: how many notebooks the notebook checks run at
+    /// once, each in its own kernel (1 to 16). Unset: one per core, at most
+    /// four; see `lessons::suite::parallelism`.
+    pub notebook_jobs: Option<std::num::NonZeroUsize>,
 }
 
 /// The billing API's key: at least 16 visible ASCII characters, so it fits
@@ -182,6 +186,18 @@ impl Config {
             search_path,
             cargo_home,
             kernel_cache,
+            notebook_jobs: non_empty("LAB_NOTEBOOK_JOBS")
+                .map(
+                    |value| match value.trim().parse::<std::num::NonZeroUsize>() {
+                        Ok(jobs) if jobs.get() <= 16 => Ok(jobs),
+                        _ => Err(ConfigError {
+                            name: "LAB_NOTEBOOK_JOBS",
+                            value,
+                            reason: "expected a number of notebooks from 1 to 16",
+                        }),
+                    },
+                )
+                .transpose()?,
         })
     }
 
@@ -207,6 +223,7 @@ impl Config {
             search_path,
             cargo_home: None,
             kernel_cache: None,
+            notebook_jobs: None,
         }
     }
 
@@ -349,6 +366,19 @@ mod tests {
         let error = config_from(&[("LAB_API_PORT", "eighty")]).unwrap_err();
         assert_eq!(error.name, "LAB_API_PORT");
         assert!(error.to_string().contains("LAB_API_PORT=\"eighty\""));
+    }
+
+    #[test]
+    fn notebook_jobs_are_a_small_positive_number() {
+        assert_eq!(config_from(&[]).unwrap().notebook_jobs, None);
+        let jobs = config_from(&[("LAB_NOTEBOOK_JOBS", "2")])
+            .unwrap()
+            .notebook_jobs;
+        assert_eq!(jobs.map(std::num::NonZeroUsize::get), Some(2));
+        for bad in ["0", "17", "two", "-1"] {
+            let error = config_from(&[("LAB_NOTEBOOK_JOBS", bad)]).unwrap_err();
+            assert_eq!(error.name, "LAB_NOTEBOOK_JOBS", "{bad}");
+        }
     }
 
     #[test]

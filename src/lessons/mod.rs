@@ -6,6 +6,8 @@
 //! - [`jupyter`]: the virtual environment, the evcxr kernel, headless runs.
 //! - [`kernel_cache`]: keeping the kernel's build cache valid across kernels.
 //! - [`check`]: judging a run against the stored outputs.
+//! - [`suite`]: running a set of notebooks, several at once, each in a
+//!   fresh kernel against fresh servers.
 //!
 //! `cargo test` runs the same judgement with the evcxr crate
 //! (`tests/notebooks/`); `lab notebooks check` runs it through real Jupyter.
@@ -15,6 +17,7 @@ pub mod ipynb;
 pub mod jupyter;
 pub mod kernel_cache;
 pub mod outputs;
+pub mod suite;
 
 use std::path::{Path, PathBuf};
 
@@ -136,6 +139,17 @@ pub enum LessonError {
         notebook: PathBuf,
         /// The end of what Jupyter printed.
         stderr: String,
+    },
+    /// The servers a notebook runs against could not be started.
+    #[error("cannot start the notebook's servers: {0}")]
+    Environment(#[source] crate::testing::HarnessError),
+    /// A run stopped before it could report.
+    #[error("{what} stopped: {reason}")]
+    Stopped {
+        /// What was running.
+        what: &'static str,
+        /// Why it stopped.
+        reason: String,
     },
     /// Cells failed, so the notebook was not recorded.
     #[error("{notebook} was not recorded because cells failed:\n  {}", failures.join("\n  "))]

@@ -7,21 +7,22 @@
 //! kernel started by `lab notebooks check` does. The judgement itself
 //! ([`lab::lessons::CellRun::problem`]) is shared with that check.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lab::Config;
-use lab::dataset::SeedSpec;
-use lab::lessons::{self, CellOutput, CellRun, Notebook, NotebookRun};
+use lab::lessons::{self, CellOutput, CellRun, Notebook, NotebookRun, suite};
 use lab::testing::TestEnv;
 
-/// Any failure to set the check up; failures of notebooks are reported, not returned.
-pub type SetupError = Box<dyn std::error::Error>;
+/// Any failure to set the check up or to run a notebook at all; failures
+/// of cells are reported in the run, not returned.
+pub type SetupError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Runs the notebooks whose names start with one of `filters` (all of them
-/// when there are none), prints a report, and says whether all passed.
+/// when there are none), several at once (`LAB_NOTEBOOK_JOBS`), prints a
+/// report for each in the notebooks' order, and says whether all passed.
 pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
     let config = Config::from_env()?;
     let paths = if filters.is_empty() {
@@ -37,20 +38,51 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
     // engine, so `:dep lab = { path = ".." }` and `evcxr.toml` mean the same.
     std::env::set_current_dir(lessons::notebooks_dir(&config))?;
     let runtime = tokio::runtime::Runtime::new()?;
+    let jobs = suite::parallelism(&config);
     let mut all_passed = true;
-    println!("running {} notebooks with evcxr", paths.len());
-    for path in &paths {
-        lessons::kernel_cache::repair_configured(&config);
-        let environment = runtime.block_on(TestEnv::try_start_with(Some(SeedSpec::standard())))?;
-        let run = run_notebook(path, &environment)?;
-        println!("{}", run.report());
-        all_passed &= run.problems().is_empty();
-    }
+    println!(
+        "running {} notebooks with evcxr, {jobs} at a time",
+        paths.len()
+    );
+    runtime.block_on(suite::in_order(
+        paths,
+        jobs,
+        |path| {
+            let config = &config;
+            async move {
+                let run = run_fresh(config, path.clone()).await;
+                (path, run)
+            }
+        },
+        |(path, run)| match run {
+            Ok(run) => {
+                println!("{}", run.report());
+                all_passed &= run.problems().is_empty();
+            }
+            Err(error) => {
+                println!(
+                    "notebook {} ... FAILED\n  {error}",
+                    path.file_stem().unwrap_or_default().to_string_lossy()
+                );
+                all_passed = false;
+            }
+        },
+    ));
     println!(
         "\nnotebook result: {}",
         if all_passed { "ok" } else { "FAILED" }
     );
     Ok(all_passed)
+}
+
+/// Runs one notebook in a fresh engine against a fresh environment.
+async fn run_fresh(config: &Config, path: PathBuf) -> Result<NotebookRun, SetupError> {
+    let environment = suite::fresh_environment(config).await?;
+    let (run, environment) =
+        tokio::task::spawn_blocking(move || (run_notebook(&path, &environment), environment))
+            .await?;
+    environment.close().await;
+    run
 }
 
 /// Runs one notebook's code cells in order in a fresh engine.

@@ -323,10 +323,10 @@ async fn run(command: Command, config: &Config) -> anyhow::Result<ExitCode> {
             grading_cli::check_exercises(config, record).await
         }
         Command::Notebooks(Notebooks::Check { name }) => {
-            lessons_cli::notebooks(config, name, lessons_cli::Action::Check).await
+            lessons_cli::notebooks(config, name, lab::lessons::suite::Action::Check).await
         }
         Command::Notebooks(Notebooks::Record { name }) => {
-            lessons_cli::notebooks(config, name, lessons_cli::Action::Record).await
+            lessons_cli::notebooks(config, name, lab::lessons::suite::Action::Record).await
         }
     }
 }
