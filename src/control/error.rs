@@ -130,6 +130,15 @@ pub enum LabError {
         /// The library's error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A benchmark's own check of its set-up failed, so its figures would
+    /// not mean what they say; none are printed.
+    #[error("{step}: {problem}")]
+    Unmeasurable {
+        /// What the benchmark was doing.
+        step: &'static str,
+        /// What it found.
+        problem: &'static str,
+    },
     /// A file of the lab could not be used.
     #[error("{context}: {source}")]
     Io {

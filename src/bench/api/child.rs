@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 
 use super::customers::Customers;
 use super::load::get;
-use crate::bench::io;
+use crate::bench::{failed, io};
 use crate::config::Config;
 use crate::control::LabError;
 use crate::services::launcher::{self, ManagedServer, ServerPlan};
@@ -67,13 +67,13 @@ pub(super) async fn cache_misses(port: u16) -> Result<u64, LabError> {
     let mut stream = BufReader::new(stream);
     let body = get(&mut stream, "/metrics")
         .await
-        .map_err(io("asking the API for its metrics"))?;
+        .map_err(failed("asking the API for its metrics"))?;
     String::from_utf8_lossy(&body)
         .lines()
         .find_map(|line| line.strip_prefix("lab_customer_cache_misses_total "))
         .and_then(|value| value.trim().parse().ok())
-        .ok_or_else(|| LabError::Io {
-            context: "asking the API for its metrics".into(),
-            source: std::io::Error::other("no lab_customer_cache_misses_total in /metrics"),
+        .ok_or(LabError::Unmeasurable {
+            step: "asking the API for its metrics",
+            problem: "its /metrics has no lab_customer_cache_misses_total",
         })
 }

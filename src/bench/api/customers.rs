@@ -55,9 +55,9 @@ impl Customers {
             }),
             outcome => {
                 let _ = database.drop().await;
-                Err(outcome.err().unwrap_or_else(|| LabError::Io {
-                    context: "seeding the benchmark's customers".into(),
-                    source: std::io::Error::other("no customer was loaded"),
+                Err(outcome.err().unwrap_or(LabError::Unmeasurable {
+                    step: "seeding the benchmark's customers",
+                    problem: "no customer was loaded",
                 }))
             }
         }

@@ -9,8 +9,8 @@ use super::Phase;
 use super::child::{cache_misses, start_api};
 use super::customers::Customers;
 use super::load::{http_load, redis_load};
-use crate::bench::external::{self, LoadToolError};
-use crate::bench::{io, scratch_redis};
+use crate::bench::external;
+use crate::bench::{failed, io, scratch_redis};
 use crate::config::Config;
 use crate::control::LabError;
 
@@ -75,16 +75,14 @@ pub async fn run_external(
         // The first pass fills the cache; the second must find everyone.
         http_load(port, concurrency, everyone.clone())
             .await
-            .map_err(io("warming the cache"))?;
+            .map_err(failed("warming the cache"))?;
         let (_, _, warm) = http_load(port, concurrency, everyone.clone())
             .await
-            .map_err(io("warming the cache"))?;
+            .map_err(failed("warming the cache"))?;
         if !warm {
-            return Err(LabError::Io {
-                context: "warming the cache".into(),
-                source: std::io::Error::other(
-                    "a second read of every customer did not all come from the cache",
-                ),
+            return Err(LabError::Unmeasurable {
+                step: "warming the cache",
+                problem: "a second read of every customer did not all come from the cache",
             });
         }
         let misses_before = cache_misses(port).await?;
@@ -101,7 +99,7 @@ pub async fn run_external(
                 let url = format!("http://127.0.0.1:{port}");
                 let ran = external::run_wrk(&wrk, &url, concurrency, duration, &script).await;
                 let _ = std::fs::remove_dir_all(&folder);
-                let ran = ran.map_err(tool_failed("wrk"))?;
+                let ran = ran.map_err(failed("measuring with wrk"))?;
                 (ran.phase, ran.errors, ran.command)
             }
             None => {
@@ -109,7 +107,7 @@ pub async fn run_external(
                 let (latencies, elapsed, _) =
                     http_load(port, concurrency, customers.paths(fallback_requests))
                         .await
-                        .map_err(io("the hit phase"))?;
+                        .map_err(failed("the hit phase"))?;
                 (
                     Phase::of(latencies, elapsed),
                     0,
@@ -134,7 +132,7 @@ pub async fn run_external(
                         redis_requests,
                     )
                     .await
-                    .map_err(tool_failed("redis-benchmark"))?;
+                    .map_err(failed("measuring with redis-benchmark"))?;
                     (ran.phase, ran.command)
                 }
                 None => {
@@ -164,12 +162,4 @@ pub async fn run_external(
     .await;
     customers.drop_database().await;
     outcome
-}
-
-/// The error of a load tool that ran and failed.
-fn tool_failed(what: &'static str) -> impl Fn(LoadToolError) -> LabError {
-    move |error| LabError::Io {
-        context: format!("measuring with {what}"),
-        source: std::io::Error::other(error),
-    }
 }

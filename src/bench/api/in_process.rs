@@ -76,7 +76,7 @@ pub async fn run(
             let (latencies, elapsed, _) =
                 http_load(port, concurrency, customers.paths(customers.ids.len()))
                     .await
-                    .map_err(io("the miss phase"))?;
+                    .map_err(failed("the miss phase"))?;
             miss_latencies.extend(latencies);
             miss_elapsed += elapsed;
         }
@@ -85,7 +85,7 @@ pub async fn run(
         say("hits: every customer is cached now");
         let (latencies, elapsed, all_hits) = http_load(port, concurrency, customers.paths(hits))
             .await
-            .map_err(io("the hit phase"))?;
+            .map_err(failed("the hit phase"))?;
         let hit = Phase::of(latencies, elapsed);
 
         say("bare Redis GETs of the same keys");

@@ -12,6 +12,31 @@ use super::Phase;
 use crate::bench::failed;
 use crate::control::LabError;
 
+/// Why the in-process HTTP load could not be measured.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum LoadError {
+    /// The connection to the API failed.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The API answered with another status than 200.
+    #[error("GET {path} answered `{status}`")]
+    Status {
+        /// The path asked for.
+        path: String,
+        /// The status line.
+        status: String,
+    },
+    /// The API's `Content-Length` is not a number.
+    #[error("the API's Content-Length {value:?} is not a number")]
+    Length {
+        /// The header's value.
+        value: String,
+    },
+    /// A connection's task panicked or was cancelled.
+    #[error("a load connection stopped: {0}")]
+    Stopped(#[from] tokio::task::JoinError),
+}
+
 /// Sends `paths` as GETs over `concurrency` keep-alive connections, each
 /// taking the next path when its previous answer is in. Returns every
 /// latency, the wall time, and whether every answer came from the cache.
@@ -19,7 +44,7 @@ pub(super) async fn http_load(
     port: u16,
     concurrency: usize,
     paths: Vec<String>,
-) -> std::io::Result<(Vec<Duration>, Duration, bool)> {
+) -> Result<(Vec<Duration>, Duration, bool), LoadError> {
     let queue = Arc::new(std::sync::Mutex::new(paths.into_iter()));
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -42,13 +67,13 @@ pub(super) async fn http_load(
                 latencies.push(sent.elapsed());
                 all_cache &= body.starts_with(b"{\"source\":\"cache\"");
             }
-            Ok::<_, std::io::Error>((latencies, all_cache))
+            Ok::<_, LoadError>((latencies, all_cache))
         }));
     }
     let mut latencies = Vec::new();
     let mut all_cache = true;
     for worker in workers {
-        let (mine, cache) = worker.await.map_err(std::io::Error::other)??;
+        let (mine, cache) = worker.await??;
         latencies.extend(mine);
         all_cache &= cache;
     }
@@ -56,13 +81,19 @@ pub(super) async fn http_load(
 }
 
 /// One HTTP/1.1 GET on a kept-alive connection; the body of a 200.
-pub(super) async fn get(stream: &mut BufReader<TcpStream>, path: &str) -> std::io::Result<Vec<u8>> {
+pub(super) async fn get(
+    stream: &mut BufReader<TcpStream>,
+    path: &str,
+) -> Result<Vec<u8>, LoadError> {
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     stream.get_mut().write_all(request.as_bytes()).await?;
     let mut line = String::new();
     stream.read_line(&mut line).await?;
     if !line.starts_with("HTTP/1.1 200") {
-        return Err(std::io::Error::other(format!("{path}: {}", line.trim())));
+        return Err(LoadError::Status {
+            path: path.to_owned(),
+            status: line.trim().to_owned(),
+        });
     }
     let mut length = 0;
     loop {
@@ -75,7 +106,10 @@ pub(super) async fn get(stream: &mut BufReader<TcpStream>, path: &str) -> std::i
         if let Some((name, value)) = header.split_once(':')
             && name.eq_ignore_ascii_case("content-length")
         {
-            length = value.trim().parse().map_err(std::io::Error::other)?;
+            let value = value.trim();
+            length = value.parse().map_err(|_| LoadError::Length {
+                value: value.to_owned(),
+            })?;
         }
     }
     let mut body = vec![0; length];
@@ -124,9 +158,9 @@ pub(super) async fn redis_load(
     for worker in workers {
         let mine = worker
             .await
-            .map_err(|error| LabError::Io {
-                context: "a Redis worker stopped".into(),
-                source: std::io::Error::other(error),
+            .map_err(|source| LabError::Stopped {
+                what: "a Redis load connection",
+                source,
             })?
             .map_err(failed("talking to the benchmark's Redis"))?;
         latencies.extend(mine);
