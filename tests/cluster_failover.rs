@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use lab::jobs::results;
 use lab::jobs::worker::{self, WorkerOptions};
-use lab::jobs::{JobQueue, JobState, NewJob, ShardCount};
+use lab::jobs::{JobId, JobQueue, JobState, NewJob, ShardCount};
 use lab::testing::{TestEnv, Topology};
 use tokio::sync::watch;
 
@@ -44,7 +44,7 @@ async fn a_master_killed_mid_run_is_replaced_and_surviving_jobs_finish_once() {
         shutdown,
     ));
     // Let a part of the jobs finish, then kill the first master outright.
-    let succeeded = |queue: JobQueue, ids: Vec<String>| async move {
+    let succeeded = |queue: JobQueue, ids: Vec<JobId>| async move {
         let mut done = 0;
         for id in &ids {
             if let Ok(Some(job)) = queue.get(id).await

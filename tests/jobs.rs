@@ -7,7 +7,7 @@ use std::time::Duration;
 use lab::jobs::keys::ShardCount;
 use lab::jobs::results;
 use lab::jobs::worker::{self, Step};
-use lab::jobs::{Claim, FailOutcome, JobQueue, JobState, NewJob};
+use lab::jobs::{Claim, FailOutcome, JobId, JobQueue, JobState, NewJob};
 use lab::testing::TestEnv;
 
 const LEASE: Duration = Duration::from_secs(30);
@@ -26,7 +26,7 @@ async fn queue(env: &TestEnv) -> JobQueue {
         .with_shards(ShardCount::new(shards).expect("a valid shard count"))
 }
 
-async fn submit(queue: &JobQueue, max_attempts: u32) -> String {
+async fn submit(queue: &JobQueue, max_attempts: u32) -> JobId {
     queue
         .submit(&NewJob::new("revenue_by_customer", "{}").attempts(max_attempts))
         .await
@@ -47,7 +47,7 @@ async fn claim_and_stall(queue: &JobQueue) -> Claim {
     stalled
 }
 
-async fn state(queue: &JobQueue, id: &str) -> JobState {
+async fn state(queue: &JobQueue, id: &JobId) -> JobState {
     queue.get(id).await.unwrap().unwrap().state
 }
 
@@ -66,7 +66,7 @@ async fn a_job_is_queued_claimed_and_completed_once(topology) {
     assert_eq!(state(&queue, &id).await, JobState::Succeeded);
     assert!(!queue.complete(&claim).await.unwrap(), "only once");
     assert_eq!(queue.claim(LEASE).await.unwrap(), None, "nothing is left");
-    assert_eq!(queue.get("no-such-job").await.unwrap(), None);
+    assert_eq!(queue.get(&JobId::generate()).await.unwrap(), None);
 }
 
 async fn thirty_workers_claiming_at_once_take_each_of_twenty_jobs_once(topology) {
@@ -77,7 +77,7 @@ async fn thirty_workers_claiming_at_once_take_each_of_twenty_jobs_once(topology)
         submitted.push(submit(&queue, 1).await);
     }
     let claims = futures_util::future::join_all((0..30).map(|_| queue.claim(LEASE))).await;
-    let mut claimed: Vec<String> = claims
+    let mut claimed: Vec<JobId> = claims
         .into_iter()
         .filter_map(|claim| claim.unwrap().map(|claim| claim.id))
         .collect();
@@ -94,7 +94,7 @@ async fn a_hundred_submissions_with_one_idempotency_key_make_one_job(topology) {
     let request = NewJob::new("invoice_status_summary", "{}").idempotency_key("request-42");
     let submissions =
         futures_util::future::join_all((0..100).map(|_| queue.submit(&request))).await;
-    let answers: Vec<(String, bool)> = submissions.into_iter().map(Result::unwrap).collect();
+    let answers: Vec<(JobId, bool)> = submissions.into_iter().map(Result::unwrap).collect();
     let first = &answers[0].0;
     assert!(answers.iter().all(|(id, _)| id == first), "one id for all");
     assert_eq!(answers.iter().filter(|(_, created)| *created).count(), 1);
@@ -231,7 +231,7 @@ async fn cancel_racing_completion_always_ends_in_one_legal_state(topology) {
             other => panic!("an impossible outcome {other:?}, ending {end:?}"),
         }
     }
-    assert_eq!(queue.cancel("no-such-job").await.unwrap(), None);
+    assert_eq!(queue.cancel(&JobId::generate()).await.unwrap(), None);
 }
 
 // A worker step: analysis, result, completion.
@@ -417,9 +417,9 @@ async fn finished_jobs_expire_after_the_retention_period_and_dead_letters_stay(t
     let queue = queue(&env).await.with_retention(Duration::from_secs(60));
     let redis = env.redis_connection().await;
     let keys = queue.keys().clone();
-    let ttl_of = |id: String| {
+    let ttl_of = |id: JobId| {
         let mut redis = redis.clone();
-        let key = keys.shard_of(&id).job(&id);
+        let key = keys.shard_of(id.as_str()).job(id.as_str());
         async move {
             let ttl: i64 = redis::cmd("PTTL")
                 .arg(key)

@@ -11,7 +11,7 @@ use common::{Answer, call, call_with, get, raw, send};
 use lab::api::ApiState;
 use lab::jobs::webhooks::WebhookPolicy;
 use lab::jobs::worker::{self, WorkerOptions};
-use lab::jobs::{Changes, JobQueue, NewJob};
+use lab::jobs::{Changes, JobId, JobQueue, NewJob};
 use lab::testing::TestEnv;
 use serde_json::{Value, json};
 use tokio::sync::watch;
@@ -468,6 +468,54 @@ async fn bad_requests_get_clear_errors_and_make_no_job() {
     );
 }
 
+#[tokio::test]
+async fn a_malformed_job_id_gets_a_400_json_error_on_every_job_route() {
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    let generated = lab::jobs::JobId::generate();
+    let too_long = format!("{generated}0");
+    let too_short = &generated.as_str()[..23];
+    let not_hex = format!("{}g", &generated.as_str()[..23]);
+    for id in [
+        too_long.as_str(),
+        too_short,
+        not_hex.as_str(),
+        "job-1",
+        "%20",
+    ] {
+        for (method, path) in [
+            (Method::GET, format!("/jobs/{id}")),
+            (Method::GET, format!("/jobs/{id}?wait=1")),
+            (Method::GET, format!("/jobs/{id}/result")),
+            (Method::POST, format!("/jobs/{id}/cancel")),
+            (Method::GET, format!("/jobs/{id}/events")),
+            (Method::GET, format!("/jobs?after={id}")),
+        ] {
+            let answer = call(&state, method.clone(), &path, None).await;
+            assert_eq!(
+                answer.status,
+                StatusCode::BAD_REQUEST,
+                "{method} {path}: {}",
+                answer.body
+            );
+            let error = answer.body["error"].as_str().unwrap_or_default();
+            assert!(
+                error.contains("is not a valid id") && error.contains("24 hexadecimal digits"),
+                "{method} {path}: the error says what an id looks like: {error:?}"
+            );
+        }
+    }
+    // A well-formed id that names no job is another matter: 404.
+    let unknown = get(&state, &format!("/jobs/{generated}")).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND, "{}", unknown.body);
+    // Upper-case digits name the same job, as before ids were typed.
+    let known = submit(&state, json!({"kind": "invoice_status_summary"})).await;
+    let id = known.body["id"].as_str().unwrap();
+    let shouted = get(&state, &format!("/jobs/{}", id.to_ascii_uppercase())).await;
+    assert_eq!(shouted.status, StatusCode::OK, "{}", shouted.body);
+    assert_eq!(shouted.body["id"], id, "shown in its stored form");
+}
+
 /// A webhook receiver on a local port: answers 500 to the first call and
 /// 204 afterwards, and hands over each body it got.
 async fn flaky_receiver() -> (u16, tokio::sync::mpsc::UnboundedReceiver<Value>) {
@@ -530,6 +578,7 @@ async fn a_webhook_is_retried_until_delivered_and_each_attempt_is_an_event() {
         (Some(id.as_str()), Some("succeeded"))
     );
     let queue: &JobQueue = &state.jobs;
+    let id: JobId = id.parse().unwrap();
     let webhook_events = loop {
         let events: Vec<_> = queue
             .events(&id, None)

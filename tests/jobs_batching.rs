@@ -8,7 +8,7 @@ use std::time::Duration;
 use bson::doc;
 use lab::jobs::results::{self, RESULTS};
 use lab::jobs::worker::{self, WorkerOptions, WorkerReport};
-use lab::jobs::{Changes, JobQueue, JobState, NewJob};
+use lab::jobs::{Changes, JobId, JobQueue, JobState, NewJob};
 use lab::testing::TestEnv;
 use tokio::sync::watch;
 
@@ -53,7 +53,7 @@ impl Running {
     }
 }
 
-async fn submit_all(queue: &JobQueue, job: &NewJob, count: usize) -> Vec<String> {
+async fn submit_all(queue: &JobQueue, job: &NewJob, count: usize) -> Vec<JobId> {
     let mut ids = Vec::new();
     for _ in 0..count {
         ids.push(queue.submit(job).await.unwrap().0);
@@ -65,7 +65,7 @@ async fn submit_all(queue: &JobQueue, job: &NewJob, count: usize) -> Vec<String>
 /// accepts.
 async fn wait_until(
     queue: &JobQueue,
-    ids: &[String],
+    ids: &[JobId],
     limit: Duration,
     done: impl Fn(JobState) -> bool,
 ) {
@@ -236,7 +236,7 @@ async fn heartbeats_for_many_claims_renew_the_held_ones_and_report_the_lost() {
     let mut redis = env.redis().await;
     for claim in [&claims[0], &claims[2]] {
         let lease_end: f64 = redis::cmd("ZSCORE")
-            .arg(queue.keys().shard_of(&claim.id).leases())
+            .arg(queue.keys().shard_of(claim.id.as_str()).leases())
             .arg(&claim.id)
             .query_async(&mut redis)
             .await
@@ -309,7 +309,7 @@ async fn a_result_completed_but_left_unmarked_is_marked_by_reconciliation_and_a_
         .unwrap();
     assert!(queue.complete(&done).await.unwrap());
     assert!(!queue.complete(&fenced).await.unwrap());
-    let marked = |id: String| {
+    let marked = |id: JobId| {
         let results = env.database().collection::<bson::Document>(RESULTS);
         async move {
             results

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use lab::jobs::keys::Shard;
-use lab::jobs::{Claim, FailOutcome, JobQueue, JobState, NewJob, ShardCount};
+use lab::jobs::{Claim, FailOutcome, JobId, JobQueue, JobState, NewJob, ShardCount};
 use lab::testing::TestEnv;
 use redis::AsyncCommands;
 
@@ -59,7 +59,7 @@ impl Expected {
 struct Run {
     queue: JobQueue,
     redis: lab::services::RedisConnection,
-    jobs: BTreeMap<String, Expected>,
+    jobs: BTreeMap<JobId, Expected>,
     claims: Vec<(Claim, bool)>,
     log: Vec<String>,
 }
@@ -168,7 +168,7 @@ impl Run {
                 assert_eq!(outcome, expected);
             }
             7 => {
-                let ids: Vec<String> = self.jobs.keys().cloned().collect();
+                let ids: Vec<JobId> = self.jobs.keys().cloned().collect();
                 let Some(id) = random.pick(&ids).cloned() else {
                     return;
                 };
@@ -215,7 +215,7 @@ impl Run {
                     assert_eq!(reaped, expired);
                 }
                 _ => {
-                    let dead: Vec<String> = self
+                    let dead: Vec<JobId> = self
                         .jobs
                         .iter()
                         .filter(|(_, job)| job.dead)
@@ -255,7 +255,7 @@ impl Run {
         for state in JobState::ALL {
             indexes.push((state, members(&|shard| shard.index(Some(state))).await));
         }
-        let dead: BTreeSet<String> = self
+        let dead: BTreeSet<JobId> = self
             .queue
             .dead_letters()
             .await
@@ -270,16 +270,20 @@ impl Run {
                 "job {id}"
             );
             let waiting = matches!(expected.state, JobState::Queued | JobState::WaitingRetry);
-            assert_eq!(ready.contains(id), waiting, "{id} in the ready set");
             assert_eq!(
-                leases.contains(id),
+                ready.contains(id.as_str()),
+                waiting,
+                "{id} in the ready set"
+            );
+            assert_eq!(
+                leases.contains(id.as_str()),
                 expected.state == JobState::Running,
                 "{id} in the lease set"
             );
             assert_eq!(dead.contains(id), expected.dead, "{id} on the dead list");
             for (state, index) in &indexes {
                 assert_eq!(
-                    index.contains(id),
+                    index.contains(id.as_str()),
                     *state == expected.state,
                     "{id} in index {state:?}"
                 );

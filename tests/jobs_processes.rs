@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bson::doc;
 use lab::jobs::results::RESULTS;
-use lab::jobs::{EventData, JobQueue, JobState, NewJob, ShardCount};
+use lab::jobs::{EventData, JobId, JobQueue, JobState, NewJob, ShardCount};
 use lab::testing::TestEnv;
 use tokio::process::{Child, Command};
 
@@ -148,9 +148,9 @@ async fn a_job_that_crashes_its_worker_every_time_ends_on_the_dead_letter_list(t
             }
             // The last attempt's lease runs out after its worker died; a
             // live worker's reap moves it to the dead-letter list.
-            let over = |job: &str| {
+            let over = |job: &JobId| {
                 let queue = queue.clone();
-                let job = job.to_owned();
+                let job = job.clone();
                 async move { queue.get(&job).await.unwrap().unwrap().state.is_final() }
             };
             if over(&id).await && over(&healthy).await {

@@ -10,6 +10,7 @@ use bson::oid::ObjectId;
 use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::jobs::JobId;
 
 /// The largest body the API reads.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -100,6 +101,31 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
 /// `value` as an ObjectId, or a 400 that says what an id looks like.
 pub fn parse_id(value: &str) -> Result<ObjectId, ApiError> {
     ObjectId::parse_str(value).map_err(|_| ApiError::MalformedId {
+        value: value.chars().take(64).collect(),
+    })
+}
+
+/// The job id in a path (`/jobs/{id}`), parsed: 400 if it is not one, with
+/// the same body as a malformed [`IdPath`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobIdPath(pub JobId);
+
+impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let axum::extract::Path(value) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+        parse_job_id(&value).map(JobIdPath)
+    }
+}
+
+/// `value` as a [`JobId`], or the 400 of [`parse_id`]: a job id is an
+/// ObjectId's hex, so both say the same about what an id looks like.
+pub fn parse_job_id(value: &str) -> Result<JobId, ApiError> {
+    value.parse().map_err(|_| ApiError::MalformedId {
         value: value.chars().take(64).collect(),
     })
 }

@@ -32,7 +32,7 @@ use tokio::time::Instant;
 
 use super::ApiState;
 use super::error::ApiError;
-use super::extract::{IdPath, JsonBody, QueryParams, parse_id};
+use super::extract::{JobIdPath, JsonBody, QueryParams, parse_job_id};
 use super::routes::{self, IdParam};
 use crate::billing::json::rfc3339;
 use crate::jobs::events::{self, JobEvent};
@@ -135,10 +135,6 @@ pub fn job_json(job: &JobRecord) -> Value {
         shown["webhook"] = json!({ "url": url, "state": job.webhook_state });
     }
     shown
-}
-
-fn job_id(value: &str) -> Result<String, ApiError> {
-    parse_id(value).map(|id| id.to_hex())
 }
 
 const NOT_FOUND: ApiError = ApiError::NotFound("Job not found");
@@ -254,10 +250,9 @@ pub async fn submit(
 )]
 pub async fn get(
     State(state): State<ApiState>,
-    IdPath(id): IdPath,
+    JobIdPath(id): JobIdPath,
     QueryParams(query): QueryParams<WaitQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = id.to_hex();
     let wait = query.wait.unwrap_or(0);
     if wait > MAX_WAIT {
         return Err(ApiError::BadRequest(format!(
@@ -305,8 +300,8 @@ pub async fn list(
             "limit must be from 1 to {MAX_PAGE}, got {limit}"
         )));
     }
-    let after = query.after.as_deref().map(job_id).transpose()?;
-    let jobs = queue(state.jobs.list(wanted, after.as_deref(), limit)).await?;
+    let after = query.after.as_deref().map(parse_job_id).transpose()?;
+    let jobs = queue(state.jobs.list(wanted, after.as_ref(), limit)).await?;
     let next = (jobs.len() == limit)
         .then(|| jobs.last().map(|job| job.id.clone()))
         .flatten();
@@ -326,9 +321,8 @@ pub async fn list(
 )]
 pub async fn result(
     State(state): State<ApiState>,
-    IdPath(id): IdPath,
+    JobIdPath(id): JobIdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let id = id.to_hex();
     let Some(job) = queue(state.jobs.get(&id)).await? else {
         // Past its retention the job is gone from Redis; its result is not.
         let kept = results::kept(&state.db, &id).await?.ok_or(NOT_FOUND)?;
@@ -358,9 +352,8 @@ pub async fn result(
 )]
 pub async fn cancel(
     State(state): State<ApiState>,
-    IdPath(id): IdPath,
+    JobIdPath(id): JobIdPath,
 ) -> Result<Json<Value>, ApiError> {
-    let id = id.to_hex();
     let before = queue(state.jobs.cancel(&id)).await?.ok_or(NOT_FOUND)?;
     if matches!(before, JobState::Succeeded | JobState::Failed) {
         return Err(ApiError::Conflict(format!(
@@ -382,11 +375,10 @@ pub async fn cancel(
 )]
 pub async fn events(
     State(state): State<ApiState>,
-    IdPath(id): IdPath,
+    JobIdPath(id): JobIdPath,
     headers: HeaderMap,
     QueryParams(query): QueryParams<EventsQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let id = id.to_hex();
     let resume = match headers.get("last-event-id") {
         Some(value) => Some(value.to_str().unwrap_or("").to_owned()),
         None => query.after,

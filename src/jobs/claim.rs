@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::id::JobId;
 use super::kinds::Job;
 use crate::analysis::AnalysisError;
 
@@ -10,7 +11,7 @@ use crate::analysis::AnalysisError;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     /// The job.
-    pub id: String,
+    pub id: JobId,
     /// This claim's fencing token; every claim gets a larger one.
     pub token: u64,
     /// Which attempt this is, from 1.

@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+use super::id::JobId;
 use super::queue::{JobQueue, JobState, Progress};
 use crate::services::RedisTarget;
 
@@ -129,8 +130,9 @@ fn parse_entry(id: String, fields: &[String]) -> Option<JobEvent> {
 impl JobQueue {
     /// Job `id`'s events after event `after` (all of them without), oldest
     /// first; empty for an unknown or expired job.
-    pub async fn events(&self, id: &str, after: Option<&str>) -> RedisResult<Vec<JobEvent>> {
+    pub async fn events(&self, id: &JobId, after: Option<&str>) -> RedisResult<Vec<JobEvent>> {
         let mut redis = self.connection();
+        let id = id.as_str();
         let start = after.map_or_else(|| "-".to_owned(), |after| format!("({after}"));
         let entries: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
             .arg(self.keys().shard_of(id).events(id))
@@ -241,12 +243,12 @@ impl Changes {
 
 /// Waits until job `id` changes (as `receiver` hears), [`RECHECK`] passes,
 /// or `deadline`, whichever comes first.
-pub async fn changed(receiver: &mut broadcast::Receiver<String>, id: &str, deadline: Instant) {
+pub async fn changed(receiver: &mut broadcast::Receiver<String>, id: &JobId, deadline: Instant) {
     let until = deadline.min(Instant::now() + RECHECK);
     let heard = async {
         loop {
             match receiver.recv().await {
-                Ok(changed) if changed == id => return,
+                Ok(changed) if changed == id.as_str() => return,
                 Ok(_) => {}
                 // Missed some: look at the stream now.
                 Err(broadcast::error::RecvError::Lagged(_)) => return,

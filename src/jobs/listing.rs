@@ -5,17 +5,18 @@ use std::collections::HashMap;
 
 use redis::{AsyncCommands, RedisResult};
 
+use super::id::JobId;
 use super::queue::{JobQueue, JobRecord, JobState, Progress, QueueStats};
 
 impl JobQueue {
     /// The ids on the dead-letter lists, oldest first (ids grow with
     /// submission time).
-    pub async fn dead_letters(&self) -> RedisResult<Vec<String>> {
+    pub async fn dead_letters(&self) -> RedisResult<Vec<JobId>> {
         let mut redis = self.connection();
         let mut ids = Vec::new();
         for shard in self.keys().shards() {
             let dead: Vec<String> = redis.lrange(shard.dead(), 0, -1).await?;
-            ids.extend(dead);
+            ids.extend(dead.into_iter().map(JobId::stored));
         }
         ids.sort();
         Ok(ids)
@@ -43,10 +44,11 @@ impl JobQueue {
     }
 
     /// Job `id` as stored, or `None` (unknown, or expired).
-    pub async fn get(&self, id: &str) -> RedisResult<Option<JobRecord>> {
+    pub async fn get(&self, id: &JobId) -> RedisResult<Option<JobRecord>> {
         let mut redis = self.connection();
+        let text = id.as_str();
         let fields: HashMap<String, String> =
-            redis.hgetall(self.keys().shard_of(id).job(id)).await?;
+            redis.hgetall(self.keys().shard_of(text).job(text)).await?;
         Ok(record(id, &fields))
     }
 
@@ -56,7 +58,7 @@ impl JobQueue {
     pub async fn list(
         &self,
         state: Option<JobState>,
-        after: Option<&str>,
+        after: Option<&JobId>,
         limit: usize,
     ) -> RedisResult<Vec<JobRecord>> {
         let mut jobs = Vec::new();
@@ -77,8 +79,8 @@ impl JobQueue {
                     .await?;
                 let Some(last) = ids.last() else { break };
                 start = format!("({last}");
-                for id in &ids {
-                    match self.get(id).await? {
+                for id in ids.into_iter().map(JobId::stored) {
+                    match self.get(&id).await? {
                         Some(job) if state.is_none_or(|wanted| job.state == wanted) => {
                             jobs.push(job);
                             found += 1;
@@ -86,7 +88,7 @@ impl JobQueue {
                         Some(_) => {}
                         None => {
                             // Expired after its retention: drop it from the index.
-                            let _: () = redis.zrem(&index, id).await?;
+                            let _: () = redis.zrem(&index, id.as_str()).await?;
                         }
                     }
                 }
@@ -99,7 +101,7 @@ impl JobQueue {
 }
 
 /// The job stored as `fields`, or `None` when there is none.
-fn record(id: &str, fields: &HashMap<String, String>) -> Option<JobRecord> {
+fn record(id: &JobId, fields: &HashMap<String, String>) -> Option<JobRecord> {
     let number = |name: &str| -> u64 {
         fields
             .get(name)
@@ -113,7 +115,7 @@ fn record(id: &str, fields: &HashMap<String, String>) -> Option<JobRecord> {
         note: fields.get("progress_note").cloned().unwrap_or_default(),
     });
     Some(JobRecord {
-        id: id.to_owned(),
+        id: id.clone(),
         kind: fields.get("kind").cloned().unwrap_or_default(),
         params: fields.get("params").cloned().unwrap_or_default(),
         state,

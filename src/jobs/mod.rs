@@ -15,6 +15,7 @@
 
 mod claim;
 pub mod events;
+mod id;
 pub mod keys;
 pub mod kinds;
 mod listing;
@@ -33,6 +34,7 @@ use std::time::Duration;
 pub const PREFIX: &str = "jobs:";
 
 pub use events::{Changes, EventData, JobEvent};
+pub use id::{JOB_ID_LEN, JobId, JobIdError};
 pub use keys::{Keyspace, ShardCount};
 pub use queue::{Claim, FailOutcome, JobQueue, JobRecord, JobState, NewJob, Progress, QueueStats};
 pub use watch::EventFeed;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use redis::{AsyncCommands, RedisResult, Script};
 
 pub use super::claim::{Claim, FailOutcome};
+use super::id::JobId;
 use super::keys::{Keyspace, Shard, ShardCount};
 pub use super::record::{JobRecord, JobState, Progress};
 pub use super::submission::{DEFAULT_ATTEMPTS, DEFAULT_KEY_LIFETIME, NewJob};
@@ -182,8 +183,9 @@ impl JobQueue {
     pub(super) fn on_job(
         &self,
         script: &'static Script,
-        id: &str,
+        id: &JobId,
     ) -> redis::ScriptInvocation<'static> {
+        let id = id.as_str();
         self.on_shard(script, self.keys.shard_of(id), &[id], None)
     }
 
@@ -202,7 +204,7 @@ impl JobQueue {
     /// Submits `job` and returns its id and whether it is new: with an
     /// idempotency key, a second submission within the key's lifetime returns
     /// the first one's id instead of making another job.
-    pub async fn submit(&self, job: &NewJob) -> RedisResult<(String, bool)> {
+    pub async fn submit(&self, job: &NewJob) -> RedisResult<(JobId, bool)> {
         // A job with an idempotency key goes to the key's shard, so the key
         // and the job are in one slot: the id is drawn until it hashes there.
         let wanted = job
@@ -210,19 +212,19 @@ impl JobQueue {
             .as_deref()
             .map(|key| self.keys.index_of(key));
         let id = loop {
-            let id = bson::oid::ObjectId::new().to_hex();
-            if wanted.is_none_or(|shard| self.keys.index_of(&id) == shard) {
+            let id = JobId::generate();
+            if wanted.is_none_or(|shard| self.keys.index_of(id.as_str()) == shard) {
                 break id;
             }
         };
-        let shard = self.keys.shard_of(&id);
+        let shard = self.keys.shard_of(id.as_str());
         let own_key = job
             .idempotency_key
             .as_deref()
             .map(|key| shard.idempotency(key));
         let mut redis = self.redis.clone();
         let (id, created): (String, i64) = self
-            .on_shard(&compiled::SUBMIT, shard, &[&id], own_key.as_deref())
+            .on_shard(&compiled::SUBMIT, shard, &[id.as_str()], own_key.as_deref())
             .arg(&job.kind)
             .arg(&job.params)
             .arg(job.max_attempts.max(1))
@@ -232,7 +234,9 @@ impl JobQueue {
             .arg(job.webhook.as_deref().unwrap_or(""))
             .invoke_async(&mut redis)
             .await?;
-        Ok((id, created == 1))
+        // The id is the one drawn above, or the one an earlier submission
+        // with the same idempotency key drew: submit wrote both.
+        Ok((JobId::stored(id), created == 1))
     }
 
     /// Claims the job that has been ready longest (on the first shard that
@@ -287,7 +291,7 @@ impl JobQueue {
                 return Ok(claimed
                     .into_iter()
                     .map(|(id, token, attempt, kind, params)| Claim {
-                        id,
+                        id: JobId::stored(id),
                         token,
                         attempt,
                         kind,
@@ -362,7 +366,7 @@ impl JobQueue {
         let mut redis = self.redis.clone();
         for (index, shard) in self.keys.shards().iter().enumerate() {
             let mine: Vec<usize> = (0..claims.len())
-                .filter(|&at| self.keys.index_of(&claims[at].id) == index)
+                .filter(|&at| self.keys.index_of(claims[at].id.as_str()) == index)
                 .collect();
             if mine.is_empty() {
                 continue;
@@ -411,7 +415,7 @@ impl JobQueue {
 
     /// Cancels job `id` unless it is over. Returns the state it was in, or
     /// `None` for an unknown id.
-    pub async fn cancel(&self, id: &str) -> RedisResult<Option<JobState>> {
+    pub async fn cancel(&self, id: &JobId) -> RedisResult<Option<JobState>> {
         let mut redis = self.redis.clone();
         let before: Option<String> = self
             .on_job(&compiled::CANCEL, id)
@@ -454,7 +458,7 @@ impl JobQueue {
 
     /// Queues a dead-lettered job again with fresh attempts; `false` if it
     /// was not on the list.
-    pub async fn requeue(&self, id: &str) -> RedisResult<bool> {
+    pub async fn requeue(&self, id: &JobId) -> RedisResult<bool> {
         let mut redis = self.redis.clone();
         let done: i64 = self
             .on_job(&compiled::REQUEUE, id)

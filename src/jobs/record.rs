@@ -1,5 +1,7 @@
 //! A job as the queue stores it: its state, its record, its progress.
 
+use super::id::JobId;
+
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -66,7 +68,7 @@ impl JobState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobRecord {
     /// Its id.
-    pub id: String,
+    pub id: JobId,
     /// What analysis it asks for.
     pub kind: String,
     /// Its parameters, as JSON text.

@@ -7,6 +7,7 @@ use bson::{DateTime, Document, doc};
 use mongodb::{Collection, Database};
 use serde_json::Value;
 
+use super::id::JobId;
 use super::queue::{Claim, JobRecord, JobState};
 
 /// The collection of results.
@@ -61,9 +62,9 @@ pub async fn mark_completed(database: &Database, claim: &Claim) -> mongodb::erro
 
 /// The result of job `id` once the job is gone from Redis (after its
 /// retention): the one marked completed.
-pub async fn kept(database: &Database, id: &str) -> mongodb::error::Result<Option<Value>> {
+pub async fn kept(database: &Database, id: &JobId) -> mongodb::error::Result<Option<Value>> {
     let found = results(database)
-        .find_one(doc! { "job_id": id, "completed": true })
+        .find_one(doc! { "job_id": id.as_str(), "completed": true })
         .await?;
     Ok(found.and_then(result_of))
 }
@@ -84,7 +85,7 @@ pub async fn visible(
         return Ok(None);
     }
     let found = results(database)
-        .find_one(doc! { "job_id": &job.id, "token": job.token as i64 })
+        .find_one(doc! { "job_id": job.id.as_str(), "token": job.token as i64 })
         .await?;
     Ok(found.and_then(result_of))
 }
@@ -174,7 +175,12 @@ pub async fn reconcile(
         ) else {
             continue;
         };
-        let job = queue.get(id).await?;
+        // A result's job id was a claim's, which the queue wrote; one that
+        // does not parse names no job there.
+        let Ok(id) = id.parse::<JobId>() else {
+            continue;
+        };
+        let job = queue.get(&id).await?;
         if job.is_some_and(|job| job.state == JobState::Succeeded && job.token as i64 == token) {
             completing.push(key.clone());
         }
@@ -196,7 +202,7 @@ pub fn run_key(claim: &Claim) -> String {
 
 /// The stored result of one run: the job's id and the run's token.
 fn run_of(claim: &Claim) -> Document {
-    doc! { "job_id": &claim.id, "token": claim.token as i64 }
+    doc! { "job_id": claim.id.as_str(), "token": claim.token as i64 }
 }
 
 /// The fields that store `result`.

@@ -13,6 +13,7 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 use super::events::{self, JobEvent};
+use super::id::JobId;
 use super::queue::JobQueue;
 
 /// How long one wait for a wake-up may last; [`events::changed`] looks at
@@ -23,7 +24,7 @@ const FAR: Duration = Duration::from_secs(3600);
 #[derive(Debug)]
 pub struct EventFeed {
     queue: JobQueue,
-    id: String,
+    id: JobId,
     last: Option<String>,
     changes: broadcast::Receiver<String>,
     pending: VecDeque<JobEvent>,
@@ -38,7 +39,7 @@ impl EventFeed {
     /// `None` when there is no job `id` (or it has expired).
     pub async fn start(
         queue: &JobQueue,
-        id: &str,
+        id: &JobId,
         after: Option<String>,
         changes: broadcast::Receiver<String>,
     ) -> RedisResult<Option<EventFeed>> {
@@ -47,7 +48,7 @@ impl EventFeed {
         }
         Ok(Some(EventFeed {
             queue: queue.clone(),
-            id: id.to_owned(),
+            id: id.clone(),
             last: after,
             changes,
             pending: VecDeque::new(),
@@ -107,7 +108,8 @@ mod tests {
         let env = TestEnv::start().await;
         let queue = JobQueue::new(env.redis_connection().await, "jobs:");
         let changes = Changes::listen(env.redis_url(), "jobs:").unwrap();
-        let missing = EventFeed::start(&queue, "no-such-job", None, changes.subscribe());
+        let unknown = JobId::generate();
+        let missing = EventFeed::start(&queue, &unknown, None, changes.subscribe());
         assert!(missing.await.unwrap().is_none(), "no job, no feed");
 
         let (id, _) = queue

@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 
 use self::crew::Crew;
 use super::events::Changes;
+use super::id::JobId;
 use super::kinds::ProgressSender;
 use super::queue::{Claim, FailOutcome, JobQueue};
 use super::{results, webhooks};
@@ -32,14 +33,14 @@ pub enum Step {
     /// No job was ready.
     Idle,
     /// The job succeeded and its result is the one shown.
-    Succeeded(String),
+    Succeeded(JobId),
     /// The job's claim was taken away meanwhile (lease lost, or cancelled);
     /// its result is not shown.
-    Fenced(String),
+    Fenced(JobId),
     /// The job failed; it may be retried (see the outcome).
-    Failed(String, FailOutcome),
+    Failed(JobId, FailOutcome),
     /// The worker was stopping and gave the job back to the queue.
-    HandedBack(String),
+    HandedBack(JobId),
 }
 
 /// The queue or the database could not be reached for the worker's own

@@ -49,7 +49,7 @@ use lab::billing::json::CustomerJson;
 use lab::bson::doc;
 use lab::bson::oid::ObjectId;
 use lab::jobs::kinds::Analysis;
-use lab::jobs::{JobQueue, NewJob, results};
+use lab::jobs::{JobId, JobQueue, NewJob, results};
 use lab::mongodb::Database;
 use lab::redis::aio::{ConnectionManager, MultiplexedConnection};
 use lab::redis::{AsyncCommands, AsyncConnectionConfig, RedisError, RedisResult};
@@ -197,8 +197,8 @@ pub fn parse_id(text: &str, what: &str) -> Result<ObjectId, ApiError> {
 
 /// The key of job `id`'s event stream, in which the queue records every
 /// change of the job (`type state state succeeded ...`) as it makes it.
-pub fn events_key(queue: &JobQueue, id: &str) -> String {
-    queue.keys().shard_of(id).events(id)
+pub fn events_key(queue: &JobQueue, id: &JobId) -> String {
+    queue.keys().shard_of(id.as_str()).events(id.as_str())
 }
 
 /// The routes of the table above, with `billing` as their state.
@@ -242,7 +242,7 @@ async fn status(
     Path(id): Path<String>,
     query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    // TODO: parse the id and the query (a wait of 0 to MAX_WAIT seconds,
+    // TODO: parse the id (`parse_id`, then `JobId::from`) and the query (a wait of 0 to MAX_WAIT seconds,
     // else 400). Read the job with `billing.queue.get` (None: 404). With a
     // wait, and while the job is not over, call `wait_until_over` and read
     // the job again. Answer {"id", "kind", "state", "result"}, the result
@@ -253,7 +253,7 @@ async fn status(
 /// Returns once job `id`'s event stream records a final state, or at
 /// `deadline`, whichever comes first, without asking again and again: Redis
 /// holds an `XREAD BLOCK` until the stream has something new.
-async fn wait_until_over(billing: &Billing, id: &str, deadline: Instant) -> Result<(), ApiError> {
+async fn wait_until_over(billing: &Billing, id: &JobId, deadline: Instant) -> Result<(), ApiError> {
     // TODO: wait without polling. The queue records every change of the job
     // in its event stream (`events_key`; `billing.queue.events(id, after)`
     // reads and parses the entries after an id). Loop: read the events after

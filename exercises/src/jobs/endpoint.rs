@@ -19,7 +19,7 @@ use lab::axum::http::{StatusCode, header};
 use lab::axum::response::{IntoResponse, Response};
 use lab::axum::routing::{get, post};
 use lab::axum::{Json, Router};
-use lab::jobs::{JobQueue, JobState, NewJob, results};
+use lab::jobs::{JobId, JobQueue, JobState, NewJob, results};
 use lab::mongodb::Database;
 use serde::Deserialize;
 use serde_json::json;
@@ -69,7 +69,7 @@ async fn show(
     State(reports): State<Reports>,
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
-    // TODO: the job from reports.queue.get: 200 {"id", "state"}, or 404 {"error": "Report not found"}.
+    // TODO: parse the id into a JobId (text that is not one names no report: 404), then the job from reports.queue.get: 200 {"id", "state"}, or 404 {"error": "Report not found"}.
     todo!()
 }
 
@@ -77,6 +77,6 @@ async fn result(
     State(reports): State<Reports>,
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
-    // TODO: 404 for an unknown job, 409 {"error", "state"} until it succeeded, then 200 {"id", "result"} with results::visible.
+    // TODO: 404 for an id that is not a JobId or an unknown job, 409 {"error", "state"} until it succeeded, then 200 {"id", "result"} with results::visible.
     todo!()
 }

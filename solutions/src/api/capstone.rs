@@ -37,7 +37,7 @@ use lab::billing::json::CustomerJson;
 use lab::bson::doc;
 use lab::bson::oid::ObjectId;
 use lab::jobs::kinds::Analysis;
-use lab::jobs::{JobQueue, NewJob, results};
+use lab::jobs::{JobId, JobQueue, NewJob, results};
 use lab::mongodb::Database;
 use lab::redis::aio::{ConnectionManager, MultiplexedConnection};
 use lab::redis::{AsyncCommands, AsyncConnectionConfig, RedisError, RedisResult};
@@ -185,8 +185,8 @@ pub fn parse_id(text: &str, what: &str) -> Result<ObjectId, ApiError> {
 
 /// The key of job `id`'s event stream, in which the queue records every
 /// change of the job (`type state state succeeded ...`) as it makes it.
-pub fn events_key(queue: &JobQueue, id: &str) -> String {
-    queue.keys().shard_of(id).events(id)
+pub fn events_key(queue: &JobQueue, id: &JobId) -> String {
+    queue.keys().shard_of(id.as_str()).events(id.as_str())
 }
 
 /// The routes of the table above, with `billing` as their state.
@@ -270,7 +270,7 @@ async fn status(
     Path(id): Path<String>,
     query: Result<Query<WaitQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let id = parse_id(&id, "an analysis id")?.to_hex();
+    let id = JobId::from(parse_id(&id, "an analysis id")?);
     let Query(query) = query?;
     let wait = query.wait.unwrap_or(0);
     if wait > MAX_WAIT {
@@ -306,7 +306,7 @@ async fn status(
 /// Returns once job `id`'s event stream records a final state, or at
 /// `deadline`, whichever comes first, without asking again and again: Redis
 /// holds an `XREAD BLOCK` until the stream has something new.
-async fn wait_until_over(billing: &Billing, id: &str, deadline: Instant) -> Result<(), ApiError> {
+async fn wait_until_over(billing: &Billing, id: &JobId, deadline: Instant) -> Result<(), ApiError> {
     let key = events_key(&billing.queue, id);
     // Opened only when there is something to wait for.
     let mut waiting: Option<MultiplexedConnection> = None;

@@ -19,7 +19,7 @@ use lab::axum::http::{StatusCode, header};
 use lab::axum::response::{IntoResponse, Response};
 use lab::axum::routing::{get, post};
 use lab::axum::{Json, Router};
-use lab::jobs::{JobQueue, JobState, NewJob, results};
+use lab::jobs::{JobId, JobQueue, JobState, NewJob, results};
 use lab::mongodb::Database;
 use serde::Deserialize;
 use serde_json::json;
@@ -88,6 +88,10 @@ async fn show(
     State(reports): State<Reports>,
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
+    // Text that cannot be a job id names no report: the same 404.
+    let Ok(id) = id.parse::<JobId>() else {
+        return Err(error(StatusCode::NOT_FOUND, "Report not found"));
+    };
     match reports.queue.get(&id).await.map_err(unavailable)? {
         Some(job) => Ok(Json(json!({ "id": id, "state": job.state })).into_response()),
         None => Err(error(StatusCode::NOT_FOUND, "Report not found")),
@@ -98,6 +102,10 @@ async fn result(
     State(reports): State<Reports>,
     Path(id): Path<String>,
 ) -> Result<Response, Response> {
+    // Text that cannot be a job id names no report: the same 404.
+    let Ok(id) = id.parse::<JobId>() else {
+        return Err(error(StatusCode::NOT_FOUND, "Report not found"));
+    };
     let Some(job) = reports.queue.get(&id).await.map_err(unavailable)? else {
         return Err(error(StatusCode::NOT_FOUND, "Report not found"));
     };

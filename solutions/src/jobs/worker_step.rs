@@ -18,7 +18,7 @@
 use std::time::Duration;
 
 use lab::jobs::kinds::Analysis;
-use lab::jobs::{JobQueue, results};
+use lab::jobs::{JobId, JobQueue, results};
 use lab::mongodb::Database;
 
 /// How long a job whose analysis failed waits before its next attempt.
@@ -30,13 +30,13 @@ pub enum Outcome {
     /// No job was ready.
     Idle,
     /// Job `id` had bad parameters; the message says which.
-    Rejected(String, String),
+    Rejected(JobId, String),
     /// Job `id`'s analysis failed; it will be retried.
-    Failed(String),
+    Failed(JobId),
     /// Job `id` succeeded and its result is the one shown.
-    Done(String),
+    Done(JobId),
     /// Job `id`'s claim was taken away; its result is not shown.
-    Fenced(String),
+    Fenced(JobId),
 }
 
 /// Something the worker itself could not reach.

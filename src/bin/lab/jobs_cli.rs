@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use lab::Config;
 use lab::jobs::kinds::{self, Job};
 use lab::jobs::worker::WorkerOptions;
-use lab::jobs::{Changes, EventData, EventFeed, JobQueue, JobState, NewJob};
+use lab::jobs::{Changes, EventData, EventFeed, JobId, JobQueue, JobState, NewJob};
 use lab::startup::Services;
 use lab::startup::WorkerProcess;
 
@@ -51,8 +51,8 @@ pub struct SubmitArgs {
 pub enum QueueCommand {
     /// Follow a job: its state changes and progress, then its result.
     Watch {
-        /// The job's id.
-        id: String,
+        /// The job's id (24 hexadecimal digits, as `lab jobs submit` prints).
+        id: JobId,
     },
     /// List jobs, newest first.
     List {
@@ -66,15 +66,15 @@ pub enum QueueCommand {
     },
     /// Cancel a job that has not finished.
     Cancel {
-        /// The job's id.
-        id: String,
+        /// The job's id (24 hexadecimal digits, as `lab jobs submit` prints).
+        id: JobId,
     },
     /// List the dead letters: jobs that failed on every attempt.
     Dead,
     /// Queue a dead letter again, with fresh attempts.
     Requeue {
-        /// The job's id.
-        id: String,
+        /// The job's id (24 hexadecimal digits, as `lab jobs submit` prints).
+        id: JobId,
     },
 }
 
@@ -190,7 +190,7 @@ async fn on_queue(config: &Config, command: QueueCommand) -> anyhow::Result<Exit
 async fn follow(
     lab: &Services,
     queue: &JobQueue,
-    id: &str,
+    id: &JobId,
     api_port: u16,
 ) -> anyhow::Result<ExitCode> {
     let changes = Changes::listen(&lab.redis_url, lab::jobs::PREFIX).context(UNAVAILABLE)?;
@@ -248,7 +248,7 @@ fn show(data: &EventData, bar: &mut Option<ProgressBar>) {
 async fn finish(
     lab: &Services,
     queue: &JobQueue,
-    id: &str,
+    id: &JobId,
     api_port: u16,
 ) -> anyhow::Result<ExitCode> {
     let Some(job) = queue.get(id).await.context(UNAVAILABLE)? else {

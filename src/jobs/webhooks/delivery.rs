@@ -6,6 +6,7 @@ use std::time::Duration;
 use redis::{AsyncCommands, RedisResult};
 
 use super::{WebhookError, WebhookUrl};
+use crate::jobs::JobId;
 use crate::jobs::queue::JobQueue;
 
 /// Attempts before a delivery is abandoned.
@@ -23,7 +24,7 @@ pub const MAX_URL: usize = 2048;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     /// The job.
-    pub id: String,
+    pub id: JobId,
     /// Where to.
     pub url: String,
     /// Which attempt, from 1.
@@ -52,7 +53,11 @@ impl JobQueue {
                 .invoke_async(&mut redis)
                 .await?;
             if let Some((id, url, attempt)) = claimed {
-                return Ok(Some(Delivery { id, url, attempt }));
+                return Ok(Some(Delivery {
+                    id: JobId::stored(id),
+                    url,
+                    attempt,
+                }));
             }
         }
         Ok(None)

@@ -25,6 +25,7 @@ use serde_json::Value;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, oneshot, watch};
 
 use super::{Step, StepError, WorkerOptions, analyse, fail};
+use crate::jobs::JobId;
 use crate::jobs::queue::{Claim, JobQueue};
 use crate::jobs::results;
 
@@ -34,7 +35,7 @@ pub const MOST_PER_BATCH: usize = 256;
 /// The leases held, by job id and token (a process may claim a job again
 /// after losing it, under a new token), each with the signal that stops
 /// its run.
-type Held = HashMap<(String, u64), (Claim, Arc<Notify>)>;
+type Held = HashMap<(JobId, u64), (Claim, Arc<Notify>)>;
 
 /// A result waiting for the finisher, with the slot its job holds (freed
 /// once the batch is done) and where to say how it went.
@@ -189,7 +190,7 @@ impl Crew {
 /// A claim registered in [`Held`] for as long as its run lasts.
 struct Holding<'a> {
     held: &'a Mutex<Held>,
-    key: (String, u64),
+    key: (JobId, u64),
 }
 
 impl<'a> Holding<'a> {

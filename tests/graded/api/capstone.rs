@@ -30,7 +30,7 @@ use lab::bson::doc;
 use lab::bson::oid::ObjectId;
 use lab::jobs::kinds::Analysis;
 use lab::jobs::worker::{self, Step, WorkerOptions};
-use lab::jobs::{JobQueue, JobState};
+use lab::jobs::{JobId, JobQueue, JobState};
 use lab::redis::aio::ConnectionManager;
 use lab::testing::http::Reply;
 use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect};
@@ -262,7 +262,7 @@ fn writes(command: &RedisCommand, key: &str) -> bool {
 
 /// `POST /analyses` with `body`, checked as far as the test needs it: the
 /// id of the job it queued.
-async fn submit(setup: &Setup, body: Value) -> String {
+async fn submit(setup: &Setup, body: Value) -> JobId {
     let reply = call(setup, "POST", "/analyses", Some(&body.to_string())).await;
     reply.expect_status(
         202,
@@ -270,7 +270,7 @@ async fn submit(setup: &Setup, body: Value) -> String {
          Accepted at once",
     );
     let answer = reply.json("the accepted analysis");
-    answer["id"].as_str().map(str::to_owned).unwrap_or_else(|| {
+    answer["id"].as_str().and_then(|id| id.parse().ok()).unwrap_or_else(|| {
         panic!(
             "the 202 answer of POST /analyses must be {{\"id\", \"state\": \"queued\"}} with the \
              id `billing.queue.submit` gave, got {answer}"
@@ -573,7 +573,7 @@ async fn an_analysis_is_accepted_at_once_with_its_location() {
          `(StatusCode::ACCEPTED, ...)`",
     );
     let body = reply.json("the accepted analysis");
-    let Some(id) = body["id"].as_str().map(str::to_owned) else {
+    let Some(id) = body["id"].as_str().and_then(|id| id.parse::<JobId>().ok()) else {
         panic!(
             "the 202 answer of POST /analyses must be {{\"id\", \"state\": \"queued\"}} with the \
              id `billing.queue.submit` gave, got {body}"
@@ -774,7 +774,7 @@ async fn a_waiter_is_told_when_the_analysis_is_done_without_polling() {
     let mut setup = setup().await;
     let params = json!({});
     let id = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
-    let key = setup.queue.keys().shard_of(&id).events(&id);
+    let key = setup.queue.keys().shard_of(id.as_str()).events(id.as_str());
     let recording = setup.env.record_redis().await;
     let address = setup.server.address;
     let path = format!("/analyses/{id}?wait=10");

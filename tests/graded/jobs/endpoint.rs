@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use super::endpoint::*;
 use lab::jobs::worker::{self, Step, WorkerOptions};
-use lab::jobs::{JobQueue, JobState, results};
+use lab::jobs::{JobId, JobQueue, JobState, results};
 use lab::services::{Origin, connect_redis};
 use lab::testing::http::{Reply, send};
 use lab::testing::{TestEnv, inspect, stoppable_redis};
@@ -54,7 +54,7 @@ async fn call_guarded(
 
 /// `POST /reports` with `body`, checked as far as the test needs it: the
 /// id of the job it queued.
-async fn submit(reports: &Reports, body: Value) -> String {
+async fn submit(reports: &Reports, body: Value) -> JobId {
     let reply = call(reports, "POST", "/reports", Some(body)).await;
     reply.expect_status(
         202,
@@ -62,10 +62,10 @@ async fn submit(reports: &Reports, body: Value) -> String {
          202 Accepted at once",
     );
     let body = reply.json("the accepted report");
-    body["id"].as_str().map(str::to_owned).unwrap_or_else(|| {
+    body["id"].as_str().and_then(|id| id.parse().ok()).unwrap_or_else(|| {
         panic!(
             "the 202 answer of POST /reports must be {{\"id\", \"state\": \"queued\"}} with the \
-             id of the queued job, got {body}"
+             id of the queued job (as `reports.queue.submit` gave it), got {body}"
         )
     })
 }
@@ -112,7 +112,7 @@ async fn a_report_request_is_accepted_with_its_location() {
          `(StatusCode::ACCEPTED, ...)`",
     );
     let body = reply.json("the accepted report");
-    let Some(id) = body["id"].as_str().map(str::to_owned) else {
+    let Some(id) = body["id"].as_str().and_then(|id| id.parse::<JobId>().ok()) else {
         panic!(
             "the 202 answer of POST /reports must be {{\"id\", \"state\": \"queued\"}} with the id \
              of the queued job, got {body}"
@@ -164,7 +164,7 @@ async fn a_report_request_is_accepted_with_its_location() {
     );
     lab::graded_snapshot!(
         "jobs_endpoint_accepted",
-        snapshot_of(&reply, &id),
+        snapshot_of(&reply, id.as_str()),
         "POST /reports must answer 202 with `Content-Type: application/json`, \
          `Location: /reports/{id}` and the body {\"id\", \"state\": \"queued\"}"
     );
@@ -203,7 +203,7 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
         "GET /reports/{{id}} answers {{\"id\", \"state\"}} from `reports.queue.get`; a report no \
          worker has run yet is queued"
     );
-    replies.push(snapshot_of(&reply, &id));
+    replies.push(snapshot_of(&reply, id.as_str()));
 
     let reply = call(&reports, "GET", &format!("/reports/{id}/result"), None).await;
     reply.expect_error(
@@ -217,7 +217,7 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
         "queued",
         "the 409 answer says where the job stands: {{\"error\", \"state\": job.state}}"
     );
-    replies.push(snapshot_of(&reply, &id));
+    replies.push(snapshot_of(&reply, id.as_str()));
 
     assert_eq!(
         run_one(&reports).await,
@@ -233,7 +233,7 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
         "succeeded",
         "GET /reports/{{id}} answers the job's current state, read from the queue each time"
     );
-    replies.push(snapshot_of(&reply, &id));
+    replies.push(snapshot_of(&reply, id.as_str()));
 
     let reply = call(&reports, "GET", &format!("/reports/{id}/result"), None).await;
     reply.expect_status(200, "reading the result of a report that has succeeded");
@@ -253,7 +253,7 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
         "a report asked for one customer has that customer's row only, got {}",
         body["result"]
     );
-    replies.push(snapshot_of(&reply, &id));
+    replies.push(snapshot_of(&reply, id.as_str()));
     lab::graded_snapshot!(
         "jobs_endpoint_report_followed",
         replies,
@@ -374,7 +374,7 @@ async fn failed_and_cancelled_reports_have_no_result() {
             state,
             "the 409 answer says where the job stands: {{\"error\", \"state\": job.state}}"
         );
-        replies.push(snapshot_of(&reply, id));
+        replies.push(snapshot_of(&reply, id.as_str()));
     }
     lab::graded_snapshot!(
         "jobs_endpoint_no_result_unless_succeeded",

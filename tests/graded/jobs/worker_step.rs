@@ -14,7 +14,7 @@ use super::worker_step::*;
 use lab::bson::{Document, doc};
 use lab::futures::TryStreamExt;
 use lab::jobs::kinds::Analysis;
-use lab::jobs::{JobQueue, JobState, NewJob, results};
+use lab::jobs::{JobId, JobQueue, JobState, NewJob, results};
 use lab::mongodb::Database;
 use lab::testing::{TestEnv, inspect};
 use redis::AsyncCommands;
@@ -56,10 +56,17 @@ async fn stored_results(database: &Database) -> Vec<Document> {
 }
 
 /// One field of job `id`'s hash in Redis, as the queue's scripts wrote it.
-async fn job_field(env: &TestEnv, id: &str, field: &str) -> Option<u64> {
+async fn job_field(env: &TestEnv, id: &JobId, field: &str) -> Option<u64> {
     let mut redis = env.redis().await;
     let value: Option<String> = redis
-        .hget(queue(env).await.keys().shard_of(id).job(id), field)
+        .hget(
+            queue(env)
+                .await
+                .keys()
+                .shard_of(id.as_str())
+                .job(id.as_str()),
+            field,
+        )
         .await
         .unwrap();
     value.and_then(|value| value.parse().ok())
