@@ -98,13 +98,26 @@ pub fn repair(cache: &Path) -> Repair {
                 continue;
             };
             let (fixed, dropped) = without_missing_sources(&text, &|source| source.exists());
-            if dropped > 0 && std::fs::write(&path, fixed).is_ok() {
+            if dropped > 0 && replace(&path, &fixed).is_ok() {
                 repair.files += 1;
                 repair.dropped += dropped;
             }
         }
     }
     repair
+}
+
+/// Puts `text` in the file at `path` whole: written beside it, then renamed
+/// over it, so a kernel reading the cache at that moment sees the old file
+/// or the new one, never a part of either.
+fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".lab-repair-{}", std::process::id()));
+    let temporary = PathBuf::from(temporary);
+    std::fs::write(&temporary, text)?;
+    std::fs::rename(&temporary, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&temporary);
+    })
 }
 
 /// `text` (a Makefile-style dep-info file: `target: source source ...`)

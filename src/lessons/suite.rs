@@ -1,18 +1,22 @@
 //! Running a set of notebooks the way both notebook checks do: each in a
 //! fresh kernel against a fresh test environment holding the standard data
-//! set, several at once, reported in the notebooks' order.
+//! set, reported in the notebooks' order; `cargo test`'s check runs several
+//! at once.
 //!
 //! A notebook's run waits on one core most of the time (a fresh kernel's
 //! first cell, then one compilation per cell), so on a machine with more
-//! cores than that, notebooks side by side finish the set sooner. Each has
-//! its own Redis server and its own MongoDB database, so they cannot see
-//! each other's data.
+//! cores than that, notebooks side by side finish the set sooner. Kernels
+//! take turns for their first cell ([`kernel_cache_turn`]). Each has
+//! its own MongoDB database and its own Redis server, or, with `REDIS_URL`
+//! set, its own numbered database on that server, where what is
+//! server-wide (pub/sub, `INFO`, `CONFIG`) is shared; `notebooks/AUTHORS.md`
+//! says what notebook code must therefore not rely on.
 
 use std::collections::BTreeMap;
+use std::fmt::Display;
 use std::future::Future;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use futures_util::StreamExt;
 
@@ -27,12 +31,8 @@ use crate::testing::TestEnv;
 /// kernel takes about 1.5 GB of memory while it compiles.
 const DEFAULT_MOST_JOBS: usize = 4;
 
-/// The gap between the starts of the first notebooks of a set. Kernels that
-/// start together copy the same entries out of the kernel's build cache at
-/// the same moments, and the evcxr cache is not written for concurrent use
-/// (an entry's hit counter is rewritten in place); later notebooks start
-/// whenever an earlier one ends, which spreads them out on its own.
-const STAGGER: Duration = Duration::from_secs(10);
+/// Whose turn it is at the kernel's build cache; see [`kernel_cache_turn`].
+static CACHE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// How many notebooks run at once: `LAB_NOTEBOOK_JOBS`, else one per core
 /// up to four.
@@ -43,49 +43,44 @@ pub fn parallelism(config: &Config) -> NonZeroUsize {
     })
 }
 
+/// Waits for, and holds, this kernel's turn at the kernel's build cache,
+/// which is repaired first (see [`kernel_cache`]).
+///
+/// evcxr's cache is not written for concurrent use: a hit rewrites the
+/// entry's counter in place, and a kernel that reads it at that moment
+/// fails its build ("cannot parse integer from empty string"; seen with
+/// two kernels started ten seconds apart). A kernel reads the cache only
+/// while it builds the dependencies its first cell names, so a check holds
+/// the turn from the kernel's start to the end of its first cell, and later
+/// cells of different notebooks run side by side.
+pub fn kernel_cache_turn(config: &Config) -> std::sync::MutexGuard<'static, ()> {
+    let turn = CACHE_TURN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    kernel_cache::repair_configured(config);
+    turn
+}
+
 /// Runs `run` on each of `paths`, up to `jobs` at once, and hands each
 /// result to `report` in the order of `paths`, as soon as it and every one
 /// before it are done.
 pub async fn in_order<T, F, Fut>(
     paths: Vec<PathBuf>,
     jobs: NonZeroUsize,
-    run: F,
-    report: impl FnMut(T),
-) where
-    F: FnMut(PathBuf) -> Fut,
-    Fut: Future<Output = T>,
-{
-    in_order_staggered(paths, jobs, STAGGER, run, report).await;
-}
-
-/// [`in_order`], with the first `jobs` runs started `stagger` apart.
-async fn in_order_staggered<T, F, Fut>(
-    paths: Vec<PathBuf>,
-    jobs: NonZeroUsize,
-    stagger: Duration,
     mut run: F,
     mut report: impl FnMut(T),
 ) where
     F: FnMut(PathBuf) -> Fut,
     Fut: Future<Output = T>,
 {
-    let jobs = jobs.get();
     let mut results = futures_util::stream::iter(paths.into_iter().enumerate())
         .map(|(index, path)| {
-            let delay = if index < jobs {
-                stagger * u32::try_from(index).unwrap_or(u32::MAX)
-            } else {
-                Duration::ZERO
-            };
             let work = run(path);
-            async move {
-                tokio::time::sleep(delay).await;
-                (index, work.await)
-            }
+            async move { (index, work.await) }
         })
         // Unordered, so a slot is free as soon as its notebook ends, even
         // while an earlier one still runs; the order is restored below.
-        .buffer_unordered(jobs);
+        .buffer_unordered(jobs.get());
     let mut waiting = BTreeMap::new();
     let mut next = 0;
     while let Some((index, result)) = results.next().await {
@@ -97,11 +92,35 @@ async fn in_order_staggered<T, F, Fut>(
     }
 }
 
-/// A fresh environment for one notebook: its own Redis server and its own
-/// MongoDB database with the standard data set. The kernel's build cache is
-/// repaired first (see [`kernel_cache`]).
-pub async fn fresh_environment(config: &Config) -> Result<TestEnv, LessonError> {
-    kernel_cache::repair_configured(config);
+/// The report of one notebook's check, and whether it passed: the run's
+/// report, or the reason it could not run.
+pub fn verdict(path: &Path, run: &Result<NotebookRun, impl Display>) -> (String, bool) {
+    match run {
+        Ok(run) => (run.report(), run.problems().is_empty()),
+        Err(error) => (
+            format!(
+                "notebook {} ... FAILED\n  {error}",
+                path.file_stem().unwrap_or_default().to_string_lossy()
+            ),
+            false,
+        ),
+    }
+}
+
+/// What a set of `count` notebooks run `jobs` at a time is called in a
+/// progress line: "12 notebooks, 2 at a time".
+pub fn describe_set(count: usize, jobs: NonZeroUsize) -> String {
+    let at_once = jobs.get().min(count).max(1);
+    match count {
+        1 => "1 notebook".to_owned(),
+        _ => format!("{count} notebooks, {at_once} at a time"),
+    }
+}
+
+/// A fresh environment for one notebook: its own Redis server (or numbered
+/// database of `REDIS_URL`) and its own MongoDB database with the standard
+/// data set.
+pub async fn fresh_environment() -> Result<TestEnv, LessonError> {
     TestEnv::try_start_with(Some(SeedSpec::standard()))
         .await
         .map_err(LessonError::Environment)
@@ -151,20 +170,27 @@ async fn in_jupyter_once(
     scratch: &Path,
     action: Action,
 ) -> Result<NotebookRun, LessonError> {
-    let environment = fresh_environment(config).await?;
+    let environment = fresh_environment().await?;
     let variables = environment.variables().to_vec();
     let (jupyter, path, scratch) = (jupyter.clone(), path.to_owned(), scratch.to_owned());
-    let run = tokio::task::spawn_blocking(move || match action {
-        Action::Check => run_in_jupyter(&jupyter, &path, &scratch, &variables).map(|(run, _)| run),
-        Action::Record => record(&jupyter, &path, &scratch, &variables),
+    let config = config.clone();
+    let run = tokio::task::spawn_blocking(move || {
+        // Jupyter runs the whole notebook at once, so the cache turn lasts
+        // the whole run: Jupyter's check runs one notebook at a time.
+        let _turn = kernel_cache_turn(&config);
+        match action {
+            Action::Check => {
+                run_in_jupyter(&jupyter, &path, &scratch, &variables).map(|(run, _)| run)
+            }
+            Action::Record => record(&jupyter, &path, &scratch, &variables),
+        }
     })
-    .await
-    .map_err(|error| LessonError::Stopped {
+    .await;
+    environment.close().await;
+    run.map_err(|error| LessonError::Stopped {
         what: "the notebook's run",
         reason: error.to_string(),
-    })?;
-    environment.close().await;
-    run
+    })?
 }
 
 #[cfg(test)]
@@ -173,6 +199,8 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use tokio::sync::Notify;
+
+    use std::time::Duration;
 
     use super::*;
 
@@ -189,10 +217,9 @@ mod tests {
         let last_ended = Arc::new(Notify::new());
         let (running, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let mut reported = Vec::new();
-        let set = in_order_staggered(
+        let set = in_order(
             paths(names),
             NonZeroUsize::new(jobs).unwrap(),
-            Duration::ZERO,
             |path| {
                 let (last_ended, running, most) =
                     (last_ended.clone(), running.clone(), most.clone());
@@ -233,6 +260,54 @@ mod tests {
         let (reported, most) = run_set(&names, 1).await;
         assert_eq!(reported, paths(&names));
         assert_eq!(most, 1);
+    }
+
+    #[tokio::test]
+    async fn a_notebook_that_could_not_run_fails_with_its_reason() {
+        let path = Path::new("/n/04-mongodb-crud.ipynb");
+        let run: Result<NotebookRun, &str> = Err("cannot start the notebook's servers");
+        let (line, passed) = verdict(path, &run);
+        assert!(!passed);
+        assert_eq!(
+            line,
+            "notebook 04-mongodb-crud ... FAILED\n  cannot start the notebook's servers"
+        );
+        let clean = NotebookRun {
+            name: "04-mongodb-crud".to_owned(),
+            cells: Vec::new(),
+        };
+        assert!(verdict(path, &Ok::<_, &str>(clean)).1);
+    }
+
+    #[test]
+    fn a_set_is_described_by_what_really_runs_at_once() {
+        let two = NonZeroUsize::new(2).unwrap();
+        assert_eq!(describe_set(12, two), "12 notebooks, 2 at a time");
+        assert_eq!(describe_set(1, two), "1 notebook");
+        assert_eq!(
+            describe_set(3, NonZeroUsize::new(4).unwrap()),
+            "3 notebooks, 3 at a time"
+        );
+    }
+
+    #[test]
+    fn one_kernel_at_a_time_has_the_cache() {
+        let config = Config::for_home("/nowhere", Vec::new());
+        let turn = kernel_cache_turn(&config);
+        let (got, turns) = std::sync::mpsc::channel();
+        let other = std::thread::spawn(move || {
+            let _turn = kernel_cache_turn(&Config::for_home("/nowhere", Vec::new()));
+            let _ = got.send(());
+        });
+        assert!(
+            turns.recv_timeout(Duration::from_millis(200)).is_err(),
+            "a second kernel got the cache while the first held it"
+        );
+        drop(turn);
+        turns
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the second kernel gets its turn once the first is done");
+        other.join().expect("no panic");
     }
 
     #[test]

@@ -41,8 +41,8 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
     let jobs = suite::parallelism(&config);
     let mut all_passed = true;
     println!(
-        "running {} notebooks with evcxr, {jobs} at a time",
-        paths.len()
+        "running {} with evcxr",
+        suite::describe_set(paths.len(), jobs)
     );
     runtime.block_on(suite::in_order(
         paths,
@@ -54,18 +54,10 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
                 (path, run)
             }
         },
-        |(path, run)| match run {
-            Ok(run) => {
-                println!("{}", run.report());
-                all_passed &= run.problems().is_empty();
-            }
-            Err(error) => {
-                println!(
-                    "notebook {} ... FAILED\n  {error}",
-                    path.file_stem().unwrap_or_default().to_string_lossy()
-                );
-                all_passed = false;
-            }
+        |(path, run)| {
+            let (report, passed) = suite::verdict(&path, &run);
+            println!("{report}");
+            all_passed &= passed;
         },
     ));
     println!(
@@ -77,17 +69,28 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
 
 /// Runs one notebook in a fresh engine against a fresh environment.
 async fn run_fresh(config: &Config, path: PathBuf) -> Result<NotebookRun, SetupError> {
-    let environment = suite::fresh_environment(config).await?;
-    let (run, environment) =
-        tokio::task::spawn_blocking(move || (run_notebook(&path, &environment), environment))
-            .await?;
+    let environment = suite::fresh_environment().await?;
+    let config = config.clone();
+    // The environment comes back with the run, to be closed here; if the
+    // run panicked, it was dropped while the panic unwound.
+    let (run, environment) = tokio::task::spawn_blocking(move || {
+        (run_notebook(&config, &path, &environment), environment)
+    })
+    .await?;
     environment.close().await;
     run
 }
 
-/// Runs one notebook's code cells in order in a fresh engine.
-pub fn run_notebook(path: &Path, environment: &TestEnv) -> Result<NotebookRun, SetupError> {
+/// Runs one notebook's code cells in order in a fresh engine. The engine
+/// holds the kernel cache's turn ([`suite::kernel_cache_turn`]) from its
+/// start to the end of the first cell.
+pub fn run_notebook(
+    config: &Config,
+    path: &Path,
+    environment: &TestEnv,
+) -> Result<NotebookRun, SetupError> {
     let notebook = Notebook::load(path)?;
+    let mut cache_turn = Some(suite::kernel_cache_turn(config));
     let mut child = Command::new(std::env::current_exe()?);
     for (name, value) in environment.variables() {
         child.env(name, value);
@@ -104,6 +107,8 @@ pub fn run_notebook(path: &Path, environment: &TestEnv) -> Result<NotebookRun, S
         let started = Instant::now();
         let result = context.execute(&cell.source);
         let seconds = started.elapsed().as_secs_f64();
+        // The first cell has built the dependencies: the cache is free.
+        drop(cache_turn.take());
         let stdout = stdout_lines.take();
         let stderr = stderr_lines.take();
         let fresh = match result {

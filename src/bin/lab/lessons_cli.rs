@@ -9,8 +9,8 @@ use lab::lessons::suite::{self, Action};
 use lab::lessons::{self, Jupyter};
 
 /// Runs the selected notebooks through Jupyter, each in a fresh kernel
-/// against a fresh environment holding the standard data set, several at
-/// once (`LAB_NOTEBOOK_JOBS`), and prints each in the notebooks' order.
+/// against a fresh environment holding the standard data set, and prints
+/// each as it ends.
 pub async fn notebooks(
     config: &Config,
     only: Option<String>,
@@ -26,11 +26,14 @@ pub async fn notebooks(
     let scratch = config.home.join("notebook-runs");
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create {}", scratch.display()))?;
-    let jobs = suite::parallelism(config);
-    eprintln!(
-        "lab: running {} notebooks in Jupyter, {jobs} at a time",
-        paths.len()
-    );
+    // Jupyter runs a whole notebook at once, and a kernel holds the build
+    // cache's turn for all of it (see `suite::kernel_cache_turn`), so the
+    // notebooks run one after another.
+    let jobs = std::num::NonZeroUsize::MIN;
+    super::say(&format!(
+        "running {} in Jupyter",
+        suite::describe_set(paths.len(), jobs)
+    ));
     let mut all_passed = true;
     suite::in_order(
         paths,
@@ -38,23 +41,19 @@ pub async fn notebooks(
         |path| {
             let (jupyter, scratch) = (&jupyter, &scratch);
             async move {
+                let name = path.file_stem().unwrap_or_default().to_string_lossy();
+                super::say(&format!("running {name}"));
                 let run =
                     suite::in_jupyter(config, jupyter, &path, scratch, action, &super::say).await;
                 (path, run)
             }
         },
         |(path, run)| match (run, action) {
-            (Ok(run), Action::Check) => {
-                println!("{}", run.report());
-                all_passed &= run.problems().is_empty();
-            }
             (Ok(run), Action::Record) => println!("{}", run.summary("recorded")),
-            (Err(error), _) => {
-                println!(
-                    "notebook {} ... FAILED\n  {error}",
-                    path.file_stem().unwrap_or_default().to_string_lossy()
-                );
-                all_passed = false;
+            (run, _) => {
+                let (report, passed) = suite::verdict(&path, &run);
+                println!("{report}");
+                all_passed &= passed;
             }
         },
     )
