@@ -90,12 +90,17 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(value) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-        parse_id(&value).map(IdPath)
+        parse_id(&path_text(parts, state).await?).map(IdPath)
     }
+}
+
+/// The one parameter of a path, as text: 400 if the route has none.
+async fn path_text<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<String, ApiError> {
+    let axum::extract::Path(value) =
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
+    Ok(value)
 }
 
 /// `value` as an ObjectId, or a 400 that says what an id looks like.
@@ -114,11 +119,7 @@ impl<S: Send + Sync> FromRequestParts<S> for JobIdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(value) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
-        parse_job_id(&value).map(JobIdPath)
+        parse_job_id(&path_text(parts, state).await?).map(JobIdPath)
     }
 }
 

@@ -4,7 +4,7 @@
 //!
 //! An id is what [`JobQueue::submit`](super::JobQueue::submit) draws: a
 //! MongoDB ObjectId in lower-case hex, 24 digits. Its text is its stored
-//! form: in JSON it is a plain string (`serde(transparent)`) and in Redis
+//! form: in JSON it is a plain string (serde goes through `String`) and in Redis
 //! keys it is written with [`Display`](std::fmt::Display), byte for byte as
 //! before the type existed.
 

@@ -88,7 +88,9 @@ pub(super) async fn get(
     let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     stream.get_mut().write_all(request.as_bytes()).await?;
     let mut line = String::new();
-    stream.read_line(&mut line).await?;
+    if stream.read_line(&mut line).await? == 0 {
+        return Err(LoadError::Io(std::io::ErrorKind::UnexpectedEof.into()));
+    }
     if !line.starts_with("HTTP/1.1 200") {
         return Err(LoadError::Status {
             path: path.to_owned(),
