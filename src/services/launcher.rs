@@ -201,7 +201,14 @@ async fn wait_until_ready(
                 log_tail: process::log_tail(&plan.log_file, 3),
             });
         }
-        if process::port_accepts(server.port).await && ready(&server.url).await {
+        // An answer counts only from our own child: a server started at the
+        // same moment may hold the port until ours exits with "in use".
+        let another_holds_it = server
+            .child
+            .as_ref()
+            .is_some_and(|child| process::port_held_by_other(server.port, child.pid()));
+        if !another_holds_it && process::port_accepts(server.port).await && ready(&server.url).await
+        {
             return Ok(server);
         }
         tokio::time::sleep(pause).await;

@@ -239,6 +239,53 @@ pub async fn port_accepts(port: u16) -> bool {
         .is_ok()
 }
 
+/// Whether the socket listening on `port` is not held by process `pid`,
+/// as far as Linux's `/proc` tells: `false` when it is, and when `/proc`
+/// cannot say (another system, a socket not listed, unreadable folders).
+///
+/// Two servers started at once can be given the same free port: the one
+/// that loses the race exits with "address in use", but until it has, the
+/// winner answers on that port for both. A launcher that asks this of its
+/// own child before trusting an answer never hands out another's server.
+pub fn port_held_by_other(port: u16, pid: u32) -> bool {
+    let listening: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|text| listening_sockets(&text, port))
+        .collect();
+    if listening.is_empty() {
+        return false;
+    }
+    let Ok(descriptors) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    let ours = descriptors.filter_map(Result::ok).any(|entry| {
+        std::fs::read_link(entry.path()).is_ok_and(|target| {
+            let target = target.to_string_lossy();
+            listening
+                .iter()
+                .any(|inode| target == format!("socket:[{inode}]"))
+        })
+    });
+    !ours
+}
+
+/// The inodes of the sockets listening on `port` in a `/proc/net/tcp`
+/// table (`sl local_address rem_address st ... inode`, with the address
+/// as `HEXIP:HEXPORT` and state `0A` for listening).
+fn listening_sockets(table: &str, port: u16) -> Vec<String> {
+    let wanted = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (local, state, inode) = (fields.get(1)?, fields.get(3)?, fields.get(9)?);
+            (local.ends_with(&wanted) && *state == "0A").then(|| (*inode).to_owned())
+        })
+        .collect()
+}
+
 /// The last `lines` lines of a log file, for error messages.
 pub fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
@@ -290,6 +337,31 @@ fn spawn_tied(mut command: Command) -> std::io::Result<Child> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_listening_socket_is_found_by_its_port_and_state() {
+        let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n\
+   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0\n\
+   1: 0100007F:1F90 0100007F:D431 01 00000000:00000000 00:00000000 00000000     0        0 4343 1 0\n\
+   2: 0100007F:1F91 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4444 1 0\n";
+        assert_eq!(listening_sockets(table, 8080), ["4242"]);
+        assert!(listening_sockets(table, 80).is_empty());
+    }
+
+    #[test]
+    fn a_port_this_process_listens_on_is_not_held_by_another() {
+        let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        assert!(!port_held_by_other(port, std::process::id()));
+        if Path::new("/proc/net/tcp").exists() && Path::new("/proc/1/fd").read_dir().is_ok() {
+            assert!(
+                port_held_by_other(port, 1),
+                "pid 1 does not hold this test's socket"
+            );
+        }
+        drop(listener);
+        assert!(!port_held_by_other(port, 1), "nobody listens any more");
+    }
 
     #[test]
     fn this_process_is_alive_and_pids_no_process_can_have_are_not() {
