@@ -5,8 +5,8 @@
 use super::HarnessError;
 use super::credentials::{harness_credentials, harness_password};
 use super::names::{test_dir, unique_name};
+use super::programs::harness_program;
 use crate::config::Config;
-use crate::services::ServiceError;
 
 /// A `redis-server` of the test's own, started fresh even when `REDIS_URL`
 /// is set, which the test may stop ([`crate::services::ManagedServer::stop`])
@@ -14,11 +14,7 @@ use crate::services::ServiceError;
 pub async fn stoppable_redis() -> crate::services::ManagedServer {
     let started = async {
         let config = Config::from_env()?;
-        let program = crate::services::Toolbox::new(&config)
-            .ensure(crate::services::Tool::RedisServer, &|message| {
-                eprintln!("lab: {message}")
-            })
-            .map_err(ServiceError::from)?;
+        let program = harness_program(&config, crate::services::Tool::RedisServer)?;
         let options = crate::services::RedisOptions {
             port: None,
             dir: test_dir(&config, &format!("{}-stoppable-redis", unique_name())),
@@ -68,11 +64,7 @@ pub async fn restart_mongodb_on(
 async fn start_mongodb(dir: &std::path::Path, port: Option<u16>) -> crate::services::ManagedServer {
     let started = async {
         let config = Config::from_env()?;
-        let program = crate::services::Toolbox::new(&config)
-            .ensure(crate::services::Tool::Secantus, &|message| {
-                eprintln!("lab: {message}")
-            })
-            .map_err(ServiceError::from)?;
+        let program = harness_program(&config, crate::services::Tool::Secantus)?;
         let options = crate::services::MongoOptions {
             port,
             dir: dir.to_owned(),

@@ -31,6 +31,7 @@ pub mod inspect;
 mod mongo;
 pub mod mongo_log;
 mod names;
+mod programs;
 mod redis_lease;
 pub mod redis_log;
 mod snapshot;

@@ -7,12 +7,12 @@ use super::HarnessError;
 use super::credentials::harness_credentials;
 use super::mongo_log::Sink;
 use super::names::{test_dir, unique_name};
+use super::programs::harness_program;
 use super::teardown::block_on_side_thread;
 use crate::config::Config;
 use crate::services::mongo_server::{self, MongoOptions};
 use crate::services::{
-    Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_mongodb,
-    connect_mongodb_with,
+    Lifetime, ManagedServer, Origin, Tool, connect_mongodb, connect_mongodb_with,
 };
 
 /// The embedded server of this test binary: started by the first test that
@@ -92,9 +92,7 @@ impl Drop for MongoLease {
 async fn shared_server(config: &Config) -> Result<&'static ManagedServer, HarnessError> {
     SHARED_SERVER
         .get_or_try_init(|| async {
-            let program = Toolbox::new(config)
-                .ensure(Tool::Secantus, &|message| eprintln!("lab: {message}"))
-                .map_err(ServiceError::from)?;
+            let program = harness_program(config, Tool::Secantus)?;
             let options = MongoOptions {
                 port: None,
                 // Fresh each run: a store left by an earlier process with

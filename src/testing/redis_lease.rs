@@ -7,13 +7,13 @@ use redis::AsyncCommands;
 use super::HarnessError;
 use super::credentials::harness_password;
 use super::names::test_dir;
+use super::programs::harness_program;
 use super::teardown::block_on_side_thread;
 use crate::config::Config;
 use crate::services::redis_cluster::{self, ClusterOptions, ManagedCluster};
 use crate::services::redis_server::{self, RedisOptions};
 use crate::services::{
-    Lifetime, ManagedServer, Origin, ServiceError, Tool, Toolbox, connect_redis,
-    redis_url_with_database,
+    Lifetime, ManagedServer, Origin, ServiceError, Tool, connect_redis, redis_url_with_database,
 };
 
 /// How long a lease on a shared server's database lasts if its test dies
@@ -50,7 +50,7 @@ impl RedisLease {
         match &config.redis_url {
             Some(url) => Self::lease_database(url, name).await,
             None => {
-                let program = redis_server_program(config)?;
+                let program = harness_program(config, Tool::RedisServer)?;
                 let dir = test_dir(config, &format!("{name}-redis"));
                 let options = RedisOptions {
                     port: None,
@@ -80,7 +80,7 @@ impl RedisLease {
         masters: usize,
         replicas: usize,
     ) -> Result<RedisLease, HarnessError> {
-        let program = redis_server_program(config)?;
+        let program = harness_program(config, Tool::RedisServer)?;
         let dir = test_dir(config, &format!("{name}-redis-cluster"));
         let mut options = ClusterOptions::new(masters, replicas, dir.clone());
         options.password = Some(harness_password().to_owned());
@@ -199,13 +199,6 @@ impl Drop for RedisLease {
             }
         }
     }
-}
-
-/// `redis-server`, installed first if the lab installs it.
-fn redis_server_program(config: &Config) -> Result<PathBuf, HarnessError> {
-    Ok(Toolbox::new(config)
-        .ensure(Tool::RedisServer, &|message| eprintln!("lab: {message}"))
-        .map_err(ServiceError::from)?)
 }
 
 fn lease_key(number: u8) -> String {
