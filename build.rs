@@ -5,8 +5,10 @@
 //! compiler's command line alone, which for a crate on a local path stays
 //! the same when its sources change. Notebook kernels build this crate
 //! without incremental compilation so that the cache keeps it (see
-//! `lessons::kernel_cache`); with the fingerprint on the command line, an
-//! edited source is a new cache entry, never a stale hit.
+//! `lab_command::lessons::kernel_cache`); with the fingerprint on the
+//! command line, an edited source is a new cache entry, never a stale hit.
+//! Only `src/` counts: the command (`command/`) is another crate, which
+//! kernels never build.
 
 use std::collections::hash_map::DefaultHasher;
 use std::hash::Hasher;

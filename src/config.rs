@@ -50,7 +50,7 @@ pub struct Config {
     /// (`info` when unset; `debug` adds one line per request).
     pub log_filter: String,
     /// `LAB_LOG_FILE`: the file `lab serve` writes its log to, rotated by
-    /// size with a few old files kept (see `api::log_file`); standard
+    /// size with a few old files kept (see `lab_command::log_file`); standard
     /// output when unset. `lab up` sets it to `LAB_HOME/api/api.log`.
     pub log_file: Option<PathBuf>,
     /// `LAB_JOB_DRILLS`: `1` lets the job API and workers run drill jobs
@@ -230,7 +230,7 @@ impl Config {
     /// The top folder of the lab's repository: where `exercises/`,
     /// `solutions/` and `notebooks/` are. Known when the crate is compiled.
     pub fn repository(&self) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).to_owned()
+        repository_root().to_owned()
     }
 
     /// The file that records what `lab up` started.
@@ -249,9 +249,16 @@ impl Config {
     }
 }
 
-/// `.lab/` beside this crate's `Cargo.toml`, which is the top of the repository.
+/// The top folder of the lab's repository, where this crate's `Cargo.toml`
+/// is (the workspace's root): `exercises/`, `solutions/`, `notebooks/` and
+/// `command/` are beside it. Known when the crate is compiled.
+pub fn repository_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `.lab/` at the top of the repository.
 fn default_home() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(".lab")
+    repository_root().join(".lab")
 }
 
 fn parse_port(name: &'static str, value: Option<String>) -> Result<Option<u16>, ConfigError> {

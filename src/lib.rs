@@ -1,8 +1,11 @@
 //! # The lab's support crate
 //!
 //! A Rust teaching lab for Redis, MongoDB and background jobs. This crate is
-//! what the notebooks, the exercises, the answer key and the `lab` command
-//! share. A map:
+//! the course's model: what the notebooks, the exercises, the answer key and
+//! the `lab` command share. The command and its operations (bringing the lab
+//! up and down, grading, the lessons' Jupyter, benchmarks) are the workspace
+//! member `lab-command` (`command/`), which depends on this crate and never
+//! the other way round, so a notebook's kernel builds only the model. A map:
 //!
 //! - [`config`]: the one module that reads the environment (`REDIS_URL`,
 //!   `MONGODB_URI`, `MONGODB_DB`, `LAB_HOME`, ports).
@@ -17,33 +20,25 @@
 //!   customers, overdue invoices, statuses) as aggregation pipelines.
 //! - [`dataset`]: a deterministic generator of realistic billing data and the
 //!   loader that writes it to MongoDB.
-//! - [`control`]: what `lab up`, `lab down`, `lab status`, `lab env` and
-//!   `lab doctor` do, and the state file that records a running lab.
+//! - [`running`]: the running lab as others find it: the state file `lab up`
+//!   writes, its secrets, and where Redis and MongoDB are.
 //! - [`jobs`]: background jobs on Redis: the queue and its state machine.
-//! - [`grading`]: `lab grade`, hints, resets and the course's own checks.
 //! - [`notebook`]: what a notebook's first cell calls to reach the running lab.
-//! - [`lessons`]: notebook files, the lab's own Jupyter, and the check that
-//!   every notebook still runs and prints what it shows.
 //! - [`testing`]: the harness that gives each test its own Redis server and
 //!   its own MongoDB database.
-//! - [`bench`](mod@bench): the measurements behind `lab bench`.
-//!
-//! The `lab` binary (`src/bin/lab/`) only parses arguments and prints; the
-//! logic is here, where it is tested.
+//! - `startup` (feature `api`): the one place the API and a worker are
+//!   connected, prepared and bound.
 
 pub mod analysis;
 #[cfg(feature = "api")]
 pub mod api;
-pub mod bench;
 pub mod billing;
 pub mod cache;
 pub mod config;
-pub mod control;
 pub mod dataset;
-pub mod grading;
 pub mod jobs;
-pub mod lessons;
 pub mod notebook;
+pub mod running;
 pub mod services;
 #[cfg(feature = "api")]
 pub mod startup;

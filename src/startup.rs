@@ -10,19 +10,27 @@ use tokio::net::TcpListener;
 use crate::api::{ApiState, DATABASE_WAIT, guard::Guard};
 use crate::billing::collections;
 use crate::config::Config;
-use crate::control::LabError;
 use crate::jobs::ShardCount;
 use crate::jobs::webhooks::WebhookPolicy;
 use crate::jobs::worker::{self, WorkerOptions, WorkerReport};
 use crate::jobs::{Changes, JobQueue};
+use crate::running::{LocateError, SecretsError};
+use crate::services::ServiceError;
 use crate::services::{RedisConnection, connect_mongodb_with, connect_redis_target};
 
 /// Why the API or a worker could not start or stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// Redis or MongoDB could not be reached, or the lab's files read.
+    /// No Redis or MongoDB was named and no lab is running, or the lab's
+    /// state file is unreadable.
     #[error(transparent)]
-    Lab(#[from] LabError),
+    Locate(#[from] LocateError),
+    /// Redis or MongoDB could not be reached.
+    #[error(transparent)]
+    Service(#[from] ServiceError),
+    /// The lab's secrets file (the API key) is unreadable.
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
     /// The port is taken or not ours to use.
     #[error("cannot listen on 127.0.0.1:{port} ({source}); {hint}")]
     Bind {
@@ -132,13 +140,12 @@ impl Services {
         config: &Config,
         configure: impl FnOnce(&mut mongodb::options::ClientOptions),
     ) -> Result<Services, StartupError> {
-        let (redis_url, redis_origin) = crate::control::redis_location(config)?;
-        let (mongodb_uri, mongodb_origin) = crate::control::mongodb_location(config)?;
+        let (redis_url, redis_origin) = crate::running::redis_location(config)?;
+        let (mongodb_uri, mongodb_origin) = crate::running::mongodb_location(config)?;
         let (redis, client) = tokio::try_join!(
             connect_redis_target(&redis_url, redis_origin),
             connect_mongodb_with(&mongodb_uri, mongodb_origin, configure),
-        )
-        .map_err(LabError::from)?;
+        )?;
         let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX)
             .with_shards(job_shards(config, &redis))
             .with_webhook_policy(WebhookPolicy::from_config(config));
@@ -171,7 +178,7 @@ const CLUSTER_SHARDS: usize = 6;
 /// The API's shared state, connected as [`Application::build`] connects
 /// it, without a socket (for tests that call the router directly).
 pub async fn api_state(config: &Config) -> Result<ApiState, StartupError> {
-    let key = crate::control::secrets::api_key(config).map_err(LabError::from)?;
+    let key = crate::running::secrets::api_key(config)?;
     // The API's MongoDB client gives up on an unreachable server after
     // DATABASE_WAIT, so an outage answers 503 at once rather than after the
     // driver's usual 30 s (or the lab's 5 s for a first contact).

@@ -28,8 +28,6 @@ pub mod guard;
 pub mod invoices;
 pub mod jobs;
 pub mod local;
-#[cfg(feature = "cli")]
-pub mod log_file;
 pub mod ops;
 pub mod paging;
 pub mod routes;

@@ -17,8 +17,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::NotebookError;
 use crate::config::Config;
-use crate::control::LabError;
 use crate::services::redis_cluster::{self, ClusterOptions, ManagedCluster};
 use crate::services::secret::random_token;
 use crate::services::{Tool, Toolbox, process};
@@ -30,7 +30,7 @@ use crate::services::{Tool, Toolbox, process};
 /// server the lab starts. Each node keeps its small files (its node table
 /// and log) under `LAB_HOME/notebook-clusters/`; folders of kernels that
 /// have ended are removed here.
-pub async fn small_cluster(masters: usize) -> Result<ManagedCluster, LabError> {
+pub async fn small_cluster(masters: usize) -> Result<ManagedCluster, NotebookError> {
     let config = Config::from_env()?;
     // A notebook's standard error counts as a failed cell, so what the
     // toolbox says while installing goes to standard output.
@@ -42,7 +42,7 @@ pub async fn small_cluster(masters: usize) -> Result<ManagedCluster, LabError> {
     let dir = claim_dir(&root)?;
     let mut options = ClusterOptions::new(masters, 0, dir);
     // Other users of the machine could reach a node without one.
-    options.password = Some(random_token().map_err(|source| LabError::Io {
+    options.password = Some(random_token().map_err(|source| NotebookError::Io {
         context: "cannot read /dev/urandom for the cluster's password".into(),
         source,
     })?);
@@ -52,8 +52,8 @@ pub async fn small_cluster(masters: usize) -> Result<ManagedCluster, LabError> {
 /// A new folder `p{PID}-{N}` under `root`, for this process: creating it
 /// (not "create unless it exists") is what claims it, so two clusters of one
 /// kernel never share one.
-fn claim_dir(root: &Path) -> Result<PathBuf, LabError> {
-    std::fs::create_dir_all(root).map_err(|source| LabError::Io {
+fn claim_dir(root: &Path) -> Result<PathBuf, NotebookError> {
+    std::fs::create_dir_all(root).map_err(|source| NotebookError::Io {
         context: format!("cannot create {}", root.display()),
         source,
     })?;
@@ -65,7 +65,7 @@ fn claim_dir(root: &Path) -> Result<PathBuf, LabError> {
             Ok(()) => return Ok(dir),
             Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => number += 1,
             Err(source) => {
-                return Err(LabError::Io {
+                return Err(NotebookError::Io {
                     context: format!("cannot create {}", dir.display()),
                     source,
                 });

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{oneshot, watch};
 
 use super::Lab;
-use crate::control::LabError;
+use super::NotebookError;
 use crate::jobs::worker::{self, WorkerOptions, WorkerReport};
 use crate::jobs::{Changes, JobQueue};
 use crate::services::{Origin, connect_mongodb, connect_redis};
@@ -23,7 +23,7 @@ use crate::services::{Origin, connect_mongodb, connect_redis};
 pub struct BackgroundWorker {
     stop: watch::Sender<bool>,
     kill: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<Result<WorkerReport, LabError>>>,
+    thread: Option<JoinHandle<Result<WorkerReport, NotebookError>>>,
 }
 
 impl BackgroundWorker {
@@ -32,14 +32,14 @@ impl BackgroundWorker {
         lab: &Lab,
         prefix: &str,
         options: WorkerOptions,
-    ) -> Result<BackgroundWorker, LabError> {
+    ) -> Result<BackgroundWorker, NotebookError> {
         let (redis_url, mongodb_uri) = (lab.redis_url.clone(), lab.mongodb_uri.clone());
         let (database, prefix) = (lab.db.name().to_owned(), prefix.to_owned());
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
-            .map_err(|source| LabError::Io {
+            .map_err(|source| NotebookError::Io {
                 context: "cannot start a runtime for the worker".into(),
                 source,
             })?;
@@ -51,7 +51,7 @@ impl BackgroundWorker {
                 let outcome = async {
                     let redis = connect_redis(&redis_url, Origin::Lab).await?;
                     let ready = Changes::listen_ready(&redis_url, &prefix).map_err(|source| {
-                        LabError::Subscribe {
+                        NotebookError::Subscribe {
                             what: "queued jobs",
                             source,
                         }
@@ -89,7 +89,7 @@ impl BackgroundWorker {
 
     /// Stops the worker as Ctrl-C would: running jobs are handed back.
     /// Returns what it did.
-    pub fn stop(mut self) -> Result<WorkerReport, LabError> {
+    pub fn stop(mut self) -> Result<WorkerReport, NotebookError> {
         let _ = self.stop.send(true);
         self.join()
     }
@@ -103,10 +103,10 @@ impl BackgroundWorker {
         let _ = self.join();
     }
 
-    fn join(&mut self) -> Result<WorkerReport, LabError> {
+    fn join(&mut self) -> Result<WorkerReport, NotebookError> {
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(report)) => report,
-            Some(Err(_)) => Err(LabError::Panicked {
+            Some(Err(_)) => Err(NotebookError::Panicked {
                 what: "the worker's thread",
             }),
             None => Ok(WorkerReport::default()),

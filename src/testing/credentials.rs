@@ -13,7 +13,7 @@ pub(crate) fn harness_password() -> &'static str {
 /// The MongoDB user of the harness's servers.
 pub(crate) fn harness_credentials() -> crate::services::mongo_server::Credentials {
     crate::services::mongo_server::Credentials {
-        user: crate::control::secrets::MONGODB_USER.to_owned(),
+        user: crate::running::secrets::MONGODB_USER.to_owned(),
         password: harness_password().to_owned(),
     }
 }

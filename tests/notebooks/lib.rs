@@ -5,7 +5,7 @@
 //! database holding the standard data set. The engine's child process finds
 //! them through `REDIS_URL`, `MONGODB_URI` and `MONGODB_DB`, exactly as a
 //! kernel started by `lab notebooks check` does. The judgement itself
-//! ([`lab::lessons::CellRun::problem`]) is shared with that check.
+//! ([`lab_command::lessons::CellRun::problem`]) is shared with that check.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -13,8 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lab::Config;
-use lab::lessons::{self, CellOutput, CellRun, Notebook, NotebookRun, suite};
 use lab::testing::TestEnv;
+use lab_command::lessons::{self, CellOutput, CellRun, Notebook, NotebookRun, suite};
 
 /// Any failure to set the check up or to run a notebook at all; failures
 /// of cells are reported in the run, not returned.

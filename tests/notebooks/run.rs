@@ -15,8 +15,8 @@ fn main() -> ExitCode {
     evcxr::runtime_hook();
     // The engine makes its build folders under TMPDIR, which the support
     // crate's build cache needs to be the lab's kernel folder (as for
-    // kernels Jupyter starts; see `lab::lessons::kernel_cache`).
-    match lab::lessons::kernel_cache::kernel_tmpdir() {
+    // kernels Jupyter starts; see `lab_command::lessons::kernel_cache`).
+    match lab_command::lessons::kernel_cache::kernel_tmpdir() {
         // SAFETY: nothing else runs yet: no thread has been started.
         Ok(dir) => unsafe { std::env::set_var("TMPDIR", dir) },
         Err(error) => {

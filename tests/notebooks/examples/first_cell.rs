@@ -10,7 +10,7 @@ use std::time::Instant;
 
 fn main() -> ExitCode {
     evcxr::runtime_hook();
-    match lab::lessons::kernel_cache::kernel_tmpdir() {
+    match lab_command::lessons::kernel_cache::kernel_tmpdir() {
         // SAFETY: nothing else runs yet: no thread has been started.
         Ok(dir) => unsafe { std::env::set_var("TMPDIR", dir) },
         Err(error) => {
