@@ -81,16 +81,15 @@ async fn run_fresh(config: &Config, path: PathBuf) -> Result<NotebookRun, SetupE
     run
 }
 
-/// Runs one notebook's code cells in order in a fresh engine. The engine
-/// holds the kernel cache's turn ([`suite::kernel_cache_turn`]) from its
-/// start to the end of the first cell.
+/// Runs one notebook's code cells in order in a fresh engine, which builds
+/// against its own copy of the build cache ([`suite::kernel_cache_copy`]).
 pub fn run_notebook(
     config: &Config,
     path: &Path,
     environment: &TestEnv,
 ) -> Result<NotebookRun, SetupError> {
     let notebook = Notebook::load(path)?;
-    let mut cache_turn = Some(suite::kernel_cache_turn(config));
+    let cache = suite::kernel_cache_copy(config)?;
     let mut child = Command::new(std::env::current_exe()?);
     for (name, value) in environment.variables() {
         child.env(name, value);
@@ -102,13 +101,19 @@ pub fn run_notebook(
     // What the Jupyter kernel does before the first cell: apply the
     // folder's `evcxr.toml` (optimisation level, the build cache).
     context.execute(":load_config --quiet")?;
+    // The engine's builds (and its compiler wrapper, which reads and writes
+    // the cache) find the copy as their cache folder.
+    if let Some(cache) = &cache {
+        context.execute(&format!(
+            ":build_env XDG_CACHE_HOME={}",
+            cache.home().display()
+        ))?;
+    }
     let mut cells = Vec::new();
     for cell in notebook.code_cells() {
         let started = Instant::now();
         let result = context.execute(&cell.source);
         let seconds = started.elapsed().as_secs_f64();
-        // The first cell has built the dependencies: the cache is free.
-        drop(cache_turn.take());
         let stdout = stdout_lines.take();
         let stderr = stderr_lines.take();
         let fresh = match result {

@@ -17,6 +17,7 @@ pub mod ipynb;
 pub mod jupyter;
 pub mod kernel_cache;
 pub mod outputs;
+pub mod private_cache;
 pub mod suite;
 
 use std::path::{Path, PathBuf};

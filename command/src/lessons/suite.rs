@@ -5,8 +5,10 @@
 //!
 //! A notebook's run waits on one core most of the time (a fresh kernel's
 //! first cell, then one compilation per cell), so on a machine with more
-//! cores than that, notebooks side by side finish the set sooner. Kernels
-//! take turns for their first cell ([`kernel_cache_turn`]). Each has
+//! cores than that, notebooks side by side finish the set sooner. Each
+//! kernel builds against its own view of the build cache
+//! ([`kernel_cache_copy`]), since evcxr's is not written for concurrent
+//! use, and each has
 //! its own MongoDB database and its own Redis server, or, with `REDIS_URL`
 //! set, its own numbered database on that server, where what is
 //! server-wide (pub/sub, `INFO`, `CONFIG`) is shared; `notebooks/AUTHORS.md`
@@ -22,6 +24,7 @@ use futures_util::StreamExt;
 
 use super::check::{NotebookRun, run_in_jupyter};
 use super::jupyter::Jupyter;
+use super::private_cache::PrivateCache;
 use super::{LessonError, kernel_cache, record};
 use lab::config::Config;
 use lab::dataset::SeedSpec;
@@ -30,9 +33,6 @@ use lab::testing::TestEnv;
 /// The most notebooks run at once when `LAB_NOTEBOOK_JOBS` is unset: each
 /// kernel takes about 1.5 GB of memory while it compiles.
 const DEFAULT_MOST_JOBS: usize = 4;
-
-/// Whose turn it is at the kernel's build cache; see [`kernel_cache_turn`].
-static CACHE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// How many notebooks run at once: `LAB_NOTEBOOK_JOBS`, else one per core
 /// up to four.
@@ -43,22 +43,24 @@ pub fn parallelism(config: &Config) -> NonZeroUsize {
     })
 }
 
-/// Waits for, and holds, this kernel's turn at the kernel's build cache,
-/// which is repaired first (see [`kernel_cache`]).
-///
-/// evcxr's cache is not written for concurrent use: a hit rewrites the
-/// entry's counter in place, and a kernel that reads it at that moment
-/// fails its build ("cannot parse integer from empty string"; seen with
-/// two kernels started ten seconds apart). A kernel reads the cache only
-/// while it builds the dependencies its first cell names, so a check holds
-/// the turn from the kernel's start to the end of its first cell, and later
-/// cells of different notebooks run side by side.
-pub fn kernel_cache_turn(config: &Config) -> std::sync::MutexGuard<'static, ()> {
-    let turn = CACHE_TURN
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    kernel_cache::repair_configured(config);
-    turn
+/// The shared build cache repaired (see [`kernel_cache`]) and a kernel's
+/// own copy of it ([`PrivateCache`]), to give the kernel as
+/// `XDG_CACHE_HOME`; `None` when the configuration names no cache (no home
+/// folder), where evcxr keeps none either.
+pub fn kernel_cache_copy(config: &Config) -> Result<Option<PrivateCache>, LessonError> {
+    let Some(shared) = config.kernel_cache.as_deref() else {
+        return Ok(None);
+    };
+    kernel_cache::repair(shared);
+    PrivateCache::new(shared)
+        .map(Some)
+        .map_err(|source| LessonError::Io {
+            context: format!(
+                "cannot make a kernel's copy of the build cache {}",
+                shared.display()
+            ),
+            source,
+        })
 }
 
 /// Runs `run` on each of `paths`, up to `jobs` at once, and hands each
@@ -171,13 +173,14 @@ async fn in_jupyter_once(
     action: Action,
 ) -> Result<NotebookRun, LessonError> {
     let environment = fresh_environment().await?;
-    let variables = environment.variables().to_vec();
+    let mut variables = environment.variables().to_vec();
     let (jupyter, path, scratch) = (jupyter.clone(), path.to_owned(), scratch.to_owned());
     let config = config.clone();
     let run = tokio::task::spawn_blocking(move || {
-        // Jupyter runs the whole notebook at once, so the cache turn lasts
-        // the whole run: Jupyter's check runs one notebook at a time.
-        let _turn = kernel_cache_turn(&config);
+        let cache = kernel_cache_copy(&config)?;
+        if let Some(cache) = &cache {
+            variables.push(("XDG_CACHE_HOME", cache.home().display().to_string()));
+        }
         match action {
             Action::Check => {
                 run_in_jupyter(&jupyter, &path, &scratch, &variables).map(|(run, _)| run)
@@ -288,26 +291,6 @@ mod tests {
             describe_set(3, NonZeroUsize::new(4).unwrap()),
             "3 notebooks, 3 at a time"
         );
-    }
-
-    #[test]
-    fn one_kernel_at_a_time_has_the_cache() {
-        let config = Config::for_home("/nowhere", Vec::new());
-        let turn = kernel_cache_turn(&config);
-        let (got, turns) = std::sync::mpsc::channel();
-        let other = std::thread::spawn(move || {
-            let _turn = kernel_cache_turn(&Config::for_home("/nowhere", Vec::new()));
-            let _ = got.send(());
-        });
-        assert!(
-            turns.recv_timeout(Duration::from_millis(200)).is_err(),
-            "a second kernel got the cache while the first held it"
-        );
-        drop(turn);
-        turns
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the second kernel gets its turn once the first is done");
-        other.join().expect("no panic");
     }
 
     #[test]

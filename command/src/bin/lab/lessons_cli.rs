@@ -26,10 +26,9 @@ pub async fn notebooks(
     let scratch = config.home.join("notebook-runs");
     std::fs::create_dir_all(&scratch)
         .with_context(|| format!("cannot create {}", scratch.display()))?;
-    // Jupyter runs a whole notebook at once, and a kernel holds the build
-    // cache's turn for all of it (see `suite::kernel_cache_turn`), so the
-    // notebooks run one after another.
-    let jobs = std::num::NonZeroUsize::MIN;
+    // Each kernel builds against its own copy of the build cache
+    // (`suite::kernel_cache_copy`), so notebooks run side by side.
+    let jobs = suite::parallelism(config);
     super::say(&format!(
         "running {} in Jupyter",
         suite::describe_set(paths.len(), jobs)
