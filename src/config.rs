@@ -78,9 +78,9 @@ pub struct Config {
     /// Where the evcxr kernel keeps its build cache (`XDG_CACHE_HOME/evcxr`,
     /// else `~/.cache/evcxr`), when a home folder is known.
     pub kernel_cache: Option<PathBuf>,
-    /// `LAB_NOTEBOOK_JOBS`: how many notebooks `cargo test`'s notebook
-    /// check runs at once, each in its own kernel (1 to 16). Unset: one per
-    /// core, at most four; see `lessons::suite::parallelism`.
+    /// `LAB_NOTEBOOK_JOBS`: how many notebooks each notebook check runs at
+    /// once, each in its own kernel (1 to 16). Unset: one per core, at most
+    /// four; see `lab_command::lessons::suite::parallelism`.
     pub notebook_jobs: Option<std::num::NonZeroUsize>,
 }
 

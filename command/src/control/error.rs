@@ -37,14 +37,10 @@ pub enum LabError {
         "another `lab` command is starting or stopping the lab; wait for it to finish and try again"
     )]
     Busy,
-    /// The command needs a running lab and there is none.
-    #[error(
-        "the lab is not running; start it with `cargo lab up`, or set {variable} to use your own server"
-    )]
-    NotRunning {
-        /// The variable that would name a server instead.
-        variable: &'static str,
-    },
+    /// The command needs a running lab and there is none, or the state
+    /// file that says where it runs is unreadable.
+    #[error(transparent)]
+    Locate(#[from] LocateError),
     /// Ctrl-C stopped the command.
     #[error(
         "interrupted; servers not yet recorded were stopped, an unfinished data set is redone, and `cargo lab up` picks up from here"
@@ -60,22 +56,6 @@ pub enum LabError {
         /// What was asked for.
         asked: &'static str,
     },
-    /// The lab's Redis is a cluster, and this use needs one server.
-    #[error(
-        "the lab's Redis is a cluster ({url}); {what} needs one Redis server: `lab down` then `lab up` (without --redis-cluster) gives one"
-    )]
-    ClusterNotSupported {
-        /// What needs one server.
-        what: &'static str,
-        /// The cluster's URL, password hidden.
-        url: String,
-    },
-    /// A Redis database number outside the server's range.
-    #[error("Redis has databases 0 to 15; there is no database {number}")]
-    NoSuchDatabase {
-        /// The number asked for.
-        number: u8,
-    },
     /// A step run on a thread of its own stopped before it finished (it
     /// panicked, or the runtime shut down).
     #[error("{what} stopped: {source}")]
@@ -88,21 +68,6 @@ pub enum LabError {
     /// The lab's settings (its environment variables) are invalid.
     #[error("the lab's settings are invalid: {0}")]
     Settings(#[from] lab::config::ConfigError),
-    /// Redis refused a subscription the lab's worker needs.
-    #[error("cannot subscribe to {what} in Redis: {source}")]
-    Subscribe {
-        /// What the subscription is for.
-        what: &'static str,
-        /// Redis's answer.
-        source: redis::RedisError,
-    },
-    /// A thread of the lab panicked; the panic's message went to standard
-    /// error.
-    #[error("{what} panicked; its message is printed above")]
-    Panicked {
-        /// The thread.
-        what: &'static str,
-    },
     /// The Rust kernel ran a warm-up notebook and one of its cells failed.
     #[error(
         "the Rust kernel could not load the support crate: {error}. Run `cargo build` to see the \
@@ -147,15 +112,6 @@ pub enum LabError {
         /// The underlying error.
         source: std::io::Error,
     },
-}
-
-impl From<LocateError> for LabError {
-    fn from(error: LocateError) -> Self {
-        match error {
-            LocateError::NotRunning { variable } => LabError::NotRunning { variable },
-            LocateError::State(error) => LabError::State(error),
-        }
-    }
 }
 
 impl From<ToolError> for LabError {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::error::LabError;
 use super::state::{LabState, ServiceRecord};
 use lab::config::Config;
+use lab::running::LocateError;
 use lab::services::Lifetime;
 use lab::services::launcher::{self, ServerPlan};
 use lab::services::process::{self, program_name};
@@ -66,9 +67,9 @@ pub async fn start(
 ) -> Result<ServiceRecord, LabError> {
     let _lock = super::lifecycle::lock(config)?;
     let Some(mut state) = LabState::load(config)? else {
-        return Err(LabError::NotRunning {
+        return Err(LabError::Locate(LocateError::NotRunning {
             variable: "REDIS_URL and MONGODB_URI",
-        });
+        }));
     };
     if let Some(record) = plan
         .helper

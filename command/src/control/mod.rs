@@ -19,8 +19,7 @@ pub use lab::running::{secrets, state};
 pub use bring_up::{UpEvent, UpParts, bring_up};
 pub use doctor::{Check, Verdict, diagnose};
 pub use error::LabError;
-pub use lab::running::Secrets;
-pub use lab::running::{LabState, ServiceRecord};
+pub use lab::running::{LabState, Secrets, ServiceRecord};
 pub use lifecycle::{DownReport, ServiceStatus, UpOptions, UpOutcome, down, roll_back, status, up};
 
 use lab::config::Config;

@@ -5,13 +5,14 @@ use super::error::LabError;
 use super::secrets;
 use super::state::LabState;
 use lab::config::Config;
+use lab::running::LocateError;
 
 /// `REDIS_URL`, `MONGODB_URI`, `MONGODB_DB` and `LAB_API_KEY` of the running
 /// lab, each as an `export` line quoted for the shell.
 pub fn exports(config: &Config) -> Result<Vec<String>, LabError> {
-    let state = LabState::load(config)?.ok_or(LabError::NotRunning {
+    let state = LabState::load(config)?.ok_or(LabError::Locate(LocateError::NotRunning {
         variable: "MONGODB_URI",
-    })?;
+    }))?;
     let key = format!("LAB_API_KEY={}", secrets::api_key(config)?.expose());
     Ok(state
         .env_lines()

@@ -22,6 +22,9 @@
 
 use std::path::{Path, PathBuf};
 
+/// What the names of [`repair`]'s files in the making contain.
+pub const REPAIR_MARK: &str = ".lab-repair-";
+
 /// What [`repair`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Repair {
@@ -111,8 +114,14 @@ pub fn repair(cache: &Path) -> Repair {
 /// over it, so a kernel reading the cache at that moment sees the old file
 /// or the new one, never a part of either.
 fn replace(path: &Path, text: &str) -> std::io::Result<()> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    // Unique to this call: kernels of one check repair side by side.
     let mut temporary = path.as_os_str().to_owned();
-    temporary.push(format!(".lab-repair-{}", std::process::id()));
+    temporary.push(format!(
+        "{REPAIR_MARK}{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ));
     let temporary = PathBuf::from(temporary);
     std::fs::write(&temporary, text)?;
     std::fs::rename(&temporary, path).inspect_err(|_| {

@@ -5,6 +5,8 @@
 //! - [`outputs`]: a cell's outputs in a comparable form.
 //! - [`jupyter`]: the virtual environment, the evcxr kernel, headless runs.
 //! - [`kernel_cache`]: keeping the kernel's build cache valid across kernels.
+//! - [`private_cache`]: a kernel's own copy of that cache, so that checked
+//!   kernels build side by side.
 //! - [`check`]: judging a run against the stored outputs.
 //! - [`suite`]: running a set of notebooks, several at once, each in a
 //!   fresh kernel against fresh servers.

@@ -29,14 +29,18 @@ const LAST_WRITTEN: &str = "stderr";
 pub struct PrivateCache {
     /// What the kernel's `XDG_CACHE_HOME` is.
     home: PathBuf,
+    /// The cache folder inside it.
+    copy: PathBuf,
     /// The shared cache (`…/evcxr`).
     shared: PathBuf,
 }
 
 impl PrivateCache {
     /// A copy of the shared cache at `shared`, in a new folder beside it
-    /// (the same file system, which hard links and renames need). A shared
-    /// cache that does not exist yet gives an empty copy.
+    /// (normally on the same file system, where files can be hard links and
+    /// new entries move back with a rename). Incomplete entries, and entries
+    /// removed while they are copied, are left out; a shared cache that does
+    /// not exist yet gives an empty copy.
     pub fn new(shared: &Path) -> io::Result<PrivateCache> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let parent = shared.parent().unwrap_or(Path::new("."));
@@ -49,28 +53,23 @@ impl PrivateCache {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         let cache = PrivateCache {
-            home: home.clone(),
+            copy: home.join(name),
+            home,
             shared: shared.to_owned(),
         };
-        let copy = home.join(name);
-        std::fs::create_dir_all(&copy)?;
+        std::fs::create_dir_all(&cache.copy)?;
         let Ok(entries) = std::fs::read_dir(shared) else {
             return Ok(cache);
         };
         for entry in entries.filter_map(Result::ok) {
-            let from = entry.path();
-            if !from.join(LAST_WRITTEN).is_file() {
+            if !is_complete(&entry.path()) {
                 continue;
             }
-            let to = copy.join(entry.file_name());
-            std::fs::create_dir(&to)?;
-            for file in std::fs::read_dir(&from)?.filter_map(Result::ok) {
-                let target = to.join(file.file_name());
-                if file.file_name() == COUNTER {
-                    std::fs::copy(file.path(), &target)?;
-                } else {
-                    std::fs::hard_link(file.path(), &target)?;
-                }
+            let to = cache.copy.join(entry.file_name());
+            // An entry another kernel evicts meanwhile is left out whole: a
+            // kernel only misses what is not there.
+            if copy_entry(&entry.path(), &to).is_err() {
+                let _ = std::fs::remove_dir_all(&to);
             }
         }
         Ok(cache)
@@ -84,14 +83,13 @@ impl PrivateCache {
     /// Moves the complete entries the kernel added into the shared cache
     /// (one that appeared there meanwhile is kept), and says how many moved.
     pub fn share_new_entries(&self) -> usize {
-        let name = self.shared.file_name().unwrap_or("evcxr".as_ref());
-        let Ok(entries) = std::fs::read_dir(self.home.join(name)) else {
+        let Ok(entries) = std::fs::read_dir(&self.copy) else {
             return 0;
         };
         let mut moved = 0;
         for entry in entries.filter_map(Result::ok) {
             let target = self.shared.join(entry.file_name());
-            if target.exists() || !entry.path().join(LAST_WRITTEN).is_file() {
+            if target.exists() || !is_complete(&entry.path()) {
                 continue;
             }
             // A rename of a whole folder: another kernel sees the entry
@@ -104,6 +102,44 @@ impl PrivateCache {
         }
         moved
     }
+}
+
+/// Whether evcxr finished storing the entry at `dir`.
+fn is_complete(dir: &Path) -> bool {
+    dir.join(LAST_WRITTEN).is_file()
+}
+
+/// Makes `to` the same entry as `from`: each file a hard link (a copy when
+/// the folders are on different file systems), the hit counter a file of
+/// its own, and the file that marks the entry complete last.
+fn copy_entry(from: &Path, to: &Path) -> io::Result<()> {
+    std::fs::create_dir(to)?;
+    let mut files: Vec<_> = std::fs::read_dir(from)?
+        .filter_map(Result::ok)
+        .map(|file| file.file_name())
+        // A dep-info file being repaired this moment (see `kernel_cache`).
+        .filter(|name| {
+            !name
+                .to_string_lossy()
+                .contains(super::kernel_cache::REPAIR_MARK)
+        })
+        .collect();
+    files.sort_by_key(|name| name == LAST_WRITTEN);
+    for name in files {
+        let (source, target) = (from.join(&name), to.join(&name));
+        if name == COUNTER {
+            // Read as a number: a student's kernel may be rewriting it this
+            // moment, and an empty counter would fail this kernel's build.
+            let hits: u64 = std::fs::read_to_string(&source)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+                .unwrap_or(0);
+            std::fs::write(&target, hits.to_string())?;
+        } else if std::fs::hard_link(&source, &target).is_err() {
+            std::fs::copy(&source, &target)?;
+        }
+    }
+    Ok(())
 }
 
 impl Drop for PrivateCache {
@@ -186,6 +222,24 @@ mod tests {
         );
         drop(cache);
         assert!(shared.join("new/hits").is_file());
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn a_counter_caught_mid_rewrite_is_copied_as_a_number() {
+        let root = scratch("private-cache-counter");
+        let shared = root.join("evcxr");
+        entry(&shared, "1", true);
+        std::fs::write(shared.join("1").join(COUNTER), "").unwrap();
+        std::fs::write(shared.join("1").join("x.d.lab-repair-1-0"), "half").unwrap();
+        let cache = PrivateCache::new(&shared).unwrap();
+        let copy = cache.home().join("evcxr").join("1");
+        assert_eq!(std::fs::read_to_string(copy.join(COUNTER)).unwrap(), "0");
+        assert!(
+            !copy.join("x.d.lab-repair-1-0").exists(),
+            "a repair in the making is left out"
+        );
+        drop(cache);
         std::fs::remove_dir_all(&root).unwrap();
     }
 

@@ -1,7 +1,6 @@
 //! Running a set of notebooks the way both notebook checks do: each in a
 //! fresh kernel against a fresh test environment holding the standard data
-//! set, reported in the notebooks' order; `cargo test`'s check runs several
-//! at once.
+//! set, reported in the notebooks' order, several at once.
 //!
 //! A notebook's run waits on one core most of the time (a fresh kernel's
 //! first cell, then one compilation per cell), so on a machine with more
@@ -43,10 +42,11 @@ pub fn parallelism(config: &Config) -> NonZeroUsize {
     })
 }
 
-/// The shared build cache repaired (see [`kernel_cache`]) and a kernel's
-/// own copy of it ([`PrivateCache`]), to give the kernel as
-/// `XDG_CACHE_HOME`; `None` when the configuration names no cache (no home
-/// folder), where evcxr keeps none either.
+/// The shared build cache repaired (see [`kernel_cache`]; entries earlier
+/// kernels shared name their deleted build folders) and a kernel's own copy
+/// of it ([`PrivateCache`]), to give the kernel as `XDG_CACHE_HOME`; `None`
+/// when the configuration names no cache (no home folder), where evcxr
+/// keeps none either.
 pub fn kernel_cache_copy(config: &Config) -> Result<Option<PrivateCache>, LessonError> {
     let Some(shared) = config.kernel_cache.as_deref() else {
         return Ok(None);

@@ -1,5 +1,6 @@
-//! The `lab` command. It parses arguments, calls the support crate, and
-//! prints; every decision is made in the library, where it is tested.
+//! The `lab` command. It parses arguments, calls this package's library
+//! (`lab_command`) and the support crate (`lab`), and prints; every decision
+//! is made in those libraries, where it is tested.
 
 mod bench_cli;
 mod bench_jobs_cli;
