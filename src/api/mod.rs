@@ -178,7 +178,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/jobs/{id}/cancel", post(jobs::cancel))
         // An event stream answers at once and then stays open: the timeout
         // below only limits how long its headers take.
-        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/jobs/{id}/events", get(jobs::stream::events))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,

@@ -52,7 +52,7 @@ use crate::billing::json::CustomerJson;
         jobs::get,
         jobs::result,
         jobs::cancel,
-        jobs::events,
+        jobs::stream::events,
     ),
     components(schemas(ErrorBody)),
     tags(

@@ -1,0 +1,156 @@
+//! What a recording found: the commands the server ran, in order, with
+//! where each ran, and the round trips they took.
+
+/// Where a command ran, as MONITOR reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// Sent by a client on its own.
+    Client,
+    /// Queued between `MULTI` and `EXEC`, run when `EXEC` ran.
+    Transaction,
+    /// Run by a Lua script (`EVAL`, `EVALSHA`, `FCALL`).
+    Script,
+}
+
+/// One command the server executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisCommand {
+    /// The command's name, in upper case (`SET`, `LMOVE`).
+    pub name: String,
+    /// Its arguments, as text (bytes that are not UTF-8 are replaced).
+    pub args: Vec<String>,
+    /// Where it ran.
+    pub context: Context,
+}
+
+impl RedisCommand {
+    /// Whether one of the arguments is `option`, compared without case
+    /// (`EX`, `NX`, `REV`, `WITHSCORES`).
+    pub fn has_option(&self, option: &str) -> bool {
+        self.args.iter().any(|arg| arg.eq_ignore_ascii_case(option))
+    }
+
+    /// The command as `redis-cli` would show it, arguments cut short.
+    pub fn display(&self) -> String {
+        let mut text = self.name.clone();
+        for arg in &self.args {
+            text.push(' ');
+            if arg.chars().count() > 24 {
+                text.extend(arg.chars().take(24));
+                text.push('…');
+            } else {
+                text.push_str(arg);
+            }
+        }
+        text
+    }
+}
+
+/// The commands sent between [`TestEnv::record_redis`](crate::testing::TestEnv::record_redis)
+/// and [`RedisRecording::finish`](super::RedisRecording::finish), harness
+/// commands left out.
+#[derive(Debug, Clone, Default)]
+pub struct RedisLog {
+    /// The commands, in the order the server ran them.
+    pub commands: Vec<RedisCommand>,
+    pub(super) round_trips: Option<u64>,
+}
+
+impl RedisLog {
+    /// The names of the commands, in order (`["SET", "EXPIRE"]`).
+    pub fn names(&self) -> Vec<&str> {
+        self.commands.iter().map(|c| c.name.as_str()).collect()
+    }
+
+    /// How many times `name` ran.
+    pub fn count(&self, name: &str) -> usize {
+        self.commands
+            .iter()
+            .filter(|c| c.name.eq_ignore_ascii_case(name))
+            .count()
+    }
+
+    /// Whether `name` ran at all.
+    pub fn used(&self, name: &str) -> bool {
+        self.count(name) > 0
+    }
+
+    /// Whether any of `names` ran.
+    pub fn used_any(&self, names: &[&str]) -> bool {
+        names.iter().any(|name| self.used(name))
+    }
+
+    /// The first run of `name`, if any.
+    pub fn first(&self, name: &str) -> Option<&RedisCommand> {
+        self.commands
+            .iter()
+            .find(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The commands that touch data: everything but the transaction and
+    /// script wrappers (`MULTI`, `EXEC`, `EVAL`, `WATCH`, ...).
+    pub fn data_commands(&self) -> Vec<&RedisCommand> {
+        self.commands
+            .iter()
+            .filter(|c| {
+                !matches!(
+                    c.name.as_str(),
+                    "MULTI"
+                        | "EXEC"
+                        | "DISCARD"
+                        | "EVAL"
+                        | "EVALSHA"
+                        | "EVAL_RO"
+                        | "EVALSHA_RO"
+                        | "FCALL"
+                        | "SCRIPT"
+                        | "WATCH"
+                        | "UNWATCH"
+                )
+            })
+            .collect()
+    }
+
+    /// The commands that are not among `allowed` (transaction and script
+    /// wrappers excepted), for "use only these" checks.
+    pub fn others_than(&self, allowed: &[&str]) -> Vec<&RedisCommand> {
+        const WRAPPERS: [&str; 4] = ["MULTI", "EXEC", "EVALSHA", "EVAL"];
+        self.commands
+            .iter()
+            .filter(|c| {
+                !allowed.iter().any(|a| c.name.eq_ignore_ascii_case(a))
+                    && !WRAPPERS.contains(&c.name.as_str())
+            })
+            .collect()
+    }
+
+    /// How many requests the client sent and waited for (a pipeline or a
+    /// transaction sent at once counts once); `None` when the test's Redis
+    /// is shared with other clients and the count would not be exact.
+    pub fn round_trips(&self) -> Option<u64> {
+        self.round_trips
+    }
+
+    /// Whether every command ran inside one transaction or one script, or
+    /// there was only one command: nothing another client (or a crash)
+    /// could come between.
+    pub fn is_atomic(&self) -> bool {
+        let outside = self
+            .commands
+            .iter()
+            .filter(|c| c.context == Context::Client)
+            .filter(|c| !matches!(c.name.as_str(), "MULTI" | "EXEC" | "WATCH" | "UNWATCH"))
+            .count();
+        outside <= 1 && self.count("EXEC") <= 1
+    }
+
+    /// The commands as one line for a failure message:
+    /// "SET session:t0k3n ada@example.com, then EXPIRE session:t0k3n 1800".
+    pub fn listing(&self) -> String {
+        if self.commands.is_empty() {
+            return "no command at all".to_owned();
+        }
+        let parts: Vec<String> = self.commands.iter().map(RedisCommand::display).collect();
+        parts.join(", then ")
+    }
+}
