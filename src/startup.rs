@@ -15,8 +15,7 @@ use crate::jobs::webhooks::WebhookPolicy;
 use crate::jobs::worker::{self, WorkerOptions, WorkerReport};
 use crate::jobs::{Changes, JobQueue};
 use crate::running::{LocateError, SecretsError};
-use crate::services::ServiceError;
-use crate::services::{RedisConnection, connect_mongodb_with, connect_redis_target};
+use crate::services::{RedisConnection, ServiceError, connect_mongodb_with, connect_redis_target};
 
 /// Why the API or a worker could not start or stopped.
 #[derive(Debug, thiserror::Error)]
