@@ -7,11 +7,11 @@
 //! cores than that, notebooks side by side finish the set sooner. Each
 //! kernel builds against its own view of the build cache
 //! ([`kernel_cache_copy`]), since evcxr's is not written for concurrent
-//! use, and each has
-//! its own MongoDB database and its own Redis server, or, with `REDIS_URL`
-//! set, its own numbered database on that server, where what is
-//! server-wide (pub/sub, `INFO`, `CONFIG`) is shared; `notebooks/AUTHORS.md`
-//! says what notebook code must therefore not rely on.
+//! use, and each has its own MongoDB database and its own Redis server, or,
+//! with `REDIS_URL` set, its own numbered database on that server, where
+//! what is server-wide (pub/sub, `INFO`, `CONFIG`) is shared;
+//! `notebooks/AUTHORS.md` says what notebook code must therefore not rely
+//! on.
 
 use std::collections::BTreeMap;
 use std::fmt::Display;
