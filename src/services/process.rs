@@ -190,6 +190,11 @@ fn owner_pid(name: &str) -> Option<u32> {
 /// On Linux, `/proc` tells a zombie from a live process and shows the
 /// command line, so a pid reused by an unrelated program is not mistaken for
 /// ours. Elsewhere the signal check above has to do.
+///
+/// A process that is just starting its program has a moment in which
+/// `spawn` has returned but the kernel has not yet given it its command
+/// line (it reads empty); its executable is already the new one, so then
+/// that is what is compared.
 #[cfg(target_os = "linux")]
 fn proc_matches(pid: u32, program: &str) -> bool {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -202,6 +207,10 @@ fn proc_matches(pid: u32, program: &str) -> bool {
         return false;
     }
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    if cmdline.is_empty() {
+        return std::fs::read_link(format!("/proc/{pid}/exe"))
+            .is_ok_and(|exe| program_name(&exe).contains(program));
+    }
     String::from_utf8_lossy(&cmdline).contains(program)
 }
 
