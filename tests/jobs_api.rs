@@ -250,6 +250,11 @@ async fn one_idempotency_key_gives_one_job_and_refuses_a_different_request() {
             .unwrap()
             .contains("different request")
     );
+    // The same analysis with other attempts is another request too.
+    let more_attempts =
+        br#"{"kind": "overdue_invoices", "params": {"as_of": "2025-12-01", "limit": 5}, "max_attempts": 9}"#;
+    let conflict = post(more_attempts.to_vec(), "order-8").await;
+    assert_eq!(conflict.status, StatusCode::CONFLICT, "{}", conflict.body);
 }
 
 #[tokio::test]

@@ -87,6 +87,15 @@ pub enum ApiError {
         /// The driver's error, for the log (not sent to the client).
         detail: String,
     },
+    /// 503: the request was not answered within its time limit (a store
+    /// that stopped answering mid-request, or a body sent too slowly).
+    #[error(
+        "the request took longer than {limit:?} and was given up; a database may be slow or down, try again shortly"
+    )]
+    TimedOut {
+        /// The limit.
+        limit: std::time::Duration,
+    },
     /// 503: MongoDB could not be reached or did not answer in time.
     #[error("the database is unavailable; try again shortly")]
     Unavailable {
@@ -108,9 +117,9 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable { .. } | ApiError::QueueUnavailable { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Unavailable { .. }
+            | ApiError::QueueUnavailable { .. }
+            | ApiError::TimedOut { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 

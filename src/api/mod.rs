@@ -38,10 +38,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
-use axum::http::StatusCode;
 use axum::routing::{get, get_service, post, put};
 use mongodb::{Collection, Database};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::billing::collections;
@@ -179,18 +177,17 @@ pub fn router(state: ApiState) -> Router {
         // An event stream answers at once and then stays open: the timeout
         // below only limits how long its headers take.
         .route("/jobs/{id}/events", get(jobs::stream::events))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
+        .layer(axum::middleware::from_fn_with_state(
             REQUEST_TIMEOUT,
+            ops::deadline,
         ));
     // `?wait=` may hold a request for up to MAX_WAIT seconds.
-    let waiting =
-        Router::new()
-            .route("/jobs/{id}", get(jobs::get))
-            .layer(TimeoutLayer::with_status_code(
-                StatusCode::SERVICE_UNAVAILABLE,
-                REQUEST_TIMEOUT + Duration::from_secs(jobs::MAX_WAIT),
-            ));
+    let waiting = Router::new().route("/jobs/{id}", get(jobs::get)).layer(
+        axum::middleware::from_fn_with_state(
+            REQUEST_TIMEOUT + Duration::from_secs(jobs::MAX_WAIT),
+            ops::deadline,
+        ),
+    );
     billing
         .merge(waiting)
         .fallback(ops::no_route)

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -44,6 +45,17 @@ pub async fn count(
     };
     counter.fetch_add(1, Ordering::Relaxed);
     response
+}
+
+/// Gives up on a request its handler has not answered within `limit`
+/// (a store that stopped answering mid-request holds it until then):
+/// 503 with the API's JSON error, and the handler is dropped, which ends
+/// its work. An event stream counts as answered once its headers are out.
+pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::TimedOut { limit }.into_response(),
+    }
 }
 
 /// The answer of `GET /health`.

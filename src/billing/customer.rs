@@ -116,6 +116,15 @@ pub(crate) fn require_text(
     if value.trim().is_empty() {
         return Err(BillingError::invalid(field, "must not be empty"));
     }
+    if let Some(control) = value.chars().find(|c| c.is_control()) {
+        return Err(BillingError::invalid(
+            field,
+            format!(
+                "contains the control character U+{:04X}; write it as one line of printable text",
+                u32::from(control)
+            ),
+        ));
+    }
     let length = value.chars().count();
     if length > max {
         return Err(BillingError::invalid(
@@ -136,7 +145,7 @@ fn validate_email(email: &str) -> Result<(), BillingError> {
                 && domain.contains('.')
                 && !domain.starts_with('.')
                 && !domain.ends_with('.')
-                && !email.contains(char::is_whitespace)
+                && !email.contains(|c: char| c.is_whitespace() || c.is_control())
         }
         None => false,
     };
@@ -191,8 +200,20 @@ mod tests {
     #[test]
     fn each_broken_rule_names_its_field() {
         type Breaker = fn(&mut CustomerFields);
-        let cases: [(Breaker, &str); 5] = [
+        let cases: [(Breaker, &str); 8] = [
             (|c| c.name = "  ".into(), "name: must not be empty"),
+            (
+                |c| c.name = "A\u{0}B".into(),
+                "name: contains the control character U+0000",
+            ),
+            (
+                |c| c.name = "Ada\u{1b}[31m\n".into(),
+                "name: contains the control character U+001B",
+            ),
+            (
+                |c| c.email = "a\u{0}@example.com".into(),
+                "email: \"a\\0@example.com\" is not an email address",
+            ),
             (
                 |c| c.email = "john.example.com".into(),
                 "email: \"john.example.com\" is not an email address",

@@ -61,13 +61,21 @@ impl Money {
                 format!("{value} has more than two decimal places"),
             ));
         }
-        if value > Decimal::from(MAX_UNITS) {
+        Money(with_cents(value)).within_limit("amount")
+    }
+
+    /// This amount, if it is at most a billion, the most any stored amount
+    /// may be; otherwise why not, for `field`. Amounts parsed or read back
+    /// are held to it when they are made; a product ([`Money::times`]) or a
+    /// sum (`+`) can pass it, so whatever stores one checks it here first.
+    pub fn within_limit(self, field: &'static str) -> Result<Money, BillingError> {
+        if self.0 > Decimal::from(MAX_UNITS) {
             return Err(BillingError::invalid(
-                "amount",
-                format!("{value} is more than {MAX_UNITS}"),
+                field,
+                format!("{} is more than {MAX_UNITS}", self.0.normalize()),
             ));
         }
-        Ok(Money(with_cents(value)))
+        Ok(self)
     }
 
     /// The amount as a decimal with exactly two decimal places.

@@ -222,7 +222,11 @@ pub async fn submit(
     }
     let (id, created) = queue(state.jobs.submit(&job)).await?;
     let stored = queue(state.jobs.get(&id)).await?.ok_or(NOT_FOUND)?;
-    if !created && (stored.kind != job.kind || stored.params != job.params) {
+    let same_request = stored.kind == job.kind
+        && stored.params == job.params
+        && stored.max_attempts == job.max_attempts
+        && stored.webhook == job.webhook;
+    if !created && !same_request {
         return Err(ApiError::Conflict(format!(
             "Idempotency-Key {:?} was used for a different request (job {id})",
             key.unwrap_or_default()

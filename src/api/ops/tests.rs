@@ -141,3 +141,49 @@ fn the_openapi_document_gives_the_served_content_type() {
     assert_eq!(documented, served.into_iter().collect::<Vec<_>>());
     assert!(answer.description.contains("# EOF"));
 }
+
+/// A handler that has not answered in time is given up with the API's
+/// JSON error, not an empty 503; one that answers in time is untouched.
+#[tokio::test]
+async fn a_request_past_its_deadline_gets_a_json_503() {
+    use axum::body::{Body, to_bytes};
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    let router = axum::Router::new()
+        .route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "too late"
+            }),
+        )
+        .route("/quick", get(|| async { "in time" }))
+        .layer(axum::middleware::from_fn_with_state(
+            Duration::from_millis(50),
+            deadline,
+        ));
+    let call = |path: &'static str| {
+        let router = router.clone();
+        async move {
+            let response = router
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = response.status();
+            let body = to_bytes(response.into_body(), 1 << 16).await.unwrap();
+            (status, String::from_utf8(body.to_vec()).unwrap())
+        }
+    };
+    let (status, body) = call("/slow").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("the request took longer than 50ms"),
+        "{body}"
+    );
+    assert_eq!(call("/quick").await, (StatusCode::OK, "in time".to_owned()));
+}

@@ -1,7 +1,7 @@
 //! Where webhooks may go: public addresses, and the local receivers named
 //! in `LAB_WEBHOOK_ALLOW`.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::{WebhookError, WebhookUrl};
 
@@ -54,8 +54,13 @@ impl WebhookPolicy {
     /// must not call, checked when the job is submitted; names are checked
     /// when they are resolved, at delivery.
     pub fn check(&self, url: &WebhookUrl) -> Result<(), WebhookError> {
-        match url.host.parse::<IpAddr>() {
-            Ok(ip) if !self.allows(url) && !is_public(ip) => Err(refusal(url, ip)),
+        let address = url
+            .host
+            .parse::<IpAddr>()
+            .ok()
+            .or_else(|| numeric_ipv4(&url.host).map(IpAddr::V4));
+        match address {
+            Some(ip) if !self.allows(url) && !is_public(ip) => Err(refusal(url, ip)),
             _ if url.host.eq_ignore_ascii_case("localhost") && !self.allows(url) => {
                 Err(refusal(url, IpAddr::from([127, 0, 0, 1])))
             }
@@ -88,6 +93,40 @@ impl WebhookPolicy {
             .map_or(IpAddr::from([0, 0, 0, 0]), SocketAddr::ip);
         Err(refusal(url, refused))
     }
+}
+
+/// The address a host written as numbers stands for in the C library's
+/// reading (`inet_aton`), which delivery's lookup uses: one to four parts,
+/// each decimal, octal (a leading `0`) or hexadecimal (`0x`), the last one
+/// filling the bytes left (`127.1`, `2130706433`, `0x7f000001` and
+/// `0177.0.0.1` are all 127.0.0.1). `None` for anything else, a name.
+fn numeric_ipv4(host: &str) -> Option<Ipv4Addr> {
+    let parts: Vec<u32> = host
+        .split('.')
+        .map(|part| {
+            let lower = part.to_ascii_lowercase();
+            if let Some(hex) = lower.strip_prefix("0x") {
+                u32::from_str_radix(hex, 16).ok()
+            } else if lower.len() > 1 && lower.starts_with('0') {
+                u32::from_str_radix(&lower[1..], 8).ok()
+            } else {
+                lower.parse().ok()
+            }
+        })
+        .collect::<Option<_>>()?;
+    let (last, leading) = parts.split_last()?;
+    if leading.len() > 3 || leading.iter().any(|part| *part > 255) {
+        return None;
+    }
+    let room = 8 * (4 - leading.len() as u32);
+    if room < 32 && *last >> room != 0 {
+        return None;
+    }
+    let high = leading
+        .iter()
+        .enumerate()
+        .fold(0u32, |bits, (index, part)| bits | part << (24 - 8 * index));
+    Some(Ipv4Addr::from(high | last))
 }
 
 fn refusal(url: &WebhookUrl, ip: IpAddr) -> WebhookError {
@@ -180,6 +219,47 @@ mod tests {
             "allowing a receiver does not open Redis's port"
         );
         assert!(WebhookPolicy::allowing(&["127.0.0.1"]).is_err());
+    }
+
+    /// Delivery's lookup reads these as 127.0.0.1 (or 10.0.0.1), so they
+    /// are refused when the job is submitted, as the dotted form is.
+    #[test]
+    fn addresses_written_as_other_numbers_are_refused_at_submission() {
+        let strict = WebhookPolicy::default();
+        for written in [
+            "2130706433",
+            "0177.0.0.1",
+            "127.1",
+            "0x7f000001",
+            "0x7F.0.0.1",
+            "10.1",
+        ] {
+            let url = WebhookUrl::parse(&format!("http://{written}:9000/")).unwrap();
+            let error = strict.check(&url).unwrap_err();
+            assert!(
+                matches!(error, WebhookError::Refused { .. }),
+                "{written}: {error}"
+            );
+        }
+        assert_eq!(numeric_ipv4("127.1"), Some(Ipv4Addr::new(127, 0, 0, 1)));
+        assert_eq!(numeric_ipv4("10.1"), Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(numeric_ipv4("1.2.3"), Some(Ipv4Addr::new(1, 2, 0, 3)));
+        assert_eq!(
+            numeric_ipv4("0x5db8d822"),
+            Some(Ipv4Addr::new(93, 184, 216, 34))
+        );
+        for not_one in [
+            "example.com",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1.2.65536",
+            "08.1.1.1",
+            "",
+        ] {
+            assert_eq!(numeric_ipv4(not_one), None, "{not_one}");
+        }
+        let public = WebhookUrl::parse("http://0x5db8d822/").unwrap();
+        assert!(strict.check(&public).is_ok());
     }
 
     #[tokio::test]
