@@ -209,10 +209,14 @@ async fn bad_parameters_fail_the_job_at_once_without_retry() {
         rejected, id,
         "`Outcome::Rejected` carries the id of the job that was rejected"
     );
+    let refusal = Analysis::parse("top_customers", &json!({"n": 0}))
+        .err()
+        .map(|error| error.to_string())
+        .expect("Analysis::parse refuses n = 0");
     assert!(
-        message.starts_with("n:"),
-        "the rejection's message is the error of `Analysis::parse`, which names the parameter at \
-         fault (`n: ...`), got {message:?}"
+        message.contains(&refusal),
+        "the rejection's message must carry the error of `Analysis::parse`, which names the \
+         parameter at fault ({refusal:?}; words of your own around it are fine), got {message:?}"
     );
     let job = queue.get(&id).await.unwrap().expect("the job is kept");
     assert_eq!(
@@ -306,6 +310,14 @@ async fn a_job_cancelled_while_it_runs_is_fenced_and_shows_no_result() {
         None,
         "a cancelled job shows no result: the result a fenced run saved is never the one shown"
     );
+    let kept = results::kept(env.database(), &id).await.unwrap();
+    assert!(
+        kept.is_none(),
+        "a fenced run's result must never be marked completed: `results::kept` (how a job's \
+         result is found once the job has expired from Redis) found the cancelled run's result; \
+         the run is the job's only once `queue.complete(&claim)` answered true, so \
+         `results::mark_completed`, if you call it, comes after that, never before"
+    );
 }
 
 #[tokio::test]
@@ -320,8 +332,10 @@ async fn a_claim_that_lost_its_lease_cannot_complete_the_job() {
         .await
         .unwrap();
     // The step claims with a lease of zero (the queue makes it a
-    // millisecond): it is a worker paused past its lease from the start. While it computes, the lease is reaped and a
-    // second worker claims the job, with a larger fencing token.
+    // millisecond): it is a worker paused past its lease from the start.
+    // While it computes, the lease is reaped and a second worker claims the
+    // job, with a larger fencing token, and saves its result: all a few
+    // Redis and MongoDB calls, next to the step's 240 aggregations.
     let second = async {
         loop {
             if queue.get(&id).await.unwrap().unwrap().state == JobState::Running {
@@ -329,7 +343,13 @@ async fn a_claim_that_lost_its_lease_cannot_complete_the_job() {
                 while queue.reap().await.unwrap() == 0 {
                     tokio::task::yield_now().await;
                 }
-                return queue.claim(LEASE).await.unwrap();
+                let second = queue.claim(LEASE).await.unwrap();
+                if let Some(second) = &second {
+                    results::save(env.database(), second, &json!({"run": "second"}))
+                        .await
+                        .unwrap();
+                }
+                return second;
             }
             tokio::task::yield_now().await;
         }
@@ -352,20 +372,31 @@ async fn a_claim_that_lost_its_lease_cannot_complete_the_job() {
         "a late worker is harmless: a claim that lost its lease cannot change the job, which \
          must still be running under the second worker's claim"
     );
-    results::save(env.database(), &second, &json!({"run": "second"}))
-        .await
-        .unwrap();
     assert!(
         queue.complete(&second).await.unwrap(),
         "the second worker, which holds the job, completes it"
     );
     let job = queue.get(&id).await.unwrap().expect("the job is kept");
+    let left: Vec<(Option<String>, Option<i64>)> = stored_results(env.database())
+        .await
+        .iter()
+        .map(|stored| {
+            (
+                stored.get_str("job_id").ok().map(str::to_owned),
+                stored.get_i64("token").ok(),
+            )
+        })
+        .collect();
     assert_eq!(
         results::visible(env.database(), &job).await.unwrap(),
         Some(json!({"run": "second"})),
         "a job may run twice but has one result: the one saved under the token that completed \
          it; the late run's result must be saved under its own claim's token \
-         (`results::save(database, &claim, &result)`) so that it is never the one shown"
+         (`results::save(database, &claim, &result)`) so that it is never the one shown, and a \
+         fenced run must leave the other runs' results alone: the second worker saved its \
+         result (token {}) while the step ran, and after the step `job_results` holds (job id, \
+         token) {left:?}",
+        second.token
     );
 }
 
@@ -443,6 +474,24 @@ async fn a_failing_analysis_is_retried_after_a_backoff() {
     assert!(
         stored_results(env.database()).await.is_empty(),
         "a run whose analysis failed has no result: nothing may be saved in `job_results`"
+    );
+
+    // Redis refuses the failure: the dead-letter list's key holds a string,
+    // so the script of `queue.fail` stops at its RPUSH (WRONGTYPE).
+    queue.cancel(&retried).await.unwrap();
+    let (refused, _) = queue
+        .submit(&NewJob::new("revenue_by_customer", "{}").attempts(1))
+        .await
+        .unwrap();
+    let dead = queue.keys().shard_of(refused.as_str()).dead();
+    let () = env.redis().await.set(&dead, "not a list").await.unwrap();
+    let outcome = work_one(&queue, env.database(), LEASE).await;
+    assert!(
+        outcome.is_err(),
+        "Redis refused to record the failure (`queue.fail` answered an error), yet work_one \
+         answered {outcome:?}: pass the error of `queue.fail` on with `?` (`StepError::Queue`), \
+         as for every call to the queue; a worker that ignores it reports a failure the queue \
+         never recorded, and the job stays running until its lease runs out"
     );
 }
 
