@@ -280,9 +280,7 @@ impl WorkerProcess {
                 let stopped = async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 };
-                axum::serve(listener, status)
-                    .with_graceful_shutdown(stopped)
-                    .await
+                crate::api::connections::serve_router(listener, status, stopped).await
             });
         }
         worker::run_woken(

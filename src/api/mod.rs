@@ -21,6 +21,7 @@
 //! [`routes::ApiDoc`] gathers them into the OpenAPI document that
 //! `GET /openapi.json` serves and `GET /` lists.
 
+pub mod connections;
 pub mod customers;
 pub mod error;
 pub mod extract;
@@ -223,9 +224,7 @@ pub async fn serve(
             cache.retry_pending().await;
         }
     });
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let served = connections::serve_router(listener, router(state), shutdown).await;
     retries.abort();
     served
 }

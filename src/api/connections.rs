@@ -1,0 +1,156 @@
+//! Serving a router over a TCP listener: one hyper connection per socket,
+//! with a deadline for each request's headers and a graceful end.
+//!
+//! `axum::serve` gives hyper no timer, and without one hyper enforces no
+//! header deadline: a client that opens a connection and sends its headers
+//! a byte at a time, or never finishes them, holds the connection (and its
+//! task) for as long as it likes, and a few thousand such clients hold the
+//! server. Here hyper has tokio's timer, and an HTTP/1 connection that has
+//! not sent a request's headers within [`HEADER_READ_TIMEOUT`] is closed,
+//! idle keep-alive connections included. Handlers' own time is limited by
+//! [`super::ops::deadline`].
+
+use std::future::Future;
+use std::io::ErrorKind;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tower::ServiceExt;
+
+/// How long a connection may take to send a request's headers.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops
+/// accepting and waits for the connections under way to finish their
+/// requests.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    serve_with_deadline(listener, router, shutdown, HEADER_READ_TIMEOUT).await
+}
+
+async fn serve_with_deadline(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    header_deadline: Duration,
+) -> std::io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_deadline);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(error) => {
+                    wait_after(&error).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(
+            router
+                .clone()
+                .map_request(|request: hyper::Request<Incoming>| request.map(Body::new)),
+        );
+        let connection = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// After a failed `accept`: nothing when only that one connection failed
+/// (the client gave up); otherwise (out of file descriptors, say) a pause,
+/// so that the loop does not spin, and a warning.
+async fn wait_after(error: &std::io::Error) {
+    if matches!(
+        error.kind(),
+        ErrorKind::ConnectionAborted | ErrorKind::ConnectionReset | ErrorKind::ConnectionRefused
+    ) {
+        return;
+    }
+    tracing::warn!(%error, "cannot accept a connection; trying again in a second");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::*;
+
+    async fn started(
+        deadline: Duration,
+    ) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let router = Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(serve_with_deadline(
+            listener,
+            router,
+            async move {
+                let _ = stopped.await;
+            },
+            deadline,
+        ));
+        (address, stop)
+    }
+
+    /// Headers that never end do not hold the connection: it is closed
+    /// once the deadline passes. A whole request is answered.
+    #[tokio::test]
+    async fn unfinished_headers_are_cut_off_and_whole_requests_answered() {
+        let (address, _stop) = started(Duration::from_millis(200)).await;
+        let mut slow = TcpStream::connect(address).await.unwrap();
+        slow.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        let ended =
+            tokio::time::timeout(Duration::from_secs(5), slow.read_to_end(&mut answer)).await;
+        assert!(
+            ended.is_ok(),
+            "the connection must be closed once the header deadline passed"
+        );
+        assert!(
+            !String::from_utf8_lossy(&answer).contains("200 OK"),
+            "{answer:?}"
+        );
+
+        let mut whole = TcpStream::connect(address).await.unwrap();
+        whole
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        whole.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with("hello"), "{answer}");
+    }
+}
