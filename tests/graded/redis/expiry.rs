@@ -27,22 +27,44 @@ async fn a_session_is_stored_with_an_expiry() {
         matches!(ttl, Some(seconds) if (1790..=1800).contains(&seconds)),
         "`session:t0k3n` must expire in 1800 seconds, TTL says {ttl:?}; a session must not live forever"
     );
+    // One command, or several that nothing can come between (one
+    // MULTI/EXEC or one script): the value and its expiry arrive together.
     let one_command = match sent.names().as_slice() {
         ["SETEX"] | ["PSETEX"] => true,
         ["SET"] => sent.commands[0].has_option("EX") || sent.commands[0].has_option("PX"),
-        _ => false,
+        _ => sent.is_atomic(),
     };
     assert!(
         one_command,
         "start_session sent {}: a session must be stored with its expiry in one command \
-         (SETEX, or SET with EX); with SET and then EXPIRE, a crash between the two leaves \
-         a session that never expires",
+         (SETEX, or SET with EX) or one MULTI/EXEC transaction; with SET and then EXPIRE, a \
+         crash between the two leaves a session that never expires",
         sent.listing()
     );
     lab::graded_snapshot!(
         "expiry_session",
         inspect::dump(&mut redis).await,
         "start_session must leave exactly one string key, `session:t0k3n`, holding the user and expiring"
+    );
+    let _: () = redis
+        .set_ex("session:r3us3d", "stale@example.com", 5)
+        .await
+        .unwrap();
+    let recording = env.record_redis().await;
+    start_session(&mut redis, "r3us3d", "grace@example.com")
+        .await
+        .expect("start_session returned an error for a token already in use");
+    let sent = recording.finish().await;
+    let user: Option<String> = redis.get("session:r3us3d").await.unwrap();
+    let ttl = inspect::ttl(&mut redis, "session:r3us3d").await;
+    assert!(
+        user.as_deref() == Some("grace@example.com")
+            && matches!(ttl, Some(seconds) if seconds >= 1790),
+        "starting a session on a token already in use replaces the old session: \
+         `session:r3us3d` must hold the user grace@example.com for 1800 seconds, but it holds \
+         the user {user:?} and TTL says {ttl:?}; start_session sent {} (SET with NX keeps the \
+         old user and its old expiry, yet answers Ok as if the session had started)",
+        sent.listing()
     );
 }
 
@@ -65,12 +87,18 @@ async fn touching_a_session_gives_it_the_full_time_again() {
         matches!(ttl, Some(seconds) if seconds > 1700),
         "after a touch `session:abc` must have 1800 s again, TTL says {ttl:?}"
     );
-    assert_eq!(
-        sent.names(),
-        ["EXPIRE"],
-        "touching a session is one EXPIRE, which also answers whether the session still exists; \
-         touch_session sent {} (writing the value again, or asking EXISTS first, opens a gap where \
-         the session can expire and come back to life)",
+    // GETEX with EX resets the expiry too, and answers nil for a missing
+    // session: as good as EXPIRE. The TTL above shows the option was given.
+    let one_touch = match sent.names().as_slice() {
+        ["EXPIRE"] | ["PEXPIRE"] => true,
+        ["GETEX"] => sent.commands[0].has_option("EX") || sent.commands[0].has_option("PX"),
+        _ => false,
+    };
+    assert!(
+        one_touch,
+        "touching a session is one EXPIRE (or one GETEX with EX), which also answers whether the \
+         session still exists; touch_session sent {} (writing the value again, or asking EXISTS \
+         first, opens a gap where the session can expire and come back to life)",
         sent.listing()
     );
     let user: Option<String> = redis.get("session:abc").await.unwrap();
