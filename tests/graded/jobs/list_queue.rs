@@ -31,6 +31,28 @@ fn is_one_of(command: &RedisCommand, names: &[&str]) -> bool {
     names.contains(&command.name.as_str())
 }
 
+/// Whether `command` pops one ticket from `key` and nothing else: a pop
+/// naming `key` first, or LMPOP (BLMPOP) of the one key `key` without a
+/// COUNT above 1.
+fn pops_one_from(command: &RedisCommand, key: &str) -> bool {
+    let args: Vec<&str> = command.args.iter().map(String::as_str).collect();
+    let multi_pop = |rest: &[&str]| match rest {
+        ["1", first, _] => *first == key,
+        ["1", first, _, count, "1"] => *first == key && count.eq_ignore_ascii_case("COUNT"),
+        _ => false,
+    };
+    match command.name.as_str() {
+        "LMPOP" => multi_pop(&args),
+        "BLMPOP" => args.split_first().is_some_and(|(_, rest)| multi_pop(rest)),
+        _ => is_one_of(command, &POPS) && args.first() == Some(&key),
+    }
+}
+
+/// Whether `command` is any pop from a list.
+fn is_pop(command: &RedisCommand) -> bool {
+    is_one_of(command, &POPS) || is_one_of(command, &["LMPOP", "BLMPOP"])
+}
+
 /// Whether `command` writes `status` into the `status` field of `job:{id}`.
 fn writes_status(command: &RedisCommand, id: &str, status: &str) -> bool {
     is_one_of(command, &STATUS_WRITES)
@@ -202,15 +224,16 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
          popping at the end you push to makes a stack, where the newest goes first"
     );
     let data = sent.data_commands();
-    let pops: Vec<&&RedisCommand> = data.iter().filter(|c| is_one_of(c, &POPS)).collect();
+    let pops: Vec<&&RedisCommand> = data.iter().filter(|c| is_pop(c)).collect();
     let popped_once = pops.len() == 1
-        && pops[0].args.first().map(String::as_str) == Some("queue:reports")
+        && pops_one_from(pops[0], "queue:reports")
         && data
             .iter()
-            .all(|c| is_one_of(c, &POPS) || is_one_of(c, &STATUS_WRITES));
+            .all(|c| is_pop(c) || is_one_of(c, &STATUS_WRITES));
     assert!(
         popped_once,
-        "claim sent {}: a worker must take the ticket from `queue:reports` with one pop (RPOP), \
+        "claim sent {}: a worker must take the ticket from `queue:reports` with one pop (RPOP, \
+         or LMPOP of that one list), \
          which reads and removes it in one atomic step; reading it first (LINDEX, LRANGE) and \
          removing it afterwards lets two workers take the same ticket",
         sent.listing()
@@ -252,6 +275,24 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
          third ticket as JSON, and the hashes `job:job-1` and `job:job-2` with status `running` \
          and `job:job-3` with status `queued`, and nothing else"
     );
+    // A producer with a bug (in any language) pushes a ticket that is not one.
+    let _: u64 = redis.lpush("queue:broken", "not a ticket").await.unwrap();
+    let mut worker = redis.clone();
+    let outcome = tokio::spawn(async move { claim(&mut worker, "broken").await }).await;
+    match outcome {
+        Err(_) => panic!(
+            "claim popped a ticket that is not a Ticket's JSON (`queue:broken` held \
+             \"not a ticket\", as a producer with a bug could push) and panicked: one bad \
+             ticket must not kill the worker that takes it, nor, one by one, every worker; \
+             handle serde_json::from_str's error (answer an error, or `None`) instead of \
+             unwrapping it"
+        ),
+        Ok(Ok(Some(ticket))) => panic!(
+            "`queue:broken` held \"not a ticket\", which is not a Ticket's JSON, yet claim \
+             answered {ticket:?}"
+        ),
+        Ok(Ok(None) | Err(_)) => {}
+    }
 }
 
 #[tokio::test]
@@ -272,12 +313,25 @@ async fn an_empty_queue_gives_none_and_an_unknown_job_has_no_status() {
         "a claim that took nothing must not write any status: claim sent {}",
         sent.listing()
     );
+    let recording = env.record_redis().await;
+    let unknown = status(&mut redis, "job-404")
+        .await
+        .expect("status returned an error for an unknown job");
+    let sent = recording.finish().await;
     assert_eq!(
-        status(&mut redis, "job-404")
-            .await
-            .expect("status returned an error for an unknown job"),
-        None,
+        unknown, None,
         "an unknown job has no status: HGET of a missing hash answers nil, which is `None`"
+    );
+    let one_hget = match sent.data_commands().as_slice() {
+        [one] => is_one_of(one, &["HGET", "HMGET"]) && one.args == ["job:job-404", "status"],
+        _ => false,
+    };
+    assert!(
+        one_hget,
+        "a status is read with one HGET job:{{id}} status: HGET answers nil for an unknown job \
+         (no need to ask HEXISTS first, a second round trip) and reads only that field (HGETALL \
+         reads the whole hash to use one field); status sent {}",
+        sent.listing()
     );
     let keys = inspect::keys(&mut redis).await;
     assert!(
