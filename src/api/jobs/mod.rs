@@ -144,7 +144,9 @@ const NOT_FOUND: ApiError = ApiError::NotFound("Job not found");
 const QUEUE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// `work` (a call to the job queue) within [`QUEUE_DEADLINE`].
-async fn queue<T>(work: impl Future<Output = redis::RedisResult<T>>) -> Result<T, ApiError> {
+pub(crate) async fn queue<T>(
+    work: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, ApiError> {
     match tokio::time::timeout(QUEUE_DEADLINE, work).await {
         Ok(answer) => Ok(answer?),
         Err(_) => Err(ApiError::QueueUnavailable {
