@@ -15,6 +15,7 @@ use super::error::{ApiError, is_duplicate_key};
 use super::extract::{IdPath, JsonBody, QueryParams};
 use super::paging::{self, Page};
 use super::routes::{CustomerLookup, IdParam};
+use crate::billing::customer::canonical_email;
 use crate::billing::json::CustomerJson;
 use crate::billing::{Address, CustomerFields, Valid};
 use crate::cache::{CustomerCache, Lookup};
@@ -104,7 +105,7 @@ pub async fn create(
     let customer = Valid::check(CustomerFields {
         id: ObjectId::new(),
         name: body.name,
-        email: body.email,
+        email: canonical_email(&body.email),
         phone: body.phone,
         address: body.address.into(),
         created_at: DateTime::now(),
@@ -221,7 +222,10 @@ pub async fn update(
     );
     let changed = Valid::check(CustomerFields {
         name: changes.name.unwrap_or(current.name),
-        email: changes.email.unwrap_or(current.email),
+        email: changes
+            .email
+            .as_deref()
+            .map_or(current.email, canonical_email),
         phone: changes.phone.unwrap_or(current.phone),
         address: changes.address.map_or(current.address, Address::from),
         ..current

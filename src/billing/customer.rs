@@ -135,6 +135,14 @@ pub(crate) fn require_text(
     Ok(())
 }
 
+/// `email` as the lab stores it: in lower case. Mail servers do not tell
+/// `Ada@Example.com` from `ada@example.com`, so neither does the unique
+/// index on `email`, as long as every address written goes through here
+/// (the API's create and update do; the data set's are lower case).
+pub fn canonical_email(email: &str) -> String {
+    email.to_lowercase()
+}
+
 /// A deliberately simple check: one `@`, something before it, and a dotted
 /// domain after it. Real validation is sending a message to the address.
 fn validate_email(email: &str) -> Result<(), BillingError> {
