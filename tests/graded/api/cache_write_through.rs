@@ -4,9 +4,10 @@
 //! Redis is the test's own. Besides the answers, the tests check the
 //! technique: a hit is one GET and no MongoDB command, a miss is one read of
 //! MongoDB and one SET with its expiry, a save reaches MongoDB before it
-//! writes the new value (not a delete) into Redis, a save the store refuses
-//! or cannot match leaves Redis alone, and a slow read's fill never
-//! replaces a value a save wrote meanwhile.
+//! writes the new value (not a delete) into Redis, a Redis write that fails
+//! after the store took the change is reported, a save the store refuses or
+//! cannot match leaves Redis alone, and a slow read's fill never replaces a
+//! value a save wrote meanwhile. An unknown customer is `None`, not an error.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -18,7 +19,8 @@ use lab::bson::oid::ObjectId;
 use lab::mongodb::Collection;
 use lab::redis::AsyncCommands;
 use lab::redis::aio::ConnectionManager;
-use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect};
+use lab::services::{ManagedServer, Origin as Service, connect_redis};
+use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect, stoppable_redis};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -295,6 +297,16 @@ async fn a_miss_loads_once_and_later_reads_come_from_redis() {
         "one miss and three hits load from the store once: call `self.store.load` only when GET \
          found nothing"
     );
+    let nobody = ObjectId::new();
+    let answer = cache.get(nobody).await;
+    assert!(
+        matches!(answer, Ok((None, Origin::Database))),
+        "no customer has the id {nobody}: get must answer `Ok((None, Origin::Database))`, as \
+         its doc says (`None` if there is no such customer; the store was read), and answered \
+         {answer:?}. A customer that does not exist is an answer, not a failure: return `None` \
+         when `self.store.load(id)` gives `None`, and keep errors for a store or a Redis that \
+         did not answer"
+    );
 }
 
 #[tokio::test]
@@ -421,6 +433,49 @@ async fn a_save_writes_mongodb_first_then_the_new_value_to_redis() {
          is what write-through is for; it came from {origin:?} and sent {} to MongoDB",
         mongo.listing()
     );
+    // A Redis whose user may not write: the store takes the change, the
+    // cache's write fails.
+    let server = stoppable_redis().await;
+    let refusing = redis_refusing_writes(&server).await;
+    let store = MongoStore {
+        customers: customers.clone(),
+        redis: env.redis().await,
+        loads: Arc::default(),
+        hold: Arc::default(),
+    };
+    let refusing_cache = CustomerCache::new(refusing, store);
+    let newer = with_email(&first, "newer.address@example.com");
+    let outcome = refusing_cache.save(&newer).await;
+    assert!(
+        matches!(outcome, Err(CacheError::Redis(_))),
+        "when Redis refuses the write after the store has the change (here its user may not \
+         write), the cache keeps the old copy and serves the old email for an hour: save must \
+         return Redis's error (`?` on the SETEX, as `CacheError::Redis`) so the caller knows the \
+         change is not visible yet, not drop it and answer Ok; it answered {outcome:?}"
+    );
+}
+
+/// A connection to `server` as a user allowed every command but the ones
+/// that write (`-@write`), so that the cache's write after a save fails.
+async fn redis_refusing_writes(server: &ManagedServer) -> ConnectionManager {
+    let mut admin = connect_redis(server.url(), Service::Lab).await.unwrap();
+    let _: () = lab::redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("no-writes")
+        .arg("on")
+        .arg(">no-writes-secret")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .arg("-@write")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!(
+        "redis://no-writes:no-writes-secret@127.0.0.1:{}/",
+        server.port()
+    );
+    connect_redis(&url, Service::Lab).await.unwrap()
 }
 
 #[tokio::test]

@@ -32,8 +32,9 @@ use lab::jobs::kinds::Analysis;
 use lab::jobs::worker::{self, Step, WorkerOptions};
 use lab::jobs::{JobId, JobQueue, JobState};
 use lab::redis::aio::ConnectionManager;
+use lab::services::{Origin, connect_redis};
 use lab::testing::http::Reply;
-use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect};
+use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect, stoppable_redis};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -497,6 +498,36 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
             "[].body.customer.created_at" => "[time]",
         }
     );
+
+    // The same router on a Redis of the test's own, which then goes away.
+    let stoppable = stoppable_redis().await;
+    let cache = connect_redis(stoppable.url(), Origin::Lab)
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach the test's own Redis: {error}"));
+    let waits = lab::redis::Client::open(setup.env.redis_url())
+        .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}"));
+    let served = serve(Billing {
+        cache,
+        database: setup.env.database().clone(),
+        queue: setup.queue.clone(),
+        waits,
+    })
+    .await;
+    stoppable.stop();
+    let mongo = setup.env.record_mongo();
+    let reply = call_at(served.address, "GET", &path, None).await;
+    let mongo = mongo.finish();
+    reply.expect_error(
+        503,
+        &format!(
+            "with Redis down, the table's answer is 503 Service Unavailable with a JSON error; \
+             the request sent {} to MongoDB. A cache that cannot be read is not a miss: pass \
+             Redis's errors on with `?` (`ApiError::Redis`), the GET's and the SETEX's alike. \
+             Swallowed, every request quietly falls through to MongoDB, which then takes the \
+             whole load, and nobody is told the cache is gone",
+            mongo.listing()
+        ),
+    );
 }
 
 #[tokio::test]
@@ -764,6 +795,29 @@ async fn malformed_requests_and_unknown_ids_get_json_errors() {
             &format!(
                 "?wait={wait} is not a wait of 0 to MAX_WAIT seconds: answer 400 with a JSON error \
                  (take the query as `Result<Query<WaitQuery>, QueryRejection>` and check the range)"
+            ),
+        );
+    }
+    // The longest wait the table allows, on an analysis that is over, so
+    // that the answer comes at once.
+    assert_eq!(
+        run_one(&setup).await,
+        Step::Succeeded(id.clone()),
+        "the job POST /analyses queued must be one the lab's worker can run"
+    );
+    let path = format!("/analyses/{id}?wait={MAX_WAIT}");
+    // An answer that waits although the analysis is over is judged by
+    // a_finished_analysis_is_answered_at_once_and_a_wait_ends_on_time.
+    if let Ok(reply) =
+        tokio::time::timeout(Duration::from_secs(10), call(&setup, "GET", &path, None)).await
+    {
+        reply.expect_status(
+            200,
+            &format!(
+                "?wait={MAX_WAIT} is MAX_WAIT itself, the longest wait the table allows (0 to \
+                 MAX_WAIT seconds, both ends included): refuse only a wait above it \
+                 (`wait > MAX_WAIT`), or a client asking for the documented longest wait is told \
+                 its request is malformed"
             ),
         );
     }

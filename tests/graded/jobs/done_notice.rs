@@ -356,6 +356,41 @@ async fn events_after_an_id_are_the_later_ones_oldest_first() {
         "a job with no stream has no events after any id: an empty list, not an error (XREAD \
          answers nil there)"
     );
+    // `MAXLEN ~` trims whole blocks of entries, so a stream may well hold
+    // more than MAX_EVENTS: written here directly, without a bound.
+    let long = MAX_EVENTS + MAX_EVENTS / 2;
+    let mut append = lab::redis::pipe();
+    for done in 1..=long {
+        let event = if done == long {
+            Event::Done(Outcome::Succeeded)
+        } else {
+            progress(done as u32)
+        };
+        let command = append.cmd("XADD").arg(events_key("job-long")).arg("*");
+        for (field, value) in event.fields() {
+            command.arg(field).arg(value);
+        }
+        command.ignore();
+    }
+    let () = append
+        .query_async(&mut redis)
+        .await
+        .unwrap_or_else(|error| panic!("the test could not fill events:job-long: {error}"));
+    let recording = env.record_redis().await;
+    let read = events_after(&mut redis, "job-long", None)
+        .await
+        .expect("events_after returned an error");
+    let sent = recording.finish().await;
+    assert_eq!(
+        read.len(),
+        long,
+        "`events:job-long` holds {long} events, the last one the job's end; events_after with \
+         no last id gave {} of them, sending {}. `MAXLEN ~ {MAX_EVENTS}` keeps about \
+         {MAX_EVENTS}, often more (Redis trims whole blocks), so a `COUNT {MAX_EVENTS}` misses \
+         the newest events, the done event among them: read to the end of the stream",
+        read.len(),
+        listing_of(&reads(&sent))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -611,4 +646,46 @@ async fn a_wait_gives_up_when_its_time_is_up() {
          deadline (set once, before the first read), or a job that keeps reporting keeps its \
          waiter waiting far past its timeout; the XREADs of an 800 ms wait blocked for {blocks:?} ms"
     );
+
+    // Less than a millisecond to wait: `as_millis()` of what is left is 0,
+    // and BLOCK 0 would wait for ever. Last, on a connection of its own,
+    // since a wrong answer leaves it blocked. Tried a few times, in case
+    // the thread is held up long enough for the time to run out before
+    // the first read.
+    let mut brief = env.redis().await;
+    for _ in 0..3 {
+        let recording = env.record_redis().await;
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(3),
+            wait_for_done(
+                &mut brief,
+                "job-9",
+                Some(&first),
+                Duration::from_micros(900),
+            ),
+        )
+        .await;
+        let sent = recording.finish().await;
+        let read = reads(&sent);
+        let blocks: Vec<u64> = read.iter().filter_map(|c| block_of(c)).collect();
+        assert!(
+            outcome.is_ok() && !blocks.contains(&0),
+            "a wait of 900 µs sent {}{}: BLOCK takes whole milliseconds, and BLOCK 0 means wait \
+             for ever, so the time left must be rounded up to at least 1 ms \
+             (`left.as_millis().max(1)`), never down to 0 (or not read at all when under a \
+             millisecond is left); at the end of any wait there comes such a last moment",
+            listing_of(&read),
+            if outcome.is_ok() {
+                ""
+            } else {
+                ", and was still waiting 3 s later"
+            }
+        );
+        let answer = outcome.ok().map(|answer| answer.ok());
+        assert_eq!(
+            answer,
+            Some(Some(None)),
+            "nothing announced `job-9` done, so a 900 µs wait must end with None, not an error"
+        );
+    }
 }

@@ -168,6 +168,41 @@ async fn a_report_request_is_accepted_with_its_location() {
         "POST /reports must answer 202 with `Content-Type: application/json`, \
          `Location: /reports/{id}` and the body {\"id\", \"state\": \"queued\"}"
     );
+
+    // A body with more than the table's fields: whatever is done with
+    // them, they must not reach the job unchecked.
+    let customer = "64b0000000000000000000aa";
+    let extra = json!({"customer_id": customer, "limit": 1_000_000_000, "x": [1, 2]});
+    let reply = call(&reports, "POST", "/reports", Some(extra.clone())).await;
+    if reply.status.as_u16() == 422 {
+        reply.expect_error(422, "a report request with fields a report does not take");
+        return;
+    }
+    reply.expect_status(
+        202,
+        "a report request with fields a report does not take is either queued with the \
+         report's own params, or refused with 422",
+    );
+    let queued = reply
+        .json("the accepted report")
+        .get("id")
+        .and_then(Value::as_str)
+        .and_then(|id| id.parse::<JobId>().ok());
+    let params = match &queued {
+        Some(id) => reports.queue.get(id).await.unwrap().map(|job| job.params),
+        None => None,
+    };
+    assert_eq!(
+        params
+            .as_deref()
+            .and_then(|params| serde_json::from_str::<Value>(params).ok()),
+        Some(json!({"customer_id": customer})),
+        "POST /reports with the body {extra} queued a job whose params are {params:?}: the \
+         params are the report's request as the table has it, `{{}}` or `{{\"customer_id\"}}`, \
+         built from the checked `ReportRequest`. Copying the body queues fields nobody checked, \
+         and the worker, which refuses unknown params, fails the job the client was told is \
+         accepted"
+    );
 }
 
 #[tokio::test]

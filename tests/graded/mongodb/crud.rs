@@ -31,6 +31,29 @@ async fn register(env: &TestEnv) {
         .unwrap();
 }
 
+/// Charles, in London with a street in his address: a filter on the whole
+/// embedded document (`{address: {city}}`) misses him, one on the dotted
+/// `address.city` finds him.
+async fn add_charles(env: &TestEnv) {
+    customers(env)
+        .insert_one(doc! {
+            "name": "Charles", "email": "charles@example.com",
+            "address": { "street": "1 Dorset Street", "city": "London" },
+        })
+        .await
+        .unwrap();
+}
+
+/// The emails of `documents`, sorted, for comparing who is left or changed.
+fn sorted_emails(documents: &[Document]) -> Vec<String> {
+    let mut emails: Vec<String> = documents
+        .iter()
+        .filter_map(|c| c.get_str("email").ok().map(str::to_owned))
+        .collect();
+    emails.sort();
+    emails
+}
+
 /// The whole collection in email order, as JSON for a snapshot (`_id` is
 /// redacted by the caller).
 async fn stored_by_email(env: &TestEnv) -> serde_json::Value {
@@ -58,19 +81,59 @@ struct Write {
     /// The update document: operators, a replacement, or `None` for a
     /// pipeline.
     update: Option<Document>,
+    /// The stages of an update pipeline (`[{$set: ...}]`), empty for an
+    /// update document.
+    pipeline: Vec<Document>,
     upsert: bool,
     multi: bool,
 }
 
 impl Write {
-    /// The update operators it uses (`$set`, `$inc`, ...).
+    /// The write whose update (`u` of a statement, `update` of a
+    /// `findAndModify`) is `update`: a document or a pipeline.
+    fn new(update: Option<&Bson>, upsert: bool, multi: bool) -> Write {
+        let (update, pipeline) = match update {
+            Some(Bson::Document(u)) => (Some(u.clone()), Vec::new()),
+            Some(Bson::Array(stages)) => (
+                None,
+                stages
+                    .iter()
+                    .filter_map(Bson::as_document)
+                    .cloned()
+                    .collect(),
+            ),
+            _ => (None, Vec::new()),
+        };
+        Write {
+            update,
+            pipeline,
+            upsert,
+            multi,
+        }
+    }
+
+    /// The update operators it uses (`$set`, `$inc`, ...); for an update
+    /// pipeline its stages, `$addFields` under its alias `$set`.
     fn operators(&self) -> Vec<&str> {
-        self.update
-            .iter()
-            .flat_map(|u| u.keys())
-            .filter(|k| k.starts_with('$'))
-            .map(String::as_str)
-            .collect()
+        match &self.update {
+            Some(u) => u
+                .keys()
+                .filter(|k| k.starts_with('$'))
+                .map(String::as_str)
+                .collect(),
+            None => self
+                .pipeline
+                .iter()
+                .filter_map(|stage| stage.keys().next())
+                .map(|k| {
+                    if k == "$addFields" {
+                        "$set"
+                    } else {
+                        k.as_str()
+                    }
+                })
+                .collect(),
+        }
     }
 
     /// Whether it is a whole replacement document (no operator at all).
@@ -97,17 +160,17 @@ fn the_one_write(sent: &MongoLog) -> Option<Write> {
             let [statement] = statements.as_slice() else {
                 return None;
             };
-            Some(Write {
-                update: statement.get_document("u").ok().cloned(),
-                upsert: statement.get_bool("upsert").unwrap_or(false),
-                multi: statement.get_bool("multi").unwrap_or(false),
-            })
+            Some(Write::new(
+                statement.get("u"),
+                statement.get_bool("upsert").unwrap_or(false),
+                statement.get_bool("multi").unwrap_or(false),
+            ))
         }
-        "findAndModify" if !command.body.get_bool("remove").unwrap_or(false) => Some(Write {
-            update: command.body.get_document("update").ok().cloned(),
-            upsert: command.upserts(),
-            multi: false,
-        }),
+        "findAndModify" if !command.body.get_bool("remove").unwrap_or(false) => Some(Write::new(
+            command.body.get("update"),
+            command.upserts(),
+            false,
+        )),
         _ => None,
     }
 }
@@ -130,6 +193,26 @@ fn part_of_read(read: &MongoCommand, find_field: &str, stage: &str) -> Option<Do
         .iter()
         .filter_map(Bson::as_document)
         .find_map(|s| s.get_document(stage).ok().cloned())
+}
+
+/// Whether a projection names the fields to keep: none but `_id` is set to
+/// 0 or false (an exclusion lets through every field it does not name).
+fn keeps_named_fields(projection: &Document) -> bool {
+    let drops = |value: &Bson| match value {
+        Bson::Boolean(keep) => !keep,
+        other => number(Some(other)) == Some(0),
+    };
+    !projection.is_empty()
+        && projection
+            .iter()
+            .all(|(field, value)| field == "_id" || !drops(value))
+}
+
+/// A projection for a failure message.
+fn shown_projection(projection: Option<&Document>) -> String {
+    projection.map_or("no projection".to_owned(), |p| {
+        inspect::shown(&Bson::Document(p.clone())).to_string()
+    })
 }
 
 #[tokio::test]
@@ -230,7 +313,10 @@ async fn find_one_projects_only_the_fields_asked_for() {
     customers(&env)
         .update_one(
             doc! { "email": "grace@example.com" },
-            doc! { "$set": { "phone": "555-0102", "address.street": "1 Navy Way" } },
+            doc! { "$set": {
+                "phone": "555-0102", "address.street": "1 Navy Way",
+                "tags": ["navy"], "visits": 3,
+            } },
         )
         .await
         .unwrap();
@@ -244,16 +330,25 @@ async fn find_one_projects_only_the_fields_asked_for() {
         Some(
             doc! { "name": "Grace", "email": "grace@example.com", "address": { "city": "Arlington" } }
         ),
-        "find_by_email returns name, email and address.city only, without `_id`, phone or street: \
-         project `{{\"_id\": 0, \"name\": 1, \"email\": 1, \"address.city\": 1}}`"
+        "find_by_email returns name, email and address.city only, without `_id` or any other \
+         field (Grace also has a phone, a street, tags and visits): project \
+         `{{\"_id\": 0, \"name\": 1, \"email\": 1, \"address.city\": 1}}`, naming the fields to \
+         keep, not the ones seen so far to drop"
     );
     let projection = the_read(&sent).and_then(|read| part_of_read(read, "projection", "$project"));
     assert!(
-        projection.is_some_and(|p| !p.is_empty()),
+        projection.as_ref().is_some_and(|p| !p.is_empty()),
         "the projection belongs in the query, so the server sends only the fields asked for: \
          find_by_email sent {} without one; put `.projection(doc! {{...}})` on find_one instead \
          of removing fields in Rust after the whole document has travelled",
         sent.listing()
+    );
+    assert!(
+        projection.as_ref().is_some_and(keeps_named_fields),
+        "the projection names the fields to keep (`\"name\": 1`, ...), find_by_email's is {}: \
+         dropping fields by name (`\"phone\": 0`) lets through every field added later (tags, \
+         visits)",
+        shown_projection(projection.as_ref())
     );
     assert_eq!(
         find_by_email(env.database(), "nobody@example.com")
@@ -268,13 +363,7 @@ async fn find_one_projects_only_the_fields_asked_for() {
 async fn find_filters_on_an_embedded_field_and_sorts() {
     let env = TestEnv::start().await;
     register(&env).await;
-    customers(&env)
-        .insert_one(doc! {
-            "name": "Charles", "email": "charles@example.com",
-            "address": { "street": "1 Dorset Street", "city": "London" },
-        })
-        .await
-        .unwrap();
+    add_charles(&env).await;
     let recording = env.record_mongo();
     let names = names_in_city(env.database(), "London")
         .await
@@ -301,6 +390,18 @@ async fn find_filters_on_an_embedded_field_and_sorts() {
         "the order is the server's job: names_in_city sent {} without a sort on `name`; put \
          `.sort(doc! {{\"name\": 1}})` on find instead of sorting the names in Rust",
         sent.listing()
+    );
+    let projection = read.and_then(|read| part_of_read(read, "projection", "$project"));
+    let names_only = projection.as_ref().is_some_and(|p| {
+        keeps_named_fields(p) && p.keys().filter(|field| *field != "_id").eq(["name"])
+    });
+    assert!(
+        names_only,
+        "names_in_city needs the names only, so its projection keeps `name` alone: it sent {} \
+         with {}; put `.projection(doc! {{\"_id\": 0, \"name\": 1}})` on find, or every London \
+         customer's whole document (address, phone, tags, visits) travels to Rust to give one name",
+        sent.listing(),
+        shown_projection(projection.as_ref())
     );
     assert!(
         names_in_city(env.database(), "Paris")
@@ -341,7 +442,8 @@ async fn update_one_changes_one_field_of_one_customer() {
     let write = the_one_write(&sent);
     assert!(
         write.as_ref().is_some_and(|w| w.operators() == ["$set"]),
-        "a rename is one update_one with `$set` of the name, done by the server: rename sent {}; \
+        "a rename is one update_one with `$set` of the name (an update pipeline `[{{$set}}]` will \
+         do too), done by the server: rename sent {}; \
          reading the customer and writing it back is two round trips and loses a change made in \
          between",
         sent.listing()
@@ -375,20 +477,54 @@ async fn update_one_changes_one_field_of_one_customer() {
         before,
         "renaming an unknown email changes nothing and creates no customer: no upsert"
     );
+    rename(env.database(), "ada@example.com", "$name")
+        .await
+        .expect("rename returned an error for the name `$name`");
+    let ada = customers(&env)
+        .find_one(doc! { "email": "ada@example.com" })
+        .await
+        .unwrap();
+    let name = ada.as_ref().and_then(|c| c.get_str("name").ok());
+    assert_eq!(
+        name,
+        Some("$name"),
+        "rename stores the new name exactly as given, even one that starts with `$`, Ada is now \
+         named {name:?}: the `$set` operator stores its values as they are, but in an update \
+         pipeline (`vec![doc! {{\"$set\": ...}}]`) a string that starts with `$` is a field path, \
+         so there wrap the name in `{{\"$literal\": new_name}}`"
+    );
 }
 
 #[tokio::test]
 async fn update_many_adds_a_tag_once_per_customer() {
     let env = TestEnv::start().await;
     register(&env).await;
+    add_charles(&env).await;
     let recording = env.record_mongo();
     let changed = tag_city(env.database(), "London", "uk")
         .await
         .expect("tag_city returned an error");
     let sent = recording.finish();
+    let tagged: Vec<Document> = inspect::documents(env.database(), "customers")
+        .await
+        .into_iter()
+        .filter(|c| {
+            c.get_array("tags")
+                .is_ok_and(|t| t.contains(&Bson::from("uk")))
+        })
+        .collect();
+    let tagged = sorted_emails(&tagged);
     assert_eq!(
-        changed, 2,
-        "tagging London changes its two customers: update_many, and return modified_count"
+        tagged,
+        ["ada@example.com", "alan@example.com", "charles@example.com"],
+        "tag_city(\"London\", \"uk\") tags every London customer and nobody else, Charles too, \
+         whose address also has a street; tagged were {tagged:?}: filter on the dotted \
+         `address.city` (a filter `{{address: {{city}}}}` matches only addresses that are exactly \
+         that document, not one with a street)"
+    );
+    assert_eq!(
+        changed, 3,
+        "tagging London changes its three customers: update_many, and return modified_count"
     );
     let write = the_one_write(&sent);
     assert!(
@@ -410,7 +546,7 @@ async fn update_many_adds_a_tag_once_per_customer() {
         .await
         .unwrap();
     assert_eq!(
-        tagged, 2,
+        tagged, 3,
         "each London customer has tags [\"uk\"], once, however often tag_city runs"
     );
     assert_eq!(
@@ -418,7 +554,7 @@ async fn update_many_adds_a_tag_once_per_customer() {
             .count_documents(doc! { "tags": { "$exists": true } })
             .await
             .unwrap(),
-        2,
+        3,
         "customers elsewhere are untouched: filter on `address.city`"
     );
     let before = inspect::documents(env.database(), "customers").await;
@@ -645,6 +781,7 @@ async fn delete_one_and_delete_many_remove_what_they_match() {
         )
         .await
         .unwrap();
+    add_charles(&env).await;
     let recording = env.record_mongo();
     let removed = remove_customer(env.database(), "grace@example.com")
         .await
@@ -667,17 +804,14 @@ async fn delete_one_and_delete_many_remove_what_they_match() {
          remove_customer sent {}",
         sent.listing()
     );
-    let emails = |all: Vec<Document>| -> Vec<String> {
-        let mut emails: Vec<String> = all
-            .iter()
-            .filter_map(|c| c.get_str("email").ok().map(str::to_owned))
-            .collect();
-        emails.sort();
-        emails
-    };
     assert_eq!(
-        emails(inspect::documents(env.database(), "customers").await),
-        ["ada@example.com", "alan@example.com", "marie@example.com"],
+        sorted_emails(&inspect::documents(env.database(), "customers").await),
+        [
+            "ada@example.com",
+            "alan@example.com",
+            "charles@example.com",
+            "marie@example.com"
+        ],
         "remove_customer deletes the customer with that email and nobody else"
     );
     assert!(
@@ -691,7 +825,15 @@ async fn delete_one_and_delete_many_remove_what_they_match() {
         .await
         .expect("remove_city returned an error");
     let sent = recording.finish();
-    assert_eq!(gone, 2, "London had two customers: return deleted_count");
+    let left = sorted_emails(&inspect::documents(env.database(), "customers").await);
+    assert_eq!(
+        left,
+        ["marie@example.com"],
+        "remove_city(\"London\") deletes every London customer, Charles too, whose address also \
+         has a street, and nobody else; left were {left:?}: filter on the dotted `address.city` \
+         (a filter `{{address: {{city}}}}` matches only addresses that are exactly that document)"
+    );
+    assert_eq!(gone, 3, "London had three customers: return deleted_count");
     let one_delete = sent.names() == ["delete"]
         && sent.commands[0].statements().len() == 1
         && number(sent.commands[0].statements()[0].get("limit")) == Some(0);
@@ -700,11 +842,6 @@ async fn delete_one_and_delete_many_remove_what_they_match() {
         "removing a city is one delete_many (a delete with limit 0) that the server applies to \
          every match: remove_city sent {}; a delete per customer is a round trip each",
         sent.listing()
-    );
-    assert_eq!(
-        emails(inspect::documents(env.database(), "customers").await),
-        ["marie@example.com"],
-        "remove_city deletes the customers of that city only: filter on `address.city`"
     );
     assert_eq!(
         remove_city(env.database(), "London")

@@ -12,8 +12,9 @@ use lab::analysis::plan::explain_find;
 use lab::analysis::revenue;
 use lab::bson::oid::ObjectId;
 use lab::bson::{Bson, Document, doc};
-use lab::mongodb::Database;
 use lab::mongodb::error::{Error, ErrorKind, WriteFailure};
+use lab::mongodb::options::IndexOptions;
+use lab::mongodb::{Database, IndexModel};
 use lab::testing::{MongoLog, TestEnv, inspect};
 
 /// The customer with the most revenue in the test data.
@@ -259,6 +260,22 @@ async fn with_the_index_the_query_reads_only_what_it_returns() {
         before.docs_examined > before.returned,
         "without the new index, paid invoices are read and thrown away: {before}"
     );
+    // Another report's index on the same keys, of the paid invoices only: it
+    // cannot serve the unpaid query, and an answer that looks for an index
+    // by its keys, rather than creating its own, would take it for its own.
+    let paid_only = IndexModel::builder()
+        .keys(doc! { "customer_id": 1, "status": 1 })
+        .options(
+            IndexOptions::builder()
+                .name("paid_by_customer".to_owned())
+                .partial_filter_expression(doc! { "status": "paid" })
+                .build(),
+        )
+        .build();
+    db.collection::<Document>("invoices")
+        .create_index(paid_only)
+        .await
+        .unwrap();
     let indexes_before = indexes(db, "invoices").await;
     let collections_before = db.list_collection_names().await.unwrap();
     let invoices_before = inspect::documents(db, "invoices").await;
@@ -274,7 +291,10 @@ async fn with_the_index_the_query_reads_only_what_it_returns() {
             && created[0].collection.as_deref() == Some("invoices")
             && !sent.used("dropIndexes"),
         "index_unpaid_lookup must create its index with one createIndexes on invoices \
-         (create_index), and drop nothing: it sent {}",
+         (create_index), and drop nothing: it sent {}. Call create_index at every start: when \
+         the same index is already there the server changes nothing, whereas looking first for \
+         an index by its keys may find one that does not serve the query (invoices already has \
+         paid_by_customer, on customer_id and status but of the paid invoices only)",
         sent.listing()
     );
     let indexes_after = indexes(db, "invoices").await;
@@ -453,6 +473,17 @@ async fn a_unique_index_refuses_a_second_customer_with_the_same_email() {
         !is_duplicate(&Error::custom("a lost connection")),
         "an error of the program's own (Error::custom) is no duplicate: is_duplicate must be \
          true for the server's code 11000 only"
+    );
+    let quoting = Error::custom(format!(
+        "the customer import stopped at line 2 ({})",
+        short(&refused)
+    ));
+    assert!(
+        !is_duplicate(&quoting),
+        "is_duplicate must read the code, 11000, from the server's write error, not search the \
+         error's text for E11000: an error of the program's own that quotes a duplicate (here \
+         {quoting}) is no refusal of this write by the server, and a message's wording is no \
+         contract"
     );
 
     let stored: Vec<Document> = inspect::documents(db, "customers")

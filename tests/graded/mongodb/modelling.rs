@@ -10,7 +10,7 @@ use lab::billing::Money;
 use lab::bson::oid::ObjectId;
 use lab::bson::{Bson, Document, doc};
 use lab::mongodb::Collection;
-use lab::testing::{MongoLog, TestEnv, inspect};
+use lab::testing::{MongoCommand, MongoLog, TestEnv, inspect};
 
 fn money(text: &str) -> Money {
     text.parse().unwrap()
@@ -85,8 +85,24 @@ fn selects_id(filter: Option<&Document>, id: ObjectId) -> bool {
     }
 }
 
+/// Whether an `aggregate` starts with a `$match` that selects `invoice` by
+/// `_id`, so the server joins that one invoice and no other.
+fn matches_the_invoice_first(aggregate: &MongoCommand, invoice: ObjectId) -> bool {
+    let first = aggregate
+        .body
+        .get_array("pipeline")
+        .ok()
+        .and_then(|stages| stages.first())
+        .and_then(Bson::as_document);
+    selects_id(
+        first.and_then(|stage| stage.get_document("$match").ok()),
+        invoice,
+    )
+}
+
 /// Whether the commands read the invoice by `_id` and then its customer by
-/// `_id` (two `find`s), or joined them with one `aggregate` with `$lookup`.
+/// `_id` (two `find`s), or joined them with one `aggregate` that first
+/// `$match`es the invoice by `_id`, then `$lookup`s its customer.
 fn read_through_the_reference(sent: &MongoLog, invoice: ObjectId, customer: ObjectId) -> bool {
     match sent.commands.as_slice() {
         [first, second] => {
@@ -100,7 +116,27 @@ fn read_through_the_reference(sent: &MongoLog, invoice: ObjectId, customer: Obje
         [only] => {
             only.name == "aggregate"
                 && only.collection.as_deref() == Some("invoices")
+                && matches_the_invoice_first(only, invoice)
                 && only.stages().iter().any(|s| s == "$lookup")
+        }
+        _ => false,
+    }
+}
+
+/// Whether an update (`u` of a statement, `update` of a `findAndModify`)
+/// sets fields: a document with `$set`, or an update pipeline of `$set`
+/// (alias `$addFields`) stages.
+fn sets_fields(update: Option<&Bson>) -> bool {
+    match update {
+        Some(Bson::Document(u)) => u.contains_key("$set"),
+        Some(Bson::Array(stages)) => {
+            !stages.is_empty()
+                && stages.iter().all(|stage| {
+                    stage
+                        .as_document()
+                        .and_then(|s| s.keys().next())
+                        .is_some_and(|name| name == "$set" || name == "$addFields")
+                })
         }
         _ => false,
     }
@@ -202,6 +238,27 @@ async fn items_are_embedded_and_the_customer_is_referenced() {
         [doc! { "_id": ada, "name": "Ada", "email": "ada@example.com" }],
         "saving an invoice leaves the customer as they were"
     );
+    let huge = Line {
+        description: "Screws",
+        quantity: 3_000_000_000,
+        unit_price: money("0.01"),
+    };
+    let answer = save_invoice(env.database(), ada, &[huge]).await;
+    let after = inspect::documents(env.database(), "invoices").await;
+    assert!(
+        answer.is_err() && after.len() == 1,
+        "a quantity of 3000000000 does not fit the 32-bit integer it is stored as: save_invoice \
+         must refuse it with an error and store nothing (`i32::try_from(line.quantity)`), where \
+         `as i32` silently wraps it round to -1294967296; save_invoice answered {} and `invoices` \
+         holds {}",
+        match &answer {
+            Ok(id) => format!("Ok({id})"),
+            Err(error) => format!("the error {error}"),
+        },
+        inspect::shown(&Bson::Array(
+            after.into_iter().map(Bson::Document).collect()
+        ))
+    );
 }
 
 #[tokio::test]
@@ -232,8 +289,10 @@ async fn the_customer_is_read_through_the_reference() {
     assert!(
         read_through_the_reference(&sent, id, ada),
         "reading through the reference is two queries, each by `_id` (answered from the `_id` \
-         index): the invoice, then the customer its `customer_id` names (a `$lookup` does both \
-         in one), not every customer read and searched in Rust; invoice_with_customer sent {}",
+         index): the invoice, then the customer its `customer_id` names; or one aggregate on \
+         `invoices` that starts with a `$match` on the invoice's `_id`, then `$lookup`s its \
+         customer (without that `$match` every invoice is joined and sent over); not every \
+         invoice or customer read and searched in Rust; invoice_with_customer sent {}",
         sent.listing()
     );
     assert_eq!(
@@ -308,21 +367,13 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
             match command.name.as_str() {
                 "update" => match command.statements().as_slice() {
                     [statement] => {
-                        statement
-                            .get_document("u")
-                            .is_ok_and(|u| u.contains_key("$set"))
+                        sets_fields(statement.get("u"))
                             && !statement.get_bool("multi").unwrap_or(false)
                             && !command.upserts()
                     }
                     _ => false,
                 },
-                "findAndModify" => {
-                    command
-                        .body
-                        .get_document("update")
-                        .is_ok_and(|u| u.contains_key("$set"))
-                        && !command.upserts()
-                }
+                "findAndModify" => sets_fields(command.body.get("update")) && !command.upserts(),
                 _ => false,
             }
         }
@@ -330,8 +381,9 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
     };
     assert!(
         one_update,
-        "a new email is one update_one of one document, the customer, with `$set` and no upsert, \
-         whatever the number of their invoices: change_email sent {}",
+        "a new email is one update_one of one document, the customer, with `$set` (or an update \
+         pipeline of `$set` stages) and no upsert, whatever the number of their invoices: \
+         change_email sent {}",
         sent.listing()
     );
     assert!(
@@ -359,5 +411,18 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
         invoices_after == invoices_before,
         "changing the email of an unknown customer touches no invoice; an invoice now reads {}",
         first_changed(&invoices_before, &invoices_after)
+    );
+    change_email(env.database(), ada, "$ada@example.com")
+        .await
+        .expect("change_email returned an error for the email `$ada@example.com`");
+    let stored = inspect::documents(env.database(), "customers").await;
+    let email = stored.first().and_then(|c| c.get_str("email").ok());
+    assert_eq!(
+        email,
+        Some("$ada@example.com"),
+        "change_email stores the email exactly as given, even one that starts with `$`, Ada's is \
+         now {email:?}: the `$set` operator stores its values as they are, but in an update \
+         pipeline (`vec![doc! {{\"$set\": ...}}]`) a string that starts with `$` is a field path, \
+         so there wrap the email in `{{\"$literal\": email}}`"
     );
 }

@@ -10,10 +10,12 @@
 //! all accepted.
 
 use super::pipelines::*;
+use lab::analysis::plan::explain_find;
 use lab::analysis::{monthly, revenue, status, top};
 use lab::billing::Total;
 use lab::bson::oid::ObjectId;
-use lab::bson::{Bson, doc};
+use lab::bson::{Bson, Decimal128, Document, doc};
+use lab::mongodb::Database;
 use lab::testing::{MongoCommand, MongoLog, TestEnv};
 
 /// The one `aggregate` `function` sent, after checking that it sent nothing
@@ -92,22 +94,89 @@ fn names(stages: &[(String, Bson)]) -> String {
     format!("[{}]", names.join(", "))
 }
 
-/// Checks that a `$limit` of `n` ends the sorted rows on the server, after
-/// the `$sort`.
+/// Checks that a `$limit` of `n` ends the ranked rows on the server: after
+/// a `$sort` that comes after the last `$group` before it (the sort that
+/// ranks the groups). A later `$sort`, after a join, is fine.
 fn limits_on_the_server(function: &str, stages: &[(String, Bson)], n: u32) -> usize {
     let limit = stages
         .iter()
         .position(|(name, body)| name == "$limit" && whole(body) == Some(i64::from(n)));
-    let sort = last_position(stages, "$sort");
-    match (sort, limit) {
-        (Some(sort), Some(limit)) if sort < limit => limit,
-        _ => panic!(
+    let ranked = limit.filter(|&limit| {
+        let before = &stages[..limit];
+        let grouped = before.iter().rposition(|(name, _)| name == "$group");
+        before
+            .iter()
+            .enumerate()
+            .any(|(at, (name, _))| name == "$sort" && grouped.is_none_or(|group| at > group))
+    });
+    match ranked {
+        Some(limit) => limit,
+        None => panic!(
             "{function}({n}) must keep the first {n} rows on the server, with a $limit of {n} \
-             after the $sort: its pipeline was {}; taking the first rows in Rust sends every row \
-             to the client",
+             after the $sort that ranks the groups: its pipeline was {}; taking the first rows in \
+             Rust sends every row to the client, and a $limit before that $sort keeps {n} rows \
+             picked at random",
             names(stages)
         ),
     }
+}
+
+/// Replaces the test's data with `count` customers whose invoices add up to
+/// the same revenue, invoiced in the reverse order of their `_id`s (so the
+/// server meets them in that order), and returns them as `top_customers`
+/// must rank them: by `_id`, the tie break.
+async fn tied_customers(db: &Database, count: usize) -> Vec<(String, Total)> {
+    let customers = db.collection::<Document>("customers");
+    let invoices = db.collection::<Document>("invoices");
+    customers.drop().await.unwrap();
+    invoices.drop().await.unwrap();
+    let mut ids: Vec<ObjectId> = (0..count).map(|_| ObjectId::new()).collect();
+    ids.sort();
+    let amount: Decimal128 = "250.00".parse().unwrap();
+    let mut ranking = Vec::new();
+    for (number, id) in ids.iter().enumerate() {
+        let name = format!("Tied customer {:02}", number + 1);
+        customers
+            .insert_one(
+                doc! { "_id": id, "name": &name, "email": format!("tied{number}@example.com") },
+            )
+            .await
+            .unwrap();
+        ranking.push((name, Total::from_bson(&Bson::Decimal128(amount)).unwrap()));
+    }
+    for id in ids.iter().rev() {
+        invoices
+            .insert_one(doc! { "customer_id": id, "status": "paid", "total_amount": amount })
+            .await
+            .unwrap();
+    }
+    ranking
+}
+
+/// Replaces the test's invoices with `count` products each sold 5 times,
+/// invoiced in the reverse order of their descriptions, and returns them
+/// as `best_sellers` must rank them: by description, the tie break.
+async fn tied_products(db: &Database, count: usize) -> Vec<(String, i64)> {
+    let invoices = db.collection::<Document>("invoices");
+    invoices.drop().await.unwrap();
+    let ranking: Vec<(String, i64)> = (1..=count)
+        .map(|number| (format!("Tied product {number:02}"), 5))
+        .collect();
+    for (description, _) in ranking.iter().rev() {
+        invoices
+            .insert_one(doc! {
+                "customer_id": ObjectId::new(),
+                "items": [{ "description": description, "quantity": 5 }],
+            })
+            .await
+            .unwrap();
+    }
+    ranking
+}
+
+/// The first element of each pair, for messages.
+fn firsts<T>(rows: &[(String, T)]) -> Vec<&str> {
+    rows.iter().map(|(first, _)| first.as_str()).collect()
 }
 
 #[tokio::test]
@@ -220,6 +289,23 @@ async fn monthly_revenue_covers_the_year_in_calendar_order() {
          with a later stage, does the work for all of them: its pipeline was {}",
         names(&pipeline)
     );
+    let year_filter = pipeline
+        .first()
+        .and_then(|(_, body)| body.as_document())
+        .cloned()
+        .unwrap_or_default();
+    let plan = explain_find(env.database(), "invoices", year_filter.clone())
+        .await
+        .unwrap_or_else(|error| panic!("the harness could not explain {year_filter}: {error}"));
+    assert!(
+        !plan.is_collection_scan() && plan.docs_examined == plan.returned,
+        "monthly_revenue's $match must be a range on the field itself, {{invoice_date: {{$gte: \
+         <the first instant of the year>, $lt: <the first of the next>}}}}, which the \
+         invoice_date index serves, so the server reads only that year's invoices; its $match \
+         {year_filter} made the server read more invoices than it keeps ({plan}): an expression \
+         on the date (such as $year in $expr) is computed for each invoice, and no index can \
+         answer it"
+    );
     let group = position(&pipeline, "$group");
     assert!(
         group.is_some(),
@@ -288,6 +374,22 @@ async fn top_customers_come_with_their_names() {
          only the 4 customers kept, not every customer: its pipeline was {}",
         names(&pipeline)
     );
+
+    let tied = tied_customers(env.database(), 12).await;
+    let answer = top_customers(env.database(), 3)
+        .await
+        .expect("top_customers returned an error on customers with equal revenue");
+    assert_eq!(
+        answer,
+        tied[..3],
+        "top_customers(3) must break ties by _id: here 12 customers have the same revenue, \
+         250.00, so the 3 with the smallest _id are expected, {:?}; it returned {:?}. Sort on the \
+         revenue, then on _id ($sort {{revenue: -1, _id: 1}}): rows with equal revenue come out \
+         of $group and $sort in no set order, and $limit keeps whichever come first, so without \
+         the tie break the answer can change from one run to the next",
+        firsts(&tied[..3]),
+        firsts(&answer)
+    );
 }
 
 #[tokio::test]
@@ -340,6 +442,22 @@ async fn best_sellers_unwind_the_line_items() {
         names(&pipeline)
     );
     limits_on_the_server("best_sellers", &pipeline, 4);
+
+    let tied = tied_products(env.database(), 12).await;
+    let answer = best_sellers(env.database(), 3)
+        .await
+        .expect("best_sellers returned an error on products sold in equal numbers");
+    assert_eq!(
+        answer,
+        tied[..3],
+        "best_sellers(3) must break ties by description: here 12 products are each sold 5 times, \
+         so the first 3 by description are expected, {:?}; it returned {:?}. Sort on the quantity, \
+         then on the description ($sort {{sold: -1, _id: 1}}): groups with equal quantities come \
+         out of $group and $sort in no set order, and $limit keeps whichever come first, so \
+         without the tie break the answer can change from one run to the next",
+        firsts(&tied[..3]),
+        firsts(&answer)
+    );
 }
 
 #[tokio::test]

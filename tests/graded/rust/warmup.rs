@@ -101,6 +101,16 @@ fn malformed_json_is_a_typed_error_not_a_panic() {
              answered {answer:?}"
         );
     }
+    let too_large = ADA.replace("7", "4294967303");
+    let answer = parse_without_panic(&too_large);
+    assert!(
+        matches!(answer, Ok(Err(SignupError::Malformed { .. }))),
+        "an id of 4294967303 does not fit in `Customer`'s u32 (its largest is 4294967295): \
+         parse_customer must answer Err(SignupError::Malformed {{ .. }}), and answered {answer:?}. \
+         Deserializing straight into `Customer` lets serde check the range; a number read as a \
+         u64 and cast with `as u32` silently wraps, here to 7, another customer's id, and the \
+         signup would act on their account"
+    );
     let reason = match parse_without_panic(NO_EMAIL) {
         Ok(Err(SignupError::Malformed { reason })) => reason,
         other => panic!("a customer without an email is Malformed, not {other:?}"),
