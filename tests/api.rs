@@ -280,6 +280,37 @@ async fn invoices_are_issued_with_computed_totals_and_move_only_forward() {
         revenue_before,
         "a status change is not revenue"
     );
+    let not_yet_due = send(
+        &state,
+        Method::POST,
+        "/invoices",
+        json!({
+            "customer_id": id,
+            "due_date": "2099-06-30",
+            "items": [{"description": "Support", "quantity": 1, "unit_price": "20.00"}],
+        }),
+    )
+    .await;
+    assert_eq!(
+        not_yet_due.status,
+        StatusCode::CREATED,
+        "{}",
+        not_yet_due.body
+    );
+    let path = not_yet_due.location.unwrap();
+    let early = send(
+        &state,
+        Method::PUT,
+        &format!("{path}/status"),
+        json!({"status": "overdue"}),
+    )
+    .await;
+    assert_eq!(early.status, StatusCode::CONFLICT, "{}", early.body);
+    assert_eq!(
+        early.body["error"],
+        "an invoice due on 2099-06-30 cannot be overdue before then"
+    );
+    assert_eq!(get(&state, &path).await.body["status"], "pending");
 
     let listed = get(&state, &format!("/customers/{id}/invoices?limit=500")).await;
     assert_eq!(listed.status, StatusCode::BAD_REQUEST);

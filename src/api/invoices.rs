@@ -203,7 +203,8 @@ pub async fn of_customer(
 }
 
 /// `PUT /invoices/{id}/status` → the invoice with its new status; 409 for a
-/// move the rules forbid (a paid invoice stays paid). The change is one
+/// move the rules forbid (a paid invoice stays paid, an invoice is overdue
+/// only once its due date has passed). The change is one
 /// conditional update, so two concurrent changes cannot both win.
 #[utoipa::path(
     put,
@@ -226,10 +227,15 @@ pub async fn set_status(
         .iter()
         .map(|s| s.as_str())
         .collect();
+    let now = DateTime::now();
+    let mut filter = doc! { "_id": id, "status": { "$in": from } };
+    if change.status == InvoiceStatus::Overdue {
+        filter.insert("due_date", doc! { "$lt": now });
+    }
     let result = state
         .invoices()
         .update_one(
-            doc! { "_id": id, "status": { "$in": from } },
+            filter,
             doc! { "$set": { "status": change.status.as_str() } },
         )
         .await?;
@@ -239,6 +245,13 @@ pub async fn set_status(
         .await?
         .ok_or(ApiError::NotFound("Invoice not found"))?;
     if result.matched_count == 0 && invoice.status != change.status {
+        if change.status == InvoiceStatus::Overdue && invoice.due_date >= now {
+            let due = invoice.due_date.try_to_rfc3339_string().unwrap_or_default();
+            return Err(ApiError::Conflict(format!(
+                "an invoice due on {} cannot be overdue before then",
+                due.get(..10).unwrap_or(&due)
+            )));
+        }
         return Err(ApiError::Conflict(format!(
             "an invoice that is {} cannot become {}",
             invoice.status, change.status
