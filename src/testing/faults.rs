@@ -30,6 +30,42 @@ pub async fn stoppable_redis() -> crate::services::ManagedServer {
         .unwrap_or_else(|error| panic!("cannot start a Redis for the test: {error}"))
 }
 
+/// A connection to `server` (from [`stoppable_redis`]) as a user of its own
+/// that may run every command but those `denied` names in ACL rules
+/// (`"-del"`, `"-@write"`), so a test can see what code does when Redis
+/// refuses one of its commands.
+pub async fn restricted_redis(
+    server: &crate::services::ManagedServer,
+    denied: &[&str],
+) -> redis::aio::ConnectionManager {
+    use crate::services::{Origin, connect_redis};
+    let cannot = |error: &dyn std::fmt::Display| -> ! {
+        panic!("cannot connect to the test's Redis as a restricted user: {error}")
+    };
+    let mut admin = connect_redis(server.url(), Origin::Lab)
+        .await
+        .unwrap_or_else(|error| cannot(&error));
+    redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("restricted")
+        .arg("on")
+        .arg(">restricted-secret")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .arg(denied)
+        .query_async::<()>(&mut admin)
+        .await
+        .unwrap_or_else(|error| cannot(&error));
+    let url = format!(
+        "redis://restricted:restricted-secret@127.0.0.1:{}/",
+        server.port()
+    );
+    connect_redis(&url, Origin::Lab)
+        .await
+        .unwrap_or_else(|error| cannot(&error))
+}
+
 /// An embedded MongoDB server of the test's own, in a folder that outlives
 /// it, so the test can kill it (`kill -9`, [`ManagedServer::pid`]) and start
 /// another on the same store with [`restart_mongodb`] to see what survived.

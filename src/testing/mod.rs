@@ -40,7 +40,9 @@ mod topology;
 
 pub use env::{TEST_DATA, TestEnv};
 pub use error::HarnessError;
-pub use faults::{killable_mongodb, restart_mongodb, restart_mongodb_on, stoppable_redis};
+pub use faults::{
+    killable_mongodb, restart_mongodb, restart_mongodb_on, restricted_redis, stoppable_redis,
+};
 pub use mongo::MongoLease;
 pub use mongo_log::{MongoCommand, MongoLog, MongoRecording};
 pub use redis_lease::RedisLease;

@@ -36,9 +36,10 @@ pub async fn find_by_email(db: &Database, email: &str) -> Result<Option<Document
 }
 
 /// The names of the customers in `city`, in alphabetical order, sorted by
-/// the server.
+/// the server; only the names travel (a projection).
 pub async fn names_in_city(db: &Database, city: &str) -> Result<Vec<String>> {
-    // TODO: find on `address.city`, sorted by the server; collect the names.
+    // TODO: find on `address.city`, projecting the name, sorted by the
+    // server; collect the names.
     todo!()
 }
 

@@ -52,8 +52,9 @@ pub async fn monthly_revenue(db: &Database, year: i32) -> Result<Vec<(String, To
     todo!()
 }
 
-/// The `n` customers with the most revenue, best first, as `(name,
-/// revenue)`: group the invoices, sort, limit, then `$lookup` the names.
+/// The `n` customers with the most revenue, best first (ties by customer
+/// `_id`), as `(name, revenue)`: group the invoices, sort, limit, then
+/// `$lookup` the names.
 pub async fn top_customers(db: &Database, n: u32) -> Result<Vec<(String, Total)>> {
     // TODO: `$group`, `$sort`, `$limit`, then `$lookup` the names (and `$unwind`).
     todo!()

@@ -12,7 +12,8 @@
 //! | `GET /reports/{id}/result` | 200 `{"id", "result"}` once succeeded; 409 `{"error", "state"}` before; 404 as above |
 //!
 //! A report is a job of kind `revenue_by_customer` whose params are the
-//! request body as JSON text. Redis failing is a 503 `{"error": ...}`.
+//! checked request as JSON text (`{}` or `{"customer_id": ...}`, never
+//! fields the table does not have). Redis failing is a 503 `{"error": ...}`.
 
 use lab::axum::extract::{Path, State};
 use lab::axum::http::{StatusCode, header};

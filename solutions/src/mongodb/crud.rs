@@ -49,7 +49,7 @@ pub async fn find_by_email(db: &Database, email: &str) -> Result<Option<Document
 }
 
 /// The names of the customers in `city`, in alphabetical order, sorted by
-/// the server.
+/// the server; only the names travel (a projection).
 pub async fn names_in_city(db: &Database, city: &str) -> Result<Vec<String>> {
     let mut cursor = customers(db)
         .find(doc! { "address.city": city })

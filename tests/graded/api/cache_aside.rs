@@ -15,8 +15,9 @@ use lab::bson::oid::ObjectId;
 use lab::mongodb::Collection;
 use lab::redis::AsyncCommands;
 use lab::redis::aio::ConnectionManager;
-use lab::services::{ManagedServer, Origin as Service, connect_redis};
-use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect, stoppable_redis};
+use lab::testing::{
+    MongoLog, RedisCommand, RedisLog, TestEnv, inspect, restricted_redis, stoppable_redis,
+};
 use serde_json::Value;
 
 /// What the store writes into the Redis log (with ECHO, from a connection
@@ -387,7 +388,7 @@ async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
     );
     // A Redis whose user may not delete: the invalidation fails.
     let server = stoppable_redis().await;
-    let refusing = redis_refusing_deletes(&server).await;
+    let refusing = restricted_redis(&server, &["-del", "-unlink", "-getdel"]).await;
     get_customer(&mut refusing.clone(), &store, &id)
         .await
         .expect("get_customer returned an error");
@@ -399,29 +400,4 @@ async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
          error (`?` on the DEL) so the caller knows the change is not visible yet, it answered \
          {outcome:?}"
     );
-}
-
-/// A connection to `server` as a user allowed every command but the ones
-/// that delete a key (DEL, UNLINK, GETDEL), so that an invalidation fails.
-async fn redis_refusing_deletes(server: &ManagedServer) -> ConnectionManager {
-    let mut admin = connect_redis(server.url(), Service::Lab).await.unwrap();
-    let _: () = lab::redis::cmd("ACL")
-        .arg("SETUSER")
-        .arg("no-deletes")
-        .arg("on")
-        .arg(">no-deletes-secret")
-        .arg("~*")
-        .arg("&*")
-        .arg("+@all")
-        .arg("-del")
-        .arg("-unlink")
-        .arg("-getdel")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let url = format!(
-        "redis://no-deletes:no-deletes-secret@127.0.0.1:{}/",
-        server.port()
-    );
-    connect_redis(&url, Service::Lab).await.unwrap()
 }

@@ -19,8 +19,9 @@ use lab::bson::oid::ObjectId;
 use lab::mongodb::Collection;
 use lab::redis::AsyncCommands;
 use lab::redis::aio::ConnectionManager;
-use lab::services::{ManagedServer, Origin as Service, connect_redis};
-use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect, stoppable_redis};
+use lab::testing::{
+    MongoLog, RedisCommand, RedisLog, TestEnv, inspect, restricted_redis, stoppable_redis,
+};
 use serde_json::Value;
 use tokio::sync::oneshot;
 
@@ -436,7 +437,7 @@ async fn a_save_writes_mongodb_first_then_the_new_value_to_redis() {
     // A Redis whose user may not write: the store takes the change, the
     // cache's write fails.
     let server = stoppable_redis().await;
-    let refusing = redis_refusing_writes(&server).await;
+    let refusing = restricted_redis(&server, &["-@write"]).await;
     let store = MongoStore {
         customers: customers.clone(),
         redis: env.redis().await,
@@ -453,29 +454,6 @@ async fn a_save_writes_mongodb_first_then_the_new_value_to_redis() {
          return Redis's error (`?` on the SETEX, as `CacheError::Redis`) so the caller knows the \
          change is not visible yet, not drop it and answer Ok; it answered {outcome:?}"
     );
-}
-
-/// A connection to `server` as a user allowed every command but the ones
-/// that write (`-@write`), so that the cache's write after a save fails.
-async fn redis_refusing_writes(server: &ManagedServer) -> ConnectionManager {
-    let mut admin = connect_redis(server.url(), Service::Lab).await.unwrap();
-    let _: () = lab::redis::cmd("ACL")
-        .arg("SETUSER")
-        .arg("no-writes")
-        .arg("on")
-        .arg(">no-writes-secret")
-        .arg("~*")
-        .arg("&*")
-        .arg("+@all")
-        .arg("-@write")
-        .query_async(&mut admin)
-        .await
-        .unwrap();
-    let url = format!(
-        "redis://no-writes:no-writes-secret@127.0.0.1:{}/",
-        server.port()
-    );
-    connect_redis(&url, Service::Lab).await.unwrap()
 }
 
 #[tokio::test]

@@ -136,7 +136,11 @@ async fn creating_answers_201_with_the_location_and_the_product() {
     assert_eq!(
         third.location().map(str::to_owned),
         Some(format!("/products/{id}")),
-        "with product 1 deleted and product 2 left, a new product gets id {id}, and its          `Location` must say `/products/{id}`; it said {:?}. Build it from the product          `catalogue.add` returned (`product.id`): counting the products (`catalogue.all().len()`)          gives the right number only while nothing was ever deleted, and then the `Location`          leads the client to another product",
+        "with product 1 deleted and product 2 left, a new product gets id {id}, and its \
+         `Location` must say `/products/{id}`; it said {:?}. Build it from the product \
+         `catalogue.add` returned (`product.id`): counting the products \
+         (`catalogue.all().len()`) gives the right number only while nothing was ever deleted, \
+         and then the `Location` leads the client to another product",
         third.location()
     );
 }

@@ -85,19 +85,32 @@ fn selects_id(filter: Option<&Document>, id: ObjectId) -> bool {
     }
 }
 
-/// Whether an `aggregate` starts with a `$match` that selects `invoice` by
-/// `_id`, so the server joins that one invoice and no other.
+/// Whether an `aggregate` `$match`es `invoice` by `_id` before any stage
+/// that could change which documents flow on, so the server joins that one
+/// invoice and no other. Only `$lookup`, `$unwind`, `$set` and `$addFields`
+/// not touching `_id` may come first: MongoDB moves such a `$match` ahead of
+/// them itself.
 fn matches_the_invoice_first(aggregate: &MongoCommand, invoice: ObjectId) -> bool {
-    let first = aggregate
-        .body
-        .get_array("pipeline")
-        .ok()
-        .and_then(|stages| stages.first())
-        .and_then(Bson::as_document);
-    selects_id(
-        first.and_then(|stage| stage.get_document("$match").ok()),
-        invoice,
-    )
+    let Ok(stages) = aggregate.body.get_array("pipeline") else {
+        return false;
+    };
+    for stage in stages.iter().filter_map(Bson::as_document) {
+        let Some((name, spec)) = stage.iter().next() else {
+            return false;
+        };
+        let touches_id = match (name.as_str(), spec) {
+            ("$match", Bson::Document(filter)) => return selects_id(Some(filter), invoice),
+            ("$lookup", Bson::Document(lookup)) => lookup.get_str("as").ok() == Some("_id"),
+            ("$unwind", Bson::String(path)) => path == "$_id",
+            ("$unwind", Bson::Document(unwind)) => unwind.get_str("path").ok() == Some("$_id"),
+            ("$set" | "$addFields", Bson::Document(fields)) => fields.contains_key("_id"),
+            _ => true,
+        };
+        if touches_id {
+            return false;
+        }
+    }
+    false
 }
 
 /// Whether the commands read the invoice by `_id` and then its customer by
@@ -290,8 +303,9 @@ async fn the_customer_is_read_through_the_reference() {
         read_through_the_reference(&sent, id, ada),
         "reading through the reference is two queries, each by `_id` (answered from the `_id` \
          index): the invoice, then the customer its `customer_id` names; or one aggregate on \
-         `invoices` that starts with a `$match` on the invoice's `_id`, then `$lookup`s its \
-         customer (without that `$match` every invoice is joined and sent over); not every \
+         `invoices` that `$lookup`s its customer and `$match`es the invoice's `_id` first (or \
+         right after the join, where the server moves it ahead); without that `$match` every \
+         invoice is joined and sent over; not every \
          invoice or customer read and searched in Rust; invoice_with_customer sent {}",
         sent.listing()
     );

@@ -102,9 +102,15 @@ fn malformed_json_is_a_typed_error_not_a_panic() {
         );
     }
     let too_large = ADA.replace("7", "4294967303");
-    let answer = parse_without_panic(&too_large);
+    let answer = parse_without_panic(&too_large).unwrap_or_else(|message| {
+        panic!(
+            "parse_customer panicked on an id of 4294967303, past u32's largest ({message}): \
+             answer Err(SignupError::Malformed {{ .. }}) instead, as serde does when it \
+             deserializes straight into `Customer`"
+        )
+    });
     assert!(
-        matches!(answer, Ok(Err(SignupError::Malformed { .. }))),
+        matches!(answer, Err(SignupError::Malformed { .. })),
         "an id of 4294967303 does not fit in `Customer`'s u32 (its largest is 4294967295): \
          parse_customer must answer Err(SignupError::Malformed {{ .. }}), and answered {answer:?}. \
          Deserializing straight into `Customer` lets serde check the range; a number read as a \
