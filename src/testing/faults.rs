@@ -1,6 +1,7 @@
 //! Servers a test may stop or kill to see what its code does when one goes
 //! away: a Redis of its own, and an embedded MongoDB restarted on the store
-//! of the one it killed.
+//! of the one it killed; and a connection to that Redis that is refused
+//! some commands.
 
 use super::HarnessError;
 use super::credentials::{harness_credentials, harness_password};
