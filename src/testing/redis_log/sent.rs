@@ -30,6 +30,26 @@ impl RedisCommand {
         self.args.iter().any(|arg| arg.eq_ignore_ascii_case(option))
     }
 
+    /// Whether it takes one item from the list `key` and nothing else: a
+    /// pop naming `key` first (`LPOP`, `RPOP`, `BLPOP`, `BRPOP`), or
+    /// `LMPOP` (`BLMPOP`) of that one key without a `COUNT` above 1.
+    pub fn pops_one_from(&self, key: &str) -> bool {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let one_of_one_list = |rest: &[&str]| match rest {
+            ["1", first, _] => *first == key,
+            ["1", first, _, count, "1"] => *first == key && count.eq_ignore_ascii_case("COUNT"),
+            _ => false,
+        };
+        match self.name.as_str() {
+            "LMPOP" => one_of_one_list(&args),
+            "BLMPOP" => args
+                .split_first()
+                .is_some_and(|(_, rest)| one_of_one_list(rest)),
+            "LPOP" | "RPOP" | "BLPOP" | "BRPOP" => args.first() == Some(&key),
+            _ => false,
+        }
+    }
+
     /// The command as `redis-cli` would show it, arguments cut short.
     pub fn display(&self) -> String {
         let mut text = self.name.clone();

@@ -3,8 +3,9 @@
 //! through the test's client so its commands are recorded; Redis is the
 //! test's own. Besides the answers, the tests check the technique: a hit is
 //! one GET and no MongoDB command, a miss is one read of MongoDB and one
-//! SET with its expiry, a missing customer is remembered, and a change is
-//! written to MongoDB before the cached copy is deleted.
+//! SET with its expiry (or SET and EXPIRE in one MULTI/EXEC), a missing
+//! customer is remembered, and a change is written to MongoDB before the
+//! cached copy, and only that one, is deleted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -15,6 +16,7 @@ use lab::bson::oid::ObjectId;
 use lab::mongodb::Collection;
 use lab::redis::AsyncCommands;
 use lab::redis::aio::ConnectionManager;
+use lab::testing::redis_log::Context;
 use lab::testing::{
     MongoLog, RedisCommand, RedisLog, TestEnv, inspect, restricted_redis, stoppable_redis,
 };
@@ -90,6 +92,23 @@ fn stores_with_expiry(command: &RedisCommand) -> bool {
             .iter()
             .any(|option| command.has_option(option)),
         _ => false,
+    }
+}
+
+/// Whether a miss cached its answer with the expiry at once: one command
+/// that stores the value with its expiry, or several that all ran inside one
+/// MULTI/EXEC transaction (or one script), where nothing, not even a crash,
+/// can come between the SET and the EXPIRE.
+fn cached_with_its_expiry_at_once(sent: &RedisLog) -> bool {
+    let writes: Vec<&RedisCommand> = sent
+        .data_commands()
+        .into_iter()
+        .filter(|c| c.name != "GET")
+        .collect();
+    match writes.as_slice() {
+        [] => false,
+        [write] => stores_with_expiry(write),
+        many => many.iter().all(|c| c.context != Context::Client) && sent.count("EXEC") <= 1,
     }
 }
 
@@ -232,13 +251,11 @@ async fn cached_customers_expire_after_an_hour() {
         "a cached customer must expire after TTL_SECONDS (an hour), TTL of {key} says {ttl:?}: \
          an entry that never expires serves stale data forever"
     );
-    let writes: Vec<&RedisCommand> = sent.others_than(&["GET"]);
-    let one_command = matches!(writes.as_slice(), [write] if stores_with_expiry(write));
     assert!(
-        one_command,
+        cached_with_its_expiry_at_once(&sent),
         "get_customer sent {}: a miss caches the answer with its expiry in one command \
-         (SETEX, or SET with EX); with SET and then EXPIRE, a crash between the two leaves an \
-         entry that never expires",
+         (SETEX, or SET with EX) or one MULTI/EXEC transaction; with SET and then EXPIRE sent \
+         on their own, a crash between the two leaves an entry that never expires",
         sent.listing()
     );
 }
@@ -278,11 +295,10 @@ async fn a_missing_customer_is_remembered_briefly() {
         "a negative entry must be short: it expires after MISSING_TTL_SECONDS (30 s), TTL says \
          {ttl:?}; a customer created later must not stay \"missing\" for an hour"
     );
-    let writes: Vec<&RedisCommand> = sent.others_than(&["GET"]);
     assert!(
-        matches!(writes.as_slice(), [write] if stores_with_expiry(write)),
+        cached_with_its_expiry_at_once(&sent),
         "get_customer sent {}: the negative entry is stored with its expiry in one command \
-         (SETEX, or SET with EX)",
+         (SETEX, or SET with EX) or one MULTI/EXEC transaction",
         sent.listing()
     );
     lab::graded_snapshot!(
@@ -328,9 +344,23 @@ async fn a_missing_customer_is_remembered_briefly() {
 async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
     let (env, mut redis, store, id) = setup().await;
     let key = format!("customer:{id}");
-    get_customer(&mut redis, &store, &id)
+    // A second customer, cached too: changing the first must leave it.
+    let first = ObjectId::parse_str(&id).unwrap();
+    let other = store
+        .customers
+        .find_one(doc! { "_id": { "$gt": first } })
+        .sort(doc! { "_id": 1 })
         .await
-        .expect("get_customer returned an error");
+        .unwrap()
+        .expect("the test data has a second customer")
+        .id
+        .to_hex();
+    let other_key = format!("customer:{other}");
+    for customer in [&id, &other] {
+        get_customer(&mut redis, &store, customer)
+            .await
+            .expect("get_customer returned an error");
+    }
     let (existed, sent, _) = recorded(&env, async {
         change_email(&mut redis.clone(), &store, &id, "new@example.com")
             .await
@@ -362,9 +392,32 @@ async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
          {} (ECHO {SAVED_MARKER} marks the moment the store had the new email)",
         sent.listing()
     );
+    let left = inspect::keys(&mut redis).await;
     assert!(
-        inspect::keys(&mut redis).await.is_empty(),
-        "after a change the stale copy under `{key}` must be gone, and nothing else written"
+        left.contains(&other_key),
+        "change_email must delete only the changed customer's key, `{key}`: another customer's \
+         cached copy, `{other_key}`, is gone after the change (Redis holds {left:?}); \
+         change_email sent {}. Wiping every `customer:*` key empties the cache for every \
+         customer at each change, so their next reads all go to MongoDB at once, and KEYS \
+         blocks Redis while it walks the whole keyspace",
+        sent.listing()
+    );
+    assert_eq!(
+        left,
+        std::slice::from_ref(&other_key),
+        "after a change the stale copy under `{key}` must be gone, the other customer's copy \
+         left alone, and nothing else written"
+    );
+    // No cached copy now: a change must still find the customer.
+    let existed_uncached = change_email(&mut redis, &store, &id, "new@example.com")
+        .await
+        .expect("change_email returned an error");
+    assert!(
+        existed_uncached,
+        "change_email answered false for a customer that exists but has no cached copy (the \
+         change before deleted it): the answer comes from what the store's save reports \
+         (`store.save_email` answered true), not from how many keys DEL removed; a customer \
+         nobody has read lately still exists"
     );
     let (after, origin) = get_customer(&mut redis, &store, &id)
         .await
@@ -385,6 +438,18 @@ async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
             .expect("change_email returned an error"),
         "changing the email of a customer that does not exist answers false, as \
          `store.save_email` does"
+    );
+    // The unknown id looked up first: its negative entry `null` is cached.
+    get_customer(&mut redis, &store, &unknown)
+        .await
+        .expect("get_customer returned an error");
+    assert!(
+        !change_email(&mut redis, &store, &unknown, "x@example.com")
+            .await
+            .expect("change_email returned an error"),
+        "change_email answered true for an id that does not exist, whose negative entry `null` \
+         was cached: the answer comes from what the store's save reports (`store.save_email` \
+         answered false), not from how many keys DEL removed"
     );
     // A Redis whose user may not delete: the invalidation fails.
     let server = stoppable_redis().await;

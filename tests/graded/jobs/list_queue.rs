@@ -31,23 +31,6 @@ fn is_one_of(command: &RedisCommand, names: &[&str]) -> bool {
     names.contains(&command.name.as_str())
 }
 
-/// Whether `command` pops one ticket from `key` and nothing else: a pop
-/// naming `key` first, or LMPOP (BLMPOP) of the one key `key` without a
-/// COUNT above 1.
-fn pops_one_from(command: &RedisCommand, key: &str) -> bool {
-    let args: Vec<&str> = command.args.iter().map(String::as_str).collect();
-    let multi_pop = |rest: &[&str]| match rest {
-        ["1", first, _] => *first == key,
-        ["1", first, _, count, "1"] => *first == key && count.eq_ignore_ascii_case("COUNT"),
-        _ => false,
-    };
-    match command.name.as_str() {
-        "LMPOP" => multi_pop(&args),
-        "BLMPOP" => args.split_first().is_some_and(|(_, rest)| multi_pop(rest)),
-        _ => is_one_of(command, &POPS) && args.first() == Some(&key),
-    }
-}
-
 /// Whether `command` is any pop from a list.
 fn is_pop(command: &RedisCommand) -> bool {
     is_one_of(command, &POPS) || is_one_of(command, &["LMPOP", "BLMPOP"])
@@ -226,7 +209,7 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
     let data = sent.data_commands();
     let pops: Vec<&&RedisCommand> = data.iter().filter(|c| is_pop(c)).collect();
     let popped_once = pops.len() == 1
-        && pops_one_from(pops[0], "queue:reports")
+        && pops[0].pops_one_from("queue:reports")
         && data
             .iter()
             .all(|c| is_pop(c) || is_one_of(c, &STATUS_WRITES));
@@ -293,6 +276,19 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
         ),
         Ok(Ok(None) | Err(_)) => {}
     }
+    // A good ticket queued after the bad one must be the next one claimed.
+    enqueue(&mut redis, "broken", &ticket(4))
+        .await
+        .expect("enqueue returned an error");
+    let next = claim(&mut redis, "broken").await;
+    assert!(
+        matches!(&next, Ok(Some(claimed)) if *claimed == ticket(4)),
+        "`queue:broken` held \"not a ticket\", claim took it, and then job-4's good ticket was \
+         queued, yet the next claim answered {next:?}, not job-4's ticket: a bad ticket pushed \
+         back where the pop takes from is popped again by every claim, and jams the queue for \
+         the good tickets behind it; leave it off the list (or move it to a list of its own for \
+         someone to look at)"
+    );
 }
 
 #[tokio::test]
@@ -338,6 +334,16 @@ async fn an_empty_queue_gives_none_and_an_unknown_job_has_no_status() {
         keys.is_empty(),
         "claiming from an empty queue and asking an unknown job's status must not write \
          anything; Redis now holds {keys:?}"
+    );
+    // A key of the wrong type makes Redis refuse the pop (WRONGTYPE).
+    let () = redis.set("queue:reports", "not a list").await.unwrap();
+    let outcome = claim(&mut redis, "reports").await;
+    assert!(
+        outcome.is_err(),
+        "`queue:reports` held a string, not a list, so Redis refused the pop (WRONGTYPE), yet \
+         claim answered {outcome:?}: a failed pop is not an empty queue; pass Redis's error on \
+         with `?`, so that the worker learns something is wrong instead of idling as if no \
+         ticket were waiting"
     );
 }
 

@@ -6,11 +6,13 @@
 //! BLMOVE, RPOPLPUSH, or one script), the acknowledgement removes exactly
 //! that ticket (LREM with count 1), and recovery moves tickets back one
 //! atomic move at a time. The tests check the commands sent as well as the
-//! lists, and run many workers at once. Either direction (LPUSH with LMOVE
+//! lists, run many workers at once, and make Redis fail to see that ack and
+//! recover pass its errors on. Either direction (LPUSH with LMOVE
 //! RIGHT LEFT, or RPUSH with LMOVE LEFT RIGHT) is right: order is checked
 //! through `claim`, never by reading the lists in order.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::reliable_claim::*;
 use lab::redis::AsyncCommands;
@@ -116,11 +118,19 @@ async fn a_claim_moves_the_oldest_ticket_to_the_processing_list() {
         [ticket(2), ticket(3)],
         "the tickets not claimed yet stay on `queue:reports`"
     );
+    let on_empty = tokio::time::timeout(Duration::from_secs(10), claim(&mut redis, "nothing"))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "a claim on an empty queue did not answer within 10 seconds: claim must give \
+                 `None` when the queue is empty (LMOVE answers nil at once); BLMOVE with \
+                 timeout 0 blocks until a ticket comes, so a worker never learns the queue \
+                 is empty, and its connection can send nothing else meanwhile"
+            )
+        })
+        .expect("claim returned an error on an empty queue");
     assert_eq!(
-        claim(&mut redis, "nothing")
-            .await
-            .expect("claim returned an error on an empty queue"),
-        None,
+        on_empty, None,
         "a claim on an empty queue gives `None`: LMOVE answers nil"
     );
     assert_eq!(
@@ -227,6 +237,17 @@ async fn an_acknowledged_ticket_is_gone_for_good() {
          with count 1); count 0 removes every copy, and the other worker's job could no longer \
          be recovered if it died"
     );
+    // A processing list that holds a string: LREM answers WRONGTYPE.
+    let _: () = redis.set("processing:broken", "not a list").await.unwrap();
+    let outcome = ack(&mut redis, "broken", &ticket(1)).await;
+    assert!(
+        outcome.is_err(),
+        "when Redis fails the LREM (here `processing:broken` holds a string, so LREM answers \
+         WRONGTYPE), ack must return that error (`?` on the LREM), it answered {outcome:?}: a \
+         failed ack is not \"not held\"; the worker would take its ticket for acknowledged \
+         while the ticket stays in `processing:{{name}}`, and the next recover puts it back, so \
+         the job runs twice"
+    );
 }
 
 #[tokio::test]
@@ -310,6 +331,22 @@ async fn tickets_of_a_dead_worker_are_recovered_in_their_order() {
             .expect("recover returned an error"),
         0,
         "with nothing in `processing:reports`, recover answers 0"
+    );
+    // Two tickets held, and a queue key that holds a string: moving a ticket
+    // back answers WRONGTYPE.
+    let _: i64 = redis
+        .rpush("processing:broken", vec![ticket(1), ticket(2)])
+        .await
+        .unwrap();
+    let _: () = redis.set("queue:broken", "not a list").await.unwrap();
+    let outcome = recover(&mut redis, "broken").await;
+    assert!(
+        outcome.is_err(),
+        "when Redis fails the move back (here `queue:broken` holds a string, so LMOVE answers \
+         WRONGTYPE), recover must return that error (`?` on each LMOVE), it answered \
+         {outcome:?}: stopping quietly as if the processing list were empty tells the caller \
+         recovery is done while the dead worker's tickets are still stuck in \
+         `processing:{{name}}`, where no worker will ever claim them"
     );
 }
 

@@ -507,4 +507,20 @@ async fn a_unique_index_refuses_a_second_customer_with_the_same_email() {
         "make_emails_unique must leave customers with the _id index and one unique index on \
          email, and the customers as they were: Ada, then Grace, and no second Ada"
     );
+
+    // A register that already holds a duplicate: the server cannot build
+    // the index, and that refusal must reach the caller.
+    customers.drop_indexes().await.unwrap();
+    customers
+        .insert_one(doc! { "name": "Ada again", "email": "ada@example.com" })
+        .await
+        .unwrap();
+    let outcome = make_emails_unique(db).await;
+    assert!(
+        outcome.is_err(),
+        "customers already holds ada@example.com twice, so the server refuses to build a unique \
+         index on email; make_emails_unique answered {outcome:?}: pass the server's refusal on \
+         (`?` on create_index), or the caller believes emails are protected while nothing \
+         refuses a duplicate"
+    );
 }

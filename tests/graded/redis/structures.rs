@@ -76,10 +76,12 @@ async fn the_email_queue_is_first_in_first_out() {
         .await
         .expect("next_email returned an error");
     let sent = recording.finish().await;
-    expect_one_of(
-        &sent,
-        &["LPOP", "RPOP"],
-        "taking from a queue is one pop, which reads and removes atomically",
+    let popped_once = sent.commands.len() == 1 && sent.commands[0].pops_one_from("queue:emails");
+    assert!(
+        popped_once,
+        "taking from a queue is one pop from `queue:emails` (LPOP, or LMPOP of that one list), \
+         which reads and removes atomically: next_email sent {}",
+        sent.listing()
     );
     let mut taken: Vec<String> = first.into_iter().collect();
     while let Some(id) = next_email(&mut redis).await.unwrap() {
@@ -99,14 +101,33 @@ async fn the_email_queue_is_first_in_first_out() {
         None,
         "an empty queue gives `None`"
     );
+    // A key of the wrong type makes Redis refuse the pop (WRONGTYPE).
+    let () = redis::cmd("SET")
+        .arg("queue:emails")
+        .arg("not a list")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let outcome = next_email(&mut redis).await;
+    assert!(
+        outcome.is_err(),
+        "`queue:emails` held a string, not a list, so Redis refused the pop (WRONGTYPE), yet \
+         next_email answered {outcome:?}: a failed pop is not an empty queue; pass Redis's error \
+         on with `?` (or return the pop's result as it is), so that the caller learns something \
+         is wrong instead of idling as if no email were waiting"
+    );
 }
 
 #[tokio::test]
 async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
+    // Out of alphabetical order, so that an answer left unsorted is caught:
+    // five shared tags come sorted by chance about once in 120 runs.
+    let first = ["vip", "annual", "vip", "promo", "beta", "trial", "bulk"];
+    let second = ["annual", "reseller", "bulk", "vip", "beta", "promo"];
     let recording = env.record_redis().await;
-    tag_customer(&mut redis, 1, &["vip", "annual", "vip"])
+    tag_customer(&mut redis, 1, &first)
         .await
         .expect("tag_customer returned an error");
     let sent = recording.finish().await;
@@ -115,9 +136,7 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
         &["SADD"],
         "tagging is one SADD with every tag (SADD takes many members)",
     );
-    tag_customer(&mut redis, 2, &["annual", "vip", "reseller"])
-        .await
-        .unwrap();
+    tag_customer(&mut redis, 2, &second).await.unwrap();
     assert_eq!(
         inspect::key_type(&mut redis, "customer:1:tags").await,
         "set",
@@ -129,7 +148,7 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
         .await
         .unwrap();
     assert_eq!(
-        count, 2,
+        count, 6,
         "a tag given twice is stored once: a set has no duplicates"
     );
     let recording = env.record_redis().await;
@@ -137,10 +156,18 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
         .await
         .expect("shared_tags returned an error");
     let sent = recording.finish().await;
+    let expected = ["annual", "beta", "bulk", "promo", "vip"];
+    let mut as_a_set = shared.clone();
+    as_a_set.sort();
     assert_eq!(
-        shared,
-        ["annual", "vip"],
-        "customers 1 and 2 share `annual` and `vip`, sorted"
+        as_a_set, expected,
+        "customers 1 and 2 share `annual`, `beta`, `bulk`, `promo` and `vip`, each once: \
+         shared_tags answered {shared:?}"
+    );
+    assert_eq!(
+        shared, expected,
+        "shared_tags answered {shared:?}: the shared tags must come sorted, and SINTER answers \
+         them in no particular order (a set has none), so sort them in Rust before returning them"
     );
     expect_one_of(
         &sent,
