@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{AnalysisError, run_on_invoices};
 use crate::billing::Total;
+use crate::billing::json::rfc3339;
 
 /// Invoice dates from `from` (included) to `to` (excluded).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,8 +23,8 @@ impl DateRange {
                 "to",
                 format!(
                     "the range must end after it starts, but it runs from {} to {}",
-                    show(from),
-                    show(to)
+                    rfc3339(from),
+                    rfc3339(to)
                 ),
             ));
         }
@@ -102,11 +103,6 @@ pub(crate) fn parse_date(parameter: &'static str, text: &str) -> Result<DateTime
     })
 }
 
-fn show(date: DateTime) -> String {
-    date.try_to_rfc3339_string()
-        .unwrap_or_else(|_| date.timestamp_millis().to_string())
-}
-
 /// One month's revenue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MonthRevenue {
@@ -150,7 +146,7 @@ mod tests {
     fn shown(pieces: &[DateRange]) -> Vec<String> {
         pieces
             .iter()
-            .map(|piece| format!("{} {}", show(piece.from), show(piece.to)))
+            .map(|piece| format!("{} {}", rfc3339(piece.from), rfc3339(piece.to)))
             .collect()
     }
 

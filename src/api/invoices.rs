@@ -15,7 +15,7 @@ use super::extract::{IdPath, JsonBody, QueryParams};
 use super::paging::{self, Page};
 use super::routes::IdParam;
 use crate::analysis::monthly::parse_date;
-use crate::billing::json::InvoiceJson;
+use crate::billing::json::{InvoiceJson, rfc3339};
 use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money};
 
 /// Days from issue to due date when the request does not say.
@@ -246,7 +246,7 @@ pub async fn set_status(
         .ok_or(ApiError::NotFound("Invoice not found"))?;
     if result.matched_count == 0 && invoice.status != change.status {
         if change.status == InvoiceStatus::Overdue && invoice.due_date >= now {
-            let due = invoice.due_date.try_to_rfc3339_string().unwrap_or_default();
+            let due = rfc3339(invoice.due_date);
             return Err(ApiError::Conflict(format!(
                 "an invoice due on {} cannot be overdue before then",
                 due.get(..10).unwrap_or(&due)
