@@ -122,6 +122,9 @@ pub async fn connect_mongodb_with(
         reason,
         hint: origin.hint(),
     };
+    if let Some(refusal) = srv_refusal(uri, cfg!(feature = "srv")) {
+        return Err(unreachable(refusal.to_owned()));
+    }
     let mut options = ClientOptions::parse(uri)
         .await
         .map_err(|error| unreachable(first_line(&error)))?;
@@ -139,6 +142,22 @@ pub async fn connect_mongodb_with(
         .await
         .map_err(|error| unreachable(first_line(&error)))?;
     Ok(client)
+}
+
+/// Why `uri` cannot be used by a build without DNS lookups (`srv_built`
+/// false, the `srv` feature off): a `mongodb+srv://` address names a DNS
+/// record that lists the servers, not the servers themselves. The driver's
+/// own refusal names a feature of its own that a student cannot turn on.
+fn srv_refusal(uri: &str, srv_built: bool) -> Option<&'static str> {
+    const SCHEME: &str = "mongodb+srv://";
+    let srv = uri
+        .get(..SCHEME.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(SCHEME));
+    (srv && !srv_built).then_some(
+        "a `mongodb+srv://` address needs DNS lookups that this build of the support crate \
+         leaves out: in a notebook, add `features = [\"srv\"]` to the first cell's `:dep lab` \
+         line, or give the server's `mongodb://` address instead",
+    )
 }
 
 /// Whether a Redis server at `url` answers PING right now.
@@ -230,6 +249,20 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn an_srv_address_is_refused_only_by_a_build_without_dns_lookups() {
+        let atlas = "mongodb+srv://ada:pw@cluster0.example.net/";
+        let refusal = srv_refusal(atlas, false).expect("refused without DNS lookups");
+        assert!(refusal.contains(r#"features = ["srv"]"#), "{refusal}");
+        assert_eq!(
+            srv_refusal("MONGODB+SRV://cluster0.example.net/", false),
+            Some(refusal)
+        );
+        assert_eq!(srv_refusal(atlas, true), None);
+        assert_eq!(srv_refusal("mongodb://127.0.0.1:27017/", false), None);
+        assert_eq!(srv_refusal("mongodb+s", false), None);
+    }
 
     #[test]
     fn passwords_are_hidden_and_the_rest_is_kept() {

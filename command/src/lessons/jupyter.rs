@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::LessonError;
+use super::{LessonError, kernel_slots};
 use lab::config::Config;
 use lab::services::tools::run_logged;
 use lab::services::{Tool, Toolbox};
@@ -52,8 +52,12 @@ impl Jupyter {
             log: config.home.join("jupyter-install.log"),
             kernels,
         };
+        let slots = kernel_slots::slots_dir().map_err(|source| LessonError::Io {
+            context: "cannot prepare the kernels' lasting build folders".into(),
+            source,
+        })?;
         jupyter.ensure_venv(&python, say)?;
-        jupyter.ensure_kernel(&kernel, say)?;
+        jupyter.ensure_kernel(&kernel, &slots, say)?;
         Ok(jupyter)
     }
 
@@ -154,9 +158,18 @@ impl Jupyter {
         install_packages(python, &self.venv, PYTHON_PACKAGES, &self.log)
     }
 
-    fn ensure_kernel(&self, kernel: &Path, say: &dyn Fn(&str)) -> Result<(), LessonError> {
-        let registered = self.registered_kernel();
-        if registered.as_deref() == Some(kernel) {
+    /// Registers the kernel unless Jupyter already starts it through the
+    /// lab's launcher ([`kernel_slots`](super::kernel_slots)) with `kernel`
+    /// and `slots`: `evcxr_jupyter --install` writes the kernel's folder of
+    /// resources, then the launcher goes into it.
+    fn ensure_kernel(
+        &self,
+        kernel: &Path,
+        slots: &Path,
+        say: &dyn Fn(&str),
+    ) -> Result<(), LessonError> {
+        let argv = kernel_slots::launcher_argv(kernel, slots);
+        if self.registered_kernel().is_some_and(|spec| spec.is(&argv)) {
             return Ok(());
         }
         say("registering the evcxr Rust kernel with Jupyter");
@@ -164,24 +177,28 @@ impl Jupyter {
             &[kernel.display().to_string(), "--install".into()],
             &self.log,
         )?;
+        let unlisted = || LessonError::Kernel {
+            reason: format!("Jupyter does not list a `{KERNEL_NAME}` kernel"),
+            fix: format!("{} --install", kernel.display()),
+        };
+        let spec = self.registered_kernel().ok_or_else(unlisted)?;
+        kernel_slots::install(&spec.resources, &argv)?;
         match self.registered_kernel() {
-            Some(path) if path == kernel => Ok(()),
-            other => Err(LessonError::Kernel {
-                reason: match other {
-                    Some(path) => format!(
-                        "Jupyter's `{KERNEL_NAME}` kernel still runs {}, not {}",
-                        path.display(),
-                        kernel.display()
-                    ),
-                    None => format!("Jupyter does not list a `{KERNEL_NAME}` kernel"),
-                },
-                fix: format!("{} --install", kernel.display()),
+            Some(spec) if spec.is(&argv) => Ok(()),
+            Some(spec) => Err(LessonError::Kernel {
+                reason: format!(
+                    "Jupyter's `{KERNEL_NAME}` kernel still starts with `{}`, not `{}`",
+                    spec.argv.join(" "),
+                    argv.join(" ")
+                ),
+                fix: format!("{} --install && cargo lab up", kernel.display()),
             }),
+            None => Err(unlisted()),
         }
     }
 
-    /// The program Jupyter starts for the `rust` kernel, as Jupyter sees it.
-    fn registered_kernel(&self) -> Option<PathBuf> {
+    /// The `rust` kernel as Jupyter sees it.
+    fn registered_kernel(&self) -> Option<RegisteredKernel> {
         let jupyter = self.program("jupyter");
         if !jupyter.exists() {
             return None;
@@ -192,14 +209,34 @@ impl Jupyter {
             .output()
             .ok()?;
         let listing: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
-        let argv0 = listing
-            .pointer(&format!("/kernelspecs/{KERNEL_NAME}/spec/argv/0"))?
-            .as_str()?;
-        Some(PathBuf::from(argv0))
+        let kernel = listing.pointer(&format!("/kernelspecs/{KERNEL_NAME}"))?;
+        let argv = kernel
+            .pointer("/spec/argv")?
+            .as_array()?
+            .iter()
+            .map(|word| word.as_str().map(str::to_owned))
+            .collect::<Option<Vec<String>>>()?;
+        let resources = PathBuf::from(kernel.get("resource_dir")?.as_str()?);
+        Some(RegisteredKernel { argv, resources })
     }
 }
 
-/// The last `lines` lines of `text`.
+/// A kernel registered with Jupyter: its command line and its folder of
+/// resources (where `kernel.json` is).
+#[derive(Debug)]
+struct RegisteredKernel {
+    argv: Vec<String>,
+    resources: PathBuf,
+}
+
+impl RegisteredKernel {
+    /// Whether Jupyter starts it with `argv` and the launcher in its
+    /// resources is the current one.
+    fn is(&self, argv: &[String]) -> bool {
+        self.argv == argv && kernel_slots::launcher_is_current(&self.resources)
+    }
+}
+
 /// Whether the virtual environment `venv` has `packages`, as the marker
 /// [`install_packages`] writes says.
 pub fn has_packages(venv: &Path, packages: &[&str]) -> bool {
@@ -240,6 +277,7 @@ pub fn install_packages(
     })
 }
 
+/// The last `lines` lines of `text`.
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")

@@ -61,13 +61,44 @@ pub fn kernel_tmpdir() -> std::io::Result<PathBuf> {
     } else {
         temp.join(KERNELS)
     };
+    prepare_kernels_dir(&dir)?;
+    Ok(dir)
+}
+
+/// Makes `dir` if missing and gives it the cargo configuration of kernel
+/// builds (the support crate without incremental compilation), which cargo
+/// finds from any build folder inside it. A `dir` that belongs to another
+/// user, or that others may write to, is refused: it sits in a folder every
+/// user can write to, and a cargo configuration planted there would run its
+/// author's programs in every kernel.
+pub fn prepare_kernels_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let metadata = std::fs::symlink_metadata(dir)?;
+    if !metadata.is_dir()
+        || metadata.uid() != nix::unistd::geteuid().as_raw()
+        || metadata.mode() & 0o022 != 0
+    {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            format!(
+                "{} is not a folder of this user's that only this user can write to; \
+             remove it (`rm -rf {}`) and try again",
+                dir.display(),
+                dir.display()
+            ),
+        ));
+    }
     let cargo = dir.join(".cargo");
     std::fs::create_dir_all(&cargo)?;
     let file = cargo.join("config.toml");
     if std::fs::read_to_string(&file).ok().as_deref() != Some(KERNEL_CARGO_CONFIG) {
         std::fs::write(&file, KERNEL_CARGO_CONFIG)?;
     }
-    Ok(dir)
+    Ok(())
 }
 
 /// [`repair`] on the kernel cache `config` names, if it names one.

@@ -5,6 +5,8 @@
 //! - [`outputs`]: a cell's outputs in a comparable form.
 //! - [`jupyter`]: the virtual environment, the evcxr kernel, headless runs.
 //! - [`kernel_cache`]: keeping the kernel's build cache valid across kernels.
+//! - [`kernel_slots`]: build folders that outlive a kernel, so the next
+//!   kernel's first cell finds the dependencies compiled.
 //! - [`private_cache`]: a kernel's own copy of that cache, so that checked
 //!   kernels build side by side.
 //! - [`check`]: judging a run against the stored outputs.
@@ -18,6 +20,7 @@ pub mod check;
 pub mod ipynb;
 pub mod jupyter;
 pub mod kernel_cache;
+pub mod kernel_slots;
 pub mod outputs;
 pub mod private_cache;
 pub mod suite;
