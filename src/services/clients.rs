@@ -155,8 +155,9 @@ fn srv_refusal(uri: &str, srv_built: bool) -> Option<&'static str> {
         .is_some_and(|start| start.eq_ignore_ascii_case(SCHEME));
     (srv && !srv_built).then_some(
         "a `mongodb+srv://` address needs DNS lookups that this build of the support crate \
-         leaves out: in a notebook, add `features = [\"srv\"]` to the first cell's `:dep lab` \
-         line, or give the server's `mongodb://` address instead",
+         leaves out: in a notebook, add \"srv\" to the features of the first cell's `:dep lab` \
+         line (`features = [\"srv\"]`, or `[\"api\", \"srv\"]` where it has \"api\"), or give \
+         the cluster's standard `mongodb://` connection string instead",
     )
 }
 
@@ -255,6 +256,7 @@ mod tests {
         let atlas = "mongodb+srv://ada:pw@cluster0.example.net/";
         let refusal = srv_refusal(atlas, false).expect("refused without DNS lookups");
         assert!(refusal.contains(r#"features = ["srv"]"#), "{refusal}");
+        assert!(refusal.contains(r#"["api", "srv"]"#), "{refusal}");
         assert_eq!(
             srv_refusal("MONGODB+SRV://cluster0.example.net/", false),
             Some(refusal)

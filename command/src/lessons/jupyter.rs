@@ -161,15 +161,22 @@ impl Jupyter {
     /// Registers the kernel unless Jupyter already starts it through the
     /// lab's launcher ([`kernel_slots`](super::kernel_slots)) with `kernel`
     /// and `slots`: `evcxr_jupyter --install` writes the kernel's folder of
-    /// resources, then the launcher goes into it.
+    /// resources, then the launcher goes into it. (When evcxr_jupyter
+    /// itself is upgraded, its first kernel writes its own `kernel.json`
+    /// again; kernels then build in temporary folders until the next
+    /// `cargo lab up` puts the launcher back.)
     fn ensure_kernel(
         &self,
         kernel: &Path,
         slots: &Path,
         say: &dyn Fn(&str),
     ) -> Result<(), LessonError> {
-        let argv = kernel_slots::launcher_argv(kernel, slots);
-        if self.registered_kernel().is_some_and(|spec| spec.is(&argv)) {
+        let wanted =
+            |spec: &RegisteredKernel| kernel_slots::launcher_argv(&spec.resources, kernel, slots);
+        if self
+            .registered_kernel()
+            .is_some_and(|spec| spec.is(&wanted(&spec)))
+        {
             return Ok(());
         }
         say("registering the evcxr Rust kernel with Jupyter");
@@ -177,11 +184,18 @@ impl Jupyter {
             &[kernel.display().to_string(), "--install".into()],
             &self.log,
         )?;
+        // Jupyter and evcxr_jupyter find the kernels' folder by the same
+        // rules unless these say otherwise to one of them.
+        let fix = "unset JUPYTER_PATH JUPYTER_DATA_DIR, then run `cargo lab up` again";
         let unlisted = || LessonError::Kernel {
-            reason: format!("Jupyter does not list a `{KERNEL_NAME}` kernel"),
-            fix: format!("{} --install", kernel.display()),
+            reason: format!(
+                "Jupyter does not list a `{KERNEL_NAME}` kernel after `{} --install`",
+                kernel.display()
+            ),
+            fix: fix.into(),
         };
         let spec = self.registered_kernel().ok_or_else(unlisted)?;
+        let argv = wanted(&spec);
         kernel_slots::install(&spec.resources, &argv)?;
         match self.registered_kernel() {
             Some(spec) if spec.is(&argv) => Ok(()),
@@ -191,7 +205,7 @@ impl Jupyter {
                     spec.argv.join(" "),
                     argv.join(" ")
                 ),
-                fix: format!("{} --install && cargo lab up", kernel.display()),
+                fix: fix.into(),
             }),
             None => Err(unlisted()),
         }

@@ -34,8 +34,11 @@ pub struct Repair {
     pub dropped: usize,
 }
 
-/// The name of the kernels' folder in the system's temporary folder.
-const KERNELS: &str = "lab-kernels";
+/// The name of the kernels' folder in the system's temporary folder, which
+/// every user can write to: one per user.
+fn kernels_name() -> String {
+    format!("lab-kernels-{}", nix::unistd::geteuid())
+}
 
 /// The cargo configuration of the kernels' build folders: the support crate
 /// without incremental compilation, so the build cache keeps it.
@@ -49,17 +52,18 @@ incremental = false
 
 /// The folder notebook kernels make their build folders in, given to them
 /// as `TMPDIR`, with the cargo configuration that lets the build cache keep
-/// the support crate; made if missing. It is `lab-kernels` in the system's
+/// the support crate; made if missing. It is `lab-kernels-<user id>` in the system's
 /// temporary folder: not under `LAB_HOME`, which is inside this workspace by
 /// default, where cargo would take a kernel's crate for a stray member.
 pub fn kernel_tmpdir() -> std::io::Result<PathBuf> {
     let temp = std::env::temp_dir();
     // A process started by Jupyter (a terminal in Jupyter Lab) has it as
     // its temporary folder already.
-    let dir = if temp.ends_with(KERNELS) {
+    let name = kernels_name();
+    let dir = if temp.ends_with(&name) {
         temp
     } else {
-        temp.join(KERNELS)
+        temp.join(name)
     };
     prepare_kernels_dir(&dir)?;
     Ok(dir)
@@ -85,12 +89,28 @@ pub fn prepare_kernels_dir(dir: &Path) -> std::io::Result<()> {
         return Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
             format!(
-                "{} is not a folder of this user's that only this user can write to; \
-             remove it (`rm -rf {}`) and try again",
-                dir.display(),
+                "{} is not a folder that only this user can write to: `chmod 700` it if it is \
+                 yours, or set TMPDIR to a folder of your own",
                 dir.display()
             ),
         ));
+    }
+    // Cargo also reads the configuration of every folder above the build.
+    for above in dir.ancestors().skip(1) {
+        let planted = above.join(".cargo");
+        if let Ok(metadata) = std::fs::symlink_metadata(&planted)
+            && metadata.uid() != nix::unistd::geteuid().as_raw()
+            && metadata.uid() != 0
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!(
+                    "{} belongs to another user, and cargo would read it in every kernel build \
+                     below it; set TMPDIR to a folder of your own",
+                    planted.display()
+                ),
+            ));
+        }
     }
     let cargo = dir.join(".cargo");
     std::fs::create_dir_all(&cargo)?;

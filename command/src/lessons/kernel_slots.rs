@@ -31,8 +31,10 @@ pub const SLOTS: usize = 4;
 /// kernel program, Jupyter's connection file, the folder of build folders
 /// and how many there are ([`SLOTS`]).
 /// The lock is taken on descriptor 9, which the kernel inherits, so it lasts
-/// until the kernel and its compilations have exited. Without `flock`, or
-/// with every folder taken, the kernel runs as evcxr installs it.
+/// until the kernel and its compilations have exited. Without `flock`, with
+/// every folder taken, or with a folder that is not this user's (the folders
+/// live in a folder every user can write to), the kernel runs as evcxr
+/// installs it, in a temporary folder.
 pub const LAUNCHER: &str = r#"#!/bin/sh
 # Written by the Rust teaching lab (`cargo lab up`): starts the evcxr kernel
 # in a build folder that outlives it, so the next kernel finds the compiled
@@ -43,16 +45,20 @@ connection=$2
 folders=$3
 slots=$4
 slot=0
-while [ "$slot" -lt "$slots" ]; do
-    folder=$folders/$slot
-    slot=$((slot + 1))
-    mkdir -p "$folder" 2>/dev/null && [ -w "$folder" ] || continue
-    exec 9>>"$folder/.kernel-lock"
-    if flock -n 9 2>/dev/null; then
-        export EVCXR_TMPDIR="$folder"
-        exec "$kernel" --control_file "$connection"
-    fi
-done
+# Only a folder of this user's, never one another user put in its place.
+if [ -d "$folders" ] && [ ! -L "$folders" ] && [ -O "$folders" ]; then
+    while [ "$slot" -lt "$slots" ]; do
+        folder=$folders/$slot
+        slot=$((slot + 1))
+        [ -d "$folder" ] || mkdir "$folder" 2>/dev/null
+        [ -d "$folder" ] && [ ! -L "$folder" ] && [ -O "$folder" ] || continue
+        command exec 9>>"$folder/.kernel-lock" 2>/dev/null || continue
+        if flock -n 9 2>/dev/null; then
+            export EVCXR_TMPDIR="$folder"
+            exec "$kernel" --control_file "$connection"
+        fi
+    done
+fi
 exec 9>&-
 exec "$kernel" --control_file "$connection"
 "#;
@@ -73,22 +79,31 @@ exec "$kernel" --control_file "$connection"
 /// failed").
 pub fn slots_dir() -> std::io::Result<PathBuf> {
     let shared = Path::new("/var/tmp");
-    let dir = if shared.is_dir() {
-        shared.join(format!("lab-kernels-{}", nix::unistd::geteuid()))
-    } else {
-        super::kernel_cache::kernel_tmpdir()?.join("slots")
+    let temporary = || -> std::io::Result<PathBuf> {
+        let dir = super::kernel_cache::kernel_tmpdir()?.join("slots");
+        super::kernel_cache::prepare_kernels_dir(&dir)?;
+        Ok(dir)
     };
-    super::kernel_cache::prepare_kernels_dir(&dir)?;
-    Ok(dir)
+    if !shared.is_dir() {
+        return temporary();
+    }
+    let dir = shared.join(format!("lab-kernels-{}", nix::unistd::geteuid()));
+    match super::kernel_cache::prepare_kernels_dir(&dir) {
+        Ok(()) => Ok(dir),
+        // Taken by another user: the temporary folder, which `TMPDIR` moves.
+        Err(_) => temporary(),
+    }
 }
 
-/// The command line the kernel's `kernel.json` must have: the launcher, run
-/// by `/bin/sh` from the kernel's resource folder, with `kernel` (the evcxr
-/// program), `slots` (from [`slots_dir`]) and their number.
-pub fn launcher_argv(kernel: &Path, slots: &Path) -> Vec<String> {
+/// The command line the kernel's `kernel.json` must have: the launcher in
+/// the kernel's folder of resources `resources`, run by `/bin/sh`, with
+/// `kernel` (the evcxr program), `slots` (from [`slots_dir`]) and their
+/// number. The launcher's path is written out rather than as Jupyter's
+/// `{resource_dir}`, which some Jupyter front ends do not fill in.
+pub fn launcher_argv(resources: &Path, kernel: &Path, slots: &Path) -> Vec<String> {
     vec![
         "/bin/sh".to_owned(),
-        format!("{{resource_dir}}/{LAUNCHER_NAME}"),
+        resources.join(LAUNCHER_NAME).display().to_string(),
         kernel.display().to_string(),
         "{connection_file}".to_owned(),
         slots.display().to_string(),
@@ -135,6 +150,34 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::process::{Child, Command, Stdio};
 
+    /// Stand-in kernels started by a test, stopped (the file they wait
+    /// for written, then killed) however the test ends.
+    struct Kernels {
+        stop: PathBuf,
+        running: Vec<Child>,
+    }
+
+    impl Kernels {
+        fn stop(&mut self) {
+            let _ = std::fs::write(&self.stop, "");
+            for mut child in self.running.drain(..) {
+                if child.wait().is_err() {
+                    let _ = child.kill();
+                }
+            }
+        }
+    }
+
+    impl Drop for Kernels {
+        fn drop(&mut self) {
+            let _ = std::fs::write(&self.stop, "");
+            for child in &mut self.running {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+
     /// A scratch folder of this test's own.
     fn scratch() -> PathBuf {
         let dir = std::env::temp_dir().join(format!("lab-kernel-slots-{}", std::process::id()));
@@ -143,9 +186,10 @@ mod tests {
         dir
     }
 
-    /// Runs the launcher with `kernel` standing in for evcxr.
-    fn launch(kernel: &Path, folders: &Path) -> Child {
-        Command::new("/bin/sh")
+    /// Runs the launcher with `kernel` standing in for evcxr; returns the
+    /// line the stand-in printed when it started.
+    fn launch(kernels: &mut Kernels, kernel: &Path, folders: &Path) -> String {
+        let mut child = Command::new("/bin/sh")
             .arg("-c")
             .arg(LAUNCHER)
             .arg(LAUNCHER_NAME)
@@ -154,43 +198,46 @@ mod tests {
             .arg(folders)
             .arg(SLOTS.to_string())
             .stdout(Stdio::piped())
+            .stderr(Stdio::null())
             .spawn()
-            .unwrap()
-    }
-
-    /// The line the stand-in kernel printed when it started.
-    fn started(child: &mut Child) -> String {
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
             .unwrap();
+        let mut line = String::new();
+        let read = std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+        kernels.running.push(child);
+        read.unwrap();
         line.trim().to_owned()
     }
 
     #[test]
     fn each_running_kernel_gets_a_folder_of_its_own_and_the_next_one_reuses_it() {
+        if Command::new("flock").arg("--version").output().is_err() {
+            eprintln!("skipped: no `flock` here, so the launcher always uses a temporary folder");
+            return;
+        }
         let dir = scratch();
         // The stand-in prints the folder it was given and its arguments, then
-        // runs until `stop` exists, holding its folder's lock.
+        // runs (at most a minute) until `stop` exists, holding its lock.
         let kernel = dir.join("kernel");
         let stop = dir.join("stop");
         let script = format!(
-            "#!/bin/sh\necho \"${{EVCXR_TMPDIR:-temporary}} $*\"\nwhile [ ! -e '{}' ]; do sleep 0.05; done\n",
+            "#!/bin/sh\necho \"${{EVCXR_TMPDIR:-temporary}} $*\"\n\
+             n=0; while [ ! -e '{}' ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n + 1)); done\n",
             stop.display()
         );
         std::fs::write(&kernel, script).unwrap();
         std::fs::set_permissions(&kernel, std::fs::Permissions::from_mode(0o755)).unwrap();
         let folders = dir.join("folders");
+        std::fs::create_dir(&folders).unwrap();
         let arguments = "--control_file connection.json";
+        let mut kernels = Kernels {
+            stop: stop.clone(),
+            running: Vec::new(),
+        };
 
         // Each kernel has started (and holds its lock) before the next one.
-        let mut kernels: Vec<Child> = Vec::new();
-        let mut said: Vec<String> = Vec::new();
-        for _ in 0..=SLOTS {
-            let mut child = launch(&kernel, &folders);
-            said.push(started(&mut child));
-            kernels.push(child);
-        }
+        let said: Vec<String> = (0..=SLOTS)
+            .map(|_| launch(&mut kernels, &kernel, &folders))
+            .collect();
         let mut expected: Vec<String> = (0..SLOTS)
             .map(|slot| format!("{}/{slot} {arguments}", folders.display()))
             .collect();
@@ -199,20 +246,28 @@ mod tests {
             said, expected,
             "kernels running at once get folders of their own, and one too many a temporary one"
         );
-        std::fs::write(&stop, "").unwrap();
-        for mut child in kernels {
-            child.wait().unwrap();
-        }
+        kernels.stop();
 
         std::fs::remove_file(&stop).unwrap();
-        let mut again = launch(&kernel, &folders);
-        let line = started(&mut again);
-        std::fs::write(&stop, "").unwrap();
-        again.wait().unwrap();
+        let again = launch(&mut kernels, &kernel, &folders);
+        kernels.stop();
         assert_eq!(
-            line,
+            again,
             format!("{}/0 {arguments}", folders.display()),
             "once the kernels have exited, the next one gets the first folder back"
+        );
+
+        // A folder of build folders that is not a real folder of this user's
+        // (here a link to one) is never used.
+        let link = dir.join("link");
+        std::os::unix::fs::symlink(&folders, &link).unwrap();
+        std::fs::remove_file(&stop).unwrap();
+        let linked = launch(&mut kernels, &kernel, &link);
+        kernels.stop();
+        assert_eq!(
+            linked,
+            format!("temporary {arguments}"),
+            "a link in place of the folders must not be followed"
         );
         let _ = std::fs::remove_dir_all(&dir);
     }
