@@ -138,8 +138,16 @@ fn run_one(file: &Path) -> Result<(), String> {
     unsafe { std::env::set_var("TMPDIR", dir) };
     std::env::set_current_dir(notebooks()).map_err(|error| error.to_string())?;
     let exe = std::env::current_exe().map_err(|error| error.to_string())?;
-    let (context, _outputs) = evcxr::EvalContext::with_subprocess_command(Command::new(exe))
+    let (context, outputs) = evcxr::EvalContext::with_subprocess_command(Command::new(exe))
         .map_err(|error| error.to_string())?;
+    // What the cell prints must be read: the engine waits for it.
+    for lines in [outputs.stdout, outputs.stderr] {
+        std::thread::spawn(move || {
+            while let Ok(line) = lines.recv() {
+                println!("    | {line}");
+            }
+        });
+    }
     let mut context = evcxr::CommandContext::with_eval_context(context);
     for setup in [":load_config --quiet", ":timing"] {
         context
