@@ -65,10 +65,11 @@ exec "$kernel" --control_file "$connection"
 
 /// The folder of lasting build folders: `lab-kernels-<user id>` in
 /// `/var/tmp`, which is on disk and kept across restarts (the system's
-/// temporary folder may live in memory); the temporary folder's
-/// `lab-kernels/slots` on a system without `/var/tmp`. Made if missing, with
-/// the cargo configuration of kernel builds
-/// ([`super::kernel_cache::prepare_kernels_dir`], which also refuses a folder
+/// temporary folder may live in memory); `slots` in the kernels' temporary
+/// folder ([`super::kernel_cache::kernel_tmpdir`]) on a system without
+/// `/var/tmp`, or when the one there is refused. Made if missing, with the
+/// cargo configuration of kernel builds
+/// ([`super::kernel_cache::prepare_kernels_dir`], which refuses a folder
 /// another user could have planted).
 ///
 /// Not under the home folder: the compiled cells find the Rust standard
@@ -125,12 +126,12 @@ pub fn install(resources: &Path, argv: &[String]) -> Result<(), LessonError> {
     let mut spec: serde_json::Value =
         serde_json::from_str(&text).map_err(|error| LessonError::Kernel {
             reason: format!("{} is not JSON: {error}", spec_file.display()),
-            fix: "cargo lab up".into(),
+            fix: format!("rm -r {} && cargo lab up", resources.display()),
         })?;
     let Some(fields) = spec.as_object_mut() else {
         return Err(LessonError::Kernel {
             reason: format!("{} is not a JSON object", spec_file.display()),
-            fix: "cargo lab up".into(),
+            fix: format!("rm -r {} && cargo lab up", resources.display()),
         });
     };
     fields.insert("argv".into(), serde_json::json!(argv));
