@@ -52,9 +52,10 @@ incremental = false
 
 /// The folder notebook kernels make their build folders in, given to them
 /// as `TMPDIR`, with the cargo configuration that lets the build cache keep
-/// the support crate; made if missing. It is `lab-kernels-<user id>` in the system's
-/// temporary folder: not under `LAB_HOME`, which is inside this workspace by
-/// default, where cargo would take a kernel's crate for a stray member.
+/// the support crate; made if missing. It is `lab-kernels-<user id>` in the
+/// system's temporary folder: not under `LAB_HOME`, which is inside this
+/// workspace by default, where cargo would take a kernel's crate for a stray
+/// member.
 pub fn kernel_tmpdir() -> std::io::Result<PathBuf> {
     let temp = std::env::temp_dir();
     // A process started by Jupyter (a terminal in Jupyter Lab) has it as
@@ -81,11 +82,9 @@ pub fn prepare_kernels_dir(dir: &Path) -> std::io::Result<()> {
         .recursive(true)
         .mode(0o700)
         .create(dir)?;
+    let me = nix::unistd::geteuid().as_raw();
     let metadata = std::fs::symlink_metadata(dir)?;
-    if !metadata.is_dir()
-        || metadata.uid() != nix::unistd::geteuid().as_raw()
-        || metadata.mode() & 0o022 != 0
-    {
+    if !metadata.is_dir() || metadata.uid() != me || metadata.mode() & 0o022 != 0 {
         return Err(std::io::Error::new(
             std::io::ErrorKind::PermissionDenied,
             format!(
@@ -99,7 +98,7 @@ pub fn prepare_kernels_dir(dir: &Path) -> std::io::Result<()> {
     for above in dir.ancestors().skip(1) {
         let planted = above.join(".cargo");
         if let Ok(metadata) = std::fs::symlink_metadata(&planted)
-            && metadata.uid() != nix::unistd::geteuid().as_raw()
+            && metadata.uid() != me
             && metadata.uid() != 0
         {
             return Err(std::io::Error::new(

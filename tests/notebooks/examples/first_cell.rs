@@ -16,11 +16,13 @@
 //! up` warms it). Each engine runs in a child process of this program, which
 //! is how each gets its own `EVCXR_TMPDIR`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
-use lab_command::lessons::{Notebook, ipynb, kernel_cache, kernel_slots};
+use lab::config::Config;
+use lab_command::lessons::{self, Notebook, kernel_cache, kernel_slots};
+use notebook_tests::SetupError;
 
 /// Set in a child process: the cell file it runs.
 const CHILD: &str = "LAB_FIRST_CELL_FILE";
@@ -29,7 +31,7 @@ fn main() -> ExitCode {
     evcxr::runtime_hook();
     let outcome = match std::env::var_os(CHILD) {
         Some(file) => run_one(Path::new(&file)),
-        None => compare(std::env::args().skip(1).collect()),
+        None => compare(&std::env::args().skip(1).collect::<Vec<_>>()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -40,36 +42,19 @@ fn main() -> ExitCode {
     }
 }
 
-/// The folder with the course's notebooks.
-fn notebooks() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../notebooks")
-}
-
 /// Times the first cells of the notebooks `prefixes` name, in a temporary
 /// build folder and in a lasting one.
-fn compare(prefixes: Vec<String>) -> Result<(), String> {
+fn compare(prefixes: &[String]) -> Result<(), SetupError> {
     if prefixes.is_empty() {
         return Err("name the notebooks to measure, for example: -- 01 04".into());
     }
-    let all = ipynb::discover(&notebooks()).map_err(|error| error.to_string())?;
-    let lasting = kernel_slots::slots_dir()
-        .map_err(|error| format!("cannot prepare the lasting build folders: {error}"))?
-        .join("first-cell-bench");
-    let scratch = kernel_cache::kernel_tmpdir()
-        .map_err(|error| format!("cannot prepare the kernels' folder: {error}"))?;
+    let config = Config::from_env()?;
+    let notebooks = lessons::notebooks_dir(&config);
+    let lasting = kernel_slots::slots_dir()?.join("first-cell-bench");
+    let scratch = kernel_cache::kernel_tmpdir()?;
     for prefix in prefixes {
-        let chosen: Vec<&PathBuf> = all
-            .iter()
-            .filter(|path| {
-                path.file_stem()
-                    .is_some_and(|stem| stem.to_string_lossy().starts_with(&prefix))
-            })
-            .collect();
-        if chosen.is_empty() {
-            return Err(format!("no notebook's name starts with {prefix}"));
-        }
-        for path in chosen {
-            let notebook = Notebook::load(path).map_err(|error| error.to_string())?;
+        for path in lessons::select(&config, Some(prefix))? {
+            let notebook = Notebook::load(&path)?;
             let name = notebook.name();
             let cell = notebook
                 .code_cells()
@@ -77,14 +62,13 @@ fn compare(prefixes: Vec<String>) -> Result<(), String> {
                 .next()
                 .ok_or_else(|| format!("{name} has no code cell"))?;
             let file = scratch.join(format!("first-cell-{name}.rs"));
-            std::fs::write(&file, &cell.source)
-                .map_err(|error| format!("cannot write {}: {error}", file.display()))?;
+            std::fs::write(&file, &cell.source)?;
             println!("{name}, temporary build folder:");
-            let temporary = run_child(&file, None)?;
+            let temporary = run_child(&notebooks, &file, None)?;
             println!("{name}, lasting build folder (filling it, not counted):");
-            run_child(&file, Some(&lasting))?;
+            run_child(&notebooks, &file, Some(&lasting))?;
             println!("{name}, lasting build folder:");
-            let warm = run_child(&file, Some(&lasting))?;
+            let warm = run_child(&notebooks, &file, Some(&lasting))?;
             println!(
                 "{name}: first cell {temporary:.1} s in a temporary build folder, {warm:.1} s in a lasting one"
             );
@@ -93,53 +77,45 @@ fn compare(prefixes: Vec<String>) -> Result<(), String> {
     Ok(())
 }
 
-/// Runs `file` as the first cell of a fresh engine in a child process,
-/// building in `folder` (a temporary folder when `None`); the seconds the
-/// child measured.
-fn run_child(file: &Path, folder: Option<&Path>) -> Result<f64, String> {
-    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
-    let mut child = Command::new(exe);
-    child.env(CHILD, file);
+/// Runs `file` as the first cell of a fresh engine in a child process
+/// started in `notebooks` (as Jupyter starts a kernel in the notebook's
+/// folder, so its `evcxr.toml` and relative `:dep` path apply), building in
+/// `folder` (a temporary folder when `None`); the seconds the child measured.
+fn run_child(notebooks: &Path, file: &Path, folder: Option<&Path>) -> Result<f64, SetupError> {
+    let mut child = Command::new(std::env::current_exe()?);
+    child.current_dir(notebooks).env(CHILD, file);
     match folder {
         Some(folder) => child.env("EVCXR_TMPDIR", folder),
         None => child.env_remove("EVCXR_TMPDIR"),
     };
-    let output = child
-        .output()
-        .map_err(|error| format!("cannot start a child: {error}"))?;
+    let output = child.output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     print!("{stdout}");
     if !output.status.success() {
         return Err(format!(
             "the cell failed: {}",
             String::from_utf8_lossy(&output.stderr).trim_end()
-        ));
+        )
+        .into());
     }
-    stdout
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("  cell: ")?
-                .strip_suffix(" s")?
-                .parse()
-                .ok()
-        })
-        .ok_or_else(|| "the child printed no time".to_owned())
+    let seconds = stdout.lines().find_map(|line| {
+        line.strip_prefix("  cell: ")?
+            .strip_suffix(" s")?
+            .parse()
+            .ok()
+    });
+    Ok(seconds.ok_or("the child printed no time")?)
 }
 
-/// In a child: runs `file`'s text as the first cell of a fresh engine
-/// started in `notebooks/`, printing how long it took and the engine's
-/// phases.
-fn run_one(file: &Path) -> Result<(), String> {
-    let cell = std::fs::read_to_string(file)
-        .map_err(|error| format!("cannot read {}: {error}", file.display()))?;
-    let dir = kernel_cache::kernel_tmpdir()
-        .map_err(|error| format!("cannot prepare the kernels' folder: {error}"))?;
+/// In a child: runs `file`'s text as the first cell of a fresh engine,
+/// printing how long it took and the engine's phases.
+fn run_one(file: &Path) -> Result<(), SetupError> {
+    let cell = std::fs::read_to_string(file)?;
+    let dir = kernel_cache::kernel_tmpdir()?;
     // SAFETY: nothing else runs yet: no thread has been started.
     unsafe { std::env::set_var("TMPDIR", dir) };
-    std::env::set_current_dir(notebooks()).map_err(|error| error.to_string())?;
-    let exe = std::env::current_exe().map_err(|error| error.to_string())?;
-    let (context, outputs) = evcxr::EvalContext::with_subprocess_command(Command::new(exe))
-        .map_err(|error| error.to_string())?;
+    let (context, outputs) =
+        evcxr::EvalContext::with_subprocess_command(Command::new(std::env::current_exe()?))?;
     // What the cell prints must be read: the engine waits for it.
     for lines in [outputs.stdout, outputs.stderr] {
         std::thread::spawn(move || {
@@ -150,12 +126,10 @@ fn run_one(file: &Path) -> Result<(), String> {
     }
     let mut context = evcxr::CommandContext::with_eval_context(context);
     for setup in [":load_config --quiet", ":timing"] {
-        context
-            .execute(setup)
-            .map_err(|error| format!("{setup}: {error}"))?;
+        context.execute(setup)?;
     }
     let started = Instant::now();
-    let output = context.execute(&cell).map_err(|error| error.to_string())?;
+    let output = context.execute(&cell)?;
     println!("  cell: {:.1} s", started.elapsed().as_secs_f64());
     for phase in &output.phases {
         println!("    {}: {} ms", phase.name, phase.duration.as_millis());
