@@ -6,15 +6,26 @@
 //! them through `REDIS_URL`, `MONGODB_URI` and `MONGODB_DB`, exactly as a
 //! kernel started by `lab notebooks check` does. The judgement itself
 //! ([`lab_command::lessons::CellRun::problem`]) is shared with that check.
+//!
+//! Each engine runs in a process of its own, the test binary started again
+//! with [`ONE_NOTEBOOK`] naming the notebook ([`run_one`]), as Jupyter starts
+//! a kernel per notebook. evcxr takes its build folder from the process's
+//! environment, so this is what lets each engine build in a lasting folder
+//! of its own
+//! ([`EngineFolder`](lab_command::lessons::kernel_slots::EngineFolder)) and find the dependencies compiled there
+//! by the engine before it, instead of in a fresh temporary folder.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use lab::Config;
-use lab::testing::TestEnv;
 use lab_command::lessons::{self, CellOutput, CellRun, Notebook, NotebookRun, suite};
+
+/// The environment variable that makes the test binary run the engine of
+/// the one notebook it names and print that notebook's report.
+pub const ONE_NOTEBOOK: &str = "LAB_NOTEBOOK_ENGINE";
 
 /// Any failure to set the check up or to run a notebook at all; failures
 /// of cells are reported in the run, not returned.
@@ -34,9 +45,6 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
         }
         chosen
     };
-    // The kernel of Jupyter Lab starts in the notebook's folder; so does this
-    // engine, so `:dep lab = { path = ".." }` and `evcxr.toml` mean the same.
-    std::env::set_current_dir(lessons::notebooks_dir(&config))?;
     let runtime = tokio::runtime::Runtime::new()?;
     let jobs = suite::parallelism(&config);
     let mut all_passed = true;
@@ -47,15 +55,13 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
     runtime.block_on(suite::in_order(
         paths,
         jobs,
-        |path| {
-            let config = &config;
-            async move {
-                let run = run_fresh(config, path.clone()).await;
-                (path, run)
+        |path| async move {
+            match run_fresh(&path).await {
+                Ok(verdict) => verdict,
+                Err(error) => suite::verdict(&path, &Err::<NotebookRun, _>(error)),
             }
         },
-        |(path, run)| {
-            let (report, passed) = suite::verdict(&path, &run);
+        |(report, passed)| {
             println!("{report}");
             all_passed &= passed;
         },
@@ -67,33 +73,61 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
     Ok(all_passed)
 }
 
-/// Runs one notebook in a fresh engine against a fresh environment.
-async fn run_fresh(config: &Config, path: PathBuf) -> Result<NotebookRun, SetupError> {
+/// Runs one notebook's engine in a process of its own (this binary again,
+/// with [`ONE_NOTEBOOK`]) against a fresh environment, and gives back its
+/// report and whether it passed.
+async fn run_fresh(path: &Path) -> Result<(String, bool), SetupError> {
     let environment = suite::fresh_environment().await?;
-    let config = config.clone();
-    // The environment comes back with the run, to be closed here; if the
-    // run panicked, it was dropped while the panic unwound.
-    let (run, environment) = tokio::task::spawn_blocking(move || {
-        (run_notebook(&config, &path, &environment), environment)
-    })
-    .await?;
+    let mut child = tokio::process::Command::new(std::env::current_exe()?);
+    child
+        .env(ONE_NOTEBOOK, path)
+        .envs(environment.variables())
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = child.output().await;
     environment.close().await;
-    run
+    let output = output?;
+    let report = String::from_utf8_lossy(&output.stdout)
+        .trim_end()
+        .to_owned();
+    match output.status.code() {
+        Some(0) => Ok((report, true)),
+        Some(1) if !report.is_empty() => Ok((report, false)),
+        _ => Err(format!(
+            "its engine's process ended with {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim_end()
+        )
+        .into()),
+    }
+}
+
+/// The test binary's work when started with [`ONE_NOTEBOOK`] naming
+/// `path`: runs that notebook in a fresh engine against the environment
+/// the variables describe, prints its report, and says whether it passed.
+/// The engine builds in `EVCXR_TMPDIR` when the caller has set it (to an
+/// [`EngineFolder`](lab_command::lessons::kernel_slots::EngineFolder) it
+/// holds), else in a temporary folder.
+pub fn run_one(path: &Path) -> Result<bool, SetupError> {
+    let config = Config::from_env()?;
+    let path = std::fs::canonicalize(path)?;
+    // The kernel of Jupyter Lab starts in the notebook's folder; so does this
+    // engine, so `:dep lab = { path = ".." }` and `evcxr.toml` mean the same.
+    std::env::set_current_dir(lessons::notebooks_dir(&config))?;
+    let run = run_notebook(&config, &path);
+    let (report, passed) = suite::verdict(&path, &run);
+    println!("{report}");
+    Ok(passed)
 }
 
 /// Runs one notebook's code cells in order in a fresh engine, which builds
 /// against its own copy of the build cache ([`suite::kernel_cache_copy`]).
-pub fn run_notebook(
-    config: &Config,
-    path: &Path,
-    environment: &TestEnv,
-) -> Result<NotebookRun, SetupError> {
+/// The engine's child process inherits this process's environment, where
+/// the test environment's variables are.
+pub fn run_notebook(config: &Config, path: &Path) -> Result<NotebookRun, SetupError> {
     let notebook = Notebook::load(path)?;
     let cache = suite::kernel_cache_copy(config)?;
-    let mut child = Command::new(std::env::current_exe()?);
-    for (name, value) in environment.variables() {
-        child.env(name, value);
-    }
+    let child = Command::new(std::env::current_exe()?);
     let (context, outputs) = evcxr::EvalContext::with_subprocess_command(child)?;
     let mut context = evcxr::CommandContext::with_eval_context(context);
     let stdout_lines = Collector::start(outputs.stdout);

@@ -7,7 +7,10 @@
 //! `cargo test -p notebook-tests -- 02` runs only the notebooks whose names
 //! start with `02`.
 
+use std::path::Path;
 use std::process::ExitCode;
+
+use lab_command::lessons::kernel_slots::EngineFolder;
 
 fn main() -> ExitCode {
     // The same binary is the kernel's child process and cargo's compiler
@@ -23,6 +26,23 @@ fn main() -> ExitCode {
             eprintln!("notebook check could not run: cannot prepare the kernels' folder: {error}");
             return ExitCode::FAILURE;
         }
+    }
+    // Started again by the check for one notebook's engine: a lasting build
+    // folder of its own if one is free, held until this process exits.
+    if let Some(path) = std::env::var_os(notebook_tests::ONE_NOTEBOOK) {
+        let folder = EngineFolder::claim();
+        if let Some(folder) = &folder {
+            // SAFETY: still no thread has been started.
+            unsafe { std::env::set_var("EVCXR_TMPDIR", folder.path()) };
+        }
+        return match notebook_tests::run_one(Path::new(&path)) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::FAILURE,
+            Err(error) => {
+                eprintln!("cannot run the notebook: {error}");
+                ExitCode::from(2)
+            }
+        };
     }
     let filters: Vec<String> = std::env::args()
         .skip(1)

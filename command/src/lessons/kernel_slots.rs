@@ -96,6 +96,55 @@ pub fn slots_dir() -> std::io::Result<PathBuf> {
     }
 }
 
+/// A lasting build folder for an evcxr engine that `cargo test`'s notebook
+/// check runs, held by this process until dropped: the launcher's idea in
+/// folders of their own (`engine-0` to `engine-3` beside the kernels'
+/// folders), since that engine is another program than the Jupyter kernel
+/// and would otherwise make each build folder's cargo rebuild what the
+/// other had built. The lock is the launcher's (`flock` on `.kernel-lock`).
+#[derive(Debug)]
+pub struct EngineFolder {
+    path: PathBuf,
+    _lock: std::fs::File,
+}
+
+impl EngineFolder {
+    /// The first engine folder no other process holds; `None` when every
+    /// one is taken or none can be used, where the engine builds in a
+    /// temporary folder as before.
+    pub fn claim() -> Option<EngineFolder> {
+        EngineFolder::claim_in(&slots_dir().ok()?)
+    }
+
+    /// [`EngineFolder::claim`] among the engine folders in `folders`.
+    fn claim_in(folders: &Path) -> Option<EngineFolder> {
+        use std::os::unix::fs::MetadataExt;
+        let me = nix::unistd::geteuid().as_raw();
+        (0..SLOTS).find_map(|slot| {
+            let path = folders.join(format!("engine-{slot}"));
+            // Made without following links; one already there must be a
+            // real folder of this user's.
+            let _ = std::fs::create_dir(&path);
+            let metadata = std::fs::symlink_metadata(&path).ok()?;
+            if !metadata.is_dir() || metadata.uid() != me {
+                return None;
+            }
+            let lock = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path.join(".kernel-lock"))
+                .ok()?;
+            lock.try_lock().ok()?;
+            Some(EngineFolder { path, _lock: lock })
+        })
+    }
+
+    /// The folder, for `EVCXR_TMPDIR`.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
 /// The command line the kernel's `kernel.json` must have: the launcher in
 /// the kernel's folder of resources `resources`, run by `/bin/sh`, with
 /// `kernel` (the evcxr program), `slots` (from [`slots_dir`]) and their
@@ -179,9 +228,10 @@ mod tests {
         }
     }
 
-    /// A scratch folder of this test's own.
-    fn scratch() -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("lab-kernel-slots-{}", std::process::id()));
+    /// A scratch folder of the test `name`'s own.
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("lab-kernel-slots-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         dir
@@ -215,7 +265,7 @@ mod tests {
             eprintln!("skipped: no `flock` here, so the launcher always uses a temporary folder");
             return;
         }
-        let dir = scratch();
+        let dir = scratch("launcher");
         // The stand-in prints the folder it was given and its arguments, then
         // runs (at most a minute) until `stop` exists, holding its lock.
         let kernel = dir.join("kernel");
@@ -271,5 +321,41 @@ mod tests {
             "a link in place of the folders must not be followed"
         );
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn engines_running_at_once_hold_folders_of_their_own() {
+        let dir = scratch("engines");
+        let held: Vec<EngineFolder> = std::iter::from_fn(|| EngineFolder::claim_in(&dir)).collect();
+        let paths: Vec<PathBuf> = held.iter().map(|f| f.path().to_owned()).collect();
+        let expected: Vec<PathBuf> = (0..SLOTS)
+            .map(|n| dir.join(format!("engine-{n}")))
+            .collect();
+        assert_eq!(
+            paths, expected,
+            "each engine gets a folder no other holds, up to {SLOTS}"
+        );
+        let mut held = held;
+        held.remove(1);
+        let next = EngineFolder::claim_in(&dir).map(|f| f.path().to_owned());
+        assert_eq!(
+            next,
+            Some(dir.join("engine-1")),
+            "a folder given back is claimed again"
+        );
+
+        // A link in place of an engine folder is not used.
+        let other = scratch("engines-other");
+        drop(held);
+        std::fs::remove_dir_all(dir.join("engine-0")).unwrap();
+        std::os::unix::fs::symlink(&other, dir.join("engine-0")).unwrap();
+        let claimed = EngineFolder::claim_in(&dir).map(|f| f.path().to_owned());
+        assert_eq!(
+            claimed,
+            Some(dir.join("engine-1")),
+            "a link must not be followed"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+        let _ = std::fs::remove_dir_all(&other);
     }
 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use futures_util::{StreamExt, TryStreamExt, stream};
+
 use super::answers::{Answer, Corpus, Kind};
 use super::generated::{first_line, module_name, write_answer, write_lib};
 use crate::grading::catalog::{Catalog, Exercise};
@@ -80,19 +82,25 @@ pub async fn grade(catalog: &Catalog, corpus: &Corpus) -> Result<Vec<Verdict>, G
             ));
         }
     };
-    if let Some(executable) = executable {
-        for (index, _) in files {
-            let (id, answer) = &corpus.answers[index];
-            let exercise = catalog.find(id)?;
-            let prefix = format!(
-                "{}::{}::",
-                module_name(id, &answer.name),
-                exercise.graded_module_path()
-            );
-            let result = runner::run(catalog, exercise, &executable, &prefix).await?;
-            let problem = judge(exercise, answer, &result);
-            verdicts.push(verdict(id, answer, Some(result), problem));
-        }
+    if let Some(executable) = &executable {
+        // Each answer's tests run in a process of their own, several at once.
+        let graded: Vec<Verdict> = stream::iter(files.into_keys())
+            .map(|index| async move {
+                let (id, answer) = &corpus.answers[index];
+                let exercise = catalog.find(id)?;
+                let prefix = format!(
+                    "{}::{}::",
+                    module_name(id, &answer.name),
+                    exercise.graded_module_path()
+                );
+                let result = runner::run(catalog, exercise, executable, &prefix).await?;
+                let problem = judge(exercise, answer, &result);
+                Ok::<_, GradeError>(verdict(id, answer, Some(result), problem))
+            })
+            .buffered(runner::concurrent_runs())
+            .try_collect()
+            .await?;
+        verdicts.extend(graded);
     }
     let order = |v: &Verdict| {
         corpus
