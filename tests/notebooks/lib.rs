@@ -12,8 +12,9 @@
 //! a kernel per notebook. evcxr takes its build folder from the process's
 //! environment, so this is what lets each engine build in a lasting folder
 //! of its own
-//! ([`EngineFolder`](lab_command::lessons::kernel_slots::EngineFolder)) and find the dependencies compiled there
-//! by the engine before it, instead of in a fresh temporary folder.
+//! ([`EngineFolder`](lab_command::lessons::kernel_slots::EngineFolder))
+//! and find the dependencies compiled there by the engine before it,
+//! instead of in a fresh temporary folder.
 
 use std::path::Path;
 use std::process::{Command, Stdio};

@@ -108,9 +108,37 @@ pub(super) async fn run(
     executable: &Path,
     prefix: &str,
 ) -> Result<ExerciseResult, GradeError> {
+    let batch = run_many(catalog, exercise, executable, &[prefix]).await?;
+    Ok(batch
+        .results
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| unrun(exercise, Status::Failed, "the tests did not run")))
+}
+
+/// The results of one test process that ran several copies of an
+/// exercise's tests.
+pub(super) struct Batch {
+    /// One result per module path asked for, in the same order.
+    pub results: Vec<ExerciseResult>,
+    /// Whether every test of every copy reported a result: `false` when
+    /// the process was stopped at the exercise's time limit, or ended
+    /// (aborted, exited) before all had run.
+    pub complete: bool,
+}
+
+/// Runs, in one process of `executable`, the tests of `exercise` under
+/// each module path of `prefixes` (one copy of its graded suite each),
+/// stopping them all at the exercise's time limit, and scores each copy.
+pub(super) async fn run_many(
+    catalog: &Catalog,
+    exercise: &Exercise,
+    executable: &Path,
+    prefixes: &[&str],
+) -> Result<Batch, GradeError> {
     let started = Instant::now();
     let mut child = Command::new(executable)
-        .arg(prefix)
+        .args(prefixes)
         .args(["--test-threads", "4"])
         .current_dir(&catalog.root)
         // Snapshots are compared, never written, while grading.
@@ -135,7 +163,53 @@ pub(super) async fn run(
         // The test process dies, and with it the servers it started.
         let _ = child.kill().await;
     }
-    let runs = libtest::parse(&String::from_utf8_lossy(&output));
+    let text = String::from_utf8_lossy(&output);
+    let runs = libtest::parse(&text);
+    // libtest ends with a summary line unless the process itself died.
+    let ended = if timed_out {
+        Ended::TimedOut
+    } else if text.contains("test result: ") {
+        Ended::Normally
+    } else {
+        Ended::Early
+    };
+    let test_seconds = started.elapsed().as_secs_f64();
+    let complete = !timed_out
+        && prefixes.iter().all(|prefix| {
+            exercise.tests.iter().all(|graded| {
+                runs.iter()
+                    .any(|run| run.path.strip_prefix(prefix) == Some(graded.name.as_str()))
+            })
+        });
+    let results = prefixes
+        .iter()
+        .map(|prefix| score(exercise, &runs, prefix, ended, test_seconds))
+        .collect();
+    Ok(Batch { results, complete })
+}
+
+/// How a test process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// libtest ran every test it was asked for and said so.
+    Normally,
+    /// Stopped at the exercise's time limit.
+    TimedOut,
+    /// Died before libtest's summary: an abort, `process::exit`, a stack
+    /// overflow.
+    Early,
+}
+
+/// The result of the copy of `exercise`'s tests under `prefix`, from what
+/// the test process reported.
+fn score(
+    exercise: &Exercise,
+    runs: &[libtest::TestRun],
+    prefix: &str,
+    ended: Ended,
+    test_seconds: f64,
+) -> ExerciseResult {
+    let timed_out = ended == Ended::TimedOut;
     let tests: Vec<TestResult> = exercise
         .tests
         .iter()
@@ -163,6 +237,13 @@ pub(super) async fn run(
                         exercise.timeout_seconds
                     ),
                 ),
+                None if ended == Ended::Early => failed(
+                    &graded.name,
+                    Status::Failed,
+                    "the test process died before this test finished: does the code abort, \
+                     call `std::process::exit`, or recurse without end?"
+                        .to_owned(),
+                ),
                 None => failed(
                     &graded.name,
                     Status::Failed,
@@ -179,16 +260,16 @@ pub(super) async fn run(
     } else {
         Status::Failed
     };
-    Ok(ExerciseResult {
+    ExerciseResult {
         id: exercise.id.clone(),
         title: exercise.title.clone(),
         points,
         max_points: exercise.max_points(),
         status,
         compile_seconds: 0.0,
-        test_seconds: started.elapsed().as_secs_f64(),
+        test_seconds,
         tests,
-    })
+    }
 }
 
 fn failed(name: &str, status: Status, message: String) -> TestResult {

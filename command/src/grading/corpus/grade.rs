@@ -2,7 +2,7 @@
 //! grade against what it is meant to show.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use futures_util::{StreamExt, TryStreamExt, stream};
 
@@ -83,24 +83,25 @@ pub async fn grade(catalog: &Catalog, corpus: &Corpus) -> Result<Vec<Verdict>, G
         }
     };
     if let Some(executable) = &executable {
-        // Each answer's tests run in a process of their own, several at once.
-        let graded: Vec<Verdict> = stream::iter(files.into_keys())
-            .map(|index| async move {
-                let (id, answer) = &corpus.answers[index];
-                let exercise = catalog.find(id)?;
-                let prefix = format!(
-                    "{}::{}::",
-                    module_name(id, &answer.name),
-                    exercise.graded_module_path()
-                );
-                let result = runner::run(catalog, exercise, executable, &prefix).await?;
-                let problem = judge(exercise, answer, &result);
-                Ok::<_, GradeError>(verdict(id, answer, Some(result), problem))
-            })
+        // The answers of one exercise run in one test process (one MongoDB
+        // server started instead of one per answer), several exercises at
+        // once. An answer that hangs or aborts the process would cost the
+        // others their results, so when any test is missing from the
+        // process's report, each answer runs again alone and only that one
+        // is marked.
+        let mut by_exercise: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for index in files.into_keys() {
+            by_exercise
+                .entry(corpus.answers[index].0.as_str())
+                .or_default()
+                .push(index);
+        }
+        let graded: Vec<Vec<Verdict>> = stream::iter(by_exercise)
+            .map(|(id, indexes)| grade_exercise(catalog, corpus, executable, id, indexes))
             .buffered(runner::concurrent_runs())
             .try_collect()
             .await?;
-        verdicts.extend(graded);
+        verdicts.extend(graded.into_iter().flatten());
     }
     let order = |v: &Verdict| {
         corpus
@@ -110,6 +111,48 @@ pub async fn grade(catalog: &Catalog, corpus: &Corpus) -> Result<Vec<Verdict>, G
     };
     verdicts.sort_by_key(order);
     Ok(verdicts)
+}
+
+/// Grades the answers `indexes` of the corpus, all of exercise `id`, in
+/// one test process, or each alone if that process did not report every
+/// test.
+async fn grade_exercise(
+    catalog: &Catalog,
+    corpus: &Corpus,
+    executable: &Path,
+    id: &str,
+    indexes: Vec<usize>,
+) -> Result<Vec<Verdict>, GradeError> {
+    let exercise = catalog.find(id)?;
+    let prefixes: Vec<String> = indexes
+        .iter()
+        .map(|&index| {
+            let answer = &corpus.answers[index].1;
+            format!(
+                "{}::{}::",
+                module_name(id, &answer.name),
+                exercise.graded_module_path()
+            )
+        })
+        .collect();
+    let all: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+    let batch = runner::run_many(catalog, exercise, executable, &all).await?;
+    let mut results = batch.results;
+    if !batch.complete {
+        results.clear();
+        for prefix in &all {
+            results.push(runner::run(catalog, exercise, executable, prefix).await?);
+        }
+    }
+    Ok(indexes
+        .into_iter()
+        .zip(results)
+        .map(|(index, result)| {
+            let answer = &corpus.answers[index].1;
+            let problem = judge(exercise, answer, &result);
+            verdict(id, answer, Some(result), problem)
+        })
+        .collect())
 }
 
 fn verdict(
