@@ -78,8 +78,9 @@ pub fn run_all(filters: &[String]) -> Result<bool, SetupError> {
 /// with [`ONE_NOTEBOOK`]) against a fresh environment, and gives back its
 /// report and whether it passed.
 async fn run_fresh(path: &Path) -> Result<(String, bool), SetupError> {
+    let program = std::env::current_exe()?;
     let environment = suite::fresh_environment().await?;
-    let mut child = tokio::process::Command::new(std::env::current_exe()?);
+    let mut child = tokio::process::Command::new(program);
     child
         .env(ONE_NOTEBOOK, path)
         .envs(environment.variables())
@@ -128,7 +129,10 @@ pub fn run_one(path: &Path) -> Result<bool, SetupError> {
 pub fn run_notebook(config: &Config, path: &Path) -> Result<NotebookRun, SetupError> {
     let notebook = Notebook::load(path)?;
     let cache = suite::kernel_cache_copy(config)?;
-    let child = Command::new(std::env::current_exe()?);
+    let mut child = Command::new(std::env::current_exe()?);
+    // The engine's child is this binary too; it must not take itself for
+    // a notebook's engine process (`runtime_hook` returns first anyway).
+    child.env_remove(ONE_NOTEBOOK);
     let (context, outputs) = evcxr::EvalContext::with_subprocess_command(child)?;
     let mut context = evcxr::CommandContext::with_eval_context(context);
     let stdout_lines = Collector::start(outputs.stdout);

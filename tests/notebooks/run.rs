@@ -31,9 +31,13 @@ fn main() -> ExitCode {
     // folder of its own if one is free, held until this process exits.
     if let Some(path) = std::env::var_os(notebook_tests::ONE_NOTEBOOK) {
         let folder = EngineFolder::claim();
-        if let Some(folder) = &folder {
+        match &folder {
             // SAFETY: still no thread has been started.
-            unsafe { std::env::set_var("EVCXR_TMPDIR", folder.path()) };
+            Some(folder) => unsafe { std::env::set_var("EVCXR_TMPDIR", folder.path()) },
+            // A folder named in the caller's environment could be in use
+            // by another engine: a temporary one instead.
+            // SAFETY: as above.
+            None => unsafe { std::env::remove_var("EVCXR_TMPDIR") },
         }
         return match notebook_tests::run_one(Path::new(&path)) {
             Ok(true) => ExitCode::SUCCESS,

@@ -34,7 +34,7 @@ pub async fn grade(
     let compile_seconds = compiled.elapsed.as_secs_f64();
 
     // Each exercise's tests run in a process of their own, several at once;
-    // the results keep the catalogue's order.
+    // the results keep the order the exercises were asked for in.
     let compiled = &compiled;
     let missing = &missing;
     let results: Vec<ExerciseResult> = stream::iter(exercises)
@@ -88,16 +88,24 @@ pub enum GradeError {
     Run(std::io::Error),
 }
 
-/// How many test binaries run at once while grading: one per core, at
-/// least two and at most four. A graded test spends most of its time
-/// waiting for the servers it starts (0.6 s of which 0.36 s of processor
-/// time for a Redis exercise), so two at once nearly halve the time even
-/// on two cores. Four at once on two cores once saw a test's fresh Redis
-/// connection broken (one run of 275), so no more than one per core.
+/// How many test processes run at once while grading: one per core, two
+/// on a single core, at most four. A graded test spends most of its time
+/// waiting for the servers it starts (a Redis exercise's tests take 0.6 s,
+/// 0.36 s of it processor time), so two at once nearly halve the time on
+/// two cores. With `REDIS_URL` set, one: each test then leases one of the
+/// server's 15 numbered databases, and one process's four test threads
+/// are what that server was sized for.
 pub(super) fn concurrent_runs() -> usize {
+    let shared_redis = !lab::Config::from_env().is_ok_and(|config| config.redis_url.is_none());
+    if shared_redis {
+        return 1;
+    }
     let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
     cores.clamp(2, 4)
 }
+
+/// How many tests each test process runs at once.
+const TEST_THREADS: u64 = 4;
 
 /// Runs one exercise's tests, those under the module path `prefix`
 /// (`redis::strings_graded::`) in `executable`, stopping them at the
@@ -108,38 +116,74 @@ pub(super) async fn run(
     executable: &Path,
     prefix: &str,
 ) -> Result<ExerciseResult, GradeError> {
-    let batch = run_many(catalog, exercise, executable, &[prefix]).await?;
-    Ok(batch
-        .results
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| unrun(exercise, Status::Failed, "the tests did not run")))
-}
-
-/// The results of one test process that ran several copies of an
-/// exercise's tests.
-pub(super) struct Batch {
-    /// One result per module path asked for, in the same order.
-    pub results: Vec<ExerciseResult>,
-    /// Whether every test of every copy reported a result: `false` when
-    /// the process was stopped at the exercise's time limit, or ended
-    /// (aborted, exited) before all had run.
-    pub complete: bool,
+    let limit = Duration::from_secs(exercise.timeout_seconds);
+    let output = execute(catalog, executable, &[prefix], limit).await?;
+    Ok(score(exercise, &output, prefix).0)
 }
 
 /// Runs, in one process of `executable`, the tests of `exercise` under
 /// each module path of `prefixes` (one copy of its graded suite each),
-/// stopping them all at the exercise's time limit, and scores each copy.
+/// and scores each copy: its result, and whether that result is complete
+/// (`false` when the process was stopped or died before one of its tests
+/// finished or before printing its failures' messages, and when a test did
+/// not run at all). The time limit grows
+/// with the number of copies, one exercise's limit for each
+/// [`TEST_THREADS`] copies, up to four.
 pub(super) async fn run_many(
     catalog: &Catalog,
     exercise: &Exercise,
     executable: &Path,
     prefixes: &[&str],
-) -> Result<Batch, GradeError> {
+) -> Result<Vec<(ExerciseResult, bool)>, GradeError> {
+    if prefixes.is_empty() {
+        // No filter would run every test in the binary.
+        return Ok(Vec::new());
+    }
+    let rounds = (prefixes.len() as u64).div_ceil(TEST_THREADS).min(4);
+    let limit = Duration::from_secs(exercise.timeout_seconds * rounds);
+    let output = execute(catalog, executable, prefixes, limit).await?;
+    Ok(prefixes
+        .iter()
+        .map(|prefix| score(exercise, &output, prefix))
+        .collect())
+}
+
+/// What one test process reported.
+struct Output {
+    /// Each test that finished.
+    runs: Vec<libtest::TestRun>,
+    /// How the process ended.
+    ended: Ended,
+    /// How long it ran.
+    seconds: f64,
+}
+
+/// How a test process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// It printed libtest's summary line: every test it started finished
+    /// (a test that was renamed or removed simply never started).
+    Normally,
+    /// Stopped at the time limit.
+    TimedOut,
+    /// Died before libtest's summary: an abort, `process::exit`, a stack
+    /// overflow.
+    Early,
+}
+
+/// Runs the tests under `prefixes` in one process of `executable`,
+/// stopping it after `limit`.
+async fn execute(
+    catalog: &Catalog,
+    executable: &Path,
+    prefixes: &[&str],
+    limit: Duration,
+) -> Result<Output, GradeError> {
     let started = Instant::now();
     let mut child = Command::new(executable)
         .args(prefixes)
-        .args(["--test-threads", "4"])
+        .arg("--test-threads")
+        .arg(TEST_THREADS.to_string())
         .current_dir(&catalog.root)
         // Snapshots are compared, never written, while grading.
         .env("INSTA_UPDATE", "no")
@@ -152,7 +196,6 @@ pub(super) async fn run_many(
         .map_err(GradeError::Run)?;
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut output = Vec::new();
-    let limit = Duration::from_secs(exercise.timeout_seconds);
     let finished = tokio::time::timeout(limit, async {
         let _ = stdout.read_to_end(&mut output).await;
         child.wait().await
@@ -163,9 +206,15 @@ pub(super) async fn run_many(
         // The test process dies, and with it the servers it started.
         let _ = child.kill().await;
     }
-    let text = String::from_utf8_lossy(&output);
-    let runs = libtest::parse(&text);
-    // libtest ends with a summary line unless the process itself died.
+    Ok(read_output(
+        &String::from_utf8_lossy(&output),
+        timed_out,
+        started.elapsed().as_secs_f64(),
+    ))
+}
+
+/// What a test process's standard output `text` says.
+fn read_output(text: &str, timed_out: bool, seconds: f64) -> Output {
     let ended = if timed_out {
         Ended::TimedOut
     } else if text.contains("test result: ") {
@@ -173,50 +222,30 @@ pub(super) async fn run_many(
     } else {
         Ended::Early
     };
-    let test_seconds = started.elapsed().as_secs_f64();
-    let complete = !timed_out
-        && prefixes.iter().all(|prefix| {
-            exercise.tests.iter().all(|graded| {
-                runs.iter()
-                    .any(|run| run.path.strip_prefix(prefix) == Some(graded.name.as_str()))
-            })
-        });
-    let results = prefixes
-        .iter()
-        .map(|prefix| score(exercise, &runs, prefix, ended, test_seconds))
-        .collect();
-    Ok(Batch { results, complete })
-}
-
-/// How a test process ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ended {
-    /// libtest ran every test it was asked for and said so.
-    Normally,
-    /// Stopped at the exercise's time limit.
-    TimedOut,
-    /// Died before libtest's summary: an abort, `process::exit`, a stack
-    /// overflow.
-    Early,
+    Output {
+        runs: libtest::parse(text),
+        ended,
+        seconds,
+    }
 }
 
 /// The result of the copy of `exercise`'s tests under `prefix`, from what
-/// the test process reported.
-fn score(
-    exercise: &Exercise,
-    runs: &[libtest::TestRun],
-    prefix: &str,
-    ended: Ended,
-    test_seconds: f64,
-) -> ExerciseResult {
-    let timed_out = ended == Ended::TimedOut;
+/// the test process reported, and whether that result is complete: every
+/// one of its tests reported, with the message of each failure.
+fn score(exercise: &Exercise, output: &Output, prefix: &str) -> (ExerciseResult, bool) {
+    let timed_out = output.ended == Ended::TimedOut;
+    let mut all_reported = true;
     let tests: Vec<TestResult> = exercise
         .tests
         .iter()
         .map(|graded| {
-            let run = runs
+            let run = output
+                .runs
                 .iter()
                 .find(|run| run.path.strip_prefix(prefix) == Some(graded.name.as_str()));
+            if run.is_none() {
+                all_reported = false;
+            }
             match run {
                 Some(run) if run.passed => TestResult {
                     name: graded.name.clone(),
@@ -237,7 +266,7 @@ fn score(
                         exercise.timeout_seconds
                     ),
                 ),
-                None if ended == Ended::Early => failed(
+                None if output.ended == Ended::Early => failed(
                     &graded.name,
                     Status::Failed,
                     "the test process died before this test finished: does the code abort, \
@@ -253,23 +282,32 @@ fn score(
         })
         .collect();
     let points = tests.iter().map(|test| test.points).sum();
-    let status = if timed_out {
+    let status = if timed_out && !all_reported {
         Status::TimedOut
     } else if tests.iter().all(|test| test.status == Status::Passed) {
         Status::Passed
     } else {
         Status::Failed
     };
-    ExerciseResult {
+    let result = ExerciseResult {
         id: exercise.id.clone(),
         title: exercise.title.clone(),
         points,
         max_points: exercise.max_points(),
         status,
         compile_seconds: 0.0,
-        test_seconds,
+        test_seconds: output.seconds,
         tests,
-    }
+    };
+    // libtest prints a failure's message only at the end, in its summary,
+    // so a failure reported by a process that died lacks it.
+    let complete = all_reported
+        && (output.ended == Ended::Normally
+            || result
+                .tests
+                .iter()
+                .all(|test| test.status == Status::Passed));
+    (result, complete)
 }
 
 fn failed(name: &str, status: Status, message: String) -> TestResult {
@@ -296,5 +334,85 @@ fn unrun(exercise: &Exercise, status: Status, message: &str) -> ExerciseResult {
             .iter()
             .map(|test| failed(&test.name, status, message.to_owned()))
             .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grading::catalog::GradedTest;
+
+    fn exercise() -> Exercise {
+        Exercise {
+            id: "redis-strings".into(),
+            title: "Strings".into(),
+            lesson: "01".into(),
+            file: "redis/strings.rs".into(),
+            timeout_seconds: 10,
+            difficulty: None,
+            minutes: None,
+            hints: vec!["nudge".into()],
+            tests: ["counts", "expires"]
+                .map(|name| GradedTest {
+                    name: name.into(),
+                    points: 2,
+                })
+                .to_vec(),
+        }
+    }
+
+    const ONE_PASSED: &str = "\nrunning 2 tests\ntest a::redis::strings_graded::counts ... ok\n";
+
+    #[test]
+    fn a_process_that_died_names_the_likely_cause_for_the_unreported_tests() {
+        let output = read_output(ONE_PASSED, false, 1.0);
+        assert_eq!(output.ended, Ended::Early);
+        let (result, all_reported) = score(&exercise(), &output, "a::redis::strings_graded::");
+        assert!(!all_reported);
+        assert_eq!(result.points, 2);
+        let message = result.tests[1].message.as_deref().unwrap_or("");
+        assert!(message.contains("process died"), "{message}");
+    }
+
+    #[test]
+    fn a_test_missing_from_a_finished_run_was_renamed_or_removed() {
+        let text = format!("{ONE_PASSED}\ntest result: ok. 1 passed; 0 failed\n");
+        let output = read_output(&text, false, 1.0);
+        assert_eq!(output.ended, Ended::Normally);
+        let (result, all_reported) = score(&exercise(), &output, "a::redis::strings_graded::");
+        assert!(!all_reported);
+        assert_eq!(result.status, Status::Failed);
+        let message = result.tests[1].message.as_deref().unwrap_or("");
+        assert!(message.contains("renamed or removed"), "{message}");
+        // Another copy's tests are not this copy's.
+        let (other, reported) = score(&exercise(), &output, "b::redis::strings_graded::");
+        assert!(!reported);
+        assert_eq!(other.points, 0);
+    }
+
+    #[test]
+    fn a_failure_reported_by_a_process_that_died_is_incomplete() {
+        let text = "\ntest a::redis::strings_graded::counts ... FAILED\n\
+                    test a::redis::strings_graded::expires ... ok\n";
+        let output = read_output(text, false, 1.0);
+        let (result, complete) = score(&exercise(), &output, "a::redis::strings_graded::");
+        assert!(!complete, "its message was never printed");
+        assert_eq!(result.points, 2);
+        let finished = format!("{text}\ntest result: FAILED. 1 passed; 1 failed\n");
+        let (_, complete) = score(
+            &exercise(),
+            &read_output(&finished, false, 1.0),
+            "a::redis::strings_graded::",
+        );
+        assert!(complete);
+    }
+
+    #[test]
+    fn a_stopped_process_marks_the_exercise_timed_out() {
+        let output = read_output(ONE_PASSED, true, 10.0);
+        let (result, all_reported) = score(&exercise(), &output, "a::redis::strings_graded::");
+        assert!(!all_reported);
+        assert_eq!(result.status, Status::TimedOut);
+        assert_eq!(result.tests[1].status, Status::TimedOut);
     }
 }

@@ -22,9 +22,12 @@ use super::LessonError;
 /// The launcher's file name in the kernel's folder of Jupyter resources.
 pub const LAUNCHER_NAME: &str = "lab-kernel.sh";
 
-/// How many kernels at once get a lasting folder. Each folder holds a debug
-/// build of the support crate's dependencies (about 0.7 GB, 1.3 GB with the
-/// web stack); the notebook check runs at most four kernels at once.
+/// How many kernels at once get a lasting folder, and as many engines of
+/// `cargo test`'s notebook check ([`EngineFolder`]). Each folder holds a
+/// debug build of the support crate's dependencies (about 0.7 GB, 1.3 GB
+/// with the web stack); the notebook checks run up to four at once unless
+/// `LAB_NOTEBOOK_JOBS` asks for more, and those beyond get temporary
+/// folders.
 pub const SLOTS: usize = 4;
 
 /// The launcher Jupyter starts for the `rust` kernel. Its arguments are the
@@ -98,10 +101,13 @@ pub fn slots_dir() -> std::io::Result<PathBuf> {
 
 /// A lasting build folder for an evcxr engine that `cargo test`'s notebook
 /// check runs, held by this process until dropped: the launcher's idea in
-/// folders of their own (`engine-0` to `engine-3` beside the kernels'
-/// folders), since that engine is another program than the Jupyter kernel
+/// folders of their own (`engine-<n>` beside the kernels' folders, [`SLOTS`]
+/// of them), since that engine is another program than the Jupyter kernel
 /// and would otherwise make each build folder's cargo rebuild what the
-/// other had built. The lock is the launcher's (`flock` on `.kernel-lock`).
+/// other had built. The lock is the launcher's kind (`flock` on
+/// `.kernel-lock`), but only this process holds it, not the programs it
+/// starts: the engine waits for its compilations, so they end first unless
+/// the process is killed.
 #[derive(Debug)]
 pub struct EngineFolder {
     path: PathBuf,

@@ -85,10 +85,10 @@ pub async fn grade(catalog: &Catalog, corpus: &Corpus) -> Result<Vec<Verdict>, G
     if let Some(executable) = &executable {
         // The answers of one exercise run in one test process (one MongoDB
         // server started instead of one per answer), several exercises at
-        // once. An answer that hangs or aborts the process would cost the
-        // others their results, so when any test is missing from the
-        // process's report, each answer runs again alone and only that one
-        // is marked.
+        // once. An answer that hangs or ends the process costs the answers
+        // running beside it their results, so each answer with a test
+        // missing from the process's report runs again alone: only the
+        // faulty one is then marked.
         let mut by_exercise: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for index in files.into_keys() {
             by_exercise
@@ -114,8 +114,8 @@ pub async fn grade(catalog: &Catalog, corpus: &Corpus) -> Result<Vec<Verdict>, G
 }
 
 /// Grades the answers `indexes` of the corpus, all of exercise `id`, in
-/// one test process, or each alone if that process did not report every
-/// test.
+/// one test process; an answer with a test that process did not report is
+/// graded again alone.
 async fn grade_exercise(
     catalog: &Catalog,
     corpus: &Corpus,
@@ -136,13 +136,17 @@ async fn grade_exercise(
         })
         .collect();
     let all: Vec<&str> = prefixes.iter().map(String::as_str).collect();
-    let batch = runner::run_many(catalog, exercise, executable, &all).await?;
-    let mut results = batch.results;
-    if !batch.complete {
-        results.clear();
-        for prefix in &all {
-            results.push(runner::run(catalog, exercise, executable, prefix).await?);
-        }
+    let mut results = Vec::new();
+    for ((result, complete), prefix) in runner::run_many(catalog, exercise, executable, &all)
+        .await?
+        .into_iter()
+        .zip(&all)
+    {
+        results.push(if complete {
+            result
+        } else {
+            runner::run(catalog, exercise, executable, prefix).await?
+        });
     }
     Ok(indexes
         .into_iter()
