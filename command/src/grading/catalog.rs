@@ -244,6 +244,30 @@ impl Catalog {
     }
 }
 
+#[cfg(test)]
+impl Exercise {
+    /// `redis-strings` with these hints and graded tests, for unit tests.
+    pub(crate) fn sample(hints: &[&str], tests: &[(&str, u32)]) -> Exercise {
+        Exercise {
+            id: "redis-strings".into(),
+            title: "Strings".into(),
+            lesson: "01".into(),
+            file: "redis/strings.rs".into(),
+            timeout_seconds: 10,
+            difficulty: None,
+            minutes: None,
+            hints: hints.iter().map(|hint| (*hint).to_owned()).collect(),
+            tests: tests
+                .iter()
+                .map(|(name, points)| GradedTest {
+                    name: (*name).to_owned(),
+                    points: *points,
+                })
+                .collect(),
+        }
+    }
+}
+
 impl Exercise {
     /// The Rust module path of the exercise: `redis::strings`.
     pub fn module_path(&self) -> String {

@@ -48,17 +48,7 @@ mod tests {
     fn hints_come_one_at_a_time_and_the_last_repeats() {
         let home = std::env::temp_dir().join(format!("lab-hints-{}", std::process::id()));
         let config = Config::for_home(&home, Vec::new());
-        let exercise = Exercise {
-            id: "redis-strings".into(),
-            title: "Strings".into(),
-            lesson: "01".into(),
-            file: "redis/strings.rs".into(),
-            timeout_seconds: 10,
-            difficulty: None,
-            minutes: None,
-            hints: vec!["nudge".into(), "push".into()],
-            tests: Vec::new(),
-        };
+        let exercise = Exercise::sample(&["nudge", "push"], &[]);
         let texts: Vec<String> = (0..3)
             .map(|_| next_hint(&config, &exercise).unwrap().text)
             .collect();

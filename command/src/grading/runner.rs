@@ -340,25 +340,9 @@ fn unrun(exercise: &Exercise, status: Status, message: &str) -> ExerciseResult {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grading::catalog::GradedTest;
 
     fn exercise() -> Exercise {
-        Exercise {
-            id: "redis-strings".into(),
-            title: "Strings".into(),
-            lesson: "01".into(),
-            file: "redis/strings.rs".into(),
-            timeout_seconds: 10,
-            difficulty: None,
-            minutes: None,
-            hints: vec!["nudge".into()],
-            tests: ["counts", "expires"]
-                .map(|name| GradedTest {
-                    name: name.into(),
-                    points: 2,
-                })
-                .to_vec(),
-        }
+        Exercise::sample(&["nudge"], &[("counts", 2), ("expires", 2)])
     }
 
     const ONE_PASSED: &str = "\nrunning 2 tests\ntest a::redis::strings_graded::counts ... ok\n";
