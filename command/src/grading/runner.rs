@@ -126,9 +126,8 @@ pub(super) async fn run(
 /// and scores each copy: its result, and whether that result is complete
 /// (`false` when the process was stopped or died before one of its tests
 /// finished or before printing its failures' messages, and when a test did
-/// not run at all). The time limit grows
-/// with the number of copies, one exercise's limit for each
-/// [`TEST_THREADS`] copies, up to four.
+/// not run at all). The time limit grows with the number of copies: one
+/// exercise's limit for each [`TEST_THREADS`] copies, up to four.
 pub(super) async fn run_many(
     catalog: &Catalog,
     exercise: &Exercise,
