@@ -156,6 +156,7 @@ async fn bad_input_gets_the_right_status_and_a_json_error_and_changes_nothing() 
         ("a limit that is not a number", Method::GET, "/customers?limit=ten".into(), None, StatusCode::BAD_REQUEST, "limit"),
         ("an unknown customer", Method::GET, "/customers/64b0000000000000000000ff".into(), None, StatusCode::NOT_FOUND, "Customer not found"),
         ("an unknown route", Method::GET, "/nowhere".into(), None, StatusCode::NOT_FOUND, "no route"),
+        ("a 9 KiB path", Method::GET, format!("/customers/{}", "a".repeat(9 * 1024)), None, StatusCode::URI_TOO_LONG, "longer than 8192 bytes"),
         ("a method the route does not take", Method::PUT, "/customers".into(), None, StatusCode::METHOD_NOT_ALLOWED, "does not take PUT"),
         ("no content type", Method::POST, "/customers".into(), Some(("", serde_json::to_vec(&new_customer("a@example.com")).unwrap())), StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type: application/json"),
         ("a form instead of JSON", Method::POST, "/customers".into(), Some(("application/x-www-form-urlencoded", b"name=Ada".to_vec())), StatusCode::UNSUPPORTED_MEDIA_TYPE, "as JSON"),

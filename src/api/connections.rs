@@ -8,7 +8,9 @@
 //! server. Here hyper has tokio's timer, and an HTTP/1 connection that has
 //! not sent a request's headers within [`HEADER_READ_TIMEOUT`] is closed,
 //! idle keep-alive connections included. Handlers' own time is limited by
-//! [`super::ops::deadline`].
+//! [`super::ops::deadline`]. hyper's read buffer is sized so that requests
+//! over the API's limits on targets and headers reach the API, which
+//! refuses them in JSON ([`super::limits`]).
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -48,7 +50,8 @@ async fn serve_with_deadline(
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_deadline);
+        .header_read_timeout(header_deadline)
+        .max_buf_size(super::limits::READ_BUFFER);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -109,7 +112,9 @@ mod tests {
     ) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let router = Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        let router = Router::new()
+            .route("/", axum::routing::get(|| async { "hello" }))
+            .layer(axum::middleware::from_fn(super::super::limits::check));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(serve_with_deadline(
             listener,
@@ -152,5 +157,61 @@ mod tests {
         whole.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
         assert!(answer.ends_with("hello"), "{answer}");
+    }
+
+    /// Everything the server at `address` answers to `request`.
+    async fn exchange(address: std::net::SocketAddr, request: &[u8]) -> String {
+        let mut connection = TcpStream::connect(address).await.unwrap();
+        connection.write_all(request).await.unwrap();
+        let mut answer = Vec::new();
+        connection.read_to_end(&mut answer).await.unwrap();
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// A target or headers over the API's limits, but within hyper's
+    /// buffer, are refused with a JSON body that names the limit, not
+    /// with hyper's bare status line.
+    #[tokio::test]
+    async fn a_long_target_or_large_headers_get_a_json_refusal() {
+        use crate::api::limits::{MAX_HEADER_BYTES, MAX_TARGET, READ_BUFFER};
+
+        let (address, _stop) = started(Duration::from_secs(5)).await;
+        let long_target = format!(
+            "GET /?q={} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+            "a".repeat(MAX_TARGET)
+        );
+        let answer = exchange(address, long_target.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 414"), "{answer}");
+        assert!(
+            answer.ends_with(&format!(
+                "{{\"error\":\"the path and query are longer than {MAX_TARGET} bytes\"}}"
+            )),
+            "{answer}"
+        );
+
+        // Several headers, together over the limit and under the buffer.
+        let value = "b".repeat(4 * 1024);
+        let headers: String = (0..MAX_HEADER_BYTES / value.len() + 1)
+            .map(|n| format!("X-Filler-{n}: {value}\r\n"))
+            .collect();
+        assert!(headers.len() < READ_BUFFER - 1024);
+        let large_headers =
+            format!("GET / HTTP/1.1\r\nHost: localhost\r\n{headers}Connection: close\r\n\r\n");
+        let answer = exchange(address, large_headers.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+        assert!(
+            answer.ends_with(&format!(
+                "{{\"error\":\"the headers take more than {MAX_HEADER_BYTES} bytes\"}}"
+            )),
+            "{answer}"
+        );
+
+        let within = format!(
+            "GET /?q={} HTTP/1.1\r\nHost: localhost\r\nX-Filler: {}\r\nConnection: close\r\n\r\n",
+            "a".repeat(MAX_TARGET - 10),
+            "b".repeat(MAX_HEADER_BYTES / 2)
+        );
+        let answer = exchange(address, within.as_bytes()).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 }

@@ -70,9 +70,23 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// 414: a path and query longer than the API answers
+    /// ([`super::limits`]).
+    #[error("the path and query are longer than {limit} bytes")]
+    TargetTooLong {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// 415: a body that is not declared as JSON.
     #[error("send the body as JSON, with the header Content-Type: application/json")]
     NotJson,
+    /// 431: more bytes of headers than the API answers
+    /// ([`super::limits`]).
+    #[error("the headers take more than {limit} bytes")]
+    HeadersTooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
     /// 422: well-formed JSON whose content breaks a rule.
     #[error("{field}: {message}")]
     Invalid {
@@ -115,6 +129,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TargetTooLong { .. } => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable { .. }

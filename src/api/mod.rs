@@ -28,6 +28,7 @@ pub mod extract;
 pub mod guard;
 pub mod invoices;
 pub mod jobs;
+pub mod limits;
 pub mod local;
 pub mod ops;
 pub mod paging;
@@ -200,6 +201,7 @@ pub fn router(state: ApiState) -> Router {
             state.guard.clone(),
             guard::check,
         ))
+        .layer(axum::middleware::from_fn(limits::check))
         .layer(axum::middleware::from_fn_with_state(
             state.requests.clone(),
             ops::count,
