@@ -124,8 +124,10 @@ type BadInput<'a> = (
 async fn bad_input_gets_the_right_status_and_a_json_error_and_changes_nothing() {
     let env = TestEnv::start_seeded().await;
     let state = state_for(&env).await;
-    let existing = get(&state, "/customers?limit=1").await.body["customers"][0].clone();
+    let page = get(&state, "/customers?limit=2").await.body;
+    let existing = page["customers"][0].clone();
     let id = existing["_id"].as_str().unwrap().to_owned();
+    let other = page["customers"][1]["_id"].as_str().unwrap().to_owned();
     let taken_email = existing["email"].as_str().unwrap().to_owned();
     let customers_before = env
         .database()
@@ -178,6 +180,8 @@ async fn bad_input_gets_the_right_status_and_a_json_error_and_changes_nothing() 
         ("a name with a control character", Method::POST, "/customers".into(), Some((json, with_field("name", json!("Ada\u{1b}[31m")))), StatusCode::UNPROCESSABLE_ENTITY, "name: contains the control character U+001B"),
         ("a line total past a billion", Method::POST, "/invoices".into(), Some((json, serde_json::to_vec(&json!({"customer_id": id, "items": [{"description": "x", "quantity": 2, "unit_price": "600000000"}]})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "items[0].total: 1200000000 is more than 1000000000"),
         ("a total past a billion", Method::POST, "/invoices".into(), Some((json, serde_json::to_vec(&json!({"customer_id": id, "items": [{"description": "x", "quantity": 1, "unit_price": "1000000000"}]})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "total_amount: "),
+        ("an email already used, by a change", Method::PATCH, format!("/customers/{other}"), Some((json, serde_json::to_vec(&json!({"email": taken_email})).unwrap())), StatusCode::CONFLICT, "already exists"),
+        ("overdue before its due date", Method::POST, "/invoices".into(), Some((json, serde_json::to_vec(&json!({"customer_id": id, "status": "overdue", "due_date": "2099-01-01", "items": [{"description": "x", "quantity": 1, "unit_price": "1.00"}]})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "status: an invoice due on 2099-01-01 cannot be overdue before then"),
         ("an empty change", Method::PATCH, format!("/customers/{id}"), Some((json, b"{}".to_vec())), StatusCode::UNPROCESSABLE_ENTITY, "at least one field"),
         ("a change to an unknown field", Method::PATCH, format!("/customers/{id}"), Some((json, serde_json::to_vec(&json!({"_id": "64b0000000000000000000ff"})).unwrap())), StatusCode::UNPROCESSABLE_ENTITY, "unknown field `_id`"),
         ("a customer with invoices deleted", Method::DELETE, format!("/customers/{id}"), None, StatusCode::CONFLICT, "cannot be deleted"),

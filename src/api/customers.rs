@@ -16,6 +16,7 @@ use super::extract::{IdPath, JsonBody, QueryParams};
 use super::paging::{self, Page};
 use super::routes::{CustomerLookup, IdParam};
 use crate::billing::customer::canonical_email;
+use crate::billing::deletions;
 use crate::billing::json::CustomerJson;
 use crate::billing::{Address, CustomerFields, Valid};
 use crate::cache::{CustomerCache, Lookup};
@@ -110,14 +111,21 @@ pub async fn create(
         address: body.address.into(),
         created_at: DateTime::now(),
     })?;
-    state.cache.intend(customer.id).await?;
-    match state.customers().insert_one(&customer).await {
+    // Invalidated too: a lookup of this id may have been cached as "not found".
+    let customers = state.customers();
+    let stored = customer.clone();
+    let written = state
+        .cache
+        .write(
+            customer.id,
+            async move { customers.insert_one(&stored).await },
+        )
+        .await;
+    match written {
         Ok(_) => {}
         Err(error) if is_duplicate_key(&error) => return Err(duplicate_email(&customer.email)),
         Err(error) => return Err(error.into()),
     }
-    // A lookup of this id may have been cached as "not found".
-    state.cache.invalidate(customer.id).await;
     Ok(created_json(
         format!("/customers/{}", customer.id),
         CustomerJson::of(&customer).to_json(),
@@ -251,18 +259,21 @@ pub async fn update(
             },
         );
     }
-    state.cache.intend(id).await?;
-    let stored = match state
-        .customers()
-        .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
-        .return_document(ReturnDocument::After)
-        .await
-    {
+    let customers = state.customers();
+    let written = state
+        .cache
+        .write(id, async move {
+            customers
+                .find_one_and_update(doc! { "_id": id }, doc! { "$set": set })
+                .return_document(ReturnDocument::After)
+                .await
+        })
+        .await;
+    let stored = match written {
         Ok(stored) => stored,
         Err(error) if is_duplicate_key(&error) => return Err(duplicate_email(&changed.email)),
         Err(error) => return Err(error.into()),
     };
-    state.cache.invalidate(id).await;
     let stored = stored.ok_or(ApiError::NotFound("Customer not found"))?;
     Ok(json_response(
         StatusCode::OK,
@@ -283,6 +294,20 @@ pub async fn delete(
     State(state): State<ApiState>,
     IdPath(id): IdPath,
 ) -> Result<StatusCode, ApiError> {
+    // Announced first, so that an invoice issued meanwhile either is
+    // counted below or takes itself back (`billing::deletions`).
+    super::to_completion(async move {
+        deletions::announce(&state.db, id).await?;
+        let deleted = delete_without_invoices(&state, id).await;
+        if let Err(error) = deletions::withdraw(&state.db, id).await {
+            tracing::warn!(%error, %id, "the deletion's marker stays until it expires");
+        }
+        deleted
+    })
+    .await
+}
+
+async fn delete_without_invoices(state: &ApiState, id: ObjectId) -> Result<StatusCode, ApiError> {
     let invoices = state
         .invoices()
         .count_documents(doc! { "customer_id": id })
@@ -292,9 +317,14 @@ pub async fn delete(
             "the customer has {invoices} invoices and cannot be deleted"
         )));
     }
-    state.cache.intend(id).await?;
-    let result = state.customers().delete_one(doc! { "_id": id }).await?;
-    state.cache.invalidate(id).await;
+    let customers = state.customers();
+    let result = state
+        .cache
+        .write(
+            id,
+            async move { customers.delete_one(doc! { "_id": id }).await },
+        )
+        .await?;
     if result.deleted_count == 0 {
         return Err(ApiError::NotFound("Customer not found"));
     }

@@ -214,11 +214,14 @@ impl IntoResponse for ApiError {
 }
 
 /// Whether `error` is MongoDB refusing a duplicate key (a second customer
-/// with an email already used).
+/// with an email already used): a write error from an insert, a command
+/// error from `findAndModify`.
 pub fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
-    matches!(
-        error.kind.as_ref(),
-        ErrorKind::Write(WriteFailure::WriteError(write)) if write.code == 11000
-    )
+    const DUPLICATE_KEY: i32 = 11000;
+    match error.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(write)) => write.code == DUPLICATE_KEY,
+        ErrorKind::Command(command) => command.code == DUPLICATE_KEY,
+        _ => false,
+    }
 }

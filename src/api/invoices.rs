@@ -15,6 +15,7 @@ use super::extract::{IdPath, JsonBody, QueryParams};
 use super::paging::{self, Page};
 use super::routes::IdParam;
 use crate::analysis::monthly::parse_date;
+use crate::billing::deletions;
 use crate::billing::json::{InvoiceJson, rfc3339};
 use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money};
 
@@ -67,6 +68,15 @@ pub fn allowed_from(to: InvoiceStatus) -> &'static [InvoiceStatus] {
     }
 }
 
+/// Why an invoice due on `due` cannot be overdue yet.
+fn not_yet_due(due: DateTime) -> String {
+    let due = rfc3339(due);
+    format!(
+        "an invoice due on {} cannot be overdue before then",
+        due.get(..10).unwrap_or(&due)
+    )
+}
+
 fn date_field(field: &'static str, value: Option<&str>) -> Result<Option<DateTime>, ApiError> {
     value
         .map(|text| parse_date(field, text).map_err(ApiError::from))
@@ -81,7 +91,7 @@ fn date_field(field: &'static str, value: Option<&str>) -> Result<Option<DateTim
     request_body = NewInvoice,
     responses(
         (status = 201, body = InvoiceJson),
-        (status = 400), (status = 413), (status = 415), (status = 422), (status = 503),
+        (status = 400), (status = 409), (status = 413), (status = 415), (status = 422), (status = 503),
     )
 )]
 pub async fn create(
@@ -102,6 +112,10 @@ pub async fn create(
     let due_date = date_field("due_date", body.due_date.as_deref())?.unwrap_or_else(|| {
         DateTime::from_millis(invoice_date.timestamp_millis() + DEFAULT_TERMS_DAYS * 86_400_000)
     });
+    let status = body.status.unwrap_or(InvoiceStatus::Pending);
+    if status == InvoiceStatus::Overdue && due_date >= DateTime::now() {
+        return Err(ApiError::invalid("status", not_yet_due(due_date)));
+    }
     let mut items = Vec::with_capacity(body.items.len());
     for (index, item) in body.items.iter().enumerate() {
         let unit_price: Money =
@@ -136,14 +150,42 @@ pub async fn create(
             due_date,
             items,
             tax_rate,
-            status: body.status.unwrap_or(InvoiceStatus::Pending),
+            status,
         },
     )?;
-    state.invoices().insert_one(&invoice).await?;
+    issue(state, invoice.clone()).await?;
     Ok(created_json(
         format!("/invoices/{}", invoice.id),
         serde_json::to_string(&InvoiceJson::of(&invoice)).unwrap_or_default(),
     ))
+}
+
+/// Writes `invoice`, then takes it back if its customer was deleted, or is
+/// being deleted, meanwhile (`billing::deletions`): no invoice is left
+/// pointing at nobody.
+async fn issue(state: ApiState, invoice: Invoice) -> Result<(), ApiError> {
+    super::to_completion(async move {
+        let invoices = state.invoices();
+        invoices.insert_one(&invoice).await?;
+        let may_stay = match deletions::invoice_may_stay(&state.db, invoice.customer_id).await {
+            Ok(may_stay) => may_stay,
+            Err(error) => {
+                // Written and acknowledged by MongoDB: the invoice stands.
+                tracing::warn!(%error, "could not check the invoice's customer again");
+                true
+            }
+        };
+        if may_stay {
+            return Ok(());
+        }
+        invoices.delete_one(doc! { "_id": invoice.id }).await?;
+        Err(ApiError::Conflict(format!(
+            "customer {} was deleted, or is being deleted, while the invoice was issued; \
+             the invoice was not kept",
+            invoice.customer_id
+        )))
+    })
+    .await
 }
 
 /// `GET /invoices/{id}`.
@@ -246,11 +288,7 @@ pub async fn set_status(
         .ok_or(ApiError::NotFound("Invoice not found"))?;
     if result.matched_count == 0 && invoice.status != change.status {
         if change.status == InvoiceStatus::Overdue && invoice.due_date >= now {
-            let due = rfc3339(invoice.due_date);
-            return Err(ApiError::Conflict(format!(
-                "an invoice due on {} cannot be overdue before then",
-                due.get(..10).unwrap_or(&due)
-            )));
+            return Err(ApiError::Conflict(not_yet_due(invoice.due_date)));
         }
         return Err(ApiError::Conflict(format!(
             "an invoice that is {} cannot become {}",

@@ -3,6 +3,7 @@
 
 pub mod collections;
 pub mod customer;
+pub mod deletions;
 pub mod error;
 pub mod invoice;
 pub mod json;

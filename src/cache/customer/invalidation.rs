@@ -40,6 +40,32 @@ impl CustomerCache {
         }
     }
 
+    /// Runs `write` to customer `id` between [`CustomerCache::intend`] and
+    /// [`CustomerCache::invalidate`], in a task of its own, and waits for
+    /// it. A caller that goes away mid-write (a client that hangs up, a
+    /// request past its deadline) drops only its wait: a write that reached
+    /// MongoDB is always followed by its invalidation. `write` does not run
+    /// when the intention cannot be recorded.
+    pub async fn write<T, F>(&self, id: ObjectId, write: F) -> mongodb::error::Result<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = mongodb::error::Result<T>> + Send + 'static,
+    {
+        let cache = self.clone();
+        let task = tokio::spawn(async move {
+            cache.intend(id).await?;
+            let written = write.await;
+            cache.invalidate(id).await;
+            written
+        });
+        match task.await {
+            Ok(written) => written,
+            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
+            // Only a runtime shutting down cancels the task.
+            Err(stopped) => Err(mongodb::error::Error::custom(std::sync::Arc::new(stopped))),
+        }
+    }
+
     /// Reads back the invalidations a previous process left in the outbox:
     /// until Redis has applied them, those customers are not served from
     /// the cache. Returns how many there were.
