@@ -103,7 +103,9 @@ impl<S: CustomerStore> CustomerCache<S> {
 
     /// Customer `id` as JSON (`None` if there is no such customer), and
     /// where the answer came from: Redis if it has the key, else the store,
-    /// whose answer the cache then keeps for [`TTL_SECONDS`].
+    /// whose answer the cache then keeps for [`TTL_SECONDS`]. A customer the
+    /// store does not have is not kept, and a store or a Redis that fails is
+    /// an error, never `None`.
     pub async fn get(&self, id: ObjectId) -> Result<(Option<String>, Origin), CacheError> {
         // TODO: look in Redis first, with one GET of `customer_key(id)`. A hit
         // answers the cached JSON without reading the store. On a miss, load

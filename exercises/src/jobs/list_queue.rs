@@ -28,6 +28,7 @@ pub fn queue_key(name: &str) -> String {
 
 /// Puts `ticket` at the back of queue `name`, marks the job `queued`, and
 /// returns how many tickets now wait.
+/// If Redis refuses the status, that error is returned.
 pub async fn enqueue(
     redis: &mut ConnectionManager,
     name: &str,

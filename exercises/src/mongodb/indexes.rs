@@ -14,6 +14,7 @@ use lab::mongodb::{Database, IndexModel};
 
 /// The unpaid (`pending` or `overdue`) invoices of `customer`, oldest first
 /// by `invoice_date`.
+/// Each invoice comes back whole, as stored.
 pub async fn unpaid_invoices_of(db: &Database, customer: ObjectId) -> Result<Vec<Document>> {
     // TODO: find with both conditions, sorted by invoice_date.
     todo!()
@@ -35,6 +36,7 @@ pub async fn make_emails_unique(db: &Database) -> Result<()> {
 }
 
 /// Whether `error` is the server refusing a duplicate key (code 11000).
+/// Any unique index may refuse one, `_id`'s included.
 pub fn is_duplicate(error: &Error) -> bool {
     // TODO: look at the error's kind for a write error with code 11000.
     todo!()

@@ -34,12 +34,14 @@ pub async fn start_session(
 
 /// Gives the session another full [`SESSION_SECONDS`]; `false` when it has
 /// already expired.
+/// An error from Redis is returned as it is, never read as `false`.
 pub async fn touch_session(redis: &mut ConnectionManager, token: &str) -> RedisResult<bool> {
     // TODO: reset the expiry of `session:{token}`.
     todo!()
 }
 
 /// What TTL says about `key`, as an [`Expiry`] instead of magic numbers.
+/// A key about to expire still exists: TTL answers 0 for it.
 pub async fn expiry_of(redis: &mut ConnectionManager, key: &str) -> RedisResult<Expiry> {
     // TODO: ask TTL and translate -2, -1 and the rest.
     todo!()

@@ -99,7 +99,9 @@ impl<S: CustomerStore> CustomerCache<S> {
 
     /// Customer `id` as JSON (`None` if there is no such customer), and
     /// where the answer came from: Redis if it has the key, else the store,
-    /// whose answer the cache then keeps for [`TTL_SECONDS`].
+    /// whose answer the cache then keeps for [`TTL_SECONDS`]. A customer the
+    /// store does not have is not kept, and a store or a Redis that fails is
+    /// an error, never `None`.
     pub async fn get(&self, id: ObjectId) -> Result<(Option<String>, Origin), CacheError> {
         // A ConnectionManager is cheap to clone, and every clone shares one
         // connection: this is how a `&self` method gets a `&mut` to send on.

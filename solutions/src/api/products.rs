@@ -34,7 +34,8 @@ pub struct Product {
 /// The body of `POST /products`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct NewProduct {
-    /// What it is called; must not be blank.
+    /// What it is called; must not be blank (empty, or only whitespace:
+    /// spaces, tabs, newlines).
     pub name: String,
     /// What it costs, in cents.
     pub price_cents: u64,

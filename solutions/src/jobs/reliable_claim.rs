@@ -33,6 +33,7 @@ pub async fn enqueue(redis: &mut ConnectionManager, name: &str, ticket: &str) ->
 
 /// Moves the oldest ticket to the processing list and returns it, in one
 /// step; `None` when the queue is empty.
+/// An error from Redis is returned, never read as an empty queue.
 pub async fn claim(redis: &mut ConnectionManager, name: &str) -> RedisResult<Option<String>> {
     redis
         .lmove(

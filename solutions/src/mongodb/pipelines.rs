@@ -70,6 +70,7 @@ pub async fn invoices_per_status(db: &Database) -> Result<Vec<(String, u64)>> {
 
 /// Revenue per month of `year`, by `invoice_date` (UTC), as `("YYYY-MM",
 /// revenue)` in calendar order; months without invoices are left out.
+/// Every instant of the year counts, to the millisecond.
 pub async fn monthly_revenue(db: &Database, year: i32) -> Result<Vec<(String, Total)>> {
     let start = lab::bson::DateTime::builder()
         .year(year)
@@ -107,8 +108,12 @@ pub async fn monthly_revenue(db: &Database, year: i32) -> Result<Vec<(String, To
 
 /// The `n` customers with the most revenue, best first (ties by customer
 /// `_id`), as `(name, revenue)`: group the invoices, sort, limit, then
-/// `$lookup` the names.
+/// `$lookup` the names. `n` = 0 gives an empty list.
 pub async fn top_customers(db: &Database, n: u32) -> Result<Vec<(String, Total)>> {
+    // MongoDB refuses `$limit: 0`.
+    if n == 0 {
+        return Ok(Vec::new());
+    }
     let rows = run(
         db,
         vec![
@@ -133,8 +138,12 @@ pub async fn top_customers(db: &Database, n: u32) -> Result<Vec<(String, Total)>
 
 /// The `n` best-selling products by quantity over all invoices, as
 /// `(description, quantity)`, most sold first (ties by description):
-/// `$unwind` the line items, then group them.
+/// `$unwind` the line items, then group them. `n` = 0 gives an empty list.
 pub async fn best_sellers(db: &Database, n: u32) -> Result<Vec<(String, i64)>> {
+    // MongoDB refuses `$limit: 0`.
+    if n == 0 {
+        return Ok(Vec::new());
+    }
     let rows = run(
         db,
         vec![

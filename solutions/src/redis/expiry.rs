@@ -38,6 +38,7 @@ pub async fn start_session(
 
 /// Gives the session another full [`SESSION_SECONDS`]; `false` when it has
 /// already expired (EXPIRE on a missing key does nothing and answers 0).
+/// An error from Redis is returned as it is, never read as `false`.
 pub async fn touch_session(redis: &mut ConnectionManager, token: &str) -> RedisResult<bool> {
     redis
         .expire(format!("session:{token}"), SESSION_SECONDS as i64)
@@ -45,6 +46,7 @@ pub async fn touch_session(redis: &mut ConnectionManager, token: &str) -> RedisR
 }
 
 /// What TTL says about `key`, as an [`Expiry`] instead of magic numbers.
+/// A key about to expire still exists: TTL answers 0 for it.
 pub async fn expiry_of(redis: &mut ConnectionManager, key: &str) -> RedisResult<Expiry> {
     let seconds: i64 = redis.ttl(key).await?;
     Ok(match seconds {

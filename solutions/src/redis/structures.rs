@@ -20,12 +20,17 @@ pub async fn next_email(redis: &mut ConnectionManager) -> RedisResult<Option<Str
     redis.lpop("queue:emails", None).await
 }
 
-/// Adds `tags` to the set `customer:{id}:tags`; a tag given twice is kept once.
+/// Adds `tags` to the set `customer:{id}:tags`; a tag given twice is kept once,
+/// and no tags at all changes nothing.
 pub async fn tag_customer(
     redis: &mut ConnectionManager,
     id: u32,
     tags: &[&str],
 ) -> RedisResult<()> {
+    // Redis refuses an SADD without members.
+    if tags.is_empty() {
+        return Ok(());
+    }
     redis.sadd(format!("customer:{id}:tags"), tags).await
 }
 
@@ -56,6 +61,7 @@ pub async fn add_revenue(redis: &mut ConnectionManager, id: u32, cents: i64) -> 
 }
 
 /// The `n` best customers by revenue, best first, with their cents.
+/// Refunds can leave a customer below 0 cents; they still rank.
 pub async fn top_customers(
     redis: &mut ConnectionManager,
     n: usize,

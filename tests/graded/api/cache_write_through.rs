@@ -7,7 +7,8 @@
 //! writes the new value (not a delete) into Redis, a Redis write that fails
 //! after the store took the change is reported, a save the store refuses or
 //! cannot match leaves Redis alone, and a slow read's fill never replaces a
-//! value a save wrote meanwhile. An unknown customer is `None`, not an error.
+//! value a save wrote meanwhile. An unknown customer is `None`, not an error,
+//! and is not cached; a store that fails is an error, not `None`.
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -70,6 +71,29 @@ impl CustomerStore for MongoStore {
             .await
             .unwrap();
         Ok(result?.matched_count == 1)
+    }
+}
+
+/// A store whose MongoDB does not answer: every call fails, as a read
+/// that timed out does.
+struct DownStore;
+
+impl DownStore {
+    fn timed_out() -> StoreError {
+        StoreError::from(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "MongoDB did not answer in time",
+        ))
+    }
+}
+
+impl CustomerStore for DownStore {
+    async fn load(&self, _id: ObjectId) -> Result<Option<Customer>, StoreError> {
+        Err(DownStore::timed_out())
+    }
+
+    async fn save(&self, _customer: &Customer) -> Result<bool, StoreError> {
+        Err(DownStore::timed_out())
     }
 }
 
@@ -307,6 +331,25 @@ async fn a_miss_loads_once_and_later_reads_come_from_redis() {
          {answer:?}. A customer that does not exist is an answer, not a failure: return `None` \
          when `self.store.load(id)` gives `None`, and keep errors for a store or a Redis that \
          did not answer"
+    );
+    let remembered = inspect::keys(&mut redis).await;
+    assert_eq!(
+        remembered,
+        std::slice::from_ref(&key),
+        "get of the unknown id {nobody} wrote to Redis: a customer that does not exist is not \
+         remembered here (the module says so; cache-aside practised negative entries, with a \
+         short TTL of their own). Kept for TTL_SECONDS, it would report a customer created \
+         under that id as missing for an hour. When `self.store.load(id)` gives `None`, answer \
+         `Ok((None, Origin::Database))` without writing anything"
+    );
+    let down = CustomerCache::new(env.redis().await, DownStore);
+    let answer = down.get(ObjectId::new()).await;
+    assert!(
+        matches!(answer, Err(CacheError::Store(_))),
+        "the store did not answer (its MongoDB timed out), and get answered {answer:?}: it must \
+         pass the store's error on with `?`, as `CacheError::Store`. Read as `None`, an outage \
+         turns every customer not in Redis into \"no such customer\" (a 404 for the API above), \
+         and nobody can tell a database that is down from a wrong id"
     );
 }
 

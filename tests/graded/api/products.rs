@@ -55,6 +55,24 @@ async fn products_are_listed_by_id() {
         "GET /products must answer 200 with `Content-Type: application/json` and the products \
          by id as a JSON array"
     );
+    // Mug and Poster are in alphabetical order too: a third product whose
+    // name comes first tells the two orders apart.
+    catalogue.add("Apron", 2500);
+    let reply = call(&catalogue, "GET", "/products", None).await;
+    reply.expect_status(200, "listing the products");
+    let listed = reply.json("the list of products");
+    let ids: Vec<u64> = listed
+        .as_array()
+        .map(|products| products.iter().filter_map(|p| p["id"].as_u64()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        ids,
+        [1, 2, 3],
+        "with Mug (id 1), Poster (2) and Apron (3) in the catalogue, GET /products must list \
+         them by id, not alphabetically or by price; it listed the ids {ids:?}. The table \
+         promises the order of the ids, which clients rely on (a new product comes last): \
+         answer `Json(catalogue.all())` as it comes, already by id, without sorting it again"
+    );
 }
 
 #[tokio::test]
@@ -148,7 +166,7 @@ async fn creating_answers_201_with_the_location_and_the_product() {
 #[tokio::test]
 async fn a_blank_name_is_refused_with_422_and_stores_nothing() {
     let catalogue = Catalogue::default();
-    for blank in ["   ", ""] {
+    for blank in ["   ", "", "\t", "\n", " \t\r\n "] {
         let reply = call(
             &catalogue,
             "POST",
@@ -156,11 +174,19 @@ async fn a_blank_name_is_refused_with_422_and_stores_nothing() {
             Some(json!({"name": blank, "price_cents": 100})),
         )
         .await;
-        reply.expect_status(
-            422,
+        let why = if blank.chars().all(|c| c == ' ') {
             "a blank name (empty, or spaces only: check `new.name.trim().is_empty()`) is refused \
-             with `error(StatusCode::UNPROCESSABLE_ENTITY, ...)`",
-        );
+             with `error(StatusCode::UNPROCESSABLE_ENTITY, ...)`"
+                .to_owned()
+        } else {
+            format!(
+                "the name {blank:?} is blank too: tabs and newlines are whitespace like spaces, \
+                 and once trimmed it would be stored as an empty name. Check \
+                 `new.name.trim().is_empty()` (`trim` removes every kind of whitespace), not \
+                 only for spaces, and refuse it with `error(StatusCode::UNPROCESSABLE_ENTITY, ...)`"
+            )
+        };
+        reply.expect_status(422, &why);
         reply.expect_error(
             422,
             "an error is answered as JSON too, `{\"error\": message}` with `Content-Type: \
@@ -177,7 +203,7 @@ async fn a_blank_name_is_refused_with_422_and_stores_nothing() {
             reply.location().is_none(),
             "a refused request creates nothing, so it has no `Location` header"
         );
-        if blank.is_empty() {
+        if blank != "   " {
             continue;
         }
         // The table promises `{"error": ...}`: an error body may say more
@@ -226,6 +252,27 @@ async fn one_product_is_found_by_its_id_or_404() {
         reply.snapshot(),
         "an unknown id must be answered 404 with `Content-Type: application/json` and \
          `{\"error\": \"Product not found\"}`"
+    );
+    // 4294967297 is 2^32 + 1, past the largest u32 id: cast with `as u32`,
+    // it wraps round to 1.
+    for (method, does) in [("GET", "shows"), ("DELETE", "deletes")] {
+        let reply = call(&catalogue, method, "/products/4294967297", None).await;
+        assert!(
+            matches!(reply.status.as_u16(), 400 | 404),
+            "no product has the id 4294967297, which does not even fit the catalogue's `u32` \
+             ids: {method} /products/4294967297 must answer 400 (what `Path<u32>` answers for a \
+             number that does not fit) or 404, and it answered {} with {:?}. An id taken as a \
+             `u64` and cast with `id as u32` wraps round to 1, and the request {does} product \
+             1: take the id as `Path<u32>`, the type of the catalogue's ids",
+            reply.status,
+            reply.text()
+        );
+    }
+    assert_eq!(
+        catalogue.find(1).map(|product| product.name),
+        Some("Mug".to_owned()),
+        "an id that is no product's must change nothing: DELETE /products/4294967297 removed \
+         product 1 (`id as u32` wraps round); take the id as `Path<u32>`"
     );
 }
 

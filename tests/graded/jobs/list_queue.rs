@@ -184,6 +184,16 @@ async fn tickets_are_queued_as_json_on_the_list_and_marked_queued() {
         "30 producers queuing at once must each be told a different length, 1 to 30: answer \
          LPUSH's own reply; asking LLEN afterwards counts the other producers' tickets too"
     );
+    // A key of the wrong type makes Redis refuse the status (WRONGTYPE).
+    let () = redis.set("job:job-9", "not a hash").await.unwrap();
+    let outcome = enqueue(&mut redis, "reports", &ticket(9)).await;
+    assert!(
+        outcome.is_err(),
+        "`job:job-9` held a string, not a hash, so Redis refused the HSET of the job's status \
+         (WRONGTYPE), yet enqueue answered {outcome:?}: a ticket without its `queued` status is \
+         a job that status() calls unknown, and the producer is told all went well; pass \
+         set_status's error on with `?` (before the push, so the ticket is not queued either)"
+    );
 }
 
 #[tokio::test]

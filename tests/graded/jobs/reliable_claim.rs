@@ -139,6 +139,16 @@ async fn a_claim_moves_the_oldest_ticket_to_the_processing_list() {
         "a claim on an empty queue must not write anything, and a claim keeps its copy in \
          `processing:{{name}}` only"
     );
+    // A queue that holds a string: LMOVE answers WRONGTYPE.
+    let _: () = redis.set("queue:broken", "not a list").await.unwrap();
+    let outcome = claim(&mut redis, "broken").await;
+    assert!(
+        outcome.is_err(),
+        "when Redis fails the LMOVE (here `queue:broken` holds a string, so LMOVE answers \
+         WRONGTYPE), claim must return that error (`?`, or return what `lmove` answers), it \
+         answered {outcome:?}: a failed claim is not an empty queue; a worker that reads it as \
+         `None` idles as if no ticket were waiting, and nobody learns that the queue is broken"
+    );
 }
 
 #[tokio::test]

@@ -166,15 +166,12 @@ async fn the_unpaid_invoices_query_answers_correctly() {
         .collect();
     ids.sort();
     let mut expected_ids: Vec<ObjectId> = Vec::new();
+    let mut stored: Vec<Document> = Vec::new();
     let mut cursor = invoices.find(unpaid).await.unwrap();
     while cursor.advance().await.unwrap() {
-        expected_ids.push(
-            cursor
-                .deserialize_current()
-                .unwrap()
-                .get_object_id("_id")
-                .unwrap(),
-        );
+        let invoice = cursor.deserialize_current().unwrap();
+        expected_ids.push(invoice.get_object_id("_id").unwrap());
+        stored.push(invoice);
     }
     expected_ids.sort();
     let missing = expected_ids.iter().filter(|id| !ids.contains(id)).count();
@@ -186,6 +183,29 @@ async fn the_unpaid_invoices_query_answers_correctly() {
          invoices, {missing} unpaid ones are missing and {unexpected} should not be there",
         found.len()
     );
+    if let Some(cut) = found.iter().find(|invoice| !stored.contains(*invoice)) {
+        let id = cut.get_object_id("_id").ok();
+        let shown = id.map_or_else(|| "without _id".to_owned(), |id| id.to_hex());
+        let whole = stored
+            .iter()
+            .find(|invoice| invoice.get_object_id("_id").ok() == id);
+        let left_out: Vec<&str> = whole
+            .map(|whole| {
+                whole
+                    .keys()
+                    .filter(|field| !cut.contains_key(field.as_str()))
+                    .map(String::as_str)
+                    .collect()
+            })
+            .unwrap_or_default();
+        panic!(
+            "unpaid_invoices_of must return whole invoice documents, as they are stored, without \
+             a projection: the invoice {shown} came back without the fields {left_out:?} (or with \
+             fields changed); whoever reads the unpaid invoices (a reminder needs the due date \
+             and the customer) must find every field, so send the find with its filter and sort \
+             only"
+        );
+    }
     assert!(
         found.windows(2).all(|pair| {
             pair[0].get_datetime("invoice_date").ok() <= pair[1].get_datetime("invoice_date").ok()
@@ -378,10 +398,11 @@ async fn a_unique_index_refuses_a_second_customer_with_the_same_email() {
     let env = TestEnv::start().await;
     let db = env.database();
     let customers = db.collection::<Document>("customers");
-    customers
+    let ada = customers
         .insert_one(doc! { "name": "Ada", "email": "ada@example.com" })
         .await
-        .unwrap();
+        .unwrap()
+        .inserted_id;
 
     let recording = env.record_mongo();
     make_emails_unique(db)
@@ -443,6 +464,24 @@ async fn a_unique_index_refuses_a_second_customer_with_the_same_email() {
         "an update that would give Grace Ada's email is refused with code 11000 too, and \
          is_duplicate must say so: {}",
         short(&grace_as_ada)
+    );
+    let same_id = customers
+        .insert_one(doc! { "_id": ada, "name": "Ada, imported twice" })
+        .await
+        .expect_err("a second customer with Ada's _id must be refused: _id is always unique");
+    assert_eq!(
+        write_code(&same_id),
+        Some(11000),
+        "the harness expected a second customer with Ada's _id to be refused with code 11000: {}",
+        short(&same_id)
+    );
+    assert!(
+        is_duplicate(&same_id),
+        "a second customer with Ada's _id is refused by the unique index on _id, with code 11000 \
+         and a message that names no email: is_duplicate must say true for code 11000 whichever \
+         unique index refused the write (read the code alone, not the message's wording, which \
+         is no contract): {}",
+        short(&same_id)
     );
 
     let not_a_number = customers

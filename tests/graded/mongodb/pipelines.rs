@@ -285,13 +285,20 @@ async fn invoices_are_counted_per_status() {
 #[tokio::test]
 async fn monthly_revenue_covers_the_year_in_calendar_order() {
     let env = TestEnv::start_seeded().await;
-    // Two invoices on the edges a date range gets wrong: the first instant
-    // of 2026 belongs to the next year (`$lt`, not `$lte`), and 23:30 UTC
-    // on 31 March is in March (months in UTC, as stored), though it is
-    // already April in Paris.
+    // Invoices on the edges a date range gets wrong: the first instant of
+    // 2025 is 2025's (`$gte`, not `$gt`), and so is the last half second of
+    // it (dates have milliseconds: `$lte` 23:59:59 is no end); the first
+    // instant of 2026 belongs to the next year (`$lt`, not `$lte`); and
+    // 23:30 UTC on 31 March is in March (months in UTC, as stored), though
+    // it is already April in Paris.
     add_copies_dated(
         env.database(),
-        &["2026-01-01T00:00:00Z", "2025-03-31T23:30:00Z"],
+        &[
+            "2025-01-01T00:00:00Z",
+            "2025-12-31T23:59:59.500Z",
+            "2026-01-01T00:00:00Z",
+            "2025-03-31T23:30:00Z",
+        ],
     )
     .await;
     let range = monthly::DateRange::parse("2025-01-01", "2026-01-01").unwrap();
@@ -311,7 +318,9 @@ async fn monthly_revenue_covers_the_year_in_calendar_order() {
         "monthly_revenue(2025) must give each month of 2025 that has invoices as (\"YYYY-MM\", \
          exact revenue), in calendar order: $match the year's invoice_date from its first \
          instant up to, not including, the next year's ($gte and $lt: an invoice dated \
-         2026-01-01T00:00:00Z is 2026's), $group on $dateToString with format \"%Y-%m\" in UTC \
+         2026-01-01T00:00:00Z is 2026's, while invoices dated 2025-01-01T00:00:00Z, the first \
+         instant itself, and 2025-12-31T23:59:59.500Z, dates having milliseconds, are 2025's), \
+         $group on $dateToString with format \"%Y-%m\" in UTC \
          (no timezone: an invoice at 23:30 UTC on 31 March is March's), $sort on _id"
     );
     let pipeline = stages(the_one_aggregate("monthly_revenue", &sent));
@@ -361,6 +370,26 @@ async fn monthly_revenue_covers_the_year_in_calendar_order() {
             .expect("monthly_revenue returned an error for a year without invoices")
             .is_empty(),
         "a year without invoices has no months: the $match keeps nothing and the answer is empty"
+    );
+}
+
+/// The answer to `n` = 0: an empty list, not an error (MongoDB refuses
+/// `$limit: 0`) and not every row (a pipeline that left the limit out).
+fn nothing_asked_nothing_given<T, E: std::fmt::Display>(
+    name: &str,
+    answer: Result<Vec<T>, E>,
+    what: &str,
+) {
+    let answer = answer.unwrap_or_else(|error| {
+        panic!(
+            "{name}(0) returned an error ({error}): asked for no {what}, answer an empty list. \
+             MongoDB refuses `$limit: 0`, so return before running the pipeline"
+        )
+    });
+    assert!(
+        answer.is_empty(),
+        "{name}(0) must give no {what}; it gave {} of them",
+        answer.len()
     );
 }
 
@@ -425,6 +454,11 @@ async fn top_customers_come_with_their_names() {
          the tie break the answer can change from one run to the next",
         firsts(&tied[..3]),
         firsts(&answer)
+    );
+    nothing_asked_nothing_given(
+        "top_customers",
+        top_customers(env.database(), 0).await,
+        "customers",
     );
 }
 
@@ -493,6 +527,11 @@ async fn best_sellers_unwind_the_line_items() {
          without the tie break the answer can change from one run to the next",
         firsts(&tied[..3]),
         firsts(&answer)
+    );
+    nothing_asked_nothing_given(
+        "best_sellers",
+        best_sellers(env.database(), 0).await,
+        "products",
     );
 }
 

@@ -4,7 +4,8 @@
 //! tests check the commands sent as well as the TTL left behind.
 
 use super::expiry::*;
-use lab::testing::{TestEnv, inspect};
+use lab::services::{Origin, connect_redis};
+use lab::testing::{TestEnv, inspect, restricted_redis, stoppable_redis};
 use redis::AsyncCommands;
 
 #[tokio::test]
@@ -118,6 +119,23 @@ async fn touching_a_session_gives_it_the_full_time_again() {
         ["session:abc"],
         "touching a missing session must not create it"
     );
+    // A Redis whose user may not write: the EXPIRE is refused (NOPERM).
+    let server = stoppable_redis().await;
+    let mut admin = connect_redis(server.url(), Origin::Lab).await.unwrap();
+    let _: () = admin
+        .set_ex("session:abc", "grace@example.com", 10)
+        .await
+        .unwrap();
+    let mut refusing = restricted_redis(&server, &["-@write"]).await;
+    let outcome = touch_session(&mut refusing, "abc").await;
+    assert!(
+        outcome.is_err(),
+        "when Redis refuses the EXPIRE (here its user may not write), the session is not touched \
+         and will expire on time: touch_session must return that error (`?`, or return what \
+         `expire` answers) so the caller can tell a failing server from an expired session; it \
+         answered {outcome:?} (reading an error as `false` logs the customer out whenever Redis \
+         has a hiccup)"
+    );
 }
 
 #[tokio::test]
@@ -150,4 +168,24 @@ async fn ttl_answers_are_translated() {
         "TTL alone tells all three cases apart (-2, -1, seconds); expiry_of sent {}",
         sent.listing()
     );
+    // A key with less than half a second left: TTL answers 0, yet the key
+    // is still there. Asked again if it expired before expiry_of asked.
+    let mut fading = None;
+    for _ in 0..5 {
+        let _: () = redis.pset_ex("fading", "x", 400).await.unwrap();
+        let answer = expiry_of(&mut redis, "fading").await.unwrap();
+        let left: i64 = redis.pttl("fading").await.unwrap();
+        if left > 0 {
+            fading = Some(answer);
+            break;
+        }
+    }
+    if let Some(answer) = fading {
+        assert!(
+            matches!(answer, Expiry::In(seconds) if seconds <= 1),
+            "`fading` expires in less than half a second, so TTL answers 0 for it, yet the key \
+             still exists (GET still reads it): that is `Expiry::In(0)`, got {answer:?}; only \
+             -2 means missing, so match -2 and -1 and let every other answer be `Expiry::In`"
+        );
+    }
 }

@@ -123,9 +123,30 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
     // Out of alphabetical order, so that an answer left unsorted is caught:
-    // five shared tags come sorted by chance about once in 120 runs.
-    let first = ["vip", "annual", "vip", "promo", "beta", "trial", "bulk"];
-    let second = ["annual", "reseller", "bulk", "vip", "beta", "promo"];
+    // eight shared tags come sorted by chance once in 40,320 runs.
+    let first = [
+        "vip",
+        "annual",
+        "vip",
+        "promo",
+        "beta",
+        "trial",
+        "bulk",
+        "gold",
+        "early",
+        "nonprofit",
+    ];
+    let second = [
+        "annual",
+        "reseller",
+        "bulk",
+        "vip",
+        "beta",
+        "promo",
+        "nonprofit",
+        "gold",
+        "early",
+    ];
     let recording = env.record_redis().await;
     tag_customer(&mut redis, 1, &first)
         .await
@@ -137,6 +158,15 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
         "tagging is one SADD with every tag (SADD takes many members)",
     );
     tag_customer(&mut redis, 2, &second).await.unwrap();
+    tag_customer(&mut redis, 3, &[]).await.expect(
+        "tag_customer(3, &[]) returned an error: with no tags there is nothing to add, and Redis \
+         refuses an SADD without members (wrong number of arguments), so send no command at all",
+    );
+    assert_eq!(
+        inspect::key_type(&mut redis, "customer:3:tags").await,
+        "none",
+        "tagging customer 3 with no tags must leave `customer:3:tags` absent"
+    );
     assert_eq!(
         inspect::key_type(&mut redis, "customer:1:tags").await,
         "set",
@@ -148,7 +178,7 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
         .await
         .unwrap();
     assert_eq!(
-        count, 6,
+        count, 9,
         "a tag given twice is stored once: a set has no duplicates"
     );
     let recording = env.record_redis().await;
@@ -156,12 +186,21 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
         .await
         .expect("shared_tags returned an error");
     let sent = recording.finish().await;
-    let expected = ["annual", "beta", "bulk", "promo", "vip"];
+    let expected = [
+        "annual",
+        "beta",
+        "bulk",
+        "early",
+        "gold",
+        "nonprofit",
+        "promo",
+        "vip",
+    ];
     let mut as_a_set = shared.clone();
     as_a_set.sort();
     assert_eq!(
         as_a_set, expected,
-        "customers 1 and 2 share `annual`, `beta`, `bulk`, `promo` and `vip`, each once: \
+        "customers 1 and 2 share eight tags, from `annual` to `vip`, each once: \
          shared_tags answered {shared:?}"
     );
     assert_eq!(
@@ -238,6 +277,23 @@ async fn the_revenue_leaderboard_ranks_customers_by_cents() {
     assert!(
         top_customers(&mut redis, 0).await.unwrap().is_empty(),
         "the top 0 is nobody (mind `0 - 1` as a stop index: -1 means the last member)"
+    );
+    // Refunds can leave a customer below 0 cents: still a customer, last.
+    add_revenue(&mut redis, 4, -2_500).await.unwrap();
+    let everyone = top_customers(&mut redis, 5)
+        .await
+        .expect("top_customers returned an error");
+    assert_eq!(
+        everyone,
+        [
+            ("customer:1".to_owned(), 52_535),
+            ("customer:2".to_owned(), 50_000),
+            ("customer:3".to_owned(), 100),
+            ("customer:4".to_owned(), -2_500),
+        ],
+        "the top 5 of four customers is all four, best first; customer:4, whose refunds exceed \
+         their payments (-2500 cents), comes last and is not left out: revenue can be below 0, \
+         so a ranking by score runs from +inf down to -inf (or rank by position with ZREVRANGE)"
     );
 }
 
