@@ -7,7 +7,8 @@
 //! task) for as long as it likes, and a few thousand such clients hold the
 //! server. Here hyper has tokio's timer, and an HTTP/1 connection that has
 //! not sent a request's headers within [`HEADER_READ_TIMEOUT`] is closed,
-//! idle keep-alive connections included. Handlers' own time is limited by
+//! idle keep-alive connections and ones that send nothing at all included;
+//! an HTTP/2 connection whose peer stops answering pings is closed as soon. Handlers' own time is limited by
 //! [`super::ops::deadline`]. hyper's read buffer is sized so that requests
 //! over the API's limits on targets and headers reach the API, which
 //! refuses them in JSON ([`super::limits`]).
@@ -52,6 +53,12 @@ async fn serve_with_deadline(
         .timer(TokioTimer::new())
         .header_read_timeout(header_deadline)
         .max_buf_size(super::limits::READ_BUFFER);
+    // HTTP/2 has no header deadline: a peer that stops answering pings goes.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(header_deadline)
+        .keep_alive_timeout(header_deadline);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -71,12 +78,23 @@ async fn serve_with_deadline(
                 .clone()
                 .map_request(|request: hyper::Request<Incoming>| request.map(Body::new)),
         );
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            // Until its first byte, hyper cannot tell HTTP/1 from HTTP/2, and
+            // no header deadline applies yet: a connection that sends nothing
+            // gets the same deadline for that byte.
+            let mut first = [0; 1];
+            if !matches!(
+                tokio::time::timeout(header_deadline, stream.peek(&mut first)).await,
+                Ok(Ok(1))
+            ) {
+                return;
+            }
+            let connection = builder
+                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .into_owned();
+            if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%error, "connection ended with an error");
             }
         });
@@ -166,6 +184,21 @@ mod tests {
         let mut answer = Vec::new();
         connection.read_to_end(&mut answer).await.unwrap();
         String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// A connection that never sends a byte is closed at the deadline too.
+    #[tokio::test]
+    async fn a_silent_connection_is_closed_at_the_deadline() {
+        let (address, _stop) = started(Duration::from_millis(200)).await;
+        let mut silent = TcpStream::connect(address).await.unwrap();
+        let mut answer = Vec::new();
+        let ended =
+            tokio::time::timeout(Duration::from_secs(5), silent.read_to_end(&mut answer)).await;
+        assert!(
+            ended.is_ok(),
+            "a connection that sends nothing must be closed once the deadline passed"
+        );
+        assert!(answer.is_empty(), "{answer:?}");
     }
 
     /// A target or headers over the API's limits, but within hyper's

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use bson::oid::ObjectId;
 use serde::de::DeserializeOwned;
@@ -38,6 +38,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .unwrap_or(false);
         if !declared_json {
             return Err(ApiError::NotJson);
+        }
+        // Refused before reading, so a client that waits for `100 Continue`
+        // learns at once instead of sending the body.
+        let declared_length = request
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse::<u64>().ok());
+        if declared_length.is_some_and(|length| length > BODY_LIMIT as u64) {
+            return Err(ApiError::TooLarge { limit: BODY_LIMIT });
         }
         let bytes = Bytes::from_request(request, state)
             .await

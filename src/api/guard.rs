@@ -72,7 +72,14 @@ impl Guard {
             // Both the Host header and, in an absolute-form request line,
             // the URI's own authority (which HTTP says wins) must be ours.
             // Borrowed, not copied: this runs on every request.
-            let header = request.headers().get(header::HOST);
+            let mut all = request.headers().get_all(header::HOST).iter();
+            let header = all.next();
+            // Two `Host` headers name no one host (RFC 9112 asks for a 400).
+            if all.next().is_some() {
+                return Some(ApiError::BadRequest(
+                    "send one Host header, not several".to_owned(),
+                ));
+            }
             let named = header.map(|value| String::from_utf8_lossy(value.as_bytes()));
             let authority = request.uri().authority().map(|a| a.as_str());
             let refused = match (&named, authority) {
@@ -168,6 +175,18 @@ mod tests {
         ] {
             assert_eq!(host_name(malformed), None, "{malformed}");
         }
+    }
+
+    #[test]
+    fn a_second_host_header_is_refused() {
+        let mut request = request(Method::GET, Some("localhost"), None);
+        request
+            .headers_mut()
+            .append(header::HOST, "evil.example".parse().unwrap());
+        assert!(matches!(
+            guard().refusal(&request),
+            Some(ApiError::BadRequest(message)) if message.contains("one Host header")
+        ));
     }
 
     #[test]

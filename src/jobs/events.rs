@@ -81,19 +81,27 @@ impl EventData {
     }
 }
 
-/// Whether `text` is a stream entry id (`123-4`, or `123`).
+/// Whether `text` is a stream entry id (`123-4`, or `123`) that events can
+/// follow.
 pub fn is_event_id(text: &str) -> bool {
     let mut parts = text.splitn(2, '-');
     // Each part is a 64-bit number to Redis: a longer one is refused by
     // the server, so it is refused here, as the client's mistake.
-    let digits = |part: Option<&str>| {
-        part.is_some_and(|part| {
-            !part.is_empty()
-                && part.bytes().all(|b| b.is_ascii_digit())
-                && part.parse::<u64>().is_ok()
-        })
+    let number = |part: Option<&str>| {
+        part.filter(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|part| part.parse::<u64>().ok())
     };
-    digits(parts.next()) && parts.next().is_none_or(|sequence| digits(Some(sequence)))
+    let Some(time) = number(parts.next()) else {
+        return false;
+    };
+    match parts.next() {
+        None => true,
+        // Nothing can come after the last id there is: Redis refuses to
+        // read from it.
+        Some(sequence) => {
+            number(Some(sequence)).is_some_and(|sequence| (time, sequence) != (u64::MAX, u64::MAX))
+        }
+    }
 }
 
 fn parse_entry(id: String, fields: &[String]) -> Option<JobEvent> {
@@ -265,7 +273,13 @@ mod tests {
 
     #[test]
     fn event_ids_are_stream_ids() {
-        for good in ["0", "1732190000000-0", "1-12"] {
+        for good in [
+            "0",
+            "1732190000000-0",
+            "1-12",
+            "18446744073709551615",
+            "18446744073709551615-18446744073709551614",
+        ] {
             assert!(is_event_id(good), "{good}");
         }
         for bad in [
@@ -279,6 +293,7 @@ mod tests {
             "99999999999999999999999",
             "99999999999999999999",
             "1-18446744073709551616",
+            "18446744073709551615-18446744073709551615",
         ] {
             assert!(!is_event_id(bad), "{bad}");
         }
