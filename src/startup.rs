@@ -294,23 +294,27 @@ impl WorkerProcess {
     }
 }
 
-/// `GET /` of a worker's status port.
+/// `GET /` of a worker's status port; other routes and methods get the
+/// API's JSON 404 and 405.
 fn status_router(queue: JobQueue, options: WorkerOptions) -> axum::Router {
-    axum::Router::new().route(
-        "/",
-        axum::routing::get(move || {
-            let queue = queue.clone();
-            async move {
-                axum::Json(serde_json::json!({
-                    "pid": std::process::id(),
-                    "concurrency": options.concurrency,
-                    "lease_seconds": options.lease.as_secs(),
-                    "drills": options.drills,
-                    "queue": queue.stats().await.ok(),
-                }))
-            }
-        }),
-    )
+    axum::Router::new()
+        .fallback(crate::api::ops::no_route)
+        .method_not_allowed_fallback(crate::api::ops::wrong_method)
+        .route(
+            "/",
+            axum::routing::get(move || {
+                let queue = queue.clone();
+                async move {
+                    axum::Json(serde_json::json!({
+                        "pid": std::process::id(),
+                        "concurrency": options.concurrency,
+                        "lease_seconds": options.lease.as_secs(),
+                        "drills": options.drills,
+                        "queue": queue.stats().await.ok(),
+                    }))
+                }
+            }),
+        )
 }
 
 async fn bind(port: u16, hint: &'static str) -> Result<TcpListener, StartupError> {

@@ -88,6 +88,12 @@ async fn a_worker_reports_its_status_port_and_answers_there_until_stopped() {
     let answer = get(port, "/").await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(answer.contains(r#""concurrency":2"#), "{answer}");
+    let elsewhere = get(port, "/nowhere").await;
+    assert!(elsewhere.starts_with("HTTP/1.1 404"), "{elsewhere}");
+    assert!(
+        elsewhere.ends_with(r#"{"error":"no route for GET /nowhere"}"#),
+        "{elsewhere}"
+    );
     stop.send(()).unwrap();
     let report = running.await.unwrap();
     assert_eq!(report.succeeded + report.failed, 0, "no job was queued");
