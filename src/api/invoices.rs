@@ -152,7 +152,22 @@ pub async fn create(
             tax_rate,
             status,
         },
-    )?;
+    )
+    .map_err(|error| {
+        let mut api = ApiError::from(error);
+        // A due date the client did not send is the invoice date's doing.
+        if body.due_date.is_none()
+            && let ApiError::Invalid { field, message } = &mut api
+            && field == "due_date"
+        {
+            *field = "invoice_date".to_owned();
+            *message = format!(
+                "with no due_date the invoice is due {DEFAULT_TERMS_DAYS} days after it, and \
+                 that due date {message}; send a due_date"
+            );
+        }
+        api
+    })?;
     issue(state, invoice.clone()).await?;
     Ok(created_json(
         format!("/invoices/{}", invoice.id),
