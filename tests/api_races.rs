@@ -99,13 +99,43 @@ async fn a_customer_deleted_while_an_invoice_is_issued_leaves_no_invoice_pointin
     no_invoice_without_its_customer(&env).await;
 }
 
+/// Two deletions of one customer and several invoices at once: a deletion
+/// that gives up must not end the other's announcement.
+#[tokio::test]
+async fn two_deletions_and_several_invoices_at_once_leave_no_invoice_pointing_at_nobody() {
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    for n in 0..30 {
+        let customer = new_customer(&state, n).await;
+        let path = format!("/customers/{customer}");
+        let deletions = futures_util::future::join_all(
+            (0..2).map(|_| send(&state, Method::DELETE, &path, Value::Null)),
+        );
+        let invoices = futures_util::future::join_all(
+            (0..4).map(|_| send(&state, Method::POST, "/invoices", invoice_for(&customer))),
+        );
+        let (deleted, issued) = tokio::join!(deletions, invoices);
+        let gone = deleted
+            .iter()
+            .any(|answer| answer.status == StatusCode::NO_CONTENT);
+        let kept = issued
+            .iter()
+            .any(|answer| answer.status == StatusCode::CREATED);
+        assert!(
+            !(gone && kept),
+            "customer {customer} was deleted and an invoice for them was issued"
+        );
+    }
+    no_invoice_without_its_customer(&env).await;
+}
+
 #[tokio::test]
 async fn an_invoice_for_a_customer_being_deleted_is_taken_back() {
     let env = TestEnv::start().await;
     let state = state_for(&env).await;
     let customer = new_customer(&state, 1).await;
     let id = ObjectId::parse_str(&customer).unwrap();
-    deletions::announce(env.database(), id).await.unwrap();
+    let deletion = deletions::announce(env.database(), id).await.unwrap();
     let refused = send(&state, Method::POST, "/invoices", invoice_for(&customer)).await;
     assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.body);
     assert!(
@@ -122,7 +152,7 @@ async fn an_invoice_for_a_customer_being_deleted_is_taken_back() {
         .unwrap();
     assert_eq!(stored, 0, "the refused invoice was taken back");
 
-    deletions::withdraw(env.database(), id).await.unwrap();
+    deletions::withdraw(env.database(), deletion).await.unwrap();
     let issued = send(&state, Method::POST, "/invoices", invoice_for(&customer)).await;
     assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.body);
 }

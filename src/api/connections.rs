@@ -7,11 +7,15 @@
 //! task) for as long as it likes, and a few thousand such clients hold the
 //! server. Here hyper has tokio's timer, and an HTTP/1 connection that has
 //! not sent a request's headers within [`HEADER_READ_TIMEOUT`] is closed,
-//! idle keep-alive connections and ones that send nothing at all included;
-//! an HTTP/2 connection whose peer stops answering pings is closed as soon. Handlers' own time is limited by
-//! [`super::ops::deadline`]. hyper's read buffer is sized so that requests
-//! over the API's limits on targets and headers reach the API, which
-//! refuses them in JSON ([`super::limits`]).
+//! idle keep-alive connections and ones that send nothing at all included.
+//! Handlers' own time is limited by [`super::ops::deadline`]. hyper's read
+//! buffer is sized so that requests over the API's limits on targets and
+//! headers reach the API, which refuses them in JSON ([`super::limits`]).
+//!
+//! It speaks HTTP/1.1 only. hyper's HTTP/2 has no header deadline, refuses
+//! large headers with a bare 431 before the API sees them, and lets a peer
+//! that answers its pings hold a connection for ever; the lab's clients
+//! (curl, browsers, the notebooks, the benchmarks) speak HTTP/1.1.
 
 use std::future::Future;
 use std::io::ErrorKind;
@@ -47,18 +51,13 @@ async fn serve_with_deadline(
     shutdown: impl Future<Output = ()> + Send + 'static,
     header_deadline: Duration,
 ) -> std::io::Result<()> {
-    let mut builder = Builder::new(TokioExecutor::new());
+    // HTTP/1.1 only: see the module's documentation.
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_deadline)
         .max_buf_size(super::limits::READ_BUFFER);
-    // HTTP/2 has no header deadline: a peer that stops answering pings goes.
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(header_deadline)
-        .keep_alive_timeout(header_deadline);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -81,9 +80,8 @@ async fn serve_with_deadline(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         tokio::spawn(async move {
-            // Until its first byte, hyper cannot tell HTTP/1 from HTTP/2, and
-            // no header deadline applies yet: a connection that sends nothing
-            // gets the same deadline for that byte.
+            // hyper's header deadline starts with the first byte: a
+            // connection that sends nothing gets the same deadline for it.
             let mut first = [0; 1];
             if !matches!(
                 tokio::time::timeout(header_deadline, stream.peek(&mut first)).await,
@@ -92,7 +90,7 @@ async fn serve_with_deadline(
                 return;
             }
             let connection = builder
-                .serve_connection_with_upgrades(TokioIo::new(stream), service)
+                .serve_connection(TokioIo::new(stream), service)
                 .into_owned();
             if let Err(error) = watcher.watch(connection).await {
                 tracing::debug!(%error, "connection ended with an error");
@@ -199,6 +197,22 @@ mod tests {
             "a connection that sends nothing must be closed once the deadline passed"
         );
         assert!(answer.is_empty(), "{answer:?}");
+    }
+
+    /// An HTTP/2 client is not served: its connection ends at once.
+    #[tokio::test]
+    async fn http2_is_not_spoken() {
+        let (address, _stop) = started(Duration::from_secs(5)).await;
+        let answer = tokio::time::timeout(
+            Duration::from_secs(2),
+            exchange(address, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"),
+        )
+        .await
+        .expect("the connection must end before the header deadline");
+        assert!(
+            answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+            "{answer:?}"
+        );
     }
 
     /// A target or headers over the API's limits, but within hyper's

@@ -297,9 +297,9 @@ pub async fn delete(
     // Announced first, so that an invoice issued meanwhile either is
     // counted below or takes itself back (`billing::deletions`).
     super::to_completion(async move {
-        deletions::announce(&state.db, id).await?;
+        let deletion = deletions::announce(&state.db, id).await?;
         let deleted = delete_without_invoices(&state, id).await;
-        if let Err(error) = deletions::withdraw(&state.db, id).await {
+        if let Err(error) = deletions::withdraw(&state.db, deletion).await {
             tracing::warn!(%error, %id, "the deletion's marker stays until it expires");
         }
         deleted

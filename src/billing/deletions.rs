@@ -13,10 +13,12 @@
 //!
 //! If the invoice's check finds no marker, the invoice was written before
 //! the marker, so the deletion's count, made after the marker, sees it. If
-//! the check finds the marker or no customer, the invoice goes. Either way
-//! no invoice outlives its customer. A marker lasts until the deletion
-//! [`withdraw`]s it, and counts for at most [`MARKER_LIFETIME`], so one left
-//! by a process that died mid-deletion blocks nothing for long.
+//! the check finds a marker or no customer, the invoice goes. Either way
+//! no invoice outlives its customer. Each deletion has a marker of its own,
+//! which only it [`withdraw`]s (two deletions of one customer at once must
+//! not end each other's), and a marker counts for at most
+//! [`MARKER_LIFETIME`], so one left by a process that died mid-deletion
+//! blocks nothing for long.
 
 use std::time::Duration;
 
@@ -26,7 +28,8 @@ use mongodb::{Collection, Database};
 
 use super::collections;
 
-/// The collection of deletions under way: `{_id: customer id, at: date}`.
+/// The collection of deletions under way: `{_id, customer, at}`, one per
+/// deletion.
 pub const COLLECTION: &str = "customer_deletions";
 
 /// How long a deletion's marker counts. A deletion takes well under a
@@ -37,22 +40,27 @@ fn markers(database: &Database) -> Collection<Document> {
     database.collection(COLLECTION)
 }
 
-/// Records that customer `id` is about to be deleted. Count the customer's
-/// invoices only after this.
-pub async fn announce(database: &Database, id: ObjectId) -> mongodb::error::Result<()> {
-    markers(database)
-        .replace_one(
-            doc! { "_id": id },
-            doc! { "_id": id, "at": DateTime::now() },
-        )
-        .upsert(true)
-        .await?;
-    Ok(())
+/// One deletion under way, as [`announce`] recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deletion {
+    marker: ObjectId,
 }
 
-/// Ends the deletion of customer `id`, whether the customer went or stayed.
-pub async fn withdraw(database: &Database, id: ObjectId) -> mongodb::error::Result<()> {
-    markers(database).delete_one(doc! { "_id": id }).await?;
+/// Records that customer `id` is about to be deleted. Count the customer's
+/// invoices only after this, and [`withdraw`] the answer when done.
+pub async fn announce(database: &Database, id: ObjectId) -> mongodb::error::Result<Deletion> {
+    let marker = ObjectId::new();
+    markers(database)
+        .insert_one(doc! { "_id": marker, "customer": id, "at": DateTime::now() })
+        .await?;
+    Ok(Deletion { marker })
+}
+
+/// Ends `deletion`, whether the customer went or stayed.
+pub async fn withdraw(database: &Database, deletion: Deletion) -> mongodb::error::Result<()> {
+    markers(database)
+        .delete_one(doc! { "_id": deletion.marker })
+        .await?;
     Ok(())
 }
 
@@ -67,7 +75,7 @@ pub async fn invoice_may_stay(
         DateTime::now().timestamp_millis() - MARKER_LIFETIME.as_millis() as i64,
     );
     let deleting = markers(database)
-        .count_documents(doc! { "_id": customer, "at": { "$gte": since } })
+        .count_documents(doc! { "customer": customer, "at": { "$gte": since } })
         .await?;
     if deleting > 0 {
         return Ok(false);

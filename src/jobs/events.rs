@@ -81,9 +81,17 @@ impl EventData {
     }
 }
 
+/// The longest stream entry id: two 20-digit numbers and a dash.
+const LONGEST_EVENT_ID: usize = 41;
+
 /// Whether `text` is a stream entry id (`123-4`, or `123`) that events can
 /// follow.
 pub fn is_event_id(text: &str) -> bool {
+    // Redis refuses an id of 128 characters or more, leading zeros and
+    // all; the longest it gives out is 41.
+    if text.len() > LONGEST_EVENT_ID {
+        return false;
+    }
     let mut parts = text.splitn(2, '-');
     // Each part is a 64-bit number to Redis: a longer one is refused by
     // the server, so it is refused here, as the client's mistake.
@@ -294,6 +302,7 @@ mod tests {
             "99999999999999999999",
             "1-18446744073709551616",
             "18446744073709551615-18446744073709551615",
+            "00000000000000000000000000000000000000000001",
         ] {
             assert!(!is_event_id(bad), "{bad}");
         }
