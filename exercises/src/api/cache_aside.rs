@@ -40,6 +40,7 @@ pub trait CustomerStore {
 
 /// Customer `id` as JSON (or `None`), and where the answer came from:
 /// the cache if it has the key, else the store, whose answer is then cached.
+/// A GET that Redis refuses is an error, not a miss.
 pub async fn get_customer(
     redis: &mut ConnectionManager,
     store: &impl CustomerStore,

@@ -14,6 +14,8 @@
 //! A report is a job of kind `revenue_by_customer` whose params are the
 //! checked request as JSON text (`{}` or `{"customer_id": ...}`, never
 //! fields the table does not have). Redis failing is a 503 `{"error": ...}`.
+//! A job may run more than once: its result is the one `results::visible`
+//! shows, saved by the run that completed it.
 
 use lab::axum::extract::{Path, State};
 use lab::axum::http::{StatusCode, header};

@@ -7,9 +7,11 @@
 //! - no job ready: [`Outcome::Idle`];
 //! - parameters that [`Analysis::parse`] refuses fail the job at once, not
 //!   retryable (`queue.fail(&claim, message, false, Duration::ZERO)`):
-//!   [`Outcome::Rejected`] with the message;
+//!   [`Outcome::Rejected`] with the message; params that are not JSON are
+//!   refused too, whatever the kind (never read them as `{}`);
 //! - otherwise run the analysis; if it fails, fail the job as retryable
-//!   with a backoff of [`RETRY_AFTER`]: [`Outcome::Failed`];
+//!   with a backoff of [`RETRY_AFTER`], the analysis's error as its
+//!   message: [`Outcome::Failed`];
 //! - save the result with `results::save` *before* completing (a run whose
 //!   completion is refused must leave nothing visible), then
 //!   `queue.complete(&claim)`: [`Outcome::Done`], or [`Outcome::Fenced`]

@@ -23,13 +23,15 @@ pub struct CustomerCard {
     pub city: String,
 }
 
-/// Stores `card` as one JSON string under `customer:{id}:json`.
+/// Stores `card` as one JSON string under `customer:{id}:json`. Saving again
+/// replaces the stored card, which never expires by itself.
 pub async fn save_as_json(redis: &mut ConnectionManager, card: &CustomerCard) -> RedisResult<()> {
     // TODO: serialise with serde_json and SET the string.
     todo!()
 }
 
-/// The card stored as JSON for customer `id`, if any.
+/// The card stored as JSON for customer `id`, if any. A GET that Redis
+/// refuses is an error, not `None`.
 pub async fn load_from_json(
     redis: &mut ConnectionManager,
     id: u32,

@@ -26,7 +26,8 @@ pub async fn store_customer_name(
     todo!()
 }
 
-/// The name stored for customer `id`, or `None` when there is none.
+/// The name stored for customer `id`, or `None` when there is none. A GET
+/// that Redis refuses is an error, not `None`.
 pub async fn customer_name(redis: &mut ConnectionManager, id: u32) -> RedisResult<Option<String>> {
     // TODO: GET the key; a missing key must give `Ok(None)`, not an error.
     todo!()
@@ -39,7 +40,8 @@ pub async fn record_visit(redis: &mut ConnectionManager, page: &str) -> RedisRes
 }
 
 /// The value at `key` as text, or `None` when the key does not exist, or
-/// `Err(NotText)` when its bytes are not UTF-8.
+/// `Err(NotText)` when its bytes are not UTF-8. A GET that Redis refuses
+/// (the key holds a hash, say) is Redis's error, the outer `Err`.
 pub async fn read_text(
     redis: &mut ConnectionManager,
     key: &str,

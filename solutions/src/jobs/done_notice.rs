@@ -180,7 +180,8 @@ pub async fn announce(
 }
 
 /// Job `job_id`'s events after the entry `last_id` (all of them when
-/// `None`), oldest first; empty for a job with no events.
+/// `None`), oldest first; empty for a job with no events. A read that
+/// Redis refuses is an error, not an empty list.
 pub async fn events_after(
     redis: &mut ConnectionManager,
     job_id: &str,
@@ -203,7 +204,8 @@ pub async fn events_after(
 
 /// Waits until job `job_id`'s stream has a [`Event::Done`] after the entry
 /// `last_id` (from the very first entry when `None`) and returns its
-/// outcome; `None` when `timeout` passes first.
+/// outcome; `None` when `timeout` passes first. A read that Redis refuses
+/// is an error, never `None`.
 ///
 /// It blocks the connection it is given until it returns: give it a
 /// connection of its own. (A `ConnectionManager` and its clones share one

@@ -62,6 +62,7 @@ pub async fn save_invoice(
 
 /// The invoice and its customer, read with two queries (the invoice, then
 /// the customer its `customer_id` names); `None` if either is missing.
+/// Both come back whole, as stored.
 pub async fn invoice_with_customer(
     db: &Database,
     invoice: ObjectId,

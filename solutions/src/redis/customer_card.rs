@@ -21,7 +21,8 @@ pub struct CustomerCard {
     pub city: String,
 }
 
-/// Stores `card` as one JSON string under `customer:{id}:json`.
+/// Stores `card` as one JSON string under `customer:{id}:json`. Saving again
+/// replaces the stored card, which never expires by itself.
 ///
 /// One value, read and written whole: simple, and nested data fits, but
 /// changing one field means reading, editing and writing the whole string.
@@ -30,7 +31,8 @@ pub async fn save_as_json(redis: &mut ConnectionManager, card: &CustomerCard) ->
     redis.set(format!("customer:{}:json", card.id), json).await
 }
 
-/// The card stored as JSON for customer `id`, if any.
+/// The card stored as JSON for customer `id`, if any. A GET that Redis
+/// refuses is an error, not `None`.
 pub async fn load_from_json(
     redis: &mut ConnectionManager,
     id: u32,

@@ -26,7 +26,8 @@ pub async fn store_customer_name(
     redis.set(format!("customer:{id}:name"), name).await
 }
 
-/// The name stored for customer `id`, or `None` when there is none.
+/// The name stored for customer `id`, or `None` when there is none. A GET
+/// that Redis refuses is an error, not `None`.
 ///
 /// GET of a missing key is not an error in Redis: it returns nil, which the
 /// driver turns into `None` when we ask for an `Option`.
@@ -43,7 +44,8 @@ pub async fn record_visit(redis: &mut ConnectionManager, page: &str) -> RedisRes
 }
 
 /// The value at `key` as text, or `None` when the key does not exist, or
-/// `Err(NotText)` when its bytes are not UTF-8.
+/// `Err(NotText)` when its bytes are not UTF-8. A GET that Redis refuses
+/// (the key holds a hash, say) is Redis's error, the outer `Err`.
 ///
 /// Redis stores bytes and knows nothing of encodings. Reading them as
 /// `Vec<u8>` and decoding ourselves is what makes the failure visible

@@ -233,6 +233,17 @@ async fn a_miss_reads_the_store_once_and_later_reads_come_from_redis() {
         "one miss and three hits read the store once: call `store.load` only when GET found \
          nothing"
     );
+    // A Redis whose user may not read: the GET is refused (NOPERM).
+    let server = stoppable_redis().await;
+    let mut refusing = restricted_redis(&server, &["-@read"]).await;
+    let outcome = get_customer(&mut refusing, &store, &id).await;
+    assert!(
+        outcome.is_err(),
+        "when Redis refuses the GET (here its user may not read), get_customer must return that \
+         error (`?` on the GET), and it answered {outcome:?}: a cache that cannot be read is not \
+         a miss. Read as one, every request goes to MongoDB while Redis is failing, the whole \
+         load lands on the store at once, and nobody learns that the cache is broken"
+    );
 }
 
 #[tokio::test]

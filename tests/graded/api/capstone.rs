@@ -30,7 +30,7 @@ use lab::bson::doc;
 use lab::bson::oid::ObjectId;
 use lab::jobs::kinds::Analysis;
 use lab::jobs::worker::{self, Step, WorkerOptions};
-use lab::jobs::{JobId, JobQueue, JobState};
+use lab::jobs::{JobId, JobQueue, JobState, NewJob, results};
 use lab::redis::aio::ConnectionManager;
 use lab::services::{Origin, connect_redis};
 use lab::testing::http::Reply;
@@ -706,6 +706,18 @@ async fn an_analysis_is_followed_until_its_result_is_shown() {
     );
 
     let cancelled = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
+    // A worker claims the job, runs it and saves its result, and the job is
+    // cancelled before that worker completes it.
+    let claim = setup
+        .queue
+        .claim(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|error| panic!("cannot claim the test's job: {error}"))
+        .unwrap_or_else(|| panic!("the test's job is ready"));
+    let computed = analysis_of(&setup.env, "invoice_status_summary", &json!({})).await;
+    results::save(setup.env.database(), &claim, &computed)
+        .await
+        .unwrap_or_else(|error| panic!("cannot save the test's result: {error}"));
     setup
         .queue
         .cancel(&cancelled)
@@ -717,7 +729,11 @@ async fn an_analysis_is_followed_until_its_result_is_shown() {
     assert!(
         body["state"] == "cancelled" && body.get("result").is_some_and(Value::is_null),
         "a cancelled analysis is shown as the queue has it, \"state\": \"cancelled\", with \
-         \"result\": null; got {body}"
+         \"result\": null; got {body}. A worker saved a result for this job and the job was \
+         cancelled before the worker completed it: a run's result becomes the job's only when \
+         the run completes the job. Show what `results::visible(&billing.database, &job)` \
+         answers: null for every state but succeeded, then the result saved under the token \
+         that completed the job, never just the latest result stored for the job's id"
     );
 }
 
@@ -821,6 +837,38 @@ async fn malformed_requests_and_unknown_ids_get_json_errors() {
             ),
         );
     }
+
+    // The same router, its queue on a Redis of the test's own, which then
+    // goes away: the analysis exists, but nobody can look it up.
+    let stoppable = stoppable_redis().await;
+    let connection = connect_redis(stoppable.url(), Origin::Lab)
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach the test's own Redis: {error}"));
+    let queue = JobQueue::new(connection, lab::jobs::PREFIX);
+    let (queued, _) = queue
+        .submit(&NewJob::new("invoice_status_summary", "{}"))
+        .await
+        .unwrap_or_else(|error| panic!("cannot queue the test's job: {error}"));
+    let waits = lab::redis::Client::open(stoppable.url())
+        .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}"));
+    let served = serve(Billing {
+        cache: setup.env.redis().await,
+        database: setup.env.database().clone(),
+        queue,
+        waits,
+    })
+    .await;
+    stoppable.stop();
+    let reply = call_at(served.address, "GET", &format!("/analyses/{queued}"), None).await;
+    reply.expect_error(
+        503,
+        "with the queue's Redis down, GET /analyses/{id} of an analysis queued there must \
+         answer 503 Service Unavailable with a JSON error: the queue could not be asked, which \
+         is not the same as a queue that does not know the id. A 404 tells the client the \
+         analysis is gone for good, and it gives up on it; a 503 tells it to try again shortly. \
+         Pass the error of `billing.queue.get` on with `?` (`ApiError::Redis`), and keep the 404 \
+         for the `None` it answers",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -391,6 +391,21 @@ async fn events_after_an_id_are_the_later_ones_oldest_first() {
         read.len(),
         listing_of(&reads(&sent))
     );
+    // A key of the wrong type makes Redis refuse the read (WRONGTYPE).
+    let () = lab::redis::cmd("SET")
+        .arg(events_key("job-text"))
+        .arg("not a stream")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let outcome = events_after(&mut redis, "job-text", None).await;
+    assert!(
+        outcome.is_err(),
+        "`events:job-text` held a string, not a stream, so Redis refused the read (WRONGTYPE), \
+         yet events_after answered {outcome:?}: a failed read is not a job with no events yet; \
+         a reconnecting page told \"nothing happened\" keeps waiting for news nobody could read. \
+         Pass Redis's error on with `?` (an empty list is only for a stream that is not there)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -601,6 +616,27 @@ async fn a_wait_gives_up_when_its_time_is_up() {
         "each XREAD of a 300 ms wait must block for the time left, in milliseconds: never more \
          than 300, and never 0, which means for ever; wait_for_done sent {}",
         listing_of(&reads(&sent))
+    );
+
+    // A key of the wrong type makes Redis refuse the XREAD (WRONGTYPE).
+    let () = lab::redis::cmd("SET")
+        .arg(events_key("job-text"))
+        .arg("not a stream")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let refused = tokio::time::timeout(
+        Duration::from_secs(4),
+        wait_for_done(&mut waiter, "job-text", None, Duration::from_millis(300)),
+    )
+    .await
+    .expect("wait_for_done was still waiting 4 s into a 300 ms wait");
+    assert!(
+        refused.is_err(),
+        "`events:job-text` held a string, not a stream, so Redis refused the XREAD (WRONGTYPE), \
+         yet wait_for_done answered {refused:?}: a read that failed is not a wait whose time ran \
+         out. `None` tells the caller the job is still running, when nobody could look; pass \
+         Redis's error on with `?`, so that the caller can answer \"unavailable\" instead"
     );
 
     // Progress keeps coming, every 150 ms, for longer than the wait.

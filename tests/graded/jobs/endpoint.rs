@@ -254,6 +254,24 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
     );
     replies.push(snapshot_of(&reply, id.as_str()));
 
+    // A first run stalls: its lease runs out, the job is queued again, and
+    // the stalled run saves its result late, under its own fencing token.
+    // Saved as the lab's worker saves (`_id` "{job id}:{token}"), it comes
+    // before the completing run's in any order a lookup by job id may use.
+    let stalled = reports
+        .queue
+        .claim(Duration::ZERO)
+        .await
+        .unwrap()
+        .expect("the report's job is ready");
+    while reports.queue.reap().await.unwrap() == 0 {
+        tokio::task::yield_now().await;
+    }
+    let late = json!([{"customer_id": customer, "total_revenue": 0, "invoices": 0}]);
+    results::save_many(&reports.database, &[(&stalled, &late)])
+        .await
+        .unwrap();
+
     assert_eq!(
         run_one(&reports).await,
         Step::Succeeded(id.clone()),
@@ -280,7 +298,13 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
         (&json!(id), shown.as_ref()),
         "GET /reports/{{id}}/result answers {{\"id\", \"result\"}} with the result \
          `results::visible(&reports.database, &job)` shows: the one saved by the run that \
-         completed the job"
+         completed the job. This job ran twice: a first run lost its lease and saved its result \
+         late, under its older fencing token {}, next to the result of the run that completed \
+         the job (token {}); a lookup by job id alone may find either, and the client is shown \
+         a result that was never the job's. Read it with `results::visible`, which goes by \
+         the job's token",
+        stalled.token,
+        job.token
     );
     let rows = body["result"].as_array().map(Vec::as_slice).unwrap_or(&[]);
     assert!(

@@ -265,6 +265,27 @@ async fn bad_parameters_fail_the_job_at_once_without_retry() {
         (JobState::Failed, 1),
         "a job whose params are not JSON fails at once, at its first attempt, not retryable"
     );
+    // A kind whose parameters are all optional: `{}` is a valid request for
+    // it, so only params read as `Value::Null` are refused.
+    let (id, _) = queue
+        .submit(&NewJob::new("invoice_status_summary", "not json"))
+        .await
+        .unwrap();
+    let outcome = step(
+        &queue,
+        env.database(),
+        "on a job of invoice_status_summary whose params are not JSON",
+    )
+    .await;
+    assert!(
+        matches!(&outcome, Outcome::Rejected(rejected, _) if *rejected == id),
+        "a job of invoice_status_summary whose params are \"not json\" must be rejected \
+         (`Outcome::Rejected`), work_one answered {outcome:?}: unreadable params are not the \
+         same as no params. Reading them as `{{}}` runs the job on whatever a client sent by \
+         mistake for every kind whose parameters are all optional (invoice_status_summary, \
+         revenue_by_customer over every customer); read them with `unwrap_or(Value::Null)`, \
+         which `Analysis::parse` refuses for every kind"
+    );
 }
 
 #[tokio::test]
@@ -429,9 +450,24 @@ async fn a_failing_analysis_is_retried_after_a_backoff() {
         JobState::Failed,
         "a job that failed on its last attempt is failed"
     );
+    // The error the analysis answers on this data, as the test computes it.
+    let why = Analysis::parse("revenue_by_customer", &json!({}))
+        .unwrap()
+        .run(env.database())
+        .await
+        .err()
+        .map(|error| error.to_string())
+        .expect("the revenue report fails on an invoice whose customer is not an ObjectId");
     assert!(
-        job.error.as_deref().is_some_and(|error| !error.is_empty()),
-        "the failed job must keep the analysis's error: pass it to `queue.fail`"
+        job.error
+            .as_deref()
+            .is_some_and(|error| error.contains(&why)),
+        "the failed job must keep the analysis's error, which says why it failed ({why:?}; \
+         words of your own around it are fine), the job's error is {:?}: whoever looks at a \
+         failed job or the dead-letter list needs to know whether an invoice is bad or MongoDB \
+         was down before requeueing it; pass `error.to_string()` to `queue.fail`, not a fixed \
+         text",
+        job.error
     );
     assert_eq!(
         queue.dead_letters().await.unwrap(),

@@ -403,6 +403,19 @@ async fn find_filters_on_an_embedded_field_and_sorts() {
         sent.listing(),
         shown_projection(projection.as_ref())
     );
+    let id_left_out = projection.as_ref().is_some_and(|p| match p.get("_id") {
+        Some(Bson::Boolean(keep)) => !keep,
+        other => number(other) == Some(0),
+    });
+    assert!(
+        id_left_out,
+        "names_in_city's projection keeps `name` but also lets `_id` through: it sent {} with \
+         {}; MongoDB sends `_id` unless the projection says `\"_id\": 0`, so every London \
+         customer's ObjectId travels with their name, though only the names are wanted; put \
+         `.projection(doc! {{\"_id\": 0, \"name\": 1}})` on find",
+        sent.listing(),
+        shown_projection(projection.as_ref())
+    );
     assert!(
         names_in_city(env.database(), "Paris")
             .await

@@ -2,7 +2,7 @@
 
 use super::customer_card::*;
 use lab::testing::redis_log::Context;
-use lab::testing::{RedisCommand, RedisLog, TestEnv, inspect};
+use lab::testing::{RedisCommand, RedisLog, TestEnv, inspect, restricted_redis, stoppable_redis};
 use redis::AsyncCommands;
 
 fn ada() -> CustomerCard {
@@ -27,6 +27,17 @@ async fn the_json_form_is_one_string_that_round_trips() {
         inspect::key_type(&mut redis, "customer:42:json").await,
         "string",
         "Redis has no JSON type: the JSON form is a plain string value under `customer:42:json`"
+    );
+    let ttl = inspect::ttl(&mut redis, "customer:42:json").await;
+    assert_eq!(
+        ttl,
+        None,
+        "a customer's card is kept until it is saved again: `customer:42:json` must not expire, \
+         but TTL says it expires in {} seconds; save_as_json sent {} (an expiry option such as \
+         EX treats the card as a cache entry, and the customer page finds no card once it \
+         vanishes); write it with a plain SET",
+        ttl.unwrap_or_default(),
+        sent.listing()
     );
     assert_eq!(
         sent.names(),
@@ -74,6 +85,31 @@ async fn the_json_form_is_one_string_that_round_trips() {
         None,
         "a customer without a stored card gives `None`"
     );
+    let moved = CustomerCard {
+        city: "Gotham".into(),
+        ..ada()
+    };
+    let recording = env.record_redis().await;
+    save_as_json(&mut redis, &moved)
+        .await
+        .expect("save_as_json returned an error for a card already saved");
+    let sent = recording.finish().await;
+    let raw = inspect::bytes(&mut redis, "customer:42:json")
+        .await
+        .unwrap_or_default();
+    let city = serde_json::from_slice::<serde_json::Value>(&raw)
+        .map(|card| card["city"].clone())
+        .unwrap_or_default();
+    assert_eq!(
+        city,
+        "Gotham",
+        "saving a changed card (Ada moved to Gotham) must replace the stored one, so \
+         `customer:42:json` must hold the city \"Gotham\", but it holds {:?}; save_as_json sent \
+         {} (SET with NX only writes a missing key, so every later change of the card is \
+         dropped while save_as_json answers Ok); write it with a plain SET",
+        String::from_utf8_lossy(&raw),
+        sent.listing()
+    );
     // Someone else wrote the key: the reader must survive it.
     let () = redis.set("customer:44:json", "not a card {").await.unwrap();
     let mut reader = redis.clone();
@@ -91,6 +127,18 @@ async fn the_json_form_is_one_string_that_round_trips() {
         ),
         Ok(Ok(None) | Err(_)) => {}
     }
+    // A Redis whose user may not read: the GET is refused (NOPERM).
+    let server = stoppable_redis().await;
+    let mut refusing = restricted_redis(&server, &["-@read"]).await;
+    let outcome = load_from_json(&mut refusing, 42).await;
+    assert!(
+        outcome.is_err(),
+        "when Redis refuses the GET (here its user may not read), nobody knows whether a card \
+         is stored: load_from_json must return that error (`?` on the GET), and it answered \
+         {outcome:?}. Only a value that came back and is not a card reads as `None`; a refused \
+         read taken for \"no card\" shows the customer an empty page whenever Redis has a \
+         hiccup, and nobody learns that Redis is failing"
+    );
 }
 
 #[tokio::test]

@@ -95,6 +95,19 @@ async fn reads_a_name_back_and_a_missing_one_as_none() {
         None,
         "GET of a missing key is nil in Redis, which is `None`, not an error"
     );
+    // A name key that holds a hash: GET answers WRONGTYPE.
+    let () = redis
+        .hset("customer:9:name", "first", "Alan")
+        .await
+        .unwrap();
+    let outcome = customer_name(&mut redis, 9).await;
+    assert!(
+        outcome.is_err(),
+        "`customer:9:name` holds a hash, not a string, so Redis refused the GET (WRONGTYPE), yet \
+         customer_name answered {outcome:?}: a GET that failed is not a missing name; return \
+         what `get` answers (or use `?`) so the caller can tell a broken key or a Redis that is \
+         down from a customer without a name, instead of showing them as nameless"
+    );
 }
 
 #[tokio::test]
@@ -198,5 +211,16 @@ async fn decodes_text_and_reports_bytes_that_are_not_utf8() {
         }),
         "Redis returns bytes; bytes that are not UTF-8 are not text: report `NotText` instead of \
          replacing them (a lossy decode hides the problem)"
+    );
+    // A key that holds a hash: GET answers WRONGTYPE.
+    let () = redis.hset("note:4", "text", "café").await.unwrap();
+    let outcome = read_text(&mut redis, "note:4").await;
+    assert!(
+        outcome.is_err(),
+        "`note:4` holds a hash, not a string, so Redis refused the GET (WRONGTYPE), yet read_text \
+         answered {outcome:?}: that is Redis's error, the outer `Err`, not `NotText` (no bytes \
+         came back to decode) and not `Ok(None)`; read the bytes with `?` on the GET and keep \
+         `NotText` for bytes that came back and are not UTF-8, or the caller blames the data \
+         for a failure of Redis"
     );
 }

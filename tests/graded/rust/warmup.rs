@@ -173,6 +173,20 @@ fn the_monthly_price_stops_at_the_first_step_that_fails() {
         "an email without an @ fails the second step: call check_email on the parsed customer's \
          email and pass its error on with `?`"
     );
+    for email in ["ada@", "@example.com", "ada@example@com"] {
+        let answer = monthly_price(&signup(email, "pro"), &plans);
+        assert_eq!(
+            answer,
+            Err(SignupError::BadEmail {
+                email: email.to_owned()
+            }),
+            "{email:?} is not an email address: an address needs a name, one @ and a domain, \
+             which is what check_email (given in the exercise file) checks, so monthly_price \
+             must answer Err(SignupError::BadEmail), and it answered {answer:?}. Invoices sent \
+             to an address with nothing before or after its @, or with a second @, never \
+             arrive; keep check_email as given and pass its error on with `?`"
+        );
+    }
     assert_eq!(
         monthly_price(&signup("ada@example.com", "gold"), &plans),
         Err(SignupError::UnknownPlan {
