@@ -28,6 +28,7 @@
 //!   its own MongoDB database.
 //! - `startup` (feature `api`): the one place the API and a worker are
 //!   connected, prepared and bound.
+//! - [`tasks`]: work that must finish once begun, whoever stops waiting.
 
 pub mod analysis;
 #[cfg(feature = "api")]
@@ -42,6 +43,7 @@ pub mod running;
 pub mod services;
 #[cfg(feature = "api")]
 pub mod startup;
+pub mod tasks;
 pub mod testing;
 
 pub use config::Config;

@@ -65,7 +65,7 @@ async fn no_invoice_without_its_customer(env: &TestEnv) {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_customer_deleted_while_an_invoice_is_issued_leaves_no_invoice_pointing_at_nobody() {
     let env = TestEnv::start().await;
     let state = state_for(&env).await;
@@ -101,7 +101,7 @@ async fn a_customer_deleted_while_an_invoice_is_issued_leaves_no_invoice_pointin
 
 /// Two deletions of one customer and several invoices at once: a deletion
 /// that gives up must not end the other's announcement.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn two_deletions_and_several_invoices_at_once_leave_no_invoice_pointing_at_nobody() {
     let env = TestEnv::start().await;
     let state = state_for(&env).await;
@@ -142,7 +142,7 @@ async fn an_invoice_for_a_customer_being_deleted_is_taken_back() {
         refused.body["error"]
             .as_str()
             .unwrap()
-            .contains("being deleted")
+            .contains("a deletion of them was under way")
     );
     let stored = env
         .database()
@@ -160,7 +160,7 @@ async fn an_invoice_for_a_customer_being_deleted_is_taken_back() {
 /// A change whose client stops waiting at any point still ends with the
 /// cache and MongoDB agreeing: the write and its invalidation are not cut
 /// apart.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread")]
 async fn a_write_whose_client_hangs_up_never_leaves_a_stale_cache_entry() {
     let env = TestEnv::start().await;
     let state = state_for(&env).await;
@@ -179,6 +179,7 @@ async fn a_write_whose_client_hangs_up_never_leaves_a_stale_cache_entry() {
         );
         // Dropped after a moment that moves through the write's steps.
         let _ = tokio::time::timeout(Duration::from_micros(round * 150), change).await;
+        // The write goes on without its client: a moment for it to end.
         tokio::time::sleep(Duration::from_millis(300)).await;
         let stored = customers
             .find_one(doc! { "_id": ObjectId::parse_str(&customer).unwrap() })

@@ -77,22 +77,12 @@ async fn serve_with_deadline(
                 .clone()
                 .map_request(|request: hyper::Request<Incoming>| request.map(Body::new)),
         );
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        let connection = graceful.watch(connection);
         tokio::spawn(async move {
-            // hyper's header deadline starts with the first byte: a
-            // connection that sends nothing gets the same deadline for it.
-            let mut first = [0; 1];
-            if !matches!(
-                tokio::time::timeout(header_deadline, stream.peek(&mut first)).await,
-                Ok(Ok(1))
-            ) {
-                return;
-            }
-            let connection = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .into_owned();
-            if let Err(error) = watcher.watch(connection).await {
+            if let Err(error) = connection.await {
                 tracing::debug!(%error, "connection ended with an error");
             }
         });

@@ -1,6 +1,8 @@
 //! `/customers`: create, read (through the cache), list, update, delete, and
 //! the revenue report of one customer.
 
+use std::time::Instant;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -298,7 +300,8 @@ pub async fn delete(
     // counted below or takes itself back (`billing::deletions`).
     super::to_completion(async move {
         let deletion = deletions::announce(&state.db, id).await?;
-        let deleted = delete_without_invoices(&state, id).await;
+        let announced = Instant::now();
+        let deleted = delete_without_invoices(&state, id, announced).await;
         if let Err(error) = deletions::withdraw(&state.db, deletion).await {
             tracing::warn!(%error, %id, "the deletion's marker stays until it expires");
         }
@@ -307,7 +310,11 @@ pub async fn delete(
     .await
 }
 
-async fn delete_without_invoices(state: &ApiState, id: ObjectId) -> Result<StatusCode, ApiError> {
+async fn delete_without_invoices(
+    state: &ApiState,
+    id: ObjectId,
+    announced: Instant,
+) -> Result<StatusCode, ApiError> {
     let invoices = state
         .invoices()
         .count_documents(doc! { "customer_id": id })
@@ -316,6 +323,13 @@ async fn delete_without_invoices(state: &ApiState, id: ObjectId) -> Result<Statu
         return Err(ApiError::Conflict(format!(
             "the customer has {invoices} invoices and cannot be deleted"
         )));
+    }
+    // Past half its marker's lifetime, an invoice checked now might not
+    // see the marker any more.
+    if announced.elapsed() > deletions::MARKER_LIFETIME / 2 {
+        return Err(ApiError::Unavailable {
+            detail: format!("the deletion of customer {id} was too slow to be safe"),
+        });
     }
     let customers = state.customers();
     let result = state

@@ -104,7 +104,7 @@ pub enum ApiError {
     /// 503: the request was not answered within its time limit (a store
     /// that stopped answering mid-request, or a body sent too slowly).
     #[error(
-        "the request took longer than {limit:?} and was given up; a database may be slow or down, try again shortly"
+        "the request took longer than {limit:?} and was given up; a database may be slow or down, try again shortly (a write may still have been made: check before sending it again)"
     )]
     TimedOut {
         /// The limit.

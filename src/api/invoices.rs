@@ -182,23 +182,22 @@ async fn issue(state: ApiState, invoice: Invoice) -> Result<(), ApiError> {
     super::to_completion(async move {
         let invoices = state.invoices();
         invoices.insert_one(&invoice).await?;
-        let may_stay = match deletions::invoice_may_stay(&state.db, invoice.customer_id).await {
-            Ok(may_stay) => may_stay,
-            Err(error) => {
-                // Written and acknowledged by MongoDB: the invoice stands.
-                tracing::warn!(%error, "could not check the invoice's customer again");
-                true
-            }
+        // Unchecked, the invoice might outlive its customer: it goes, as
+        // when the check says so, and the client is told to try again.
+        let refusal = match deletions::invoice_may_stay(&state.db, invoice.customer_id).await {
+            Ok(true) => return Ok(()),
+            Ok(false) => ApiError::Conflict(format!(
+                "customer {} was deleted, or a deletion of them was under way, while the \
+                 invoice was issued; the invoice was not kept",
+                invoice.customer_id
+            )),
+            Err(error) => error.into(),
         };
-        if may_stay {
-            return Ok(());
+        if let Err(error) = invoices.delete_one(doc! { "_id": invoice.id }).await {
+            tracing::error!(%error, invoice = %invoice.id, "an unchecked invoice could not be taken back");
+            return Err(error.into());
         }
-        invoices.delete_one(doc! { "_id": invoice.id }).await?;
-        Err(ApiError::Conflict(format!(
-            "customer {} was deleted, or is being deleted, while the invoice was issued; \
-             the invoice was not kept",
-            invoice.customer_id
-        )))
+        Err(refusal)
     })
     .await
 }

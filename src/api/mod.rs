@@ -53,20 +53,18 @@ use crate::services::RedisConnection;
 
 pub use error::ApiError;
 
-/// Runs `work` in a task of its own and waits for it. A request dropped
-/// mid-way (the client hung up, the deadline passed) then drops only its
-/// wait, never the second of two writes that belong together.
+/// Runs `work` to its end whether or not the request is still waiting
+/// ([`crate::tasks::to_completion`]).
 async fn to_completion<T: Send + 'static>(
     work: impl Future<Output = Result<T, ApiError>> + Send + 'static,
 ) -> Result<T, ApiError> {
-    match tokio::spawn(work).await {
-        Ok(result) => result,
-        Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
-        // Only a runtime shutting down cancels the task.
-        Err(stopped) => Err(ApiError::Unavailable {
-            detail: stopped.to_string(),
-        }),
-    }
+    crate::tasks::to_completion(work)
+        .await
+        .unwrap_or_else(|stopped| {
+            Err(ApiError::Unavailable {
+                detail: stopped.to_string(),
+            })
+        })
 }
 
 /// How long one request may take before it is answered with 503.

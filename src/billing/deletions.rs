@@ -33,7 +33,8 @@ use super::collections;
 pub const COLLECTION: &str = "customer_deletions";
 
 /// How long a deletion's marker counts. A deletion takes well under a
-/// second, and the API gives up on any request after ten.
+/// second; one that has not deleted by half this time gives up (the API's
+/// `DELETE /customers/{id}`), so its marker never lapses while it runs.
 pub const MARKER_LIFETIME: Duration = Duration::from_secs(60);
 
 fn markers(database: &Database) -> Collection<Document> {
@@ -47,7 +48,8 @@ pub struct Deletion {
 }
 
 /// Records that customer `id` is about to be deleted. Count the customer's
-/// invoices only after this, and [`withdraw`] the answer when done.
+/// invoices only after this, and [`withdraw`] the deletion when done, well
+/// within [`MARKER_LIFETIME`].
 pub async fn announce(database: &Database, id: ObjectId) -> mongodb::error::Result<Deletion> {
     let marker = ObjectId::new();
     markers(database)
@@ -74,6 +76,8 @@ pub async fn invoice_may_stay(
     let since = DateTime::from_millis(
         DateTime::now().timestamp_millis() - MARKER_LIFETIME.as_millis() as i64,
     );
+    // Markers first, then the customer: the other order lets a deletion
+    // that announces itself and ends between the two go unseen.
     let deleting = markers(database)
         .count_documents(doc! { "customer": customer, "at": { "$gte": since } })
         .await?;

@@ -52,18 +52,14 @@ impl CustomerCache {
         F: Future<Output = mongodb::error::Result<T>> + Send + 'static,
     {
         let cache = self.clone();
-        let task = tokio::spawn(async move {
+        crate::tasks::to_completion(async move {
             cache.intend(id).await?;
             let written = write.await;
             cache.invalidate(id).await;
             written
-        });
-        match task.await {
-            Ok(written) => written,
-            Err(stopped) if stopped.is_panic() => std::panic::resume_unwind(stopped.into_panic()),
-            // Only a runtime shutting down cancels the task.
-            Err(stopped) => Err(mongodb::error::Error::custom(std::sync::Arc::new(stopped))),
-        }
+        })
+        .await
+        .unwrap_or_else(|stopped| Err(mongodb::error::Error::custom(std::sync::Arc::new(stopped))))
     }
 
     /// Reads back the invalidations a previous process left in the outbox:
