@@ -176,8 +176,8 @@ pub async fn create(
 }
 
 /// Writes `invoice`, then takes it back if its customer was deleted, or is
-/// being deleted, meanwhile (`billing::deletions`): no invoice is left
-/// pointing at nobody.
+/// being deleted, meanwhile, or if that cannot be checked
+/// (`billing::deletions`): no invoice is left pointing at nobody.
 async fn issue(state: ApiState, invoice: Invoice) -> Result<(), ApiError> {
     super::to_completion(async move {
         let invoices = state.invoices();
