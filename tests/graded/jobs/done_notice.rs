@@ -126,6 +126,17 @@ fn in_one_step(sent: &RedisLog) -> bool {
 }
 
 /// The id Redis knows a connection by, to ask later whether it is blocked.
+/// Puts a string where `job`'s event stream belongs, so that Redis refuses
+/// every stream command on it (WRONGTYPE).
+async fn a_string_under_the_events_of(redis: &mut ConnectionManager, job: &str) {
+    let () = lab::redis::cmd("SET")
+        .arg(events_key(job))
+        .arg("not a stream")
+        .query_async(redis)
+        .await
+        .unwrap();
+}
+
 async fn client_id(redis: &mut ConnectionManager) -> i64 {
     lab::redis::cmd("CLIENT")
         .arg("ID")
@@ -392,12 +403,7 @@ async fn events_after_an_id_are_the_later_ones_oldest_first() {
         listing_of(&reads(&sent))
     );
     // A key of the wrong type makes Redis refuse the read (WRONGTYPE).
-    let () = lab::redis::cmd("SET")
-        .arg(events_key("job-text"))
-        .arg("not a stream")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    a_string_under_the_events_of(&mut redis, "job-text").await;
     let outcome = events_after(&mut redis, "job-text", None).await;
     assert!(
         outcome.is_err(),
@@ -619,12 +625,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     );
 
     // A key of the wrong type makes Redis refuse the XREAD (WRONGTYPE).
-    let () = lab::redis::cmd("SET")
-        .arg(events_key("job-text"))
-        .arg("not a stream")
-        .query_async(&mut redis)
-        .await
-        .unwrap();
+    a_string_under_the_events_of(&mut redis, "job-text").await;
     let refused = tokio::time::timeout(
         Duration::from_secs(4),
         wait_for_done(&mut waiter, "job-text", None, Duration::from_millis(300)),
