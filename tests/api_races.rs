@@ -197,3 +197,56 @@ async fn a_write_whose_client_hangs_up_never_leaves_a_stale_cache_entry() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_under_way_keeps_its_outbox_record_when_another_write_finishes_first() {
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    let id: ObjectId = new_customer(&state, 1).await.parse().unwrap();
+    let outbox = env
+        .database()
+        .collection::<bson::Document>(lab::cache::outbox::COLLECTION);
+    let records = || async { outbox.count_documents(doc! {}).await.unwrap() };
+    // A slow write: its intention is recorded, then it waits at the gate.
+    let (open, gate) = tokio::sync::oneshot::channel::<()>();
+    let slow = tokio::spawn({
+        let (cache, customers) = (state.cache.clone(), state.customers());
+        async move {
+            cache
+                .write(id, async move {
+                    let _ = gate.await;
+                    customers
+                        .update_one(doc! { "_id": id }, doc! { "$set": { "name": "Second" } })
+                        .await
+                })
+                .await
+        }
+    });
+    let recorded = async {
+        while records().await == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), recorded)
+        .await
+        .expect("the slow write records its intention");
+    // A quick write to the same customer finishes, invalidation and all.
+    let path = format!("/customers/{id}");
+    let quick = send(&state, Method::PATCH, &path, json!({"name": "First"})).await;
+    assert_eq!(quick.status, StatusCode::OK, "{}", quick.body);
+    assert_eq!(
+        records().await,
+        1,
+        "the write still under way keeps its record: were the process to die now, its \
+         invalidation must not be forgotten"
+    );
+    open.send(()).unwrap();
+    slow.await.unwrap().unwrap();
+    assert_eq!(
+        records().await,
+        0,
+        "both writes invalidated, no record left"
+    );
+    let answer = get(&state, &path).await;
+    assert_eq!(answer.body["customer"]["name"], "Second", "{}", answer.body);
+}

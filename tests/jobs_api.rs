@@ -729,10 +729,39 @@ async fn with_redis_paused_the_job_routes_answer_503_from_the_queue_deadline() {
             "{path}"
         );
     }
+    // A submission whose answer does not come may still reach Redis: the
+    // client is told where to look before submitting again.
+    let unsure = submit(&state, json!({"kind": "invoice_status_summary"})).await;
+    assert_eq!(
+        unsure.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        unsure.body
+    );
+    let location = unsure.body["location"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        location.starts_with("/jobs/")
+            && unsure.body["error"]
+                .as_str()
+                .unwrap()
+                .contains("may still have been made"),
+        "{}",
+        unsure.body
+    );
     kill(pid, Signal::SIGCONT).unwrap();
     assert_eq!(
         get(&state, "/jobs").await.status,
         StatusCode::OK,
         "back once Redis is"
+    );
+    let arrived = get(&state, &location).await;
+    assert_eq!(
+        arrived.status,
+        StatusCode::OK,
+        "the submission reached Redis after all, under the id the 503 named: {}",
+        arrived.body
     );
 }

@@ -101,6 +101,20 @@ pub enum ApiError {
         /// The driver's error, for the log (not sent to the client).
         detail: String,
     },
+    /// 503: a store did not confirm a write that may still have been made
+    /// (the answer was lost, not the request refused): the client is told
+    /// where the new resource would be, to look before sending it again.
+    #[error(
+        "{store} did not confirm the write; it may still have been made: look at GET {location} before sending the request again"
+    )]
+    WriteUncertain {
+        /// The store: "the database" or "the job queue".
+        store: &'static str,
+        /// Where the resource is if the write was made.
+        location: String,
+        /// The driver's error, for the log (not sent to the client).
+        detail: String,
+    },
     /// 503: the request was not answered within its time limit (a store
     /// that stopped answering mid-request, or a body sent too slowly).
     #[error(
@@ -135,6 +149,7 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable { .. }
             | ApiError::QueueUnavailable { .. }
+            | ApiError::WriteUncertain { .. }
             | ApiError::TimedOut { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
@@ -194,11 +209,19 @@ impl IntoResponse for ApiError {
         match &self {
             ApiError::Unavailable { detail } => tracing::warn!(%detail, "database unavailable"),
             ApiError::QueueUnavailable { detail } => tracing::warn!(%detail, "Redis unavailable"),
+            ApiError::WriteUncertain {
+                store,
+                location,
+                detail,
+            } => tracing::warn!(%detail, %location, "{store} did not confirm a write"),
             _ => {}
         }
         let body = match &self {
             ApiError::Invalid { field, message } => {
                 serde_json::json!({ "error": self.to_string(), "field": field, "message": message })
+            }
+            ApiError::WriteUncertain { location, .. } => {
+                serde_json::json!({ "error": self.to_string(), "location": location })
             }
             _ => serde_json::json!({ "error": self.to_string() }),
         };

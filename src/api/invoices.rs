@@ -18,6 +18,7 @@ use crate::analysis::monthly::parse_date;
 use crate::billing::deletions;
 use crate::billing::json::{InvoiceJson, rfc3339};
 use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money};
+use crate::services::answer_lost;
 
 /// Days from issue to due date when the request does not say.
 pub const DEFAULT_TERMS_DAYS: i64 = 30;
@@ -177,11 +178,28 @@ pub async fn create(
 
 /// Writes `invoice`, then takes it back if its customer was deleted, or is
 /// being deleted, meanwhile, or if that cannot be checked
-/// (`billing::deletions`): no invoice is left pointing at nobody.
+/// (`billing::deletions`): no invoice is left pointing at nobody. The one
+/// exception is an insert whose answer was lost (MongoDB cut off
+/// mid-request): it is neither checked nor taken back, since it may still
+/// be on its way, and the client is told where to look.
 async fn issue(state: ApiState, invoice: Invoice) -> Result<(), ApiError> {
     super::to_completion(async move {
         let invoices = state.invoices();
-        invoices.insert_one(&invoice).await?;
+        match invoices.insert_one(&invoice).await {
+            Ok(_) => {}
+            // The answer was lost, not the write refused: the invoice may be
+            // there, unchecked. It cannot safely be taken back now (the
+            // insert may still be on its way), so the client is told where
+            // to look before issuing it again.
+            Err(error) if answer_lost(&error) => {
+                return Err(ApiError::WriteUncertain {
+                    store: "the database",
+                    location: format!("/invoices/{}", invoice.id),
+                    detail: error.to_string(),
+                });
+            }
+            Err(error) => return Err(error.into()),
+        }
         // Unchecked, the invoice might outlive its customer: it goes, as
         // when the check says so, and the client is told to try again.
         let refusal = match deletions::invoice_may_stay(&state.db, invoice.customer_id).await {

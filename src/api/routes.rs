@@ -114,6 +114,11 @@ pub struct ErrorBody {
     /// With 422: what is wrong with that field.
     #[schema(nullable = false)]
     pub message: Option<String>,
+    /// With a 503 for a write whose answer was lost: where the new resource
+    /// is if the write was made after all, to look at before sending the
+    /// request again.
+    #[schema(nullable = false)]
+    pub location: Option<String>,
 }
 
 /// The answer of `GET /customers/{id}`: where the customer was read, and
@@ -284,7 +289,7 @@ fn describe(status: u16) -> &'static str {
         415 => "The body is not declared as JSON",
         421 => "The Host header names a host that is not the lab's",
         422 => "A field breaks a rule; `field` names it",
-        503 => "MongoDB or Redis is unavailable",
+        503 => "MongoDB or Redis is unavailable; with `location`, a write that may have been made",
         _ => "See the body",
     }
 }

@@ -8,8 +8,12 @@
 //!
 //! The write path records its intention *before* it writes the customer
 //! ([`Outbox::intend`]), so even a crash between the write and the
-//! invalidation leaves the intention behind; once Redis has applied the
-//! invalidation the record is removed ([`Outbox::done`]). A process that
+//! invalidation leaves the intention behind; once Redis has applied an
+//! invalidation made after the write, the record is removed
+//! ([`Outbox::done`]). Each write has a record of its own: two writes to one
+//! customer at once must not share one, or the first to finish would remove
+//! the record of the second, still under way, and a crash then would leave
+//! the second's invalidation unrecorded. A process that
 //! starts reads every record back ([`Outbox::pending`]) and serves none of
 //! those customers from the cache until Redis has applied them. An extra
 //! record costs one needless invalidation; a missing one would cost a stale
@@ -29,6 +33,10 @@ use mongodb::{Collection, Database};
 /// The collection of pending invalidations.
 pub const COLLECTION: &str = "cache_invalidations";
 
+/// One write's record in the outbox, returned by [`Outbox::intend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Intention(ObjectId);
+
 /// Pending invalidations of customer entries, in MongoDB.
 #[derive(Debug, Clone)]
 pub struct Outbox {
@@ -43,32 +51,42 @@ impl Outbox {
         }
     }
 
-    /// Records that customer `id`'s entry must be invalidated: call it
-    /// before writing the customer, and do not write if it fails.
-    pub async fn intend(&self, id: ObjectId) -> mongodb::error::Result<()> {
+    /// Records that customer `id`'s entry must be invalidated after a write
+    /// about to be made: call it before writing the customer, and do not
+    /// write if it fails.
+    pub async fn intend(&self, id: ObjectId) -> mongodb::error::Result<Intention> {
+        let record = ObjectId::new();
         self.records
-            .update_one(
-                doc! { "_id": id },
-                doc! { "$set": { "since": DateTime::now() } },
-            )
-            .upsert(true)
-            .await
-            .map(drop)
+            .insert_one(doc! { "_id": record, "customer": id, "since": DateTime::now() })
+            .await?;
+        Ok(Intention(record))
     }
 
-    /// Forgets customer `id`'s record once Redis has applied the
-    /// invalidation. A failure leaves the record, which costs one more
-    /// invalidation later and nothing else, so it is not reported.
-    pub async fn done(&self, id: ObjectId) {
-        let _ = self.records.delete_one(doc! { "_id": id }).await;
+    /// Forgets `intentions` once Redis has applied an invalidation made
+    /// after their writes. A failure leaves the records, which costs one
+    /// more invalidation later and nothing else, so it is not reported.
+    pub async fn done(&self, intentions: &[Intention]) {
+        if intentions.is_empty() {
+            return;
+        }
+        let records: Vec<ObjectId> = intentions.iter().map(|intention| intention.0).collect();
+        let _ = self
+            .records
+            .delete_many(doc! { "_id": { "$in": records } })
+            .await;
     }
 
-    /// Every customer whose invalidation is still pending.
-    pub async fn pending(&self) -> mongodb::error::Result<Vec<ObjectId>> {
+    /// Every record still pending, with its customer. A record written
+    /// before records were per write has the customer's id as its own.
+    pub async fn pending(&self) -> mongodb::error::Result<Vec<(ObjectId, Intention)>> {
         let records: Vec<Document> = self.records.find(doc! {}).await?.try_collect().await?;
         Ok(records
             .iter()
-            .filter_map(|record| record.get_object_id("_id").ok())
+            .filter_map(|record| {
+                let own = record.get_object_id("_id").ok()?;
+                let customer = record.get_object_id("customer").unwrap_or(own);
+                Some((customer, Intention(own)))
+            })
             .collect())
     }
 }

@@ -115,7 +115,10 @@ pub async fn save_many(
         })
         .collect();
     let answer = database
-        .run_command(doc! { "insert": RESULTS, "documents": documents, "ordered": false })
+        .run_command(durable(
+            database,
+            doc! { "insert": RESULTS, "documents": documents, "ordered": false },
+        ))
         .await?;
     refused(&answer, DUPLICATE_KEY)
 }
@@ -134,7 +137,10 @@ pub async fn mark_completed_many(
     let keys: Vec<String> = claims.iter().map(|claim| run_key(claim)).collect();
     let statement = doc! { "q": { "_id": { "$in": keys } }, "u": COMPLETED.clone(), "multi": true };
     let answer = database
-        .run_command(doc! { "update": RESULTS, "updates": [statement] })
+        .run_command(durable(
+            database,
+            doc! { "update": RESULTS, "updates": [statement] },
+        ))
         .await?;
     refused(&answer, None)
 }
@@ -151,8 +157,10 @@ const RECONCILE_BATCH: i64 = 256;
 /// (it goes by the job's token) but [`kept`] would not find once the job
 /// has expired from Redis. Looks at results saved within
 /// [`RECONCILE_WINDOW`], asks `queue` for each one's job, and marks the ones
-/// whose token is the one that completed it; answers how many. Idle workers
-/// run it with their reaping.
+/// whose token is the one that completed it; answers how many. A result
+/// whose run can no longer complete its job (fenced, cancelled, given
+/// back) is marked `completed: false`, so that it is not looked at again.
+/// Workers run it with their reaping.
 pub async fn reconcile(
     database: &Database,
     queue: &super::JobQueue,
@@ -165,7 +173,7 @@ pub async fn reconcile(
         .projection(doc! { "job_id": 1, "token": 1 })
         .limit(RECONCILE_BATCH)
         .await?;
-    let mut completing = Vec::new();
+    let (mut completing, mut superseded) = (Vec::new(), Vec::new());
     while unmarked.advance().await? {
         let document = unmarked.deserialize_current()?;
         let (Ok(id), Ok(token), Some(key)) = (
@@ -180,16 +188,37 @@ pub async fn reconcile(
         let Ok(id) = id.parse::<JobId>() else {
             continue;
         };
-        let job = queue.get(&id).await?;
-        if job.is_some_and(|job| job.state == JobState::Succeeded && job.token as i64 == token) {
-            completing.push(key.clone());
+        match queue.get(&id).await? {
+            Some(job) if job.token as i64 == token && job.state == JobState::Succeeded => {
+                completing.push(key.clone());
+            }
+            // Its run is still finishing: the finisher marks it.
+            Some(job) if job.token as i64 == token && job.state == JobState::Running => {}
+            // A run that was fenced, cancelled or given back: this result
+            // will never be the job's. Marked so, it is not looked at again.
+            Some(_) => superseded.push(key.clone()),
+            // No such job in this queue: it expired, or it is another
+            // queue's (a notebook's worker shares the collection), whose
+            // own workers decide.
+            None => {}
         }
+    }
+    // Only results still unmarked: the finisher may have marked one since.
+    let unmarked =
+        |keys: Vec<bson::Bson>| doc! { "_id": { "$in": keys }, "completed": { "$exists": false } };
+    if !superseded.is_empty() {
+        results(database)
+            .update_many(
+                unmarked(superseded),
+                doc! { "$set": { "completed": false } },
+            )
+            .await?;
     }
     if completing.is_empty() {
         return Ok(0);
     }
     let marked = results(database)
-        .update_many(doc! { "_id": { "$in": completing } }, COMPLETED.clone())
+        .update_many(unmarked(completing), COMPLETED.clone())
         .await?;
     Ok(marked.modified_count)
 }
@@ -220,14 +249,41 @@ fn saved(result: &Value) -> Document {
 static COMPLETED: std::sync::LazyLock<Document> =
     std::sync::LazyLock::new(|| doc! { "$set": { "completed": true } });
 
+/// `command` with the write concern the typed helpers would send
+/// (`database`'s, which the lab's clients set to journaled): the driver
+/// adds none to a command run as a document.
+fn durable(database: &Database, mut command: Document) -> Document {
+    let concern = database
+        .write_concern()
+        .and_then(|concern| bson::serialize_to_document(concern).ok())
+        .filter(|concern| !concern.is_empty());
+    if let Some(concern) = concern {
+        command.insert("writeConcern", concern);
+    }
+    command
+}
+
 /// MongoDB's code for a write refused by a unique index.
 const DUPLICATE_KEY: Option<i32> = Some(11000);
 
 /// The failure a write command's `answer` reports, if any, apart from
 /// errors of code `allowed`: the server answers `ok: 1` with a list of
-/// `writeErrors` when some statements failed, which the typed helpers
-/// (`update_one`) would have turned into an error.
+/// `writeErrors` when some statements failed, or with a
+/// `writeConcernError` when the writes were made but not as durably as
+/// asked, which the typed helpers (`update_one`) would have turned into an
+/// error.
 fn refused(answer: &Document, allowed: Option<i32>) -> mongodb::error::Result<()> {
+    use mongodb::error::{ErrorKind, WriteConcernError, WriteFailure};
+    if let Ok(concern) = answer.get_document("writeConcernError") {
+        return Err(
+            match bson::deserialize_from_document::<WriteConcernError>(concern.clone()) {
+                Ok(concern) => ErrorKind::Write(WriteFailure::WriteConcernError(concern)).into(),
+                Err(_) => mongodb::error::Error::custom(format!(
+                    "the results were not confirmed as durable: {concern}"
+                )),
+            },
+        );
+    }
     let errors: Vec<&Document> = answer
         .get_array("writeErrors")
         .map(|errors| errors.iter().filter_map(bson::Bson::as_document).collect())

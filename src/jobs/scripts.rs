@@ -144,6 +144,10 @@ for _, id in ipairs(ids) do
   if #claimed >= most then break end
   if not redis.call('ZSCORE', READY, id) then
     contested = 1
+  elseif redis.call('EXISTS', job_key(id)) == 0 then
+    -- A job whose record is gone (deleted by hand, or lost with Redis's
+    -- data) cannot run; its id leaves the queue.
+    redis.call('ZREM', READY, id)
   elseif due(READY, id) then
     local job = job_key(id)
     redis.call('ZREM', READY, id)
@@ -260,7 +264,10 @@ return state
 pub const REAP: &str = r"
 local reaped = 0
 for _, id in ipairs(ids) do
-  if due(LEASES, id) then
+  if due(LEASES, id) and redis.call('EXISTS', job_key(id)) == 0 then
+    -- As in CLAIM: no record, nothing to run again.
+    redis.call('ZREM', LEASES, id)
+  elseif due(LEASES, id) then
     reaped = reaped + 1
     local job = job_key(id)
     redis.call('ZREM', LEASES, id)
@@ -311,6 +318,24 @@ redis.call('ZADD', READY, now, id)
 return 1
 ";
 
+/// Job: the claimed one. `args`: token, note, delay milliseconds. A worker
+/// that could not reach MongoDB hands its job back to run again after
+/// `delay`, the attempt not counted: an outage is waited out, not charged
+/// to the job. The note says why it waits. 0 when `token` no longer holds
+/// the job.
+pub const POSTPONE: &str = r"
+local id, token, note, delay = ids[1], args[1], args[2], tonumber(args[3])
+if not holds(id, token) then return 0 end
+local job = job_key(id)
+redis.call('ZREM', LEASES, id)
+redis.call('HDEL', job, 'lease_until_ms')
+redis.call('HINCRBY', job, 'attempts', -1)
+redis.call('HSET', job, 'error', note)
+move(id, 'waiting_retry', false, 'retry_at_ms', now + delay)
+redis.call('ZADD', READY, now + delay, id)
+return 1
+";
+
 /// Jobs: candidates, the first ids of the webhook schedule as the caller
 /// read them. `args`: lease milliseconds. Takes the first candidate whose
 /// delivery is due and holds it for the lease (a deliverer that dies lets
@@ -333,15 +358,19 @@ return false
 ";
 
 /// Job: the one whose webhook was called. `args`: delivered (1/0), retry
-/// after milliseconds (0: give up), note. Records a delivery attempt: done,
-/// due again later, or abandoned.
+/// after milliseconds (0: give up), note, attempt. Records a delivery
+/// attempt: done, due again later, or abandoned. Only the latest attempt
+/// may record (a deliverer that stalled past its hold and answers after
+/// another one claimed the delivery is not heard: it would undo a
+/// delivery, or schedule one more); 0 when it was not the latest.
 pub const WEBHOOK_RESULT: &str = r"
-local id, delivered, retry_ms, note = ids[1], args[1], tonumber(args[2]), args[3]
+local id, delivered, retry_ms, note, attempt = ids[1], args[1], tonumber(args[2]), args[3], args[4]
 local job = job_key(id)
 if redis.call('EXISTS', job) == 0 then
   redis.call('ZREM', WEBHOOKS, id)
   return 0
 end
+if redis.call('HGET', job, 'webhook_attempts') ~= attempt then return 0 end
 local state
 if delivered == '1' then
   state = 'delivered'
@@ -362,7 +391,7 @@ return 1
 mod tests {
     use super::*;
 
-    const ALL: [&str; 12] = [
+    const ALL: [&str; 13] = [
         SUBMIT,
         CLAIM,
         HEARTBEAT,
@@ -373,6 +402,7 @@ mod tests {
         REAP,
         REQUEUE,
         RELEASE,
+        POSTPONE,
         WEBHOOK_CLAIM,
         WEBHOOK_RESULT,
     ];

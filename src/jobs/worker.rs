@@ -7,12 +7,13 @@
 mod crew;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mongodb::Database;
 use serde_json::Value;
 use tokio::sync::{Semaphore, broadcast, watch};
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 
 use self::crew::Crew;
 use super::events::Changes;
@@ -21,6 +22,7 @@ use super::kinds::ProgressSender;
 use super::queue::{Claim, FailOutcome, JobQueue};
 use super::{results, webhooks};
 use crate::analysis::AnalysisError;
+use crate::services::is_outage;
 
 /// The base and the cap of the retry backoff.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(1);
@@ -41,6 +43,9 @@ pub enum Step {
     Failed(JobId, FailOutcome),
     /// The worker was stopping and gave the job back to the queue.
     HandedBack(JobId),
+    /// MongoDB could not be reached; the job was given back to run again
+    /// once the outage is over, the attempt not counted.
+    Postponed(JobId),
 }
 
 /// The queue or the database could not be reached for the worker's own
@@ -92,6 +97,9 @@ pub struct WorkerReport {
     pub fenced: usize,
     /// Jobs handed back at shutdown.
     pub handed_back: usize,
+    /// Jobs given back because MongoDB could not be reached, to run again
+    /// later without using an attempt.
+    pub postponed: usize,
     /// Times a slot could not reach Redis or MongoDB and waited to try again.
     pub outages: usize,
 }
@@ -102,12 +110,17 @@ impl WorkerReport {
         self.failed += other.failed;
         self.fenced += other.fenced;
         self.handed_back += other.handed_back;
+        self.postponed += other.postponed;
         self.outages += other.outages;
     }
 }
 
 /// How long a slot waits after Redis or MongoDB failed it, at most.
 pub const OUTAGE_PAUSE_CAP: Duration = Duration::from_secs(5);
+
+/// How long a job given back for a MongoDB outage waits before it can be
+/// claimed again.
+pub const POSTPONED_FOR: Duration = Duration::from_secs(5);
 
 /// Claims one job and runs it to the end (no shutdown to watch), with
 /// `options.lease`; drills run only if `options.drills`.
@@ -132,8 +145,9 @@ pub async fn step(
 /// Runs a worker with `options.concurrency` slots until `shutdown` turns
 /// true, then hands back the jobs it holds and returns what it did. When
 /// Redis or MongoDB cannot be reached the worker waits (doubling up to
-/// [`OUTAGE_PAUSE_CAP`]) and tries again; a job it held meanwhile comes
-/// back when its lease runs out.
+/// [`OUTAGE_PAUSE_CAP`]) and tries again. A job whose run found MongoDB
+/// unreachable is given back to wait [`POSTPONED_FOR`] (its attempt not
+/// counted); one whose run lost Redis comes back when its lease runs out.
 pub async fn run(
     queue: JobQueue,
     database: Database,
@@ -171,9 +185,19 @@ pub async fn run_woken(
     let mut runs = JoinSet::new();
     let mut report = WorkerReport::default();
     let mut pause = options.poll;
-    let mut last_reap: Option<Instant> = None;
+    // Dead workers' leases are taken back by an idle worker once per poll,
+    // and by a busy one (which never finds the queue empty) once per third
+    // of a lease: a backlog does not hold up their recovery.
+    let busy_upkeep = (options.lease / 3).max(options.poll);
+    let mut last_reap = Instant::now()
+        .checked_sub(busy_upkeep)
+        .unwrap_or_else(Instant::now);
     while !*shutdown.borrow() {
         let mut failing = ended(&mut runs, &mut report);
+        if last_reap.elapsed() >= busy_upkeep {
+            last_reap = Instant::now();
+            failing |= upkeep(&queue, &crew, &mut report).await.is_err();
+        }
         let free = slots.available_permits();
         if free == 0 {
             tokio::select! {
@@ -182,6 +206,7 @@ pub async fn run_woken(
                 _ = slots.clone().acquire_owned() => {}
                 Some(run) = runs.join_next() => failing |= record(run, &mut report),
                 _ = shutdown.changed() => {}
+                () = tokio::time::sleep_until(last_reap + busy_upkeep) => {}
             }
         } else {
             // What was heard so far is answered by this claim.
@@ -192,17 +217,9 @@ pub async fn run_woken(
             match claim(&queue, &crew, &slots, free, &mut runs, &shutdown, &options).await {
                 Ok(true) => pause = options.poll,
                 Ok(false) => {
-                    // Dead workers' leases are taken back by whoever is
-                    // idle, once per poll at most.
-                    let reaped = if last_reap.is_none_or(|at| at.elapsed() >= options.poll) {
-                        last_reap = Some(Instant::now());
-                        // And results a dead worker completed but did not mark.
-                        match results::reconcile(crew.database(), &queue).await {
-                            Ok(0) => {}
-                            Ok(marked) => tracing::info!("marked {marked} results left unmarked"),
-                            Err(error) => failing |= outage(&mut report, &error),
-                        }
-                        queue.reap().await.map_err(StepError::from)
+                    let reaped = if last_reap.elapsed() >= options.poll {
+                        last_reap = Instant::now();
+                        upkeep(&queue, &crew, &mut report).await
                     } else {
                         Ok(0)
                     };
@@ -214,7 +231,7 @@ pub async fn run_woken(
                             Some(run) = runs.join_next() => failing |= record(run, &mut report),
                         },
                         Ok(_) => {}
-                        Err(error) => failing |= outage(&mut report, &error),
+                        Err(()) => failing = true,
                     }
                 }
                 Err(error) => failing |= outage(&mut report, &error),
@@ -237,6 +254,30 @@ pub async fn run_woken(
         Err(error) => tracing::error!("the webhook deliverer stopped: {error}"),
     }
     report
+}
+
+/// Takes back the leases of dead workers, and marks the results they
+/// completed but did not mark; how many leases were taken back, `Err` (the
+/// outage counted and logged) when Redis or MongoDB failed.
+async fn upkeep(queue: &JobQueue, crew: &Crew, report: &mut WorkerReport) -> Result<u64, ()> {
+    // Leases first: they need only Redis, and must not wait on a MongoDB
+    // that is down.
+    let reaped = match queue.reap().await {
+        Ok(reaped) => reaped,
+        Err(error) => {
+            outage(report, &StepError::from(error));
+            return Err(());
+        }
+    };
+    match results::reconcile(crew.database(), queue).await {
+        Ok(0) => {}
+        Ok(marked) => tracing::info!("marked {marked} results left unmarked"),
+        Err(error) => {
+            outage(report, &error);
+            return Err(());
+        }
+    }
+    Ok(reaped)
 }
 
 /// Claims up to `free` jobs and starts their runs; `false` when none was
@@ -288,6 +329,11 @@ fn record(
                 Step::Failed(..) => report.failed += 1,
                 Step::Fenced(_) => report.fenced += 1,
                 Step::HandedBack(_) => report.handed_back += 1,
+                Step::Postponed(_) => {
+                    // The worker waits as for any outage before claiming more.
+                    report.postponed += 1;
+                    return true;
+                }
                 Step::Idle => {}
             }
             false
@@ -347,7 +393,19 @@ fn outage(report: &mut WorkerReport, error: &StepError) -> bool {
 /// Why an analysis did not produce a result.
 struct RunFailure {
     message: String,
-    retryable: bool,
+    recovery: Recovery,
+}
+
+/// What becomes of a job whose run did not produce a result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Recovery {
+    /// It fails for good: running it again would fail the same way.
+    Fail,
+    /// It is tried again after a backoff, if it has attempts left.
+    Retry,
+    /// MongoDB could not be reached: it runs again once the outage is
+    /// over, the attempt not counted.
+    WaitOut,
 }
 
 async fn analyse(
@@ -358,14 +416,37 @@ async fn analyse(
 ) -> Result<Value, RunFailure> {
     let job = claim.job(drills).map_err(|error| RunFailure {
         message: error.to_string(),
-        retryable: false,
+        recovery: Recovery::Fail,
     })?;
-    job.run(&database, &progress)
-        .await
-        .map_err(|error| RunFailure {
-            retryable: !matches!(error, AnalysisError::InvalidParameter { .. }),
-            message: error.to_string(),
-        })
+    let error = match job.run(&database, &progress).await {
+        Ok(result) => return Ok(result),
+        Err(error) => error,
+    };
+    let recovery = match &error {
+        AnalysisError::InvalidParameter { .. } => Recovery::Fail,
+        // An outage only if MongoDB does not answer a ping either: an
+        // analysis whose own command keeps failing that way while the
+        // server is up would otherwise wait for ever.
+        AnalysisError::Database { source, .. }
+            if is_outage(source) && !answers(&database).await =>
+        {
+            Recovery::WaitOut
+        }
+        AnalysisError::Database { .. } => Recovery::Retry,
+    };
+    Err(RunFailure {
+        recovery,
+        message: error.to_string(),
+    })
+}
+
+/// Whether `database`'s server answers a ping within two seconds.
+async fn answers(database: &Database) -> bool {
+    let ping = database.run_command(bson::doc! { "ping": 1 });
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), ping).await,
+        Ok(Ok(_))
+    )
 }
 
 struct AbortOnDrop(tokio::task::AbortHandle);
@@ -376,13 +457,28 @@ impl Drop for AbortOnDrop {
     }
 }
 
+/// Ends `claim`'s run without a result, as `recovery` says, `error` being
+/// what went wrong.
 async fn fail(
     queue: &JobQueue,
     claim: &Claim,
     error: &str,
-    retryable: bool,
+    recovery: Recovery,
 ) -> Result<Step, StepError> {
+    if recovery == Recovery::WaitOut {
+        let note = format!(
+            "{error}; MongoDB could not be reached, so the job waits to run again \
+             (this attempt is not counted)"
+        );
+        return Ok(if queue.postpone(claim, &note, POSTPONED_FOR).await? {
+            Step::Postponed(claim.id.clone())
+        } else {
+            Step::Fenced(claim.id.clone())
+        });
+    }
     let backoff = super::backoff(claim.attempt, BACKOFF_BASE, BACKOFF_CAP);
-    let outcome = queue.fail(claim, error, retryable, backoff).await?;
+    let outcome = queue
+        .fail(claim, error, recovery == Recovery::Retry, backoff)
+        .await?;
     Ok(Step::Failed(claim.id.clone(), outcome))
 }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use mongodb::bson::doc;
-use mongodb::options::ClientOptions;
+use mongodb::options::{ClientOptions, WriteConcern};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use redis::cluster::ClusterClientBuilder;
@@ -128,6 +128,13 @@ pub async fn connect_mongodb_with(
     let mut options = ClientOptions::parse(uri)
         .await
         .map_err(|error| unreachable(first_line(&error)))?;
+    // An acknowledged write is one on disk: a `mongod` answers `w: 1`
+    // before its journal is flushed (about every 100 ms), so without `j` a
+    // crash can lose a customer the API answered 201 for. A write concern
+    // given in the URI is kept as it is.
+    options
+        .write_concern
+        .get_or_insert_with(|| WriteConcern::builder().journal(true).build());
     options.server_selection_timeout = Some(FIRST_CONTACT);
     options.connect_timeout.get_or_insert(FIRST_CONTACT);
     options
@@ -142,6 +149,48 @@ pub async fn connect_mongodb_with(
         .await
         .map_err(|error| unreachable(first_line(&error)))?;
     Ok(client)
+}
+
+/// Whether `error` says MongoDB could not be reached, or could not serve
+/// for now (a network error, no server to select, a connection pool
+/// cleared, a server shutting down or changing roles), rather than that
+/// it refused the work.
+pub fn is_outage(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    // HostUnreachable, HostNotFound, NetworkTimeout, ShutdownInProgress,
+    // PrimarySteppedDown, SocketException, NotWritablePrimary,
+    // InterruptedAtShutdown, InterruptedDueToReplStateChange,
+    // NotPrimaryNoSecondaryOk, NotPrimaryOrSecondary.
+    const FOR_NOW: [i32; 11] = [6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436];
+    match error.kind.as_ref() {
+        ErrorKind::Io(_)
+        | ErrorKind::ServerSelection { .. }
+        | ErrorKind::ConnectionPoolCleared { .. } => true,
+        ErrorKind::Command(command) => FOR_NOW.contains(&command.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(concern)) => {
+            FOR_NOW.contains(&concern.code)
+        }
+        _ => error.contains_label("RetryableWriteError"),
+    }
+}
+
+/// Whether `error` leaves a write's fate unknown: the request may have
+/// reached MongoDB and been carried out, but its answer was lost (a
+/// connection broken mid-request, a server interrupted while running it, a
+/// write made but not confirmed as durable). Unlike [`is_outage`], no
+/// server to select, or a server that refused the command, means the write
+/// was never made.
+pub fn answer_lost(error: &mongodb::error::Error) -> bool {
+    use mongodb::error::{ErrorKind, WriteFailure};
+    // NetworkTimeout, SocketException, InterruptedAtShutdown,
+    // InterruptedDueToReplStateChange.
+    const CUT_OFF: [i32; 4] = [89, 9001, 11600, 11602];
+    match error.kind.as_ref() {
+        ErrorKind::Io(io) => io.kind() != std::io::ErrorKind::ConnectionRefused,
+        ErrorKind::Command(command) => CUT_OFF.contains(&command.code),
+        ErrorKind::Write(WriteFailure::WriteConcernError(_)) => true,
+        _ => false,
+    }
 }
 
 /// Why `uri` cannot be used by a build without DNS lookups (`srv_built`

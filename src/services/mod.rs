@@ -17,8 +17,8 @@ pub mod server_kind;
 pub mod tools;
 
 pub use clients::{
-    Origin, connect_mongodb, connect_mongodb_with, connect_redis, connect_redis_target, redact,
-    redis_url_with_database,
+    Origin, answer_lost, connect_mongodb, connect_mongodb_with, connect_redis,
+    connect_redis_target, is_outage, redact, redis_url_with_database,
 };
 pub use error::ServiceError;
 pub use launcher::ManagedServer;

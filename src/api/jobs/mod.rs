@@ -37,7 +37,7 @@ use crate::billing::json::rfc3339;
 use crate::jobs::events;
 use crate::jobs::kinds::Job;
 use crate::jobs::webhooks::{WebhookError, WebhookUrl};
-use crate::jobs::{JobRecord, JobState, NewJob, results};
+use crate::jobs::{JobId, JobRecord, JobState, NewJob, results};
 
 /// The longest `?wait=`, in seconds.
 pub const MAX_WAIT: u64 = 30;
@@ -155,6 +155,15 @@ pub(crate) async fn queue<T>(
     }
 }
 
+/// The 503 for a submission of job `id` whose answer was lost.
+fn uncertain(id: &JobId, detail: String) -> ApiError {
+    ApiError::WriteUncertain {
+        store: "the job queue",
+        location: format!("/jobs/{id}"),
+        detail,
+    }
+}
+
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -222,8 +231,34 @@ pub async fn submit(
     if let Some(key) = &key {
         job = job.idempotency_key(key);
     }
-    let (id, created) = queue(state.jobs.submit(&job)).await?;
-    let stored = queue(state.jobs.get(&id)).await?.ok_or(NOT_FOUND)?;
+    // The id is drawn first, so that a submission Redis may have taken
+    // without saying so can still be named to the client.
+    let drawn = state.jobs.new_id(&job);
+    let submitted =
+        tokio::time::timeout(QUEUE_DEADLINE, state.jobs.submit_as(drawn.clone(), &job)).await;
+    let (id, created) = match submitted {
+        Ok(Ok(answer)) => answer,
+        // The command was sent and its answer lost: it may have run.
+        Ok(Err(error))
+            if !error.is_connection_refusal()
+                && (error.is_io_error() || error.is_timeout() || error.is_connection_dropped()) =>
+        {
+            return Err(uncertain(&drawn, error.to_string()));
+        }
+        // Refused (no connection, or an error reply): nothing was made.
+        Ok(Err(error)) => return Err(error.into()),
+        Err(_) => {
+            let detail = format!("Redis did not answer within {QUEUE_DEADLINE:?}");
+            return Err(uncertain(&drawn, detail));
+        }
+    };
+    let stored = match queue(state.jobs.get(&id)).await {
+        Ok(stored) => stored.ok_or(NOT_FOUND)?,
+        // The job was made: the client is sent to it, not asked to submit
+        // again.
+        Err(error) if created => return Err(uncertain(&id, error.to_string())),
+        Err(error) => return Err(error),
+    };
     let same_request = stored.kind == job.kind
         && stored.params == job.params
         && stored.max_attempts == job.max_attempts

@@ -2,7 +2,7 @@
 //! read per id shared by every concurrent lookup (single flight), written
 //! back only if the customer's generation has not moved meanwhile.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -72,7 +72,8 @@ pub(super) struct Inner {
     /// Loads under way, each with a token so that only it removes itself.
     pub(super) in_flight: Mutex<HashMap<ObjectId, (u64, Load)>>,
     pub(super) next_token: AtomicU64,
-    pub(super) pending_invalidations: Mutex<HashSet<ObjectId>>,
+    /// Writes whose invalidation Redis has not taken yet, by customer.
+    pub(super) pending_invalidations: Mutex<HashMap<ObjectId, Vec<super::invalidation::Waiting>>>,
     pub(super) outbox: Option<Outbox>,
 }
 
@@ -124,7 +125,7 @@ impl CustomerCache {
                 stats: CacheStats::default(),
                 in_flight: Mutex::new(HashMap::new()),
                 next_token: AtomicU64::new(0),
-                pending_invalidations: Mutex::new(HashSet::new()),
+                pending_invalidations: Mutex::new(HashMap::new()),
                 outbox,
             }),
         }

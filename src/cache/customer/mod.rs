@@ -6,8 +6,9 @@
 //!   for [`NEGATIVE_TTL`], so a flood of requests for a wrong id does not
 //!   reach the database each time.
 //! - **Invalidation**: every write to a customer (create, update, delete)
-//!   calls [`CustomerCache::invalidate`] *after* the database has it, which
-//!   deletes the entry and bumps `customer:{id}:generation` in one script.
+//!   goes through [`CustomerCache::write`], which invalidates the entry
+//!   *after* the database has the write: it deletes the entry and bumps
+//!   `customer:{id}:generation` in one script.
 //! - **No stale write-back**: a reader notes the generation before it reads
 //!   the database, and writes its answer back only if the generation is
 //!   still the same (a compare-and-set script). A slow reader that read the
@@ -19,8 +20,9 @@
 //!   kept and retried, and until it succeeds that customer is not served
 //!   from the cache (a stale entry might still be there). With an
 //!   [`Outbox`](crate::cache::Outbox), that promise survives restarts of the API and of Redis:
-//!   the intention is in MongoDB before the write, and a new process reads
-//!   it back ([`CustomerCache::restore_pending`]).
+//!   each write's intention is in MongoDB before the write (one record per
+//!   write, removed once an invalidation made after it is applied), and a
+//!   new process reads them back ([`CustomerCache::restore_pending`]).
 //!
 //! Counters for all of this are in [`CacheStats`], shown at `/metrics`.
 //!

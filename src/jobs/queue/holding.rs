@@ -135,4 +135,20 @@ impl JobQueue {
     pub async fn release(&self, claim: &Claim) -> RedisResult<bool> {
         self.with_claim(&compiled::RELEASE, claim).await
     }
+
+    /// Hands `claim`'s job back to run again after `delay`, the attempt not
+    /// counted, with `note` (why) as its error until then: for a run that
+    /// could not reach MongoDB. `false` when the claim no longer holds the
+    /// job.
+    pub async fn postpone(&self, claim: &Claim, note: &str, delay: Duration) -> RedisResult<bool> {
+        let mut redis = self.redis.clone();
+        let done: i64 = self
+            .on_job(&compiled::POSTPONE, &claim.id)
+            .arg(claim.token)
+            .arg(note)
+            .arg(delay.as_millis().max(1) as u64)
+            .invoke_async(&mut redis)
+            .await?;
+        Ok(done == 1)
+    }
 }

@@ -53,6 +53,7 @@ pub(super) mod compiled {
         REAP,
         REQUEUE,
         RELEASE,
+        POSTPONE,
         WEBHOOK_CLAIM,
         WEBHOOK_RESULT,
     );

@@ -13,18 +13,30 @@ impl JobQueue {
     /// idempotency key, a second submission within the key's lifetime returns
     /// the first one's id instead of making another job.
     pub async fn submit(&self, job: &NewJob) -> RedisResult<(JobId, bool)> {
+        self.submit_as(self.new_id(job), job).await
+    }
+
+    /// A fresh id for `job`, to give [`JobQueue::submit_as`]: a caller that
+    /// holds the id before submitting can name the job even when it never
+    /// hears whether the submission arrived.
+    pub(crate) fn new_id(&self, job: &NewJob) -> JobId {
         // A job with an idempotency key goes to the key's shard, so the key
         // and the job are in one slot: the id is drawn until it hashes there.
         let wanted = job
             .idempotency_key
             .as_deref()
             .map(|key| self.keys.index_of(key));
-        let id = loop {
+        loop {
             let id = JobId::generate();
             if wanted.is_none_or(|shard| self.keys.index_of(id.as_str()) == shard) {
-                break id;
+                return id;
             }
-        };
+        }
+    }
+
+    /// [`JobQueue::submit`] under `id`, drawn by [`JobQueue::new_id`] for
+    /// the same job.
+    pub(crate) async fn submit_as(&self, id: JobId, job: &NewJob) -> RedisResult<(JobId, bool)> {
         let shard = self.keys.shard_of(id.as_str());
         let own_key = job
             .idempotency_key

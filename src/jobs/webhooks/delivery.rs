@@ -64,7 +64,9 @@ impl JobQueue {
     }
 
     /// Records how `delivery` went: delivered, or due again after `retry`
-    /// (`None`: abandoned); `note` says what the receiver answered.
+    /// (`None`: abandoned); `note` says what the receiver answered. Not
+    /// recorded when a later attempt of the same delivery was claimed
+    /// meanwhile (this one took longer than its hold).
     pub async fn record_delivery(
         &self,
         delivery: &Delivery,
@@ -78,6 +80,7 @@ impl JobQueue {
             .arg(if delivered { "1" } else { "0" })
             .arg(retry.map_or(0, |retry| retry.as_millis().max(1) as u64))
             .arg(note)
+            .arg(delivery.attempt)
             .invoke_async(&mut redis)
             .await?;
         Ok(())

@@ -5,6 +5,10 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use super::{WebhookError, WebhookUrl};
 
+/// How long looking a receiver's name up may take: with the post's own
+/// limit, well within the time a delivery is held for.
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Where webhooks may be delivered: public addresses, and the local
 /// receivers named in the allowlist.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,12 +78,17 @@ impl WebhookPolicy {
     /// refused, which no retry changes; [`WebhookError::Lookup`] when the
     /// name cannot be looked up, which a retry may.
     pub async fn resolve(&self, url: &WebhookUrl) -> Result<SocketAddr, WebhookError> {
-        let addresses: Vec<SocketAddr> = tokio::net::lookup_host((url.host.as_str(), url.port))
+        let failed = |reason: String| WebhookError::Lookup {
+            host: url.host.clone(),
+            reason,
+        };
+        // A resolver that never answers must not hold the delivery past
+        // its hold (twice the delivery's own limit).
+        let lookup = tokio::net::lookup_host((url.host.as_str(), url.port));
+        let addresses: Vec<SocketAddr> = tokio::time::timeout(LOOKUP_TIMEOUT, lookup)
             .await
-            .map_err(|error| WebhookError::Lookup {
-                host: url.host.clone(),
-                reason: error.to_string(),
-            })?
+            .map_err(|_| failed(format!("no answer within {LOOKUP_TIMEOUT:?}")))?
+            .map_err(|error| failed(error.to_string()))?
             .collect();
         let allowed = self.allows(url);
         if let Some(address) = addresses

@@ -24,10 +24,11 @@ use mongodb::Database;
 use serde_json::Value;
 use tokio::sync::{Notify, OwnedSemaphorePermit, mpsc, oneshot, watch};
 
-use super::{Step, StepError, WorkerOptions, analyse, fail};
+use super::{Recovery, Step, StepError, WorkerOptions, analyse, fail};
 use crate::jobs::JobId;
 use crate::jobs::queue::{Claim, JobQueue};
 use crate::jobs::results;
+use crate::services::is_outage;
 
 /// The most results the finisher handles in one batch.
 pub const MOST_PER_BATCH: usize = 256;
@@ -117,22 +118,46 @@ impl Crew {
         // However this function ends (Redis failing included), the run stops.
         let _stop_run = super::AbortOnDrop(task.abort_handle());
         let queue = &self.queue;
+        // Once Redis has refused a progress report, the run's other reports
+        // are dropped rather than each wait for Redis in turn.
+        let mut reporting = true;
         loop {
             tokio::select! {
                 Some(report) = reports.recv() => {
-                    if !queue.progress(&claim, &report).await? {
-                        return Ok(Step::Fenced(claim.id));
+                    // Progress is news, not state: a report Redis could not
+                    // take is skipped, and the run goes on (the heartbeats
+                    // tell whether the claim still holds).
+                    if !reporting {
+                        continue;
+                    }
+                    match queue.progress(&claim, &report).await {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(Step::Fenced(claim.id)),
+                        Err(error) => {
+                            tracing::warn!("cannot record progress, the run goes on: {error}");
+                            reporting = false;
+                        }
                     }
                 }
                 finished = &mut task => {
                     // Reports sent just before the end are recorded first.
                     while let Ok(report) = reports.try_recv() {
-                        queue.progress(&claim, &report).await?;
+                        if reporting && queue.progress(&claim, &report).await.is_err() {
+                            reporting = false;
+                        }
                     }
                     return match finished {
-                        Ok(Ok(result)) => self.finish(claim, result, slot).await,
+                        Ok(Ok(result)) => match self.finish(claim.clone(), result, slot).await {
+                            // Saving the result found MongoDB down: the job
+                            // runs again once it is back.
+                            Err(StepError::Results(error)) if is_outage(&error) => {
+                                let error = StepError::Results(error).to_string();
+                                fail(queue, &claim, &error, Recovery::WaitOut).await
+                            }
+                            finished => finished,
+                        },
                         Ok(Err(failure)) => {
-                            fail(queue, &claim, &failure.message, failure.retryable).await
+                            fail(queue, &claim, &failure.message, failure.recovery).await
                         }
                         Err(error) => {
                             let message = if error.is_panic() {
@@ -140,7 +165,7 @@ impl Crew {
                             } else {
                                 format!("the analysis stopped: {error}")
                             };
-                            fail(queue, &claim, &message, true).await
+                            fail(queue, &claim, &message, Recovery::Retry).await
                         }
                     };
                 }
@@ -310,6 +335,13 @@ async fn finish(
         .zip(&completed)
         .filter_map(|(claim, &done)| done.then_some(claim))
         .collect();
-    results::mark_completed_many(database, &marked).await?;
+    // The jobs are completed whatever happens here: a result left unmarked
+    // is still the one shown, and a worker's reconciliation marks it.
+    if let Err(error) = results::mark_completed_many(database, &marked).await {
+        tracing::warn!(
+            "cannot mark {} completed results yet: {error}",
+            marked.len()
+        );
+    }
     Ok(completed)
 }

@@ -292,8 +292,13 @@ pub async fn worker(
     let report = process.run_until(stop_requested).await;
     println!(
         "Stopped: {} succeeded, {} failed, {} lost their claim, {} handed back, \
-         {} waits for Redis or MongoDB.",
-        report.succeeded, report.failed, report.fenced, report.handed_back, report.outages
+         {} put off while MongoDB was unreachable, {} waits for Redis or MongoDB.",
+        report.succeeded,
+        report.failed,
+        report.fenced,
+        report.handed_back,
+        report.postponed,
+        report.outages
     );
     Ok(ExitCode::SUCCESS)
 }
