@@ -357,7 +357,7 @@ async fn unknown_reports_and_bad_ids_get_json_errors() {
         );
         reply.expect_error(status, "a malformed report id");
     }
-    for customer_id in ["42", "64b000000000000000000xyz"] {
+    for customer_id in ["42", "64b000000000000000000xyz", ""] {
         let reply = call(
             &reports,
             "POST",

@@ -204,6 +204,15 @@ async fn decodes_text_and_reports_bytes_that_are_not_utf8() {
         Ok(None),
         "a missing key is `Ok(None)`"
     );
+    // U+FFFD is a character like any other: text that holds one is text.
+    let _: () = redis.set("note:5", "a \u{fffd} mark").await.unwrap();
+    assert_eq!(
+        read_text(&mut redis, "note:5").await.unwrap(),
+        Ok(Some("a \u{fffd} mark".to_owned())),
+        "valid UTF-8 that holds the replacement character U+FFFD is still text: tell \
+         bytes that are not UTF-8 apart by decoding strictly, not by looking for U+FFFD \
+         after a lossy decode"
+    );
     assert_eq!(
         read_text(&mut redis, "note:2").await.unwrap(),
         Err(NotText {
