@@ -22,7 +22,6 @@ use crate::billing::deletions;
 use crate::billing::json::CustomerJson;
 use crate::billing::{Address, CustomerFields, Valid};
 use crate::cache::{CustomerCache, Lookup};
-use crate::services::answer_lost;
 
 /// An address in a request body: every field required, no others.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -127,14 +126,12 @@ pub async fn create(
     match written {
         Ok(_) => {}
         Err(error) if is_duplicate_key(&error) => return Err(duplicate_email(&customer.email)),
-        Err(error) if answer_lost(&error) => {
-            return Err(ApiError::WriteUncertain {
-                store: "the database",
-                location: format!("/customers/{}", customer.id),
-                detail: error.to_string(),
-            });
+        Err(error) => {
+            return Err(ApiError::from_write(
+                error,
+                format!("/customers/{}", customer.id),
+            ));
         }
-        Err(error) => return Err(error.into()),
     }
     Ok(created_json(
         format!("/customers/{}", customer.id),

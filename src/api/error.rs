@@ -154,6 +154,21 @@ impl ApiError {
         }
     }
 
+    /// The error of a MongoDB write that would make the resource at
+    /// `location`: [`ApiError::WriteUncertain`] when its answer was lost
+    /// (the write may have been made), else a plain 503.
+    pub fn from_write(error: mongodb::error::Error, location: String) -> ApiError {
+        if crate::services::answer_lost(&error) {
+            ApiError::WriteUncertain {
+                store: "the database",
+                location,
+                detail: error.to_string(),
+            }
+        } else {
+            error.into()
+        }
+    }
+
     /// A 422 for `field`.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> ApiError {
         ApiError::Invalid {

@@ -18,7 +18,6 @@ use crate::analysis::monthly::parse_date;
 use crate::billing::deletions;
 use crate::billing::json::{InvoiceJson, rfc3339};
 use crate::billing::{Invoice, InvoiceDraft, InvoiceStatus, LineItem, Money};
-use crate::services::answer_lost;
 
 /// Days from issue to due date when the request does not say.
 pub const DEFAULT_TERMS_DAYS: i64 = 30;
@@ -191,14 +190,9 @@ async fn issue(state: ApiState, invoice: Invoice) -> Result<(), ApiError> {
             // there, unchecked. It cannot safely be taken back now (the
             // insert may still be on its way), so the client is told where
             // to look before issuing it again.
-            Err(error) if answer_lost(&error) => {
-                return Err(ApiError::WriteUncertain {
-                    store: "the database",
-                    location: format!("/invoices/{}", invoice.id),
-                    detail: error.to_string(),
-                });
+            Err(error) => {
+                return Err(ApiError::from_write(error, format!("/invoices/{}", invoice.id)));
             }
-            Err(error) => return Err(error.into()),
         }
         // Unchecked, the invoice might outlive its customer: it goes, as
         // when the check says so, and the client is told to try again.
