@@ -123,18 +123,14 @@ pub async fn create(
             async move { customers.insert_one(&stored).await },
         )
         .await;
+    let location = format!("/customers/{}", customer.id);
     match written {
         Ok(_) => {}
         Err(error) if is_duplicate_key(&error) => return Err(duplicate_email(&customer.email)),
-        Err(error) => {
-            return Err(ApiError::from_write(
-                error,
-                format!("/customers/{}", customer.id),
-            ));
-        }
+        Err(error) => return Err(ApiError::from_write(error, location)),
     }
     Ok(created_json(
-        format!("/customers/{}", customer.id),
+        location,
         CustomerJson::of(&customer).to_json(),
     ))
 }

@@ -184,16 +184,14 @@ pub async fn create(
 async fn issue(state: ApiState, invoice: Invoice) -> Result<(), ApiError> {
     super::to_completion(async move {
         let invoices = state.invoices();
-        match invoices.insert_one(&invoice).await {
-            Ok(_) => {}
-            // The answer was lost, not the write refused: the invoice may be
-            // there, unchecked. It cannot safely be taken back now (the
-            // insert may still be on its way), so the client is told where
-            // to look before issuing it again.
-            Err(error) => {
-                return Err(ApiError::from_write(error, format!("/invoices/{}", invoice.id)));
-            }
-        }
+        // A lost answer is not a refusal: the invoice may be there,
+        // unchecked. It cannot safely be taken back now (the insert may
+        // still be on its way), so the client is told where to look before
+        // issuing it again.
+        invoices
+            .insert_one(&invoice)
+            .await
+            .map_err(|error| ApiError::from_write(error, format!("/invoices/{}", invoice.id)))?;
         // Unchecked, the invoice might outlive its customer: it goes, as
         // when the check says so, and the client is told to try again.
         let refusal = match deletions::invoice_may_stay(&state.db, invoice.customer_id).await {

@@ -50,8 +50,7 @@ impl CustomerCache {
         // on must not wait for it, but start their own.
         self.in_flight().remove(&id);
         if self.try_invalidate(id).await {
-            self.applied(&intention.into_iter().collect::<Vec<_>>())
-                .await;
+            self.applied(intention.as_slice()).await;
         } else {
             bump(&self.inner.stats.invalidations_deferred);
             let waiting = Waiting {
