@@ -5,14 +5,16 @@
 //! guarantee: no job finishes twice, no result is shown for a run that did
 //! not complete its job, and every job that survived finishes.
 
+mod common;
+
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use common::worker::BackgroundWorker;
 use lab::jobs::results;
-use lab::jobs::worker::{self, WorkerOptions};
+use lab::jobs::worker::WorkerOptions;
 use lab::jobs::{JobId, JobQueue, JobState, NewJob, ShardCount};
 use lab::testing::{TestEnv, Topology};
-use tokio::sync::watch;
 
 const JOBS: usize = 400;
 
@@ -30,19 +32,13 @@ async fn a_master_killed_mid_run_is_replaced_and_surviving_jobs_finish_once() {
         let job = NewJob::new("sleep", r#"{"ms": 20}"#).attempts(20);
         ids.push(queue.submit(&job).await.unwrap().0);
     }
-    let (stop, shutdown) = watch::channel(false);
     let options = WorkerOptions {
         concurrency: 8,
         lease: Duration::from_secs(3),
         poll: Duration::from_millis(50),
         drills: true,
     };
-    let running = tokio::spawn(worker::run(
-        queue.clone(),
-        env.database().clone(),
-        options,
-        shutdown,
-    ));
+    let running = BackgroundWorker::start(&queue, env.database(), options);
     // Let a part of the jobs finish, then kill the first master outright.
     let succeeded = |queue: JobQueue, ids: Vec<JobId>| async move {
         let mut done = 0;
@@ -85,8 +81,7 @@ async fn a_master_killed_mid_run_is_replaced_and_surviving_jobs_finish_once() {
         .await
         .expect("the jobs settle within 90 s of the failover");
     let recovered_in = killed_at.elapsed();
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
 
     let mut lost = 0;
     let mut states: HashMap<JobState, usize> = HashMap::new();

@@ -2,8 +2,11 @@
 //! fencing, retries and the dead-letter list, idempotent submission, and
 //! cancellation racing completion.
 
+mod common;
+
 use std::time::Duration;
 
+use common::worker::BackgroundWorker;
 use lab::jobs::keys::ShardCount;
 use lab::jobs::results;
 use lab::jobs::worker::{self, Step};
@@ -348,19 +351,13 @@ async fn a_worker_with_four_slots_runs_every_job_and_stops_when_asked(topology) 
             ids.push((id, round));
         }
     }
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
     let options = worker::WorkerOptions {
         concurrency: 4,
         lease: Duration::from_secs(10),
         poll: Duration::from_millis(10),
         drills: false,
     };
-    let running = tokio::spawn(worker::run(
-        queue.clone(),
-        env.database().clone(),
-        options,
-        shutdown,
-    ));
+    let running = BackgroundWorker::start(&queue, env.database(), options);
     // Wait for the queue to drain, by asking it (no fixed sleep); a worker
     // that stopped working fails the test instead of hanging it.
     let drained = async {
@@ -380,8 +377,7 @@ async fn a_worker_with_four_slots_runs_every_job_and_stops_when_asked(topology) 
     tokio::time::timeout(Duration::from_secs(120), drained)
         .await
         .expect("the worker finishes the 20 jobs");
-    stop.send(true).unwrap();
-    let report = running.await.unwrap();
+    let report = running.stop().await;
     assert_eq!(report.succeeded, 20, "{report:?}");
     assert_eq!(report.failed + report.fenced + report.handed_back, 0);
     for (id, _) in &ids {
@@ -463,18 +459,12 @@ async fn a_panicking_job_fails_alone_and_the_worker_carries_on(topology) {
         .submit(&NewJob::new("invoice_status_summary", "{}"))
         .await
         .unwrap();
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
     let options = worker::WorkerOptions {
         concurrency: 1,
         drills: true,
         ..OPTIONS
     };
-    let running = tokio::spawn(worker::run(
-        queue.clone(),
-        env.database().clone(),
-        options,
-        shutdown,
-    ));
+    let running = BackgroundWorker::start(&queue, env.database(), options);
     let both_over = async {
         while !(state(&queue, &panicking).await.is_final()
             && state(&queue, &healthy).await.is_final())
@@ -485,8 +475,7 @@ async fn a_panicking_job_fails_alone_and_the_worker_carries_on(topology) {
     tokio::time::timeout(Duration::from_secs(60), both_over)
         .await
         .expect("both jobs end");
-    stop.send(true).unwrap();
-    let report = running.await.unwrap();
+    let report = running.stop().await;
     assert_eq!((report.succeeded, report.failed), (1, 1), "{report:?}");
     let failed = queue.get(&panicking).await.unwrap().unwrap();
     assert_eq!(failed.state, JobState::Failed);

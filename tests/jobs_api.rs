@@ -7,14 +7,14 @@ mod common;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
+use common::worker::BackgroundWorker;
 use common::{Answer, call, call_with, get, raw, send};
 use lab::api::ApiState;
 use lab::jobs::webhooks::WebhookPolicy;
-use lab::jobs::worker::{self, WorkerOptions};
+use lab::jobs::worker::WorkerOptions;
 use lab::jobs::{Changes, JobId, JobQueue, NewJob};
 use lab::testing::TestEnv;
 use serde_json::{Value, json};
-use tokio::sync::watch;
 
 /// The API's state with drills on, woken by Redis's change messages.
 async fn state_for(env: &TestEnv) -> ApiState {
@@ -24,29 +24,14 @@ async fn state_for(env: &TestEnv) -> ApiState {
 }
 
 /// A worker with two slots on the test's services; stops when dropped.
-struct Worker(watch::Sender<bool>);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = self.0.send(true);
-    }
-}
-
-fn start_worker(state: &ApiState) -> Worker {
-    let (stop, shutdown) = watch::channel(false);
+fn start_worker(state: &ApiState) -> BackgroundWorker {
     let options = WorkerOptions {
         concurrency: 2,
         lease: Duration::from_secs(10),
         poll: Duration::from_millis(10),
         drills: true,
     };
-    tokio::spawn(worker::run(
-        state.jobs.clone(),
-        state.db.clone(),
-        options,
-        shutdown,
-    ));
-    Worker(stop)
+    BackgroundWorker::start(&state.jobs, &state.db, options)
 }
 
 async fn submit(state: &ApiState, body: Value) -> Answer {

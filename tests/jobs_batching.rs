@@ -3,14 +3,16 @@
 //! job when it hears of it (not at its next poll), renewed leases keep a
 //! long job its own, and stopping hands the running jobs back.
 
+mod common;
+
 use std::time::Duration;
 
 use bson::doc;
+use common::worker::BackgroundWorker;
 use lab::jobs::results::{self, RESULTS};
-use lab::jobs::worker::{self, WorkerOptions, WorkerReport};
+use lab::jobs::worker::WorkerOptions;
 use lab::jobs::{Changes, JobId, JobQueue, JobState, NewJob};
 use lab::testing::TestEnv;
-use tokio::sync::watch;
 
 /// A queue under a prefix of its own: the test Redis may be shared, and
 /// the wake-up channel is named by the prefix.
@@ -25,31 +27,6 @@ fn options(concurrency: usize, lease: Duration, poll: Duration) -> WorkerOptions
         lease,
         poll,
         drills: true,
-    }
-}
-
-/// A worker running on the test's services until [`Running::stop`].
-struct Running {
-    stop: watch::Sender<bool>,
-    worker: tokio::task::JoinHandle<WorkerReport>,
-}
-
-impl Running {
-    fn start(env: &TestEnv, queue: &JobQueue, options: WorkerOptions, ready: Changes) -> Running {
-        let (stop, shutdown) = watch::channel(false);
-        let worker = tokio::spawn(worker::run_woken(
-            queue.clone(),
-            env.database().clone(),
-            options,
-            shutdown,
-            ready,
-        ));
-        Running { stop, worker }
-    }
-
-    async fn stop(self) -> WorkerReport {
-        self.stop.send(true).unwrap();
-        self.worker.await.unwrap()
     }
 }
 
@@ -95,11 +72,10 @@ async fn a_busy_worker_runs_sixty_jobs_in_fewer_round_trips_than_jobs() {
     let ids = submit_all(&queue, &NewJob::new("noop", "{}"), 60).await;
     let redis_log = env.record_redis().await;
     let mongo_log = env.record_mongo();
-    let running = Running::start(
-        &env,
+    let running = BackgroundWorker::start(
         &queue,
+        env.database(),
         options(20, Duration::from_secs(30), Duration::from_millis(10)),
-        Changes::polling(),
     );
     wait_until(&queue, &ids, Duration::from_secs(60), JobState::is_final).await;
     let report = running.stop().await;
@@ -156,9 +132,9 @@ async fn an_idle_worker_picks_up_a_lone_job_when_it_hears_of_it_not_at_its_next_
     let queue = queue(&env).await;
     let ready = Changes::listen_ready(env.redis_url(), queue.prefix()).unwrap();
     // A minute's poll: only the wake-up can start the job within the test.
-    let running = Running::start(
-        &env,
+    let running = BackgroundWorker::start_woken(
         &queue,
+        env.database(),
         options(4, Duration::from_secs(30), Duration::from_secs(60)),
         ready,
     );
@@ -203,11 +179,10 @@ async fn renewed_leases_keep_a_job_that_outlasts_its_lease_with_its_worker() {
     let ids = submit_all(&queue, &job, 2).await;
     // The idle slots reap every 10 ms, so a lease that ran out would be
     // taken back at once.
-    let running = Running::start(
-        &env,
+    let running = BackgroundWorker::start(
         &queue,
+        env.database(),
         options(3, Duration::from_millis(300), Duration::from_millis(10)),
-        Changes::polling(),
     );
     wait_until(&queue, &ids, Duration::from_secs(30), JobState::is_final).await;
     let report = running.stop().await;
@@ -259,11 +234,10 @@ async fn a_stopping_worker_hands_back_every_running_job_without_using_an_attempt
     let env = TestEnv::start().await;
     let queue = queue(&env).await;
     let ids = submit_all(&queue, &NewJob::new("sleep", r#"{"ms": 60000}"#), 3).await;
-    let running = Running::start(
-        &env,
+    let running = BackgroundWorker::start(
         &queue,
+        env.database(),
         options(3, Duration::from_secs(30), Duration::from_millis(10)),
-        Changes::polling(),
     );
     wait_until(&queue, &ids, Duration::from_secs(30), |state| {
         state == JobState::Running

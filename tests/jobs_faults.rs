@@ -2,13 +2,15 @@
 //! out without using up the jobs' attempts, and a dead worker's jobs are
 //! taken back even while every other worker is busy.
 
+mod common;
+
 use std::time::Duration;
 
+use common::worker::BackgroundWorker;
 use lab::jobs::results;
 use lab::jobs::worker::{self, Step, WorkerOptions};
 use lab::jobs::{JobId, JobQueue, JobState, NewJob};
 use lab::testing::TestEnv;
-use tokio::sync::watch;
 
 /// A queue under a prefix of its own.
 async fn queue(env: &TestEnv) -> JobQueue {
@@ -117,19 +119,13 @@ async fn a_dead_workers_job_is_taken_back_while_the_other_worker_is_busy() {
         .unwrap()
         .expect("the job is ready");
     assert_eq!(dead.id, orphan);
-    let (stop, shutdown) = watch::channel(false);
     let options = WorkerOptions {
         concurrency: 1,
         lease: Duration::from_millis(600),
         poll: Duration::from_millis(10),
         drills: true,
     };
-    let running = tokio::spawn(worker::run(
-        queue.clone(),
-        env.database().clone(),
-        options,
-        shutdown,
-    ));
+    let running = BackgroundWorker::start(&queue, env.database(), options);
     // Whether the orphan was taken back (run again under a new token, or
     // queued for it) before the backlog ran out.
     let taken_back_first = async {
@@ -150,8 +146,7 @@ async fn a_dead_workers_job_is_taken_back_while_the_other_worker_is_busy() {
     let left = tokio::time::timeout(Duration::from_secs(60), taken_back_first)
         .await
         .expect("the dead worker's job is taken back");
-    stop.send(true).unwrap();
-    running.await.unwrap();
+    running.stop().await;
     assert!(
         left > 0,
         "the dead worker's job was taken back only once the backlog of 30 jobs was done: \

@@ -1,6 +1,9 @@
-//! Calling the API's router without a socket, for the API test files.
+//! What the integration tests share: calling the API's router without a
+//! socket, and a worker running in the background ([`worker`]).
 
 #![allow(dead_code)] // Each test file uses its own share of these.
+
+pub mod worker;
 
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use lab::api::local::{Payload, exchange};

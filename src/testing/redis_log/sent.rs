@@ -30,6 +30,30 @@ impl RedisCommand {
         self.args.iter().any(|arg| arg.eq_ignore_ascii_case(option))
     }
 
+    /// Whether it calls a Lua script or function: `EVAL`, `EVALSHA`,
+    /// `FCALL` or their read-only forms.
+    pub fn is_script_call(&self) -> bool {
+        matches!(
+            self.name.as_str(),
+            "EVAL" | "EVALSHA" | "EVAL_RO" | "EVALSHA_RO" | "FCALL" | "FCALL_RO"
+        )
+    }
+
+    /// The milliseconds a stream read may wait: the `BLOCK` of an `XREAD`
+    /// or `XREADGROUP` (`None` for another command, or a read that does
+    /// not block).
+    pub fn block_millis(&self) -> Option<u64> {
+        if self.name != "XREAD" && self.name != "XREADGROUP" {
+            return None;
+        }
+        let at = self
+            .args
+            .iter()
+            .take_while(|arg| !arg.eq_ignore_ascii_case("STREAMS"))
+            .position(|arg| arg.eq_ignore_ascii_case("BLOCK"))?;
+        self.args.get(at + 1)?.parse().ok()
+    }
+
     /// Whether it takes one item from the list `key` and nothing else: a
     /// pop naming `key` first (`LPOP`, `RPOP`, `BLPOP`, `BRPOP`), or
     /// `LMPOP` (`BLMPOP`) of that one key without a `COUNT` above 1.
@@ -151,17 +175,37 @@ impl RedisLog {
         self.round_trips
     }
 
-    /// Whether every command ran inside one transaction or one script, or
-    /// there was only one command: nothing another client (or a crash)
-    /// could come between.
+    /// Whether everything was sent as one unit: one command, one
+    /// transaction or one script, and nothing besides. Nothing another
+    /// client (or a crash) could come between.
+    ///
+    /// A script call that ran no command (an `EVALSHA` Redis answered
+    /// `NOSCRIPT`, which the client follows with `SCRIPT LOAD` and the same
+    /// call again) changed nothing, so neither it nor the `SCRIPT` command
+    /// counts.
     pub fn is_atomic(&self) -> bool {
         let outside = self
             .commands
             .iter()
-            .filter(|c| c.context == Context::Client)
-            .filter(|c| !matches!(c.name.as_str(), "MULTI" | "EXEC" | "WATCH" | "UNWATCH"))
+            .enumerate()
+            .filter(|(_, c)| c.context == Context::Client)
+            .filter(|(_, c)| {
+                !matches!(
+                    c.name.as_str(),
+                    "MULTI" | "EXEC" | "WATCH" | "UNWATCH" | "SCRIPT"
+                )
+            })
+            .filter(|(at, c)| !c.is_script_call() || self.ran_in_script_after(*at))
             .count();
-        outside <= 1 && self.count("EXEC") <= 1
+        outside + self.count("EXEC") <= 1
+    }
+
+    /// Whether the command after the one at `at` ran inside a script: the
+    /// script called at `at` ran something.
+    fn ran_in_script_after(&self, at: usize) -> bool {
+        self.commands
+            .get(at + 1)
+            .is_some_and(|next| next.context == Context::Script)
     }
 
     /// The commands as one line for a failure message:

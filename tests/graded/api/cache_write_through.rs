@@ -235,6 +235,7 @@ async fn a_miss_loads_once_and_later_reads_come_from_redis() {
         mut redis,
         cache,
         loads,
+        customers,
         first,
         ..
     } = setup().await;
@@ -350,6 +351,24 @@ async fn a_miss_loads_once_and_later_reads_come_from_redis() {
          pass the store's error on with `?`, as `CacheError::Store`. Read as `None`, an outage \
          turns every customer not in Redis into \"no such customer\" (a 404 for the API above), \
          and nobody can tell a database that is down from a wrong id"
+    );
+    // A Redis whose user may not read: the GET is refused (NOPERM).
+    let server = stoppable_redis().await;
+    let refusing = restricted_redis(&server, &["-@read"]).await;
+    let store = MongoStore {
+        customers,
+        redis: env.redis().await,
+        loads: Arc::default(),
+        hold: Arc::default(),
+    };
+    let answer = CustomerCache::new(refusing, store).get(first.id).await;
+    assert!(
+        matches!(answer, Err(CacheError::Redis(_))),
+        "when Redis refuses the GET (here its user may not read), get must return that error \
+         (`?` on the GET, as `CacheError::Redis`), and it answered {answer:?}: a cache that \
+         cannot be read is not a miss. Read as one, every request goes to the store while Redis \
+         is failing, the whole load lands on MongoDB at once, and nobody learns that the cache \
+         is broken"
     );
 }
 

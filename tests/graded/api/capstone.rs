@@ -30,7 +30,7 @@ use lab::bson::doc;
 use lab::bson::oid::ObjectId;
 use lab::jobs::kinds::Analysis;
 use lab::jobs::worker::{self, Step, WorkerOptions};
-use lab::jobs::{JobId, JobQueue, JobState, NewJob, results};
+use lab::jobs::{JobId, JobQueue, JobState, NewJob, Progress, results};
 use lab::redis::aio::ConnectionManager;
 use lab::services::{Origin, connect_redis};
 use lab::testing::http::Reply;
@@ -1022,5 +1022,74 @@ async fn a_finished_analysis_is_answered_at_once_and_a_wait_ends_on_time() {
         body["state"] == "queued" && body.get("result").is_some_and(Value::is_null),
         "when the wait's time is up the answer is the job as it stands, \"state\": \"queued\" \
          with \"result\": null; got {body}"
+    );
+
+    // The job now runs, and its run reports progress every 150 ms for
+    // longer than a 2 s wait: each report wakes the waiting request, which
+    // must then block for the time left, not for the whole wait again.
+    let claim = setup
+        .queue
+        .claim(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|error| panic!("cannot claim the queued analysis: {error}"))
+        .unwrap_or_else(|| panic!("the queued analysis is ready to claim"));
+    let key = setup
+        .queue
+        .keys()
+        .shard_of(queued.as_str())
+        .events(queued.as_str());
+    let recording = setup.env.record_redis().await;
+    let reporting = {
+        let queue = setup.queue.clone();
+        tokio::spawn(async move {
+            for done in 1..=16 {
+                // The pace is the point here: events spread over the wait.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                let progress = Progress {
+                    done,
+                    total: 16,
+                    note: "months".to_owned(),
+                };
+                queue.progress(&claim, &progress).await?;
+            }
+            Ok::<_, lab::redis::RedisError>(())
+        })
+    };
+    let path = format!("/analyses/{queued}?wait=2");
+    let reply = tokio::time::timeout(Duration::from_secs(12), call(&setup, "GET", &path, None))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "GET /analyses/{{id}}?wait=2 of a running analysis that keeps reporting progress \
+                 had not answered 12 s later: a wait ends when its time is up, however much \
+                 progress comes"
+            )
+        });
+    let sent = recording.finish().await;
+    reporting
+        .await
+        .unwrap_or_else(|error| panic!("the reporting task failed: {error}"))
+        .unwrap_or_else(|error| panic!("cannot report the run's progress: {error}"));
+    reply.expect_status(200, "a wait whose time ran out while the analysis ran");
+    let body = reply.json("an analysis still running");
+    assert_eq!(
+        body["state"], "running",
+        "when the wait's time is up the answer is the job as it stands, here still running; got \
+         {body}"
+    );
+    let blocks: Vec<u64> = sent
+        .commands
+        .iter()
+        .filter(|command| command.args.contains(&key))
+        .filter_map(RedisCommand::block_millis)
+        .collect();
+    let shrinks = !blocks.is_empty()
+        && blocks.iter().all(|ms| (1..=2000).contains(ms))
+        && (blocks.len() < 2 || blocks.last() < blocks.first());
+    assert!(
+        shrinks,
+        "while progress keeps arriving, each XREAD of a 2 s wait must block only for the time \
+         left until the deadline (set once, before the first read), or a job that keeps \
+         reporting keeps its waiter waiting past its time; the XREADs blocked for {blocks:?} ms"
     );
 }

@@ -321,6 +321,36 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
          \"succeeded\"}; then 200 {\"id\", \"result\"} with the customer's revenue, all as \
          `application/json`"
     );
+    // A second report, whose run has completed the job in Redis but not
+    // yet marked its result completed in MongoDB: a worker between its two
+    // last steps (or whose marking failed and will be redone). The job has
+    // succeeded, so its result is shown already.
+    let second = submit(&reports, json!({"customer_id": customer})).await;
+    let claim = reports
+        .queue
+        .claim(Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the second report's job is ready");
+    let rows = json!([{"customer_id": customer, "total_revenue": 1200, "invoices": 1}]);
+    results::save_many(&reports.database, &[(&claim, &rows)])
+        .await
+        .unwrap();
+    assert!(
+        reports.queue.complete(&claim).await.unwrap(),
+        "the run that claimed the second report completes it"
+    );
+    let reply = call(&reports, "GET", &format!("/reports/{second}/result"), None).await;
+    reply.expect_status(200, "reading the result of a report that has succeeded");
+    assert_eq!(
+        reply.json("the second report's result")["result"],
+        rows,
+        "the second report has succeeded, and its result was saved by the run that completed \
+         it, but that result is not marked completed yet (the worker marks it a moment after \
+         completing the job, and `results::kept` finds only marked ones, for jobs gone from \
+         Redis). Read the result of a job the queue still has with \
+         `results::visible(&reports.database, &job)`, which goes by the job's token"
+    );
 }
 
 #[tokio::test]

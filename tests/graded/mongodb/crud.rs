@@ -357,6 +357,36 @@ async fn find_one_projects_only_the_fields_asked_for() {
         None,
         "a filter that matches nothing is not an error: find_one gives `None`"
     );
+    // An email is text to compare whole, not a pattern: `ace@example.com`
+    // is the end of Grace's address, and `+` is a pattern's "one or more".
+    assert_eq!(
+        find_by_email(env.database(), "ace@example.com")
+            .await
+            .expect("find_by_email returned an error for an unknown email"),
+        None,
+        "nobody has the email ace@example.com, yet find_by_email found someone: an email is \
+         text, not a pattern. Filter on equality, `doc! {{ \"email\": email }}`; a `$regex` \
+         matches every email that merely contains the text (here Grace's, \
+         grace@example.com)"
+    );
+    customers(&env)
+        .insert_one(doc! {
+            "name": "Ada", "email": "ada+billing@example.com", "address": { "city": "London" },
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        find_by_email(env.database(), "ada+billing@example.com")
+            .await
+            .expect("find_by_email returned an error"),
+        Some(
+            doc! { "name": "Ada", "email": "ada+billing@example.com", "address": { "city": "London" } }
+        ),
+        "find_by_email(\"ada+billing@example.com\") must find the customer with that email: an \
+         email is text, not a pattern. In a `$regex`, `+` means \"one or more of the letter \
+         before\", so the pattern misses the very address it came from; filter on equality, \
+         `doc! {{ \"email\": email }}`"
+    );
 }
 
 #[tokio::test]

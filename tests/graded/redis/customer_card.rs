@@ -212,6 +212,16 @@ async fn the_hash_form_has_one_field_per_attribute() {
         "a card needs every field: `customer:44` has only `email` (what change_email leaves for \
          a customer whose card was never saved), so load_from_hash must answer `None`, not a \
          card with blanks; build the card only when name, email and city are all there"
+    );    // A Redis whose user may not read: the HGETALL is refused (NOPERM).
+    let server = stoppable_redis().await;
+    let mut refusing = restricted_redis(&server, &["-@read"]).await;
+    let outcome = load_from_hash(&mut refusing, 42).await;
+    assert!(
+        outcome.is_err(),
+        "when Redis refuses the HGETALL (here its user may not read), nobody knows whether a \
+         card is stored: load_from_hash must return that error (`?` on the read), and it \
+         answered {outcome:?}. An empty or partial hash is no card; a refused read is a failure \
+         of Redis, and taken for \"no card\" it hides that Redis is failing"
     );
 }
 

@@ -204,6 +204,16 @@ async fn decodes_text_and_reports_bytes_that_are_not_utf8() {
         Ok(None),
         "a missing key is `Ok(None)`"
     );
+    // An empty string is a value: a key that holds no bytes exists.
+    let _: () = redis.set("note:6", "").await.unwrap();
+    assert_eq!(
+        read_text(&mut redis, "note:6").await.unwrap(),
+        Ok(Some(String::new())),
+        "`note:6` holds the empty string, which is text: read_text must answer \
+         `Ok(Some(\"\"))`, and keep `Ok(None)` for a key that is missing. Read the bytes as \
+         `Option<Vec<u8>>`: nil gives `None`, an empty value `Some(vec![])`; read as a plain \
+         `Vec<u8>`, both come back empty and can no longer be told apart"
+    );
     // U+FFFD is a character like any other: text that holds one is text.
     let _: () = redis.set("note:5", "a \u{fffd} mark").await.unwrap();
     assert_eq!(

@@ -23,7 +23,8 @@ fn expect_one_of(sent: &RedisLog, expected: &[&str], what: &str) {
 /// Whether `command` asks Redis for the `n` best members of a sorted set,
 /// best first, and no more: by rank (`ZREVRANGE key 0 n-1`, or `ZRANGE`
 /// with `REV`) or by score with `LIMIT 0 n` (`ZREVRANGEBYSCORE`, or
-/// `ZRANGE ... BYSCORE REV`).
+/// `ZRANGE ... BYSCORE REV`); or the n last in ascending order
+/// (`ZRANGE key -n -1`), for the client to reverse.
 fn asks_for_the_best(command: &RedisCommand, n: usize) -> bool {
     let best_first = match command.name.as_str() {
         "ZREVRANGE" | "ZREVRANGEBYSCORE" => true,
@@ -44,7 +45,15 @@ fn asks_for_the_best(command: &RedisCommand, n: usize) -> bool {
             by_rank && arg(1) == Some("0") && arg(2) == Some(&*(n - 1).to_string())
         }
     };
-    best_first && at_most_n
+    // The top n as the ascending tail, `ZRANGE key -n -1`, which the
+    // client then reverses: Redis still does the ranking, and n travel.
+    let ascending_tail = command.name == "ZRANGE"
+        && !["REV", "BYSCORE", "BYLEX", "LIMIT"]
+            .iter()
+            .any(|option| command.has_option(option))
+        && arg(1) == Some(&*format!("-{n}"))
+        && arg(2) == Some("-1");
+    (best_first && at_most_n) || ascending_tail
 }
 
 #[tokio::test]
