@@ -49,6 +49,29 @@ async fn a_field_path_through_an_array_inside_an_expression() {
 }
 
 #[tokio::test]
+async fn a_number_in_a_field_path_inside_an_expression() {
+    let env = TestEnv::start().await;
+    let invoices: Collection<Document> = env.database().collection("invoices");
+    invoices
+        .insert_one(doc! { "items": [ { "total": 2 }, { "total": 3 } ] })
+        .await
+        .unwrap();
+    let mut cursor = invoices
+        .aggregate([doc! { "$project": { "_id": 0, "first": "$items.0.total" } }])
+        .await
+        .unwrap();
+    assert!(cursor.advance().await.unwrap());
+    let first = cursor.deserialize_current().unwrap();
+    let positional = matches!(first.get("first"), Some(Bson::Int32(2) | Bson::Int64(2)));
+    let kind = kind(&env).await;
+    assert_eq!(
+        positional && is_embedded(&kind),
+        listed(&kind, "$items.0.total"),
+        "{kind} read $items.0.total as {first}: keep server_kind.rs's list true"
+    );
+}
+
+#[tokio::test]
 async fn subtracting_two_dates() {
     let env = TestEnv::start().await;
     let dates: Collection<Document> = env.database().collection("dates");

@@ -10,8 +10,9 @@ use mongodb::Client;
 
 /// What the embedded server does differently from `mongod`, each with the
 /// portable form the lessons teach.
-pub const EMBEDDED_DIFFERENCES: [&str; 4] = [
+pub const EMBEDDED_DIFFERENCES: [&str; 5] = [
     "a field path through an array of documents inside an expression (`{\"$sum\": \"$items.total\"}`) yields nothing instead of an array; use $unwind, $map or $reduce",
+    "a number in a field path inside an expression (`\"$items.0.total\"`) is read as an array position, where mongod reads a field named `0` and finds nothing; take an element with $arrayElemAt",
     "$subtract between two dates is refused; count days with $dateDiff",
     "a nested projection (`{\"address\": {\"city\": 1}}`) is refused; write the dotted form `{\"address.city\": 1}`",
     "when findAndModify upserts of one new document race, several may come back without a pre-image although only one created it; to learn whether a call created the document, use update_one with upsert and read upserted_id",
