@@ -15,7 +15,10 @@ use crate::jobs::webhooks::WebhookPolicy;
 use crate::jobs::worker::{self, WorkerOptions, WorkerReport};
 use crate::jobs::{Changes, JobQueue};
 use crate::running::{LocateError, SecretsError};
-use crate::services::{RedisConnection, ServiceError, connect_mongodb_with, connect_redis_target};
+use crate::services::{
+    RedisConnection, ServiceError, connect_mongodb_with, connect_redis_target,
+    connect_redis_target_or_later,
+};
 
 /// Why the API or a worker could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -130,19 +133,35 @@ pub struct Services {
 impl Services {
     /// Connects to the lab `config` describes.
     pub async fn connect(config: &Config) -> Result<Services, StartupError> {
-        Self::connect_with(config, |_| {}).await
+        Self::connect_with(config, RedisAtStart::Required, |_| {}).await
     }
 
     /// Like [`Services::connect`], with MongoDB's client options adjusted
-    /// by `configure`.
+    /// by `configure`, and Redis required at once or not (`redis`).
     pub async fn connect_with(
         config: &Config,
+        redis: RedisAtStart,
         configure: impl FnOnce(&mut mongodb::options::ClientOptions),
     ) -> Result<Services, StartupError> {
         let (redis_url, redis_origin) = crate::running::redis_location(config)?;
         let (mongodb_uri, mongodb_origin) = crate::running::mongodb_location(config)?;
+        let reach_redis = async {
+            match redis {
+                RedisAtStart::Required => connect_redis_target(&redis_url, redis_origin).await,
+                RedisAtStart::MayWait => {
+                    let (connection, not_yet) =
+                        connect_redis_target_or_later(&redis_url, redis_origin).await?;
+                    if let Some(why) = not_yet {
+                        tracing::warn!(
+                            "starting without Redis, which is tried again on each use: {why}"
+                        );
+                    }
+                    Ok(connection)
+                }
+            }
+        };
         let (redis, client) = tokio::try_join!(
-            connect_redis_target(&redis_url, redis_origin),
+            reach_redis,
             connect_mongodb_with(&mongodb_uri, mongodb_origin, configure),
         )?;
         let jobs = JobQueue::new(redis.clone(), crate::jobs::PREFIX)
@@ -155,6 +174,18 @@ impl Services {
             jobs,
         })
     }
+}
+
+/// Whether a process may start before Redis answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedisAtStart {
+    /// Redis must answer at start (a worker, `lab jobs`: nothing to do
+    /// without it).
+    Required,
+    /// A single Redis that cannot be reached yet is tried again on each use
+    /// (the API: customers and invoices live in MongoDB, and the routes
+    /// that need Redis answer 503 until it is back).
+    MayWait,
 }
 
 /// How many shards the job queue has: `LAB_JOB_SHARDS`, else one on a
@@ -181,7 +212,7 @@ pub async fn api_state(config: &Config) -> Result<ApiState, StartupError> {
     // The API's MongoDB client gives up on an unreachable server after
     // DATABASE_WAIT, so an outage answers 503 at once rather than after the
     // driver's usual 30 s (or the lab's 5 s for a first contact).
-    let services = Services::connect_with(config, |options| {
+    let services = Services::connect_with(config, RedisAtStart::MayWait, |options| {
         options.server_selection_timeout = Some(DATABASE_WAIT)
     })
     .await?;

@@ -6,8 +6,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use axum::http::Method;
 use axum::http::StatusCode;
-use common::get;
+use common::{call_with, get};
 use lab::Config;
 use lab::config::ApiKey;
 use lab::testing::TestEnv;
@@ -80,4 +81,72 @@ async fn with_mongodb_killed_reads_answer_503_in_about_a_second_and_recover() {
     }
     assert!(recovered, "the API answers again once MongoDB is back");
     drop(restarted);
+}
+
+#[tokio::test]
+async fn with_redis_down_at_start_the_api_serves_mongodb_and_takes_redis_back_when_it_comes() {
+    let env = TestEnv::start_seeded().await;
+    let redis = lab::testing::stoppable_redis().await;
+    let (url, port) = (redis.url().to_owned(), redis.port());
+    redis.stop();
+    let config = Config {
+        redis_url: Some(url),
+        database: env.database().name().to_owned(),
+        ..config_for(&env, env.mongodb_uri(), "redis-down-at-start")
+    };
+    let state = lab::startup::api_state(&config)
+        .await
+        .expect("the API starts while Redis is down");
+
+    let listed = get(&state, "/customers?limit=1").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let id = listed.body["customers"][0]["_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a customer in {}", listed.body))
+        .to_owned();
+    let one = get(&state, &format!("/customers/{id}")).await;
+    assert_eq!(
+        one.status,
+        StatusCode::OK,
+        "a customer is read from MongoDB while Redis is down: {}",
+        one.body
+    );
+    let key = format!("Bearer {}", "f".repeat(32));
+    let served = &state;
+    let submit = || {
+        let job = br#"{"kind": "invoice_status_summary"}"#.to_vec();
+        let headers = [("authorization", key.as_str())];
+        async move {
+            call_with(
+                served,
+                Method::POST,
+                "/jobs",
+                &headers,
+                Some(("application/json", job)),
+            )
+            .await
+        }
+    };
+    let refused = submit().await;
+    assert_eq!(
+        refused.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "a job needs Redis: {}",
+        refused.body
+    );
+
+    let _back = lab::testing::stoppable_redis_at(port).await;
+    let mut accepted = None;
+    for _ in 0..50 {
+        let answer = submit().await;
+        if answer.status == StatusCode::ACCEPTED {
+            accepted = Some(answer);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        accepted.is_some(),
+        "the API takes Redis back once it answers, without a restart"
+    );
 }

@@ -44,20 +44,11 @@ impl Origin {
 /// The manager is cheap to clone and reconnects by itself, so a program holds
 /// one and clones it wherever a connection is needed.
 pub async fn connect_redis(url: &str, origin: Origin) -> Result<ConnectionManager, ServiceError> {
-    let unreachable = |reason: String| ServiceError::Unreachable {
-        service: "Redis",
-        url: redact(url),
-        reason,
-        hint: origin.hint(),
-    };
+    let unreachable = redis_unreachable(url, origin);
     let client = redis::Client::open(url).map_err(|error| unreachable(first_line(&error)))?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(FIRST_CONTACT))
-        .set_response_timeout(Some(FIRST_CONTACT))
-        .set_number_of_retries(1);
     let mut manager = tokio::time::timeout(
         FIRST_CONTACT * 2,
-        ConnectionManager::new_with_config(client, config),
+        ConnectionManager::new_with_config(client, manager_config()),
     )
     .await
     .map_err(|_| unreachable("timed out".into()))?
@@ -69,18 +60,77 @@ pub async fn connect_redis(url: &str, origin: Origin) -> Result<ConnectionManage
     Ok(manager)
 }
 
+/// Like [`connect_redis_target`], for a program that can do part of its work
+/// without Redis (the API serves customers and invoices from MongoDB): a
+/// single server that cannot be reached yet (nothing listens, or it does
+/// not answer) is no error. The connection is then made on first use and
+/// again after each failure, and the second value says why Redis did not
+/// answer, for the log. A server that answers with a refusal (a wrong
+/// password, say) is still an error: waiting would not mend it.
+pub async fn connect_redis_target_or_later(
+    url: &str,
+    origin: Origin,
+) -> Result<(RedisConnection, Option<ServiceError>), ServiceError> {
+    let unreachable = redis_unreachable(url, origin);
+    let single = match RedisTarget::parse(url).map_err(|error| unreachable(error.to_string()))? {
+        RedisTarget::Single(single) => single,
+        RedisTarget::Cluster(_) => return Ok((connect_redis_target(url, origin).await?, None)),
+    };
+    let client =
+        redis::Client::open(single.as_str()).map_err(|error| unreachable(first_line(&error)))?;
+    let manager = ConnectionManager::new_lazy_with_config(client, manager_config())
+        .map_err(|error| unreachable(first_line(&error)))?;
+    let mut probe = manager.clone();
+    let answer = tokio::time::timeout(
+        FIRST_CONTACT * 2,
+        redis::cmd("PING").query_async::<String>(&mut probe),
+    )
+    .await;
+    let not_yet = match answer {
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) if !cannot_reach(&error) => return Err(unreachable(first_line(&error))),
+        Ok(Err(error)) => Some(unreachable(first_line(&error))),
+        Err(_) => Some(unreachable("timed out".into())),
+    };
+    Ok((manager.into(), not_yet))
+}
+
+/// Whether `error` says the server could not be reached (nothing listens,
+/// the connection dropped or timed out), rather than that it refused.
+fn cannot_reach(error: &redis::RedisError) -> bool {
+    error.is_io_error()
+        || error.is_connection_refusal()
+        || error.is_connection_dropped()
+        || error.is_timeout()
+}
+
+/// How every Redis connection manager of the lab behaves: a first contact
+/// and each answer within [`FIRST_CONTACT`], one retry of a connection.
+fn manager_config() -> ConnectionManagerConfig {
+    ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(FIRST_CONTACT))
+        .set_response_timeout(Some(FIRST_CONTACT))
+        .set_number_of_retries(1)
+}
+
+/// The error for a Redis at `url` that could not be used, for `reason`.
+fn redis_unreachable(url: &str, origin: Origin) -> impl Fn(String) -> ServiceError {
+    let url = redact(url);
+    move |reason| ServiceError::Unreachable {
+        service: "Redis",
+        url: url.clone(),
+        reason,
+        hint: origin.hint(),
+    }
+}
+
 /// A connection to what `url` names, a single server or a cluster (see
 /// [`redis_connection`](super::redis_connection)), once it has answered PING.
 pub async fn connect_redis_target(
     url: &str,
     origin: Origin,
 ) -> Result<RedisConnection, ServiceError> {
-    let unreachable = |reason: String| ServiceError::Unreachable {
-        service: "Redis",
-        url: redact(url),
-        reason,
-        hint: origin.hint(),
-    };
+    let unreachable = redis_unreachable(url, origin);
     let nodes = match RedisTarget::parse(url).map_err(|error| unreachable(error.to_string()))? {
         RedisTarget::Single(url) => return connect_redis(&url, origin).await.map(Into::into),
         RedisTarget::Cluster(nodes) => nodes,

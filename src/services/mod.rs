@@ -18,7 +18,8 @@ pub mod tools;
 
 pub use clients::{
     Origin, answer_lost, connect_mongodb, connect_mongodb_with, connect_redis,
-    connect_redis_target, is_outage, redact, redis_url_with_database,
+    connect_redis_target, connect_redis_target_or_later, is_outage, redact,
+    redis_url_with_database,
 };
 pub use error::ServiceError;
 pub use launcher::ManagedServer;

@@ -13,11 +13,21 @@ use crate::config::Config;
 /// is set, which the test may stop ([`crate::services::ManagedServer::stop`])
 /// to see what its code does when Redis goes away mid-run.
 pub async fn stoppable_redis() -> crate::services::ManagedServer {
+    start_stoppable_redis(None).await
+}
+
+/// Like [`stoppable_redis`], on `port`: started again where a stopped one
+/// was, it is the same Redis (empty) to every client that knew the old one.
+pub async fn stoppable_redis_at(port: u16) -> crate::services::ManagedServer {
+    start_stoppable_redis(Some(port)).await
+}
+
+async fn start_stoppable_redis(port: Option<u16>) -> crate::services::ManagedServer {
     let started = async {
         let config = Config::from_env()?;
         let program = harness_program(&config, crate::services::Tool::RedisServer)?;
         let options = crate::services::RedisOptions {
-            port: None,
+            port,
             dir: test_dir(&config, &format!("{}-stoppable-redis", unique_name())),
             persistent: false,
             lifetime: crate::services::Lifetime::Tied,
