@@ -25,20 +25,26 @@ fn listed(kind: &ServerKind, needle: &str) -> bool {
         .any(|difference| difference.contains(needle))
 }
 
-#[tokio::test]
-async fn a_field_path_through_an_array_inside_an_expression() {
-    let env = TestEnv::start().await;
+/// What `$project` with `projection` makes of an invoice with two items,
+/// of totals 2 and 3.
+async fn projected_invoice(env: &TestEnv, projection: Document) -> Document {
     let invoices: Collection<Document> = env.database().collection("invoices");
     invoices
         .insert_one(doc! { "items": [ { "total": 2 }, { "total": 3 } ] })
         .await
         .unwrap();
     let mut cursor = invoices
-        .aggregate([doc! { "$project": { "_id": 0, "sum": { "$sum": "$items.total" } } }])
+        .aggregate([doc! { "$project": projection }])
         .await
         .unwrap();
     assert!(cursor.advance().await.unwrap());
-    let sum = cursor.deserialize_current().unwrap();
+    cursor.deserialize_current().unwrap()
+}
+
+#[tokio::test]
+async fn a_field_path_through_an_array_inside_an_expression() {
+    let env = TestEnv::start().await;
+    let sum = projected_invoice(&env, doc! { "_id": 0, "sum": { "$sum": "$items.total" } }).await;
     let five = matches!(sum.get("sum"), Some(Bson::Int32(5) | Bson::Int64(5)));
     let kind = kind(&env).await;
     assert_eq!(
@@ -51,17 +57,7 @@ async fn a_field_path_through_an_array_inside_an_expression() {
 #[tokio::test]
 async fn a_number_in_a_field_path_inside_an_expression() {
     let env = TestEnv::start().await;
-    let invoices: Collection<Document> = env.database().collection("invoices");
-    invoices
-        .insert_one(doc! { "items": [ { "total": 2 }, { "total": 3 } ] })
-        .await
-        .unwrap();
-    let mut cursor = invoices
-        .aggregate([doc! { "$project": { "_id": 0, "first": "$items.0.total" } }])
-        .await
-        .unwrap();
-    assert!(cursor.advance().await.unwrap());
-    let first = cursor.deserialize_current().unwrap();
+    let first = projected_invoice(&env, doc! { "_id": 0, "first": "$items.0.total" }).await;
     let positional = matches!(first.get("first"), Some(Bson::Int32(2) | Bson::Int64(2)));
     let kind = kind(&env).await;
     assert_eq!(

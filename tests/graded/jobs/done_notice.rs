@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use super::done_notice::*;
 use lab::futures::StreamExt;
+use lab::redis::RedisResult;
 use lab::redis::aio::ConnectionManager;
 use lab::testing::redis_log::Context;
 use lab::testing::{RedisCommand, RedisLog, TestEnv, inspect};
@@ -96,6 +97,25 @@ fn listing_of(reads: &[&RedisCommand]) -> String {
     } else {
         shown.join(", then ")
     }
+}
+
+/// What a wait answered; `None` when it had not answered in the time the
+/// test gave it.
+type Waited = Option<RedisResult<Option<Outcome>>>;
+
+/// `wait_for_done` of `job-9` after the entry `last`, for `wait`, given
+/// `limit` to answer at all, with the commands it sent.
+async fn recorded_wait(
+    env: &TestEnv,
+    waiter: &mut ConnectionManager,
+    last: &str,
+    wait: Duration,
+    limit: Duration,
+) -> (Waited, RedisLog) {
+    let recording = env.record_redis().await;
+    let answer =
+        tokio::time::timeout(limit, wait_for_done(waiter, "job-9", Some(last), wait)).await;
+    (answer.ok(), recording.finish().await)
 }
 
 /// Whether the XADD and the PUBLISH ran together in one transaction or one
@@ -608,19 +628,15 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     let mut waiter = env.redis().await;
 
     // Nothing more happens to the job.
-    let recording = env.record_redis().await;
-    let quiet = tokio::time::timeout(
+    let (quiet, sent) = recorded_wait(
+        &env,
+        &mut waiter,
+        &first,
+        Duration::from_millis(300),
         Duration::from_secs(4),
-        wait_for_done(
-            &mut waiter,
-            "job-9",
-            Some(&first),
-            Duration::from_millis(300),
-        ),
     )
     .await;
-    let sent = recording.finish().await;
-    let quiet = quiet.unwrap_or_else(|_| {
+    let quiet = quiet.unwrap_or_else(|| {
         panic!(
             "wait_for_done was still waiting 4 s into a 300 ms wait: BLOCK takes milliseconds \
              (`timeout.as_millis()`, 300 here, where `as_secs()` gives 0), and BLOCK 0 means \
@@ -656,21 +672,17 @@ async fn a_wait_gives_up_when_its_time_is_up() {
         .query_async(&mut redis)
         .await
         .expect("cannot add an entry to the stream");
-    let recording = env.record_redis().await;
-    let stepped = tokio::time::timeout(
+    let (stepped, sent) = recorded_wait(
+        &env,
+        &mut waiter,
+        &first,
+        Duration::from_millis(300),
         Duration::from_secs(4),
-        wait_for_done(
-            &mut waiter,
-            "job-9",
-            Some(&first),
-            Duration::from_millis(300),
-        ),
     )
     .await;
-    let sent = recording.finish().await;
     let read = reads(&sent);
     assert!(
-        matches!(stepped, Ok(Ok(None))) && read.len() <= 6,
+        matches!(stepped, Some(Ok(None))) && read.len() <= 6,
         "after the last progress event it saw, `events:job-9` holds an entry this code does not \
          know (`type audit`, for which `Event::from_fields` gives None); a 300 ms wait answered \
          {stepped:?} and sent {} reads ({}). Move the last id seen past every entry read, known \
@@ -698,7 +710,6 @@ async fn a_wait_gives_up_when_its_time_is_up() {
 
     // Progress keeps coming, every 150 ms, for longer than the wait.
     let mut worker = env.redis().await;
-    let recording = env.record_redis().await;
     let reporting = tokio::spawn(async move {
         for done in 2..=15 {
             // The pace is the point here: events spread over time.
@@ -707,17 +718,14 @@ async fn a_wait_gives_up_when_its_time_is_up() {
         }
         Ok::<_, lab::redis::RedisError>(())
     });
-    let busy = tokio::time::timeout(
+    let (busy, sent) = recorded_wait(
+        &env,
+        &mut waiter,
+        &first,
+        Duration::from_millis(800),
         Duration::from_secs(10),
-        wait_for_done(
-            &mut waiter,
-            "job-9",
-            Some(&first),
-            Duration::from_millis(800),
-        ),
     )
     .await;
-    let sent = recording.finish().await;
     reporting
         .await
         .expect("the announcing task panicked")
@@ -750,34 +758,30 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     // the first read.
     let mut brief = env.redis().await;
     for _ in 0..3 {
-        let recording = env.record_redis().await;
-        let outcome = tokio::time::timeout(
+        let (outcome, sent) = recorded_wait(
+            &env,
+            &mut brief,
+            &first,
+            Duration::from_micros(900),
             Duration::from_secs(3),
-            wait_for_done(
-                &mut brief,
-                "job-9",
-                Some(&first),
-                Duration::from_micros(900),
-            ),
         )
         .await;
-        let sent = recording.finish().await;
         let read = reads(&sent);
         let blocks: Vec<u64> = read.iter().filter_map(|c| c.block_millis()).collect();
         assert!(
-            outcome.is_ok() && !blocks.contains(&0),
+            outcome.is_some() && !blocks.contains(&0),
             "a wait of 900 µs sent {}{}: BLOCK takes whole milliseconds, and BLOCK 0 means wait \
              for ever, so the time left must be rounded up to at least 1 ms \
              (`left.as_millis().max(1)`), never down to 0 (or not read at all when under a \
              millisecond is left); at the end of any wait there comes such a last moment",
             listing_of(&read),
-            if outcome.is_ok() {
+            if outcome.is_some() {
                 ""
             } else {
                 ", and was still waiting 3 s later"
             }
         );
-        let answer = outcome.ok().map(|answer| answer.ok());
+        let answer = outcome.map(|answer| answer.ok());
         assert_eq!(
             answer,
             Some(Some(None)),
