@@ -740,7 +740,7 @@ async fn an_analysis_is_followed_until_its_result_is_shown() {
 
 #[tokio::test]
 async fn malformed_requests_and_unknown_ids_get_json_errors() {
-    let setup = setup().await;
+    let mut setup = setup().await;
     let reply = call(&setup, "GET", "/customers/not-a-customer", None).await;
     reply.expect_error(
         400,
@@ -758,6 +758,27 @@ async fn malformed_requests_and_unknown_ids_get_json_errors() {
     assert_eq!(
         message, ANALYSIS_NOT_FOUND,
         "the table fixes the 404's message: {{\"error\": \"Analysis not found\"}}"
+    );
+    // The same id with a wait: there is nothing to wait for.
+    let address = setup.server.address;
+    let path = format!("/analyses/{unknown}?wait=10");
+    let waiter = tokio::spawn(async move { call_at(address, "GET", &path, None).await });
+    if let Some(blocked) = until_blocked(&mut setup.control, &waiter).await {
+        waiter.abort();
+        panic!(
+            "GET /analyses/{{id}}?wait=10 of an id the queue does not know blocked in Redis (in \
+             `{}`) instead of answering 404 at once: look the job up first. An unknown id has \
+             nothing to wait for, and each such request would hold a blocking connection for \
+             the whole wait before its 404",
+            blocked.command
+        );
+    }
+    let reply = waiter
+        .await
+        .unwrap_or_else(|error| panic!("the waiting request's task failed: {error}"));
+    reply.expect_error(
+        404,
+        "an analysis the queue does not know is 404 Not Found, with `?wait=` as without it",
     );
     let reply = call(&setup, "GET", "/analyses/not-an-analysis", None).await;
     reply.expect_error(

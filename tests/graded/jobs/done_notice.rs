@@ -103,18 +103,18 @@ fn listing_of(reads: &[&RedisCommand]) -> String {
 /// test gave it.
 type Waited = Option<RedisResult<Option<Outcome>>>;
 
-/// `wait_for_done` of `job-9` after the entry `last`, for `wait`, given
+/// `wait_for_done` of `job-9` after the entry `last` (from the first when
+/// `None`), for `wait`, given
 /// `limit` to answer at all, with the commands it sent.
 async fn recorded_wait(
     env: &TestEnv,
     waiter: &mut ConnectionManager,
-    last: &str,
+    last: Option<&str>,
     wait: Duration,
     limit: Duration,
 ) -> (Waited, RedisLog) {
     let recording = env.record_redis().await;
-    let answer =
-        tokio::time::timeout(limit, wait_for_done(waiter, "job-9", Some(last), wait)).await;
+    let answer = tokio::time::timeout(limit, wait_for_done(waiter, "job-9", last, wait)).await;
     (answer.ok(), recording.finish().await)
 }
 
@@ -631,7 +631,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     let (quiet, sent) = recorded_wait(
         &env,
         &mut waiter,
-        &first,
+        Some(&first),
         Duration::from_millis(300),
         Duration::from_secs(4),
     )
@@ -660,6 +660,29 @@ async fn a_wait_gives_up_when_its_time_is_up() {
         listing_of(&reads(&sent))
     );
 
+    // No last id: the wait reads from the very first entry.
+    let (fresh, sent) = recorded_wait(
+        &env,
+        &mut waiter,
+        None,
+        Duration::from_millis(300),
+        Duration::from_secs(4),
+    )
+    .await;
+    let read = reads(&sent);
+    let from_now = read
+        .iter()
+        .any(|command| command.name == "XREAD" && command.args.last().is_some_and(|id| id == "$"));
+    assert!(
+        matches!(fresh, Some(Ok(None))) && !from_now,
+        "a 300 ms wait with no last id answered {fresh:?} and sent {}: XREAD from `$` reads only \
+         entries added after that XREAD arrives, so an event added between a look at the stream \
+         and the XREAD is never seen (the done event among them, and the wait then lasts until \
+         its time is up). With no last id, read from `0`, the very first entry, then after the \
+         last entry read",
+        listing_of(&read)
+    );
+
     // An entry this code does not know (written by a newer version of the
     // service, say) is the last of the stream: the wait must step over it.
     let _: String = lab::redis::cmd("XADD")
@@ -675,7 +698,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     let (stepped, sent) = recorded_wait(
         &env,
         &mut waiter,
-        &first,
+        Some(&first),
         Duration::from_millis(300),
         Duration::from_secs(4),
     )
@@ -721,7 +744,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     let (busy, sent) = recorded_wait(
         &env,
         &mut waiter,
-        &first,
+        Some(&first),
         Duration::from_millis(800),
         Duration::from_secs(10),
     )
@@ -761,7 +784,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
         let (outcome, sent) = recorded_wait(
             &env,
             &mut brief,
-            &first,
+            Some(&first),
             Duration::from_micros(900),
             Duration::from_secs(3),
         )

@@ -208,6 +208,15 @@ fn keeps_named_fields(projection: &Document) -> bool {
             .all(|(field, value)| field == "_id" || !drops(value))
 }
 
+/// Whether a projection leaves `_id` out (`"_id": 0`), which MongoDB
+/// sends unless told not to.
+fn leaves_out_id(projection: &Document) -> bool {
+    match projection.get("_id") {
+        Some(Bson::Boolean(keep)) => !keep,
+        other => number(other) == Some(0),
+    }
+}
+
 /// A projection for a failure message.
 fn shown_projection(projection: Option<&Document>) -> String {
     projection.map_or("no projection".to_owned(), |p| {
@@ -350,6 +359,13 @@ async fn find_one_projects_only_the_fields_asked_for() {
          visits)",
         shown_projection(projection.as_ref())
     );
+    assert!(
+        projection.as_ref().is_some_and(leaves_out_id),
+        "find_by_email's projection lets `_id` through: it is {}. MongoDB sends `_id` unless \
+         the projection says `\"_id\": 0`, so an `_id` removed in Rust afterwards has still \
+         travelled; put `\"_id\": 0` in the projection",
+        shown_projection(projection.as_ref())
+    );
     assert_eq!(
         find_by_email(env.database(), "nobody@example.com")
             .await
@@ -433,12 +449,8 @@ async fn find_filters_on_an_embedded_field_and_sorts() {
         sent.listing(),
         shown_projection(projection.as_ref())
     );
-    let id_left_out = projection.as_ref().is_some_and(|p| match p.get("_id") {
-        Some(Bson::Boolean(keep)) => !keep,
-        other => number(other) == Some(0),
-    });
     assert!(
-        id_left_out,
+        projection.as_ref().is_some_and(leaves_out_id),
         "names_in_city's projection keeps `name` but also lets `_id` through: it sent {} with \
          {}; MongoDB sends `_id` unless the projection says `\"_id\": 0`, so every London \
          customer's ObjectId travels with their name, though only the names are wanted; put \

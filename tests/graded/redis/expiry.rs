@@ -32,7 +32,9 @@ async fn a_session_is_stored_with_an_expiry() {
     // MULTI/EXEC or one script): the value and its expiry arrive together.
     let one_command = match sent.names().as_slice() {
         ["SETEX"] | ["PSETEX"] => true,
-        ["SET"] => sent.commands[0].has_option("EX") || sent.commands[0].has_option("PX"),
+        ["SET"] => ["EX", "PX", "EXAT", "PXAT"]
+            .iter()
+            .any(|option| sent.commands[0].has_option(option)),
         _ => sent.is_atomic(),
     };
     assert!(
