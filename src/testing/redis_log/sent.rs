@@ -39,6 +39,12 @@ impl RedisCommand {
         )
     }
 
+    /// Whether it only wraps other commands: a transaction's `MULTI`,
+    /// `EXEC` or `DISCARD`, or a script call ([`Self::is_script_call`]).
+    fn is_wrapper(&self) -> bool {
+        matches!(self.name.as_str(), "MULTI" | "EXEC" | "DISCARD") || self.is_script_call()
+    }
+
     /// The milliseconds a stream read may wait: the `BLOCK` of an `XREAD`
     /// or `XREADGROUP` (`None` for another command, or a read that does
     /// not block).
@@ -137,20 +143,7 @@ impl RedisLog {
         self.commands
             .iter()
             .filter(|c| {
-                !matches!(
-                    c.name.as_str(),
-                    "MULTI"
-                        | "EXEC"
-                        | "DISCARD"
-                        | "EVAL"
-                        | "EVALSHA"
-                        | "EVAL_RO"
-                        | "EVALSHA_RO"
-                        | "FCALL"
-                        | "SCRIPT"
-                        | "WATCH"
-                        | "UNWATCH"
-                )
+                !c.is_wrapper() && !matches!(c.name.as_str(), "SCRIPT" | "WATCH" | "UNWATCH")
             })
             .collect()
     }
@@ -158,13 +151,9 @@ impl RedisLog {
     /// The commands that are not among `allowed` (transaction and script
     /// wrappers excepted), for "use only these" checks.
     pub fn others_than(&self, allowed: &[&str]) -> Vec<&RedisCommand> {
-        const WRAPPERS: [&str; 4] = ["MULTI", "EXEC", "EVALSHA", "EVAL"];
         self.commands
             .iter()
-            .filter(|c| {
-                !allowed.iter().any(|a| c.name.eq_ignore_ascii_case(a))
-                    && !WRAPPERS.contains(&c.name.as_str())
-            })
+            .filter(|c| !allowed.iter().any(|a| c.name.eq_ignore_ascii_case(a)) && !c.is_wrapper())
             .collect()
     }
 
@@ -216,5 +205,123 @@ impl RedisLog {
         }
         let parts: Vec<String> = self.commands.iter().map(RedisCommand::display).collect();
         parts.join(", then ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use Context::{Client, Script, Transaction};
+
+    /// A log of `commands`, each `(context, "NAME arg arg")`.
+    fn log(commands: &[(Context, &str)]) -> RedisLog {
+        let commands = commands
+            .iter()
+            .map(|(context, line)| {
+                let mut words = line.split_whitespace().map(str::to_owned);
+                RedisCommand {
+                    name: words.next().unwrap_or_default(),
+                    args: words.collect(),
+                    context: *context,
+                }
+            })
+            .collect();
+        RedisLog {
+            commands,
+            round_trips: None,
+        }
+    }
+
+    #[test]
+    fn one_command_a_transaction_or_a_script_is_atomic() {
+        assert!(log(&[(Client, "SET k v EX 60")]).is_atomic());
+        assert!(
+            log(&[
+                (Client, "MULTI"),
+                (Transaction, "SET k v"),
+                (Transaction, "EXPIRE k 60"),
+                (Client, "EXEC"),
+            ])
+            .is_atomic()
+        );
+        assert!(
+            log(&[
+                (Client, "EVALSHA abc 1 k"),
+                (Script, "SET k v"),
+                (Script, "EXPIRE k 60"),
+            ])
+            .is_atomic()
+        );
+    }
+
+    #[test]
+    fn a_script_call_answered_noscript_does_not_count() {
+        let retried = log(&[
+            (Client, "EVALSHA abc 1 k"),
+            (Client, "SCRIPT LOAD source"),
+            (Client, "EVALSHA abc 1 k"),
+            (Script, "SET k v"),
+            (Script, "EXPIRE k 60"),
+        ]);
+        assert!(retried.is_atomic());
+    }
+
+    #[test]
+    fn two_units_or_a_unit_and_a_command_are_not_atomic() {
+        assert!(!log(&[(Client, "SET k v"), (Client, "EXPIRE k 60")]).is_atomic());
+        assert!(
+            !log(&[
+                (Client, "MULTI"),
+                (Transaction, "SET k v"),
+                (Client, "EXEC"),
+                (Client, "EXPIRE k 60"),
+            ])
+            .is_atomic()
+        );
+        assert!(
+            !log(&[
+                (Client, "MULTI"),
+                (Transaction, "SET k v"),
+                (Client, "EXEC"),
+                (Client, "MULTI"),
+                (Transaction, "EXPIRE k 60"),
+                (Client, "EXEC"),
+            ])
+            .is_atomic()
+        );
+        assert!(
+            !log(&[
+                (Client, "EVAL source 1 k"),
+                (Script, "SET k v"),
+                (Client, "EXPIRE k 60"),
+            ])
+            .is_atomic()
+        );
+    }
+
+    #[test]
+    fn wrappers_are_not_data_commands() {
+        let sent = log(&[
+            (Client, "WATCH k"),
+            (Client, "MULTI"),
+            (Transaction, "SET k v"),
+            (Client, "EXEC"),
+            (Client, "FCALL_RO f 1 k"),
+            (Script, "GET k"),
+            (Client, "EVALSHA_RO abc 1 k"),
+            (Client, "SCRIPT LOAD source"),
+        ]);
+        let names: Vec<&str> = sent
+            .data_commands()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["SET", "GET"]);
+        let others: Vec<&str> = sent
+            .others_than(&["get"])
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(others, ["WATCH", "SET", "SCRIPT"]);
     }
 }

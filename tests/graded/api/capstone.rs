@@ -317,21 +317,39 @@ struct Blocked {
     command: String,
 }
 
-/// The first client `CLIENT LIST` shows blocked (`b` among its flags).
-async fn blocked_client(control: &mut ConnectionManager) -> Option<Blocked> {
-    let list: String = lab::redis::cmd("CLIENT")
-        .arg("LIST")
+/// The value of `name` in one line of `CLIENT LIST` or `CLIENT INFO`
+/// (`name=value` pairs separated by spaces).
+fn client_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    line.split_whitespace()
+        .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+}
+
+/// Runs `CLIENT` with `subcommand` on the control connection.
+async fn client_text(control: &mut ConnectionManager, subcommand: &str) -> String {
+    lab::redis::cmd("CLIENT")
+        .arg(subcommand)
         .query_async(control)
         .await
-        .unwrap_or_else(|error| panic!("CLIENT LIST failed: {error}"));
+        .unwrap_or_else(|error| panic!("CLIENT {subcommand} failed: {error}"))
+}
+
+/// The first client `CLIENT LIST` shows blocked (`b` among its flags) in
+/// this test's database. The test's Redis may be shared with other tests
+/// (`REDIS_URL`), each in a database of its own: a client blocked in
+/// another database is another test's.
+async fn blocked_client(control: &mut ConnectionManager) -> Option<Blocked> {
+    let own = client_text(control, "INFO").await;
+    let database = client_field(&own, "db")
+        .unwrap_or_else(|| panic!("CLIENT INFO has no db field: {own}"))
+        .to_owned();
+    let list = client_text(control, "LIST").await;
     list.lines().find_map(|line| {
-        let field = |name: &str| {
-            line.split_whitespace()
-                .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
-        };
-        field("flags")?.contains('b').then(|| Blocked {
-            id: field("id").and_then(|id| id.parse().ok()).unwrap_or(-1),
-            command: field("cmd").unwrap_or_default().to_owned(),
+        let blocked = client_field(line, "flags")?.contains('b');
+        (blocked && client_field(line, "db") == Some(database.as_str())).then(|| Blocked {
+            id: client_field(line, "id")
+                .and_then(|id| id.parse().ok())
+                .unwrap_or(-1),
+            command: client_field(line, "cmd").unwrap_or_default().to_owned(),
         })
     })
 }
@@ -1104,8 +1122,15 @@ async fn a_finished_analysis_is_answered_at_once_and_a_wait_ends_on_time() {
         .filter(|command| command.args.contains(&key))
         .filter_map(RedisCommand::block_millis)
         .collect();
-    let shrinks = !blocks.is_empty()
-        && blocks.iter().all(|ms| (1..=2000).contains(ms))
+    assert!(
+        !blocks.is_empty(),
+        "a 2 s wait of a running analysis sent no blocking read of its event stream {key}: a \
+         running job is not over yet, so wait for it as for a queued one, with `XREAD BLOCK \
+         <ms> STREAMS <events_key> <last event id>`, where the queue records each progress \
+         report and the job's end; it sent {}",
+        short_listing(&sent)
+    );
+    let shrinks = blocks.iter().all(|ms| (1..=2000).contains(ms))
         && (blocks.len() < 2 || blocks.last() < blocks.first());
     assert!(
         shrinks,

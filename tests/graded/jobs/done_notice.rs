@@ -103,18 +103,19 @@ fn listing_of(reads: &[&RedisCommand]) -> String {
 /// test gave it.
 type Waited = Option<RedisResult<Option<Outcome>>>;
 
-/// `wait_for_done` of `job-9` after the entry `last` (from the first when
-/// `None`), for `wait`, given
-/// `limit` to answer at all, with the commands it sent.
+/// `wait_for_done` of `job` after the entry `last` (from the first when
+/// `None`), for `wait`, given `limit` to answer at all, with the commands it
+/// sent.
 async fn recorded_wait(
     env: &TestEnv,
     waiter: &mut ConnectionManager,
+    job: &str,
     last: Option<&str>,
     wait: Duration,
     limit: Duration,
 ) -> (Waited, RedisLog) {
     let recording = env.record_redis().await;
-    let answer = tokio::time::timeout(limit, wait_for_done(waiter, "job-9", last, wait)).await;
+    let answer = tokio::time::timeout(limit, wait_for_done(waiter, job, last, wait)).await;
     (answer.ok(), recording.finish().await)
 }
 
@@ -631,6 +632,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     let (quiet, sent) = recorded_wait(
         &env,
         &mut waiter,
+        "job-9",
         Some(&first),
         Duration::from_millis(300),
         Duration::from_secs(4),
@@ -664,6 +666,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     let (fresh, sent) = recorded_wait(
         &env,
         &mut waiter,
+        "job-9",
         None,
         Duration::from_millis(300),
         Duration::from_secs(4),
@@ -674,19 +677,34 @@ async fn a_wait_gives_up_when_its_time_is_up() {
         .iter()
         .any(|command| command.name == "XREAD" && command.args.last().is_some_and(|id| id == "$"));
     assert!(
-        matches!(fresh, Some(Ok(None))) && !from_now,
-        "a 300 ms wait with no last id answered {fresh:?} and sent {}: XREAD from `$` reads only \
-         entries added after that XREAD arrives, so an event added between a look at the stream \
-         and the XREAD is never seen (the done event among them, and the wait then lasts until \
-         its time is up). With no last id, read from `0`, the very first entry, then after the \
-         last entry read",
+        !from_now,
+        "a 300 ms wait with no last id sent {}: XREAD from `$` reads only entries added after \
+         that XREAD arrives, so an event added between a look at the stream and the XREAD is \
+         never seen (the done event among them, and the wait then lasts until its time is up). \
+         With no last id, read from `0`, the very first entry, then after the last entry read",
+        listing_of(&read)
+    );
+    assert!(
+        matches!(fresh, Some(Ok(None))),
+        "nothing announced `job-9` done, so a 300 ms wait with no last id must end with None \
+         when its time is up (reading every entry from the first, none of them the end); it \
+         answered {fresh:?}{} and sent {}",
+        if fresh.is_none() {
+            " (still waiting 4 s later)"
+        } else {
+            ""
+        },
         listing_of(&read)
     );
 
     // An entry this code does not know (written by a newer version of the
     // service, say) is the last of the stream: the wait must step over it.
+    // On a job of its own, so the other steps read only known entries.
+    let seen = announce(&mut redis, "job-audit", &progress(1))
+        .await
+        .expect("announce returned an error");
     let _: String = lab::redis::cmd("XADD")
-        .arg("events:job-9")
+        .arg("events:job-audit")
         .arg("*")
         .arg("type")
         .arg("audit")
@@ -698,7 +716,8 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     let (stepped, sent) = recorded_wait(
         &env,
         &mut waiter,
-        Some(&first),
+        "job-audit",
+        Some(&seen),
         Duration::from_millis(300),
         Duration::from_secs(4),
     )
@@ -706,7 +725,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     let read = reads(&sent);
     assert!(
         matches!(stepped, Some(Ok(None))) && read.len() <= 6,
-        "after the last progress event it saw, `events:job-9` holds an entry this code does not \
+        "after the last progress event it saw, `events:job-audit` holds an entry this code does not \
          know (`type audit`, for which `Event::from_fields` gives None); a 300 ms wait answered \
          {stepped:?} and sent {} reads ({}). Move the last id seen past every entry read, known \
          or not, or the next XREAD answers the same entry at once, and again, and the wait \
@@ -744,6 +763,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
     let (busy, sent) = recorded_wait(
         &env,
         &mut waiter,
+        "job-9",
         Some(&first),
         Duration::from_millis(800),
         Duration::from_secs(10),
@@ -776,15 +796,20 @@ async fn a_wait_gives_up_when_its_time_is_up() {
 
     // Less than a millisecond to wait: `as_millis()` of what is left is 0,
     // and BLOCK 0 would wait for ever. Last, on a connection of its own,
-    // since a wrong answer leaves it blocked. Tried a few times, in case
-    // the thread is held up long enough for the time to run out before
-    // the first read.
+    // since a wrong answer leaves it blocked, and on a job whose stream has
+    // nothing after the last id, so only a blocking read can answer. Tried
+    // a few times, in case the thread is held up long enough for the time
+    // to run out before the first read.
+    let last = announce(&mut redis, "job-brief", &progress(1))
+        .await
+        .expect("announce returned an error");
     let mut brief = env.redis().await;
     for _ in 0..3 {
         let (outcome, sent) = recorded_wait(
             &env,
             &mut brief,
-            Some(&first),
+            "job-brief",
+            Some(&last),
             Duration::from_micros(900),
             Duration::from_secs(3),
         )
@@ -808,7 +833,7 @@ async fn a_wait_gives_up_when_its_time_is_up() {
         assert_eq!(
             answer,
             Some(Some(None)),
-            "nothing announced `job-9` done, so a 900 µs wait must end with None, not an error"
+            "nothing announced `job-brief` done, so a 900 µs wait must end with None, not an error"
         );
     }
 }

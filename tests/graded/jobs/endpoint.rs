@@ -332,6 +332,10 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
         .await
         .unwrap()
         .expect("the second report's job is ready");
+    assert_eq!(
+        claim.id, second,
+        "POST /reports queues each report as a job of its own"
+    );
     let rows = json!([{"customer_id": customer, "total_revenue": 1200, "invoices": 1}]);
     results::save_many(&reports.database, &[(&claim, &rows)])
         .await

@@ -222,7 +222,9 @@ async fn the_hash_form_has_one_field_per_attribute() {
         "a card needs every field: `customer:44` has only `email` (what change_email leaves for \
          a customer whose card was never saved), so load_from_hash must answer `None`, not a \
          card with blanks; build the card only when name, email and city are all there"
-    ); // A Redis whose user may not read: the HGETALL is refused (NOPERM).
+    );
+
+    // A Redis whose user may not read: the HGETALL is refused (NOPERM).
     let server = stoppable_redis().await;
     let mut refusing = restricted_redis(&server, &["-@read"]).await;
     let outcome = load_from_hash(&mut refusing, 42).await;
