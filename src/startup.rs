@@ -17,7 +17,7 @@ use crate::jobs::{Changes, JobQueue};
 use crate::running::{LocateError, SecretsError};
 use crate::services::{
     RedisConnection, ServiceError, connect_mongodb_with, connect_redis_target,
-    connect_redis_target_or_later,
+    connect_redis_target_or_later, is_not_ready,
 };
 
 /// Why the API or a worker could not start or stopped.
@@ -27,7 +27,9 @@ pub enum StartupError {
     /// state file is unreadable.
     #[error(transparent)]
     Locate(#[from] LocateError),
-    /// Redis or MongoDB could not be reached.
+    /// Redis or MongoDB could not be reached, or refused the connection
+    /// (with [`RedisAtStart::MayWait`], only a refusal stops the start:
+    /// a Redis that cannot be reached yet does not).
     #[error(transparent)]
     Service(#[from] ServiceError),
     /// The lab's secrets file (the API key) is unreadable.
@@ -121,6 +123,9 @@ impl Application {
 #[derive(Clone)]
 pub struct Services {
     /// Redis: one server, or the cluster `lab up --redis-cluster` started.
+    /// Connected and answering, except with [`RedisAtStart::MayWait`] when
+    /// a single server could not be reached yet: the connection is then
+    /// made on first use, and each command fails until Redis answers.
     pub redis: RedisConnection,
     /// The billing database.
     pub db: mongodb::Database,
@@ -153,8 +158,11 @@ impl Services {
                         connect_redis_target_or_later(&redis_url, redis_origin).await?;
                     if let Some(why) = not_yet {
                         tracing::warn!(
-                            "starting without Redis, which is tried again on each use: {why}"
+                            "starting without Redis: customers are read from MongoDB without \
+                             the cache, and the job routes answer 503 until Redis answers \
+                             ({why})"
                         );
+                        tokio::spawn(watch_for_redis(connection.clone()));
                     }
                     Ok(connection)
                 }
@@ -173,6 +181,35 @@ impl Services {
             redis_url,
             jobs,
         })
+    }
+}
+
+/// How often [`watch_for_redis`] asks a Redis that did not answer at start.
+const REDIS_WATCH_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks `redis` (a connection made before Redis answered) every
+/// [`REDIS_WATCH_EVERY`] until it answers, and says so in the log: that the
+/// cache and the job routes are back, or that Redis now refuses the
+/// connection (a wrong password, say), which no retry mends: the process
+/// must be restarted with the right settings. Ends with that news.
+async fn watch_for_redis(mut redis: RedisConnection) {
+    loop {
+        tokio::time::sleep(REDIS_WATCH_EVERY).await;
+        match redis::cmd("PING").query_async::<String>(&mut redis).await {
+            Ok(_) => {
+                tracing::info!("Redis answers now: the cache and the job routes are back");
+                return;
+            }
+            Err(error) if is_not_ready(&error) => continue,
+            Err(error) => {
+                tracing::error!(
+                    "Redis answers now but refuses this process ({error}): the cache and the \
+                     job routes stay unavailable until the API is restarted with the right \
+                     REDIS_URL"
+                );
+                return;
+            }
+        }
     }
 }
 

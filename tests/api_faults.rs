@@ -150,3 +150,29 @@ async fn with_redis_down_at_start_the_api_serves_mongodb_and_takes_redis_back_wh
         "the API takes Redis back once it answers, without a restart"
     );
 }
+
+#[tokio::test]
+async fn a_redis_that_refuses_the_password_stops_the_start() {
+    let env = TestEnv::start().await;
+    let redis = lab::testing::stoppable_redis().await;
+    let config = Config {
+        redis_url: Some(format!(
+            "redis://:not-the-password@127.0.0.1:{}/",
+            redis.port()
+        )),
+        database: env.database().name().to_owned(),
+        ..config_for(&env, env.mongodb_uri(), "redis-refuses-at-start")
+    };
+    let started = lab::startup::api_state(&config).await;
+    let error = started
+        .err()
+        .expect("a Redis that refuses the password is no Redis that may come later");
+    assert!(
+        matches!(error, lab::startup::StartupError::Service(_)),
+        "{error}"
+    );
+    assert!(
+        !error.to_string().contains("not-the-password"),
+        "the error does not show the password: {error}"
+    );
+}

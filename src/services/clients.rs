@@ -88,20 +88,29 @@ pub async fn connect_redis_target_or_later(
     .await;
     let not_yet = match answer {
         Ok(Ok(_)) => None,
-        Ok(Err(error)) if !cannot_reach(&error) => return Err(unreachable(first_line(&error))),
+        Ok(Err(error)) if !is_not_ready(&error) => return Err(unreachable(first_line(&error))),
         Ok(Err(error)) => Some(unreachable(first_line(&error))),
         Err(_) => Some(unreachable("timed out".into())),
     };
     Ok((manager.into(), not_yet))
 }
 
-/// Whether `error` says the server could not be reached (nothing listens,
-/// the connection dropped or timed out), rather than that it refused.
-fn cannot_reach(error: &redis::RedisError) -> bool {
+/// Whether `error` says Redis is not ready yet, so that trying again later
+/// may succeed: it could not be reached (an I/O error: nothing listens, the
+/// connection dropped or timed out, the errors after which the connection
+/// manager connects again on the next use), or it answered that it is still
+/// loading its data or that its master is down. Anything else (a wrong
+/// password, a user without rights) is a refusal that waiting does not mend.
+pub fn is_not_ready(error: &redis::RedisError) -> bool {
     error.is_io_error()
-        || error.is_connection_refusal()
-        || error.is_connection_dropped()
-        || error.is_timeout()
+        || matches!(
+            error.kind(),
+            redis::ErrorKind::Server(
+                redis::ServerErrorKind::BusyLoading
+                    | redis::ServerErrorKind::MasterDown
+                    | redis::ServerErrorKind::TryAgain
+            )
+        )
 }
 
 /// How every Redis connection manager of the lab behaves: a first contact

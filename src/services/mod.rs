@@ -18,7 +18,7 @@ pub mod tools;
 
 pub use clients::{
     Origin, answer_lost, connect_mongodb, connect_mongodb_with, connect_redis,
-    connect_redis_target, connect_redis_target_or_later, is_outage, redact,
+    connect_redis_target, connect_redis_target_or_later, is_not_ready, is_outage, redact,
     redis_url_with_database,
 };
 pub use error::ServiceError;
