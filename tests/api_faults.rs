@@ -163,10 +163,9 @@ async fn a_redis_that_refuses_the_password_stops_the_start() {
         database: env.database().name().to_owned(),
         ..config_for(&env, env.mongodb_uri(), "redis-refuses-at-start")
     };
-    let started = lab::startup::api_state(&config).await;
-    let error = started
-        .err()
-        .expect("a Redis that refuses the password is no Redis that may come later");
+    let Err(error) = lab::startup::api_state(&config).await else {
+        panic!("a Redis that refuses the password is no Redis that may come later");
+    };
     assert!(
         matches!(error, lab::startup::StartupError::Service(_)),
         "{error}"
