@@ -355,6 +355,15 @@ async fn an_empty_queue_gives_none_and_an_unknown_job_has_no_status() {
          with `?`, so that the worker learns something is wrong instead of idling as if no \
          ticket were waiting"
     );
+    // And a refused read of the status (WRONGTYPE again) is no unknown job.
+    let () = redis.set("job:job-text", "not a hash").await.unwrap();
+    let outcome = status(&mut redis, "job-text").await;
+    assert!(
+        outcome.is_err(),
+        "`job:job-text` held a string, not a hash, so Redis refused the HGET (WRONGTYPE), yet \
+         status answered {outcome:?}: a failed read is not an unknown job (`None` tells the \
+         caller the job does not exist, when nobody could look); pass Redis's error on with `?`"
+    );
 }
 
 #[tokio::test]

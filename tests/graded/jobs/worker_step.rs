@@ -16,7 +16,7 @@ use lab::futures::TryStreamExt;
 use lab::jobs::kinds::Analysis;
 use lab::jobs::{JobId, JobQueue, JobState, NewJob, results};
 use lab::mongodb::Database;
-use lab::testing::{TestEnv, inspect};
+use lab::testing::{TestEnv, inspect, restricted_redis, stoppable_redis};
 use redis::AsyncCommands;
 use serde_json::{Value, json};
 
@@ -418,6 +418,27 @@ async fn a_claim_that_lost_its_lease_cannot_complete_the_job() {
          result (token {}) while the step ran, and after the step `job_results` holds (job id, \
          token) {left:?}",
         second.token
+    );
+
+    // A completion Redis refuses (its user may not run PEXPIRE, which the
+    // queue's completion runs to give the finished job its retention) is
+    // no lost claim: nobody knows whether the job is complete.
+    let server = stoppable_redis().await;
+    let refusing = JobQueue::new(
+        restricted_redis(&server, &["-pexpire"]).await,
+        lab::jobs::PREFIX,
+    );
+    refusing
+        .submit(&NewJob::new("invoice_status_summary", "{}"))
+        .await
+        .unwrap();
+    let outcome = work_one(&refusing, env.database(), LEASE).await;
+    assert!(
+        outcome.is_err(),
+        "Redis refused the completion (an error, not an answer of false), yet work_one answered \
+         {outcome:?}: only `Ok(false)` from `queue.complete` means the claim was taken away \
+         (`Outcome::Fenced`); an error means nobody knows whether the job is complete, so pass \
+         it on with `?` and let the worker's caller decide"
     );
 }
 
