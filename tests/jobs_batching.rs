@@ -306,3 +306,50 @@ async fn a_result_completed_but_left_unmarked_is_marked_by_reconciliation_and_a_
     );
     assert_eq!(results::reconcile(env.database(), &queue).await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_result_saved_twice_is_kept_once_but_one_another_index_refuses_is_an_error() {
+    let env = TestEnv::start().await;
+    let queue = queue(&env).await;
+    for _ in 0..2 {
+        queue
+            .submit(&NewJob::new("revenue_by_customer", "{}"))
+            .await
+            .unwrap();
+    }
+    let lease = Duration::from_secs(30);
+    let first = queue.claim(lease).await.unwrap().unwrap();
+    let second = queue.claim(lease).await.unwrap().unwrap();
+    let answer = serde_json::json!({"rows": 1});
+    results::save_many(env.database(), &[(&first, &answer)])
+        .await
+        .unwrap();
+    results::save_many(env.database(), &[(&first, &answer)])
+        .await
+        .expect("a run whose result is there already (its answer lost) keeps the one saved");
+
+    // A unique index of the operator's own refuses the second run's result.
+    let stored = env.database().collection::<bson::Document>(RESULTS);
+    stored
+        .create_index(
+            mongodb::IndexModel::builder()
+                .keys(doc! { "refused_by": 1 })
+                .options(
+                    mongodb::options::IndexOptions::builder()
+                        .unique(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .await
+        .unwrap();
+    let refused = results::save_many(env.database(), &[(&second, &answer)]).await;
+    assert!(
+        refused.is_err(),
+        "a result another unique index refused is not saved: {refused:?}"
+    );
+    assert_eq!(
+        results::kept(env.database(), &second.id).await.unwrap(),
+        None
+    );
+}

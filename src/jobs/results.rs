@@ -120,7 +120,7 @@ pub async fn save_many(
             doc! { "insert": RESULTS, "documents": documents, "ordered": false },
         ))
         .await?;
-    refused(&answer, DUPLICATE_KEY)
+    refused(&answer, is_saved_already)
 }
 
 /// [`mark_completed`] for several runs whose results [`save_many`] saved,
@@ -142,7 +142,7 @@ pub async fn mark_completed_many(
             doc! { "update": RESULTS, "updates": [statement] },
         ))
         .await?;
-    refused(&answer, None)
+    refused(&answer, |_| false)
 }
 
 /// How far back [`reconcile`] looks for results left unmarked.
@@ -264,15 +264,28 @@ fn durable(database: &Database, mut command: Document) -> Document {
 }
 
 /// MongoDB's code for a write refused by a unique index.
-const DUPLICATE_KEY: Option<i32> = Some(11000);
+const DUPLICATE_KEY: i32 = 11000;
+
+/// Whether a write error of [`save_many`] says the result is saved
+/// already: a duplicate of its `_id` (its run's key), not a document that
+/// another unique index refused, which is a failure like any other.
+fn is_saved_already(error: &Document) -> bool {
+    error.get_i32("code").ok() == Some(DUPLICATE_KEY)
+        && match error.get_document("keyPattern") {
+            Ok(pattern) => pattern.keys().eq(["_id"]),
+            Err(_) => error
+                .get_str("errmsg")
+                .is_ok_and(|message| message.contains(" index: _id_ ")),
+        }
+}
 
 /// The failure a write command's `answer` reports, if any, apart from
-/// errors of code `allowed`: the server answers `ok: 1` with a list of
+/// errors `allowed` accepts: the server answers `ok: 1` with a list of
 /// `writeErrors` when some statements failed, or with a
 /// `writeConcernError` when the writes were made but not as durably as
 /// asked, which the typed helpers (`update_one`) would have turned into an
 /// error.
-fn refused(answer: &Document, allowed: Option<i32>) -> mongodb::error::Result<()> {
+fn refused(answer: &Document, allowed: impl Fn(&Document) -> bool) -> mongodb::error::Result<()> {
     use mongodb::error::{ErrorKind, WriteConcernError, WriteFailure};
     if let Ok(concern) = answer.get_document("writeConcernError") {
         return Err(
@@ -288,10 +301,7 @@ fn refused(answer: &Document, allowed: Option<i32>) -> mongodb::error::Result<()
         .get_array("writeErrors")
         .map(|errors| errors.iter().filter_map(bson::Bson::as_document).collect())
         .unwrap_or_default();
-    let failed: Vec<&&Document> = errors
-        .iter()
-        .filter(|error| allowed.is_none_or(|code| error.get_i32("code").ok() != Some(code)))
-        .collect();
+    let failed: Vec<&&Document> = errors.iter().filter(|error| !allowed(error)).collect();
     match failed.first() {
         None => Ok(()),
         Some(first) => Err(mongodb::error::Error::custom(format!(
