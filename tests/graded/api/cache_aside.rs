@@ -476,4 +476,32 @@ async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
          error (`?` on the DEL) so the caller knows the change is not visible yet, it answered \
          {outcome:?}"
     );
+
+    // The customer is removed from the store while its copy is cached: the
+    // save finds nobody, and the cached copy must go all the same.
+    let key = format!("customer:{id}");
+    assert!(
+        inspect::ttl(&mut redis, &key).await.is_some(),
+        "the read after the change cached the customer again under {key}"
+    );
+    let oid = ObjectId::parse_str(&id).unwrap();
+    store
+        .customers
+        .delete_one(doc! { "_id": oid })
+        .await
+        .unwrap();
+    let existed = change_email(&mut redis, &store, &id, "gone@example.com")
+        .await
+        .expect("change_email returned an error");
+    assert!(
+        !existed,
+        "the customer was removed from the store, so change_email answers false"
+    );
+    assert!(
+        !inspect::keys(&mut redis).await.contains(&key),
+        "the customer was removed from the store while its copy was cached, and \
+         `store.save_email` answered false; change_email must still remove the cached copy, or \
+         a customer who no longer exists is served from Redis for up to an hour: delete the \
+         cached copy after every save, whatever the store answered"
+    );
 }

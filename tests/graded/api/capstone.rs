@@ -505,6 +505,24 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
         );
         answers.push(reply.snapshot());
     }
+    // The same customer asked for with its id in capitals: the id is the
+    // same (hex is read in either case), and so is its cache entry.
+    let shouted = format!("/customers/{}", customer.id.to_hex().to_uppercase());
+    let (reply, sent, _) = recorded(&setup.env, call(&setup, "GET", &shouted, None)).await;
+    reply.expect_status(
+        200,
+        "reading a cached customer by its id in capital letters",
+    );
+    let body = reply.json("the cached customer");
+    assert!(
+        body["source"] == "cache" && sent.names() == ["GET"],
+        "GET {shouted} names the same customer as {path} (an ObjectId's hex reads the same in \
+         either case), which is cached under {key}: it must be one GET of {key} and answered \
+         from the cache; it answered {body} and sent {}. Build the key from the parsed id \
+         (`customer_key(id)`), never from the text of the path, or one customer gets as many \
+         cache entries as spellings, and invalidating {key} leaves the others stale",
+        short_listing(&sent)
+    );
     lab::graded_snapshot!(
         "capstone_customer_answers",
         answers,

@@ -403,6 +403,23 @@ async fn find_one_projects_only_the_fields_asked_for() {
          before\", so the pattern misses the very address it came from; filter on equality, \
          `doc! {{ \"email\": email }}`"
     );
+    customers(&env)
+        .insert_one(doc! {
+            "name": "Mary", "email": "Mary.Somerville@Example.com", "address": { "city": "Oxford" },
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        find_by_email(env.database(), "Mary.Somerville@Example.com")
+            .await
+            .expect("find_by_email returned an error"),
+        Some(
+            doc! { "name": "Mary", "email": "Mary.Somerville@Example.com", "address": { "city": "Oxford" } }
+        ),
+        "find_by_email(\"Mary.Somerville@Example.com\") must find the customer stored with \
+         exactly that email: the customers are stored with their email as given, so look it up \
+         as given; changing its case (or anything else) before the lookup misses them"
+    );
 }
 
 #[tokio::test]
@@ -464,6 +481,23 @@ async fn find_filters_on_an_embedded_field_and_sorts() {
             .expect("names_in_city returned an error for a city without customers")
             .is_empty(),
         "a city without customers gives an empty list"
+    );
+    let leeds: Vec<Document> = (0..130)
+        .map(|n| doc! { "name": format!("Leeds customer {n:03}"), "address": { "city": "Leeds" } })
+        .collect();
+    customers(&env).insert_many(leeds).await.unwrap();
+    let names = names_in_city(env.database(), "Leeds")
+        .await
+        .expect("names_in_city returned an error");
+    let expected: Vec<String> = (0..130).map(|n| format!("Leeds customer {n:03}")).collect();
+    assert!(
+        names == expected,
+        "Leeds has 130 customers, and names_in_city(\"Leeds\") must give all 130 names in \
+         order; it gave {} ({:?} ... {:?}): read the cursor to its end (the driver fetches the \
+         rest in batches as you go), with no limit of your own",
+        names.len(),
+        names.first(),
+        names.last()
     );
 }
 

@@ -190,4 +190,16 @@ async fn ttl_answers_are_translated() {
              -2 means missing, so match -2 and -1 and let every other answer be `Expiry::In`"
         );
     }
+
+    // A Redis whose user may not read: the TTL is refused (NOPERM).
+    let server = stoppable_redis().await;
+    let mut refusing = restricted_redis(&server, &["-@read"]).await;
+    let outcome = expiry_of(&mut refusing, "session:t0k3n").await;
+    assert!(
+        outcome.is_err(),
+        "when Redis refuses the TTL (here its user may not read), nobody knows whether the key \
+         exists: expiry_of must return that error (`?` on the read), and it answered \
+         {outcome:?}. Only an answer of -2 means missing; a session check that takes a failing \
+         Redis for an expired session logs everyone out whenever Redis has a hiccup"
+    );
 }

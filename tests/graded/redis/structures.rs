@@ -379,6 +379,27 @@ async fn daily_activity_is_one_bit_per_customer() {
         size, 125,
         "1,000 customers take 125 bytes as a bitmap: use SETBIT at the customer's number under `active:{{day}}`"
     );
+    assert_eq!(
+        active_count(&mut redis, "2025-06-03")
+            .await
+            .expect("active_count returned an error for a day without a bitmap"),
+        0,
+        "nobody was active on 2025-06-03: BITCOUNT of a missing key answers 0"
+    );
+    // A key of the wrong type makes Redis refuse the count (WRONGTYPE).
+    let _: () = lab::redis::cmd("RPUSH")
+        .arg("active:2025-06-04")
+        .arg("not a bitmap")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let outcome = active_count(&mut redis, "2025-06-04").await;
+    assert!(
+        outcome.is_err(),
+        "`active:2025-06-04` held a list, not a bitmap, so Redis refused the BITCOUNT \
+         (WRONGTYPE), yet active_count answered {outcome:?}: a failed count is not a day \
+         nobody was active (a missing key already counts 0); pass Redis's error on with `?`"
+    );
 }
 
 #[tokio::test]
