@@ -63,22 +63,30 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 }
 
 /// `bytes` as a `T`, with errors as [`JsonBody`] describes.
+///
+/// Read twice: first as JSON of any shape, so that only a body that is not
+/// JSON at all is a 400; then as a `T`, where anything refused is a value
+/// the body holds (`{"status": null}`, a number too large for its field)
+/// and a 422 naming its field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let malformed = |error: serde_json::Error| {
+        ApiError::BadRequest(format!("the body is not valid JSON: {error}"))
+    };
+    std::str::from_utf8(bytes).map_err(|error| {
+        ApiError::BadRequest(format!(
+            "the body is not valid JSON: it is not UTF-8 text ({error})"
+        ))
+    })?;
+    // Syntax only: numbers are not converted, so one too large for its
+    // field is left for the second reading to name.
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(malformed)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
-        let inner = error.into_inner();
-        match inner.classify() {
-            serde_json::error::Category::Data => {
-                let field = if path == "." { "body".to_owned() } else { path };
-                ApiError::invalid(field, strip_position(&inner.to_string()))
-            }
-            _ => ApiError::BadRequest(format!("the body is not valid JSON: {inner}")),
-        }
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::invalid(field, strip_position(&error.into_inner().to_string()))
     })?;
-    deserializer
-        .end()
-        .map_err(|error| ApiError::BadRequest(format!("the body is not valid JSON: {error}")))?;
+    deserializer.end().map_err(malformed)?;
     Ok(value)
 }
 
@@ -153,5 +161,62 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
             .await
             .map(|axum::extract::Query(value)| QueryParams(value))
             .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum State {
+        Paid,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Change {
+        status: State,
+        #[serde(default)]
+        count: Option<u32>,
+    }
+
+    fn status_of(body: &str) -> u16 {
+        match parse_json::<Change>(body.as_bytes()) {
+            Ok(_) => 200,
+            Err(error) => error.status().as_u16(),
+        }
+    }
+
+    #[test]
+    fn json_of_the_wrong_shape_is_a_422_and_text_that_is_not_json_a_400() {
+        assert_eq!(status_of(r#"{"status": "paid"}"#), 200);
+        for wrong in [
+            r#"{"status": null}"#,
+            r#"{"status": 5}"#,
+            r#"{"status": []}"#,
+            r#"{"status": "lost"}"#,
+            r#"{"status": "paid", "count": 1e999999}"#,
+            r#"{"status": "paid", "count": -1}"#,
+        ] {
+            assert_eq!(status_of(wrong), 422, "{wrong}");
+        }
+        for malformed in [
+            r#"{"status": "paid""#,
+            r#"{"status": "paid"} trailing"#,
+            "",
+            "{\"status\": \"pa\u{1}id\"}",
+        ] {
+            assert_eq!(status_of(malformed), 400, "{malformed:?}");
+        }
+        // Deep nesting is JSON all the same, of the wrong shape here.
+        let deep = format!(r#"{{"status": {}{}}}"#, "[".repeat(5000), "]".repeat(5000));
+        assert_eq!(status_of(&deep), 422);
+        let bad_utf8 = b"{\"status\": \"p\xffid\"}";
+        assert!(matches!(
+            parse_json::<Change>(bad_utf8),
+            Err(ApiError::BadRequest(_))
+        ));
     }
 }
