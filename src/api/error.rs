@@ -115,8 +115,16 @@ pub enum ApiError {
         /// The driver's error, for the log (not sent to the client).
         detail: String,
     },
+    /// 408: the client did not send the request's body in time.
+    #[error(
+        "the request's body did not arrive within {limit:?} of its headers and was given up; send the whole body at once and try again"
+    )]
+    BodyTimedOut {
+        /// How long the body was waited for.
+        limit: std::time::Duration,
+    },
     /// 503: the request was not answered within its time limit (a store
-    /// that stopped answering mid-request, or a body sent too slowly).
+    /// that stopped answering mid-request).
     #[error(
         "the request took longer than {limit:?} and was given up; a database may be slow or down, try again shortly (a write may still have been made: check before sending it again)"
     )]
@@ -142,6 +150,7 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::BodyTimedOut { .. } => StatusCode::REQUEST_TIMEOUT,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TargetTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,

@@ -15,9 +15,17 @@ use crate::jobs::JobId;
 /// The largest body the API reads.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// How long a client has to send a request's body once its headers are
+/// in: well within the request's own limit
+/// ([`REQUEST_TIMEOUT`](super::REQUEST_TIMEOUT)), so that a client too slow
+/// to send it is told 408 (its side) rather than the 503 of a store too
+/// slow to answer (the server's).
+pub const BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A JSON body read as `T`: 415 without a JSON content type, 413 when too
-/// large, 400 when not JSON, 422 when the JSON does not fit `T` (the field
-/// is named: `address.zip: invalid type: integer, expected a string`).
+/// large, 408 when not sent within [`BODY_WAIT`], 400 when not JSON, 422
+/// when the JSON does not fit `T` (the field is named: `address.zip:
+/// invalid type: integer, expected a string`).
 #[derive(Debug, Clone)]
 pub struct JsonBody<T>(pub T);
 
@@ -49,17 +57,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         if declared_length.is_some_and(|length| length > BODY_LIMIT as u64) {
             return Err(ApiError::TooLarge { limit: BODY_LIMIT });
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::TooLarge { limit: BODY_LIMIT }
-                } else {
-                    ApiError::BadRequest(format!("the body could not be read: {rejection}"))
-                }
-            })?;
+        let bytes = read_body(request, state, BODY_WAIT).await?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// The whole body of `request`, if it arrives within `wait`.
+async fn read_body<S: Send + Sync>(
+    request: Request,
+    state: &S,
+    wait: std::time::Duration,
+) -> Result<Bytes, ApiError> {
+    tokio::time::timeout(wait, Bytes::from_request(request, state))
+        .await
+        .map_err(|_| ApiError::BodyTimedOut { limit: wait })?
+        .map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::TooLarge { limit: BODY_LIMIT }
+            } else {
+                ApiError::BadRequest(format!("the body could not be read: {rejection}"))
+            }
+        })
 }
 
 /// `bytes` as a `T`, with errors as [`JsonBody`] describes.
@@ -187,6 +205,28 @@ mod tests {
             Ok(_) => 200,
             Err(error) => error.status().as_u16(),
         }
+    }
+
+    /// A body that stops arriving is a 408 once its wait has passed.
+    #[tokio::test]
+    async fn a_body_sent_too_slowly_is_a_408() {
+        let stalled = futures_util::stream::pending::<Result<Bytes, std::io::Error>>();
+        let request = Request::builder()
+            .method("POST")
+            .uri("/customers")
+            .header(CONTENT_LENGTH, "100")
+            .body(axum::body::Body::from_stream(stalled))
+            .unwrap();
+        let wait = std::time::Duration::from_millis(50);
+        let outcome = read_body(request, &(), wait).await;
+        assert!(
+            matches!(&outcome, Err(ApiError::BodyTimedOut { limit }) if *limit == wait),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            outcome.unwrap_err().status(),
+            axum::http::StatusCode::REQUEST_TIMEOUT
+        );
     }
 
     #[test]
