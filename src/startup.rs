@@ -289,6 +289,8 @@ pub struct WorkerProcess {
     options: WorkerOptions,
     status: Option<TcpListener>,
     ready: Changes,
+    /// What the status port asks of a request.
+    guard: Guard,
 }
 
 impl WorkerProcess {
@@ -320,6 +322,7 @@ impl WorkerProcess {
             options,
             status,
             ready,
+            guard: Guard::hosts_only(&config.api_hosts),
         })
     }
 
@@ -342,7 +345,7 @@ impl WorkerProcess {
             let _ = stop.send(true);
         });
         if let Some(listener) = self.status {
-            let status = status_router(self.queue.clone(), self.options);
+            let status = status_router(self.queue.clone(), self.options, self.guard);
             let mut stopped = stopping.clone();
             tokio::spawn(async move {
                 let stopped = async move {
@@ -363,11 +366,11 @@ impl WorkerProcess {
 }
 
 /// `GET /` of a worker's status port; other routes and methods get the
-/// API's JSON 404 and 405.
-fn status_router(queue: JobQueue, options: WorkerOptions) -> axum::Router {
+/// API's JSON 404 and 405, and a request that does not name the lab's host
+/// (`guard`) its 421, as the API does: a web page cannot read the worker's
+/// status through a name of its own that resolves to 127.0.0.1.
+fn status_router(queue: JobQueue, options: WorkerOptions, guard: Guard) -> axum::Router {
     axum::Router::new()
-        .fallback(crate::api::ops::no_route)
-        .method_not_allowed_fallback(crate::api::ops::wrong_method)
         .route(
             "/",
             axum::routing::get(move || {
@@ -383,6 +386,13 @@ fn status_router(queue: JobQueue, options: WorkerOptions) -> axum::Router {
                 }
             }),
         )
+        // After the route: a fallback applies to the routes added before it.
+        .fallback(crate::api::ops::no_route)
+        .method_not_allowed_fallback(crate::api::ops::wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(guard),
+            crate::api::guard::check,
+        ))
 }
 
 async fn bind(port: u16, hint: &'static str) -> Result<TcpListener, StartupError> {

@@ -21,10 +21,15 @@ fn config_for(env: &TestEnv, name: &str) -> Config {
 }
 
 async fn get(port: u16, path: &str) -> String {
+    exchange(port, "GET", path, "localhost").await
+}
+
+/// Sends `method path` naming `host`, and reads the whole answer.
+async fn exchange(port: u16, method: &str, path: &str, host: &str) -> String {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    let request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
@@ -94,6 +99,13 @@ async fn a_worker_reports_its_status_port_and_answers_there_until_stopped() {
         elsewhere.ends_with(r#"{"error":"no route for GET /nowhere"}"#),
         "{elsewhere}"
     );
+    let posted = exchange(port, "POST", "/", "localhost").await;
+    assert!(
+        posted.starts_with("HTTP/1.1 405") && posted.contains("application/json"),
+        "{posted}"
+    );
+    let rebound = exchange(port, "GET", "/", "evil.example").await;
+    assert!(rebound.starts_with("HTTP/1.1 421"), "{rebound}");
     stop.send(()).unwrap();
     let report = running.await.unwrap();
     assert_eq!(report.succeeded + report.failed, 0, "no job was queued");

@@ -54,10 +54,19 @@ impl Guard {
     /// Writes need `key`; requests must name one of [`OWN_HOSTS`] or
     /// `extra_hosts`.
     pub fn new(key: ApiKey, extra_hosts: &[String]) -> Guard {
+        Guard {
+            key: Some(key),
+            ..Guard::hosts_only(extra_hosts)
+        }
+    }
+
+    /// Requests must name one of [`OWN_HOSTS`] or `extra_hosts`; no key is
+    /// asked for: for a port that only answers reads (a worker's status).
+    pub fn hosts_only(extra_hosts: &[String]) -> Guard {
         let mut hosts: Vec<String> = OWN_HOSTS.iter().map(|host| (*host).to_owned()).collect();
         hosts.extend(extra_hosts.iter().map(|host| host.to_ascii_lowercase()));
         Guard {
-            key: Some(key),
+            key: None,
             hosts: Some(hosts),
         }
     }
