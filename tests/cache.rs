@@ -208,6 +208,19 @@ struct CaughtReader {
 }
 
 async fn catch_a_reader_during_an_update(env: &TestEnv) -> CaughtReader {
+    catch_a_reader_during_an_update_after(env, Before::Nothing).await
+}
+
+/// What happens to the customer's generation while the caught reader waits,
+/// before the update.
+#[derive(PartialEq)]
+enum Before {
+    Nothing,
+    /// The generation key expires (deleted here, as its expiry would).
+    GenerationExpires,
+}
+
+async fn catch_a_reader_during_an_update_after(env: &TestEnv, before: Before) -> CaughtReader {
     let id = some_customer(env).await;
     let (open, gate) = tokio::sync::oneshot::channel();
     let fetched = Arc::new(tokio::sync::Notify::new());
@@ -223,6 +236,14 @@ async fn catch_a_reader_during_an_update(env: &TestEnv) -> CaughtReader {
         async move { cache.get(id).await.unwrap() }
     });
     fetched.notified().await;
+    if before == Before::GenerationExpires {
+        let mut redis = env.redis_connection().await;
+        let _: i64 = lab::redis::cmd("DEL")
+            .arg(customer::generation_key(id))
+            .query_async(&mut redis)
+            .await
+            .unwrap();
+    }
     // The slow reader holds the old document. Now the customer changes.
     collections::customers(env.database())
         .update_one(doc! { "_id": id }, doc! { "$set": { "name": "After" } })
@@ -254,6 +275,38 @@ lab::on_each_topology! {
         "the old copy was not cached"
     );
 }
+}
+
+/// A customer's generation expires two hours after its last write, and a
+/// reader that saw it before it expired still cannot write back a copy
+/// older than the next update: the generation that comes back is new (the
+/// clock's), not a counter starting again at a value the reader holds.
+#[tokio::test]
+async fn a_generation_lasts_two_hours_and_one_that_expired_still_stops_a_stale_copy() {
+    let env = TestEnv::start_seeded().await;
+    let id = some_customer(&env).await;
+    let cache = cache_for(&env).await;
+    cache.invalidate(id).await;
+    let mut redis = env.redis_connection().await;
+    let lasts: i64 = lab::redis::cmd("PTTL")
+        .arg(customer::generation_key(id))
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    assert!(
+        lasts > 0 && lasts <= customer::GENERATION_TTL.as_millis() as i64,
+        "the generation expires: {lasts} ms left"
+    );
+
+    let caught = catch_a_reader_during_an_update_after(&env, Before::GenerationExpires).await;
+    caught.open.send(()).unwrap();
+    assert_ne!(name_in(&caught.slow.await.unwrap()), "After");
+    assert_eq!(caught.cache.stats().stale_write_backs_refused, 1);
+    assert_eq!(
+        name_in(&caught.cache.get(caught.id).await.unwrap()),
+        "After",
+        "the old copy was not cached"
+    );
 }
 
 lab::on_each_topology! {

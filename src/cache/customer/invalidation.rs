@@ -11,7 +11,7 @@ use redis::Script;
 
 use crate::cache::outbox::Intention;
 
-use super::keys::{entry_key, generation_key};
+use super::keys::{GENERATION_TTL, entry_key, generation_key};
 use super::lookup::CustomerCache;
 use super::scripts::INVALIDATE;
 use super::stats::bump;
@@ -167,10 +167,11 @@ impl CustomerCache {
 
     async fn try_invalidate(&self, id: ObjectId) -> bool {
         let keys = [entry_key(id), generation_key(id)];
-        let applied: Result<i64, _> = self
+        let lasts = GENERATION_TTL.as_millis().to_string();
+        let applied: Result<String, _> = self
             .inner
             .store
-            .run_script(&Script::new(INVALIDATE), &[&keys[0], &keys[1]], &[])
+            .run_script(&Script::new(INVALIDATE), &[&keys[0], &keys[1]], &[&lasts])
             .await;
         if applied.is_ok() {
             bump(&self.inner.stats.invalidations);

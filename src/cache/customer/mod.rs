@@ -36,6 +36,6 @@ mod lookup;
 mod scripts;
 mod stats;
 
-pub use keys::{NEGATIVE_TTL, TTL, entry_key, generation_key};
+pub use keys::{GENERATION_TTL, NEGATIVE_TTL, TTL, entry_key, generation_key};
 pub use lookup::{CustomerCache, CustomerReader, Lookup, LookupFailed};
 pub use stats::{CacheStats, StatsSnapshot};
