@@ -95,12 +95,24 @@ pub(crate) fn parse_date(parameter: &'static str, text: &str) -> Result<DateTime
     } else {
         text.to_owned()
     };
-    DateTime::parse_rfc3339_str(&full).map_err(|_| {
+    let date = DateTime::parse_rfc3339_str(&full).map_err(|_| {
         AnalysisError::invalid(
             parameter,
             format!("{text:?} is not a date such as \"2025-01-31\" or \"2025-01-31T12:00:00Z\""),
         )
-    })
+    })?;
+    // An offset can move a date written in year 0000 or 9999 out of the
+    // years a date is written in (`0000-01-01T00:00:00+01:00`): such a date
+    // cannot be written back as it was meant, so it is refused here rather
+    // than stored changed.
+    let written = date.try_to_rfc3339_string().ok();
+    if written.and_then(|text| DateTime::parse_rfc3339_str(text).ok()) != Some(date) {
+        return Err(AnalysisError::invalid(
+            parameter,
+            format!("{text:?} falls outside the years 0000 to 9999 in UTC"),
+        ));
+    }
+    Ok(date)
 }
 
 /// One month's revenue.

@@ -292,6 +292,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn dates_an_offset_moves_out_of_the_written_years_are_refused() {
+        for (from, to) in [
+            ("0000-01-01T00:00:00+23:59", "2025-01-01"),
+            ("2025-01-01", "9999-12-31T23:59:59-23:59"),
+        ] {
+            let refused = Analysis::parse("revenue_by_month", &json!({"from": from, "to": to}));
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|error| error.to_string().contains("outside the years")),
+                "{from} .. {to}: {refused:?}"
+            );
+        }
+        let kept = Analysis::parse(
+            "revenue_by_month",
+            &json!({"from": "0000-01-01", "to": "9999-12-31T23:59:59Z"}),
+        )
+        .unwrap();
+        assert_eq!(
+            kept.params(),
+            json!({"from": "0000-01-01", "to": "9999-12-31T23:59:59Z"})
+        );
+    }
+
+    #[test]
     fn parameters_are_checked_with_messages_that_name_them() {
         assert_eq!(
             Analysis::parse("top_customers", &json!({"n": 5})).unwrap(),
