@@ -108,6 +108,95 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// For `#[serde(deserialize_with)]` on an `Option<Value>` field: the JSON
+/// as it is (`null` is `None`), refused when an object in it names a key
+/// twice, at any depth. serde_json keeps the last of two keys without a
+/// word, so `{"n": 5, "n": 6}` would run with 6 while the client may have
+/// meant 5; the fields of the API's own types refuse duplicates already.
+pub fn unique_keys<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    let UniqueKeys(value) = serde::Deserialize::deserialize(deserializer)?;
+    Ok((!value.is_null()).then_some(value))
+}
+
+/// A JSON value whose objects name each key once.
+struct UniqueKeys(serde_json::Value);
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(value.into()))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(value.into()))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(value.into()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(value.into()))
+    }
+
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(serde_json::Value::Null))
+    }
+
+    fn visit_none<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys(serde_json::Value::Null))
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, inner: D) -> Result<UniqueKeys, D::Error> {
+        serde::Deserialize::deserialize(inner)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        let mut items = Vec::new();
+        while let Some(UniqueKeys(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(UniqueKeys(items.into()))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "duplicate field `{key}`: name each parameter once"
+                )));
+            }
+            let UniqueKeys(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(UniqueKeys(object.into()))
+    }
+}
+
 /// serde's messages end with " at line 1 column 9", which is noise for a
 /// field error.
 fn strip_position(message: &str) -> String {
@@ -227,6 +316,35 @@ mod tests {
             outcome.unwrap_err().status(),
             axum::http::StatusCode::REQUEST_TIMEOUT
         );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    struct Submitted {
+        #[serde(default, deserialize_with = "unique_keys")]
+        params: Option<serde_json::Value>,
+    }
+
+    #[test]
+    fn a_key_named_twice_in_free_json_is_refused_at_any_depth() {
+        let read = |body: &str| parse_json::<Submitted>(body.as_bytes()).map(|s| s.params);
+        assert_eq!(read(r#"{}"#).unwrap(), None);
+        assert_eq!(read(r#"{"params": null}"#).unwrap(), None);
+        let nested = r#"{"params": {"n": 5, "list": [1, {"a": 1.5, "b": "x"}], "t": true}}"#;
+        assert_eq!(
+            read(nested).unwrap(),
+            Some(serde_json::json!({"n": 5, "list": [1, {"a": 1.5, "b": "x"}], "t": true}))
+        );
+        for twice in [
+            r#"{"params": {"n": 5, "n": 6}}"#,
+            r#"{"params": {"deep": [{"a": 1, "a": 1}]}}"#,
+        ] {
+            let refused = read(twice);
+            assert!(
+                matches!(&refused, Err(ApiError::Invalid { field, message })
+                    if field.starts_with("params") && message.contains("duplicate field")),
+                "{twice}: {refused:?}"
+            );
+        }
     }
 
     #[test]

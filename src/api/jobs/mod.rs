@@ -55,8 +55,9 @@ pub const MAX_KEY: usize = 255;
 pub struct JobRequest {
     #[schema(schema_with = routes::job_kind_schema)]
     kind: String,
-    /// The kind's parameters, an object (`{}` when left out).
-    #[serde(default)]
+    /// The kind's parameters, an object (`{}` when left out), each named
+    /// once.
+    #[serde(default, deserialize_with = "crate::api::extract::unique_keys")]
     #[schema(value_type = Option<Object>)]
     params: Option<Value>,
     #[schema(schema_with = routes::max_attempts_schema)]
