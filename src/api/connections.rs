@@ -57,6 +57,9 @@ async fn serve_with_deadline(
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(header_deadline)
+        // A client may close its side once the request is sent (`nc -N`,
+        // some proxies) and still wait for the answer.
+        .half_close(true)
         .max_buf_size(super::limits::READ_BUFFER);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
@@ -172,6 +175,28 @@ mod tests {
         let mut answer = Vec::new();
         connection.read_to_end(&mut answer).await.unwrap();
         String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// A client that closes its side after a whole request still gets the
+    /// answer.
+    #[tokio::test]
+    async fn a_request_followed_by_a_half_close_is_answered() {
+        let (address, _stop) = started(Duration::from_secs(5)).await;
+        let mut connection = TcpStream::connect(address).await.unwrap();
+        connection
+            .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .unwrap();
+        connection.shutdown().await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(
+            Duration::from_secs(5),
+            connection.read_to_string(&mut answer),
+        )
+        .await
+        .expect("the answer comes, and the connection then ends")
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     }
 
     /// A connection that never sends a byte is closed at the deadline too.
