@@ -386,7 +386,8 @@ fn status_router(queue: JobQueue, options: WorkerOptions, guard: Guard) -> axum:
                 }
             }),
         )
-        // After the route: a fallback applies to the routes added before it.
+        // After the route: `method_not_allowed_fallback` applies only to
+        // the routes added before it.
         .fallback(crate::api::ops::no_route)
         .method_not_allowed_fallback(crate::api::ops::wrong_method)
         .layer(axum::middleware::from_fn_with_state(

@@ -348,8 +348,23 @@ async fn a_result_saved_twice_is_kept_once_but_one_another_index_refuses_is_an_e
         refused.is_err(),
         "a result another unique index refused is not saved: {refused:?}"
     );
+    let saved = |id: JobId| {
+        let results = env.database().collection::<bson::Document>(RESULTS);
+        async move {
+            results
+                .count_documents(doc! { "job_id": id })
+                .await
+                .unwrap()
+        }
+    };
     assert_eq!(
-        results::kept(env.database(), &second.id).await.unwrap(),
-        None
+        saved(second.id.clone()).await,
+        0,
+        "nothing of the refused run"
+    );
+    assert_eq!(
+        saved(first.id.clone()).await,
+        1,
+        "the first run's result, once"
     );
 }

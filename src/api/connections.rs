@@ -58,7 +58,10 @@ async fn serve_with_deadline(
         .timer(TokioTimer::new())
         .header_read_timeout(header_deadline)
         // A client may close its side once the request is sent (`nc -N`,
-        // some proxies) and still wait for the answer.
+        // some proxies) and still wait for the answer. The price: a client
+        // that leaves mid-request is noticed only when its answer is
+        // written, so its handler runs on until then, within the request's
+        // deadline (a `?wait=` up to its end).
         .half_close(true)
         .max_buf_size(super::limits::READ_BUFFER);
     let graceful = GracefulShutdown::new();

@@ -98,7 +98,7 @@ fn duplicate_email(email: &str) -> ApiError {
     request_body = NewCustomer,
     responses(
         (status = 201, body = CustomerJson),
-        (status = 400), (status = 409), (status = 413), (status = 415), (status = 422), (status = 503),
+        (status = 400), (status = 408), (status = 409), (status = 413), (status = 415), (status = 422), (status = 503),
     )
 )]
 pub async fn create(
@@ -197,7 +197,7 @@ pub async fn list(
     request_body = CustomerChanges,
     responses(
         (status = 200, body = CustomerJson),
-        (status = 400), (status = 404), (status = 409), (status = 413), (status = 415),
+        (status = 400), (status = 404), (status = 408), (status = 409), (status = 413), (status = 415),
         (status = 422), (status = 503),
     )
 )]

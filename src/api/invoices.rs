@@ -91,7 +91,7 @@ fn date_field(field: &'static str, value: Option<&str>) -> Result<Option<DateTim
     request_body = NewInvoice,
     responses(
         (status = 201, body = InvoiceJson),
-        (status = 400), (status = 409), (status = 413), (status = 415), (status = 422), (status = 503),
+        (status = 400), (status = 408), (status = 409), (status = 413), (status = 415), (status = 422), (status = 503),
     )
 )]
 pub async fn create(
@@ -280,7 +280,7 @@ pub async fn of_customer(
     request_body = StatusChange,
     responses(
         (status = 200, body = InvoiceJson),
-        (status = 400), (status = 404), (status = 409), (status = 413), (status = 415),
+        (status = 400), (status = 404), (status = 408), (status = 409), (status = 413), (status = 415),
         (status = 422), (status = 503),
     )
 )]

@@ -51,7 +51,9 @@ pub async fn get_customer(
 }
 
 /// Changes the email in the store, then removes the cached copy so the next
-/// read loads the new one. Returns whether the customer exists.
+/// read loads the new one (whatever the store answered: a customer it no
+/// longer finds must not stay cached either). Returns whether the customer
+/// exists.
 pub async fn change_email(
     redis: &mut ConnectionManager,
     store: &impl CustomerStore,

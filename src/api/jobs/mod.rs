@@ -191,7 +191,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeating a request with the same key gives the same job")),
     request_body = JobRequest,
     responses(
-        (status = 202), (status = 400), (status = 409), (status = 413), (status = 415),
+        (status = 202), (status = 400), (status = 408), (status = 409), (status = 413), (status = 415),
         (status = 422), (status = 503),
     )
 )]

@@ -12,7 +12,7 @@ pub const TTL: Duration = Duration::from_secs(3600);
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(30);
 /// How long a customer's generation lasts after its last write: far longer
 /// than any read that could still write a copy back (a request is given up
-/// after 10 s), and twice as long as an entry lasts.
+/// after 10 s), and nearly twice as long as an entry lasts.
 pub const GENERATION_TTL: Duration = Duration::from_secs(2 * 3600);
 /// What a negative entry holds.
 pub(super) const MISSING: &str = "null";

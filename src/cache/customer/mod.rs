@@ -7,8 +7,10 @@
 //!   reach the database each time.
 //! - **Invalidation**: every write to a customer (create, update, delete)
 //!   goes through [`CustomerCache::write`], which invalidates the entry
-//!   *after* the database has the write: it deletes the entry and bumps
-//!   `customer:{id}:generation` in one script.
+//!   *after* the database has the write: it deletes the entry and moves
+//!   `customer:{id}:generation` on to a value never used before (the
+//!   server's clock), in one script; the generation expires two hours
+//!   after the customer's last write.
 //! - **No stale write-back**: a reader notes the generation before it reads
 //!   the database, and writes its answer back only if the generation is
 //!   still the same (a compare-and-set script). A slow reader that read the

@@ -45,6 +45,12 @@ impl RedisCommand {
         matches!(self.name.as_str(), "MULTI" | "EXEC" | "DISCARD") || self.is_script_call()
     }
 
+    /// Whether it prepares a transaction or a script without touching data:
+    /// `WATCH`, `UNWATCH`, or `SCRIPT` (`SCRIPT LOAD` after a `NOSCRIPT`).
+    fn is_preparation(&self) -> bool {
+        matches!(self.name.as_str(), "WATCH" | "UNWATCH" | "SCRIPT")
+    }
+
     /// The milliseconds a stream read may wait: the `BLOCK` of an `XREAD`
     /// or `XREADGROUP` (`None` for another command, or a read that does
     /// not block).
@@ -142,9 +148,7 @@ impl RedisLog {
     pub fn data_commands(&self) -> Vec<&RedisCommand> {
         self.commands
             .iter()
-            .filter(|c| {
-                !c.is_wrapper() && !matches!(c.name.as_str(), "SCRIPT" | "WATCH" | "UNWATCH")
-            })
+            .filter(|c| !c.is_wrapper() && !c.is_preparation())
             .collect()
     }
 
@@ -177,14 +181,14 @@ impl RedisLog {
             .commands
             .iter()
             .enumerate()
-            .filter(|(_, c)| c.context == Context::Client)
-            .filter(|(_, c)| {
-                !matches!(
-                    c.name.as_str(),
-                    "MULTI" | "EXEC" | "WATCH" | "UNWATCH" | "SCRIPT"
-                )
+            .filter(|(_, c)| c.context == Context::Client && !c.is_preparation())
+            .filter(|(at, c)| {
+                if c.is_script_call() {
+                    self.ran_in_script_after(*at)
+                } else {
+                    !c.is_wrapper()
+                }
             })
-            .filter(|(at, c)| !c.is_script_call() || self.ran_in_script_after(*at))
             .count();
         outside + self.count("EXEC") <= 1
     }

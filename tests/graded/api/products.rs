@@ -166,7 +166,7 @@ async fn creating_answers_201_with_the_location_and_the_product() {
 #[tokio::test]
 async fn a_blank_name_is_refused_with_422_and_stores_nothing() {
     let catalogue = Catalogue::default();
-    for blank in ["   ", "", "\t", "\n", " \t\r\n "] {
+    for blank in ["   ", "", "\t", "\n", " \t\r\n ", "\u{a0}", " \u{3000} "] {
         let reply = call(
             &catalogue,
             "POST",
@@ -180,10 +180,12 @@ async fn a_blank_name_is_refused_with_422_and_stores_nothing() {
                 .to_owned()
         } else {
             format!(
-                "the name {blank:?} is blank too: tabs and newlines are whitespace like spaces, \
+                "the name {blank:?} is blank too: tabs and newlines, and Unicode's spaces (the \
+                 no-break space U+00A0, the ideographic space U+3000), are whitespace like spaces, \
                  and once trimmed it would be stored as an empty name. Check \
-                 `new.name.trim().is_empty()` (`trim` removes every kind of whitespace), not \
-                 only for spaces, and refuse it with `error(StatusCode::UNPROCESSABLE_ENTITY, ...)`"
+                 `new.name.trim().is_empty()` (`trim` removes every kind of whitespace, which \
+                 `is_ascii_whitespace` does not know), and refuse it with \
+                 `error(StatusCode::UNPROCESSABLE_ENTITY, ...)`"
             )
         };
         reply.expect_status(422, &why);

@@ -169,6 +169,22 @@ async fn a_report_request_is_accepted_with_its_location() {
          `Location: /reports/{id}` and the body {\"id\", \"state\": \"queued\"}"
     );
 
+    // A customer id in capitals: the same 24 hexadecimal digits.
+    let shouted = "64B0000000000000000000AA";
+    let reply = call(
+        &reports,
+        "POST",
+        "/reports",
+        Some(json!({"customer_id": shouted})),
+    )
+    .await;
+    reply.expect_status(
+        202,
+        "`64B0000000000000000000AA` is 24 hexadecimal digits (A to F count in either case, as \
+         `ObjectId::parse_str` reads them): a report of that customer is accepted; check with \
+         `is_ascii_hexdigit`, not a list of lower-case digits",
+    );
+
     // A body with more than the table's fields: whatever is done with
     // them, they must not reach the job unchecked.
     let customer = "64b0000000000000000000aa";

@@ -299,6 +299,19 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
          the good tickets behind it; leave it off the list (or move it to a list of its own for \
          someone to look at)"
     );
+    // A job whose hash became something else: the claim's HSET is refused
+    // (WRONGTYPE), and the worker must hear of it.
+    enqueue(&mut redis, "broken", &ticket(5))
+        .await
+        .expect("enqueue returned an error");
+    let () = redis.set("job:job-5", "not a hash").await.unwrap();
+    let outcome = claim(&mut redis, "broken").await;
+    assert!(
+        outcome.is_err(),
+        "`job:job-5` held a string, not a hash, so Redis refused to mark the claimed ticket \
+         running (WRONGTYPE), yet claim answered {outcome:?}: a claim whose status write failed \
+         leaves the job shown as queued while it runs; pass Redis's error on with `?`"
+    );
 }
 
 #[tokio::test]

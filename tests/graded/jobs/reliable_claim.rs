@@ -485,4 +485,22 @@ async fn nothing_is_lost_when_many_workers_claim_and_some_die() {
         "once every ticket is acknowledged both lists are empty, and nothing else is left: \
          Redis holds {keys:?}"
     );
+
+    // After a long outage: ten thousand tickets held by workers that died.
+    const HELD: usize = 10_000;
+    let held: Vec<String> = (0..HELD).map(|n| format!("held-{n}")).collect();
+    for chunk in held.chunks(1000) {
+        let _: u64 = redis.rpush(processing_key("big"), chunk).await.unwrap();
+    }
+    let recovered = recover(&mut redis, "big").await;
+    let queued: u64 = redis.llen(queue_key("big")).await.unwrap();
+    let processing: u64 = redis.llen(processing_key("big")).await.unwrap();
+    assert!(
+        matches!(recovered, Ok(n) if n == HELD as u64) && queued == HELD as u64 && processing == 0,
+        "after a long outage {HELD} tickets were held in `processing:big`; recover answered \
+         {recovered:?} and left {queued} in the queue, {processing} still held. Recovery must \
+         work for any number of held tickets: a Lua script that spreads them all into one \
+         command with `unpack` fails past about 8000 values (and holds Redis for the whole \
+         list); move them one at a time (LMOVE in a loop), each move atomic"
+    );
 }

@@ -449,4 +449,32 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
          pipeline (`vec![doc! {{\"$set\": ...}}]`) a string that starts with `$` is a field path, \
          so there wrap the email in `{{\"$literal\": email}}`"
     );
+
+    // Emails made unique, and Grace already has the one Ada asks for: the
+    // server refuses the update (a duplicate key).
+    collection(&env, "customers")
+        .create_index(
+            lab::mongodb::IndexModel::builder()
+                .keys(doc! { "email": 1 })
+                .options(
+                    lab::mongodb::options::IndexOptions::builder()
+                        .unique(true)
+                        .build(),
+                )
+                .build(),
+        )
+        .await
+        .unwrap();
+    collection(&env, "customers")
+        .insert_one(doc! { "name": "Grace", "email": "grace@example.com" })
+        .await
+        .unwrap();
+    let refused = change_email(env.database(), ada, "grace@example.com").await;
+    assert!(
+        refused.is_err(),
+        "the server refused Ada's new email (Grace has it, and emails are unique), yet \
+         change_email answered {refused:?}: a refused update is not an unknown customer; pass \
+         the driver's error on with `?`, so the caller can tell \"taken\" from \"no such \
+         customer\""
+    );
 }

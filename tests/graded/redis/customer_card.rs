@@ -209,6 +209,20 @@ async fn the_hash_form_has_one_field_per_attribute() {
         None,
         "a missing hash is no card"
     );
+    // A field that holds an empty text is still there.
+    let unknown_city = CustomerCard {
+        id: 45,
+        city: String::new(),
+        ..ada()
+    };
+    save_as_hash(&mut redis, &unknown_city).await.unwrap();
+    assert_eq!(
+        load_from_hash(&mut redis, 45).await.unwrap(),
+        Some(unknown_city),
+        "`customer:45` has all three fields, its city an empty text (a customer who gave none): \
+         that is a card with city \"\", as it was saved; only a field that is not there at all \
+         makes the card incomplete"
+    );
     // What change_email leaves for a customer whose card was never saved.
     let () = redis
         .hset("customer:44", "email", "grace@example.com")

@@ -150,6 +150,15 @@ async fn counts_visits_on_the_server() {
         inspect::dump(&mut redis).await,
         "the counters must be strings holding whole numbers, one key per page, without expiry"
     );
+    // A counter that holds text: Redis refuses the INCR.
+    let () = redis.set("visits:broken", "lots").await.unwrap();
+    let outcome = record_visit(&mut redis, "broken").await;
+    assert!(
+        outcome.is_err(),
+        "`visits:broken` holds \"lots\", not a whole number, so Redis refused the INCR, yet \
+         record_visit answered {outcome:?}: a count that failed is not a count of 0 (nothing \
+         would show that counting has stopped); pass Redis's error on with `?`"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -445,4 +445,18 @@ async fn unique_visitors_are_counted_by_a_hyperloglog() {
         0,
         "a page nobody visited has 0 visitors"
     );
+    // A key of the wrong type makes Redis refuse the count (WRONGTYPE).
+    let _: () = lab::redis::cmd("SET")
+        .arg("visitors:broken")
+        .arg("not a HyperLogLog")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let outcome = unique_visitors(&mut redis, "broken").await;
+    assert!(
+        outcome.is_err(),
+        "`visitors:broken` held plain text, not a HyperLogLog, so Redis refused the PFCOUNT, yet \
+         unique_visitors answered {outcome:?}: a failed count is not a page nobody visited (a \
+         missing key already counts 0); pass Redis's error on with `?`"
+    );
 }

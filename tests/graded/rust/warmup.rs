@@ -149,6 +149,25 @@ fn a_plan_is_looked_up_as_an_option() {
          looks exactly like the free plan, while None makes every caller decide what a missing \
          plan means"
     );
+    // The list as an operator might keep it: most popular first, in no
+    // order a search could rely on.
+    let unordered: Vec<Plan> = [("team", 9900), ("free", 0), ("pro", 2900), ("basic", 900)]
+        .into_iter()
+        .map(|(name, monthly_cents)| Plan {
+            name: name.to_owned(),
+            monthly_cents,
+        })
+        .collect();
+    for (name, cents) in [("team", 9900), ("free", 0), ("pro", 2900), ("basic", 900)] {
+        assert_eq!(
+            price_of(&unordered, name),
+            Some(cents),
+            "the {name} plan is on a list kept in no particular order (team, free, pro, basic), \
+             so price_of must find it there: look at each plan in turn \
+             (`iter().find(..)`); a binary search needs a list sorted by name, which nobody \
+             promised"
+        );
+    }
 }
 
 #[test]
