@@ -330,19 +330,7 @@ async fn a_result_saved_twice_is_kept_once_but_one_another_index_refuses_is_an_e
 
     // A unique index of the operator's own refuses the second run's result.
     let stored = env.database().collection::<bson::Document>(RESULTS);
-    stored
-        .create_index(
-            mongodb::IndexModel::builder()
-                .keys(doc! { "refused_by": 1 })
-                .options(
-                    mongodb::options::IndexOptions::builder()
-                        .unique(true)
-                        .build(),
-                )
-                .build(),
-        )
-        .await
-        .unwrap();
+    lab::testing::unique_index(&stored, doc! { "refused_by": 1 }).await;
     let refused = results::save_many(env.database(), &[(&second, &answer)]).await;
     assert!(
         refused.is_err(),

@@ -127,19 +127,7 @@ async fn a_projection_of_a_nested_field_in_dotted_form_works_everywhere() {
 async fn concurrent_upserts_through_find_and_modify_report_one_creation() {
     let env = TestEnv::start().await;
     let customers: Collection<Document> = env.database().collection("customers");
-    customers
-        .create_index(
-            lab::mongodb::IndexModel::builder()
-                .keys(doc! { "email": 1 })
-                .options(
-                    lab::mongodb::options::IndexOptions::builder()
-                        .unique(true)
-                        .build(),
-                )
-                .build(),
-        )
-        .await
-        .unwrap();
+    lab::testing::unique_index(&customers, doc! { "email": 1 }).await;
     let mut most_creations = 0;
     let mut refusals = Vec::new();
     for round in 0..5 {

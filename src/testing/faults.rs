@@ -1,7 +1,7 @@
 //! Servers a test may stop or kill to see what its code does when one goes
 //! away: a Redis of its own, and an embedded MongoDB restarted on the store
-//! of the one it killed; and a connection to that Redis that is refused
-//! some commands.
+//! of the one it killed; a connection to that Redis that is refused some
+//! commands; and a unique index that makes MongoDB refuse a write.
 
 use super::HarnessError;
 use super::credentials::{harness_credentials, harness_password};
@@ -125,4 +125,26 @@ async fn start_mongodb(dir: &std::path::Path, port: Option<u16>) -> crate::servi
     started
         .await
         .unwrap_or_else(|error| panic!("cannot start a MongoDB for the test: {error}"))
+}
+
+/// Makes `keys` unique in `collection` (a unique index, created if missing):
+/// a later write that repeats their values is refused with a duplicate-key
+/// error, the usual way a test makes MongoDB refuse a write. Panics if the
+/// index cannot be made.
+pub async fn unique_index<T: Send + Sync>(
+    collection: &mongodb::Collection<T>,
+    keys: bson::Document,
+) {
+    let model = mongodb::IndexModel::builder()
+        .keys(keys)
+        .options(
+            mongodb::options::IndexOptions::builder()
+                .unique(true)
+                .build(),
+        )
+        .build();
+    collection
+        .create_index(model)
+        .await
+        .unwrap_or_else(|error| panic!("cannot create a unique index for the test: {error}"));
 }

@@ -334,18 +334,14 @@ async fn client_text(control: &mut ConnectionManager, subcommand: &str) -> Strin
 }
 
 /// The first client `CLIENT LIST` shows blocked (`b` among its flags) in
-/// this test's database. The test's Redis may be shared with other tests
+/// `database`, the test's. The test's Redis may be shared with other tests
 /// (`REDIS_URL`), each in a database of its own: a client blocked in
 /// another database is another test's.
-async fn blocked_client(control: &mut ConnectionManager) -> Option<Blocked> {
-    let own = client_text(control, "INFO").await;
-    let database = client_field(&own, "db")
-        .unwrap_or_else(|| panic!("CLIENT INFO has no db field: {own}"))
-        .to_owned();
+async fn blocked_client(control: &mut ConnectionManager, database: &str) -> Option<Blocked> {
     let list = client_text(control, "LIST").await;
     list.lines().find_map(|line| {
         let blocked = client_field(line, "flags")?.contains('b');
-        (blocked && client_field(line, "db") == Some(database.as_str())).then(|| Blocked {
+        (blocked && client_field(line, "db") == Some(database)).then(|| Blocked {
             id: client_field(line, "id")
                 .and_then(|id| id.parse().ok())
                 .unwrap_or(-1),
@@ -362,8 +358,12 @@ async fn until_blocked<T>(
     control: &mut ConnectionManager,
     task: &JoinHandle<T>,
 ) -> Option<Blocked> {
+    let own = client_text(control, "INFO").await;
+    let database = client_field(&own, "db")
+        .unwrap_or_else(|| panic!("CLIENT INFO has no db field: {own}"))
+        .to_owned();
     for _ in 0..200 {
-        if let Some(blocked) = blocked_client(control).await {
+        if let Some(blocked) = blocked_client(control, &database).await {
             return Some(blocked);
         }
         if task.is_finished() {

@@ -347,7 +347,10 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
         .claim(Duration::from_secs(30))
         .await
         .unwrap()
-        .expect("the second report's job is ready");
+        .expect(
+            "the second report's job is ready: POST /reports queues each report as a job of its \
+             own, a second request for the same customer included",
+        );
     assert_eq!(
         claim.id, second,
         "POST /reports queues each report as a job of its own"

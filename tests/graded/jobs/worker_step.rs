@@ -563,19 +563,7 @@ async fn a_result_that_cannot_be_saved_does_not_complete_the_job() {
     // MongoDB refuses the save: a unique index on the job's id, already
     // held by a document, stands in for a write that fails.
     let stored = env.database().collection::<Document>(results::RESULTS);
-    stored
-        .create_index(
-            lab::mongodb::IndexModel::builder()
-                .keys(doc! { "job_id": 1 })
-                .options(
-                    lab::mongodb::options::IndexOptions::builder()
-                        .unique(true)
-                        .build(),
-                )
-                .build(),
-        )
-        .await
-        .unwrap();
+    lab::testing::unique_index(&stored, doc! { "job_id": 1 }).await;
     stored
         .insert_one(doc! { "job_id": &id, "token": -1_i64, "result": "in the way" })
         .await

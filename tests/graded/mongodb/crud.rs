@@ -10,8 +10,7 @@
 use super::crud::*;
 use lab::bson::oid::ObjectId;
 use lab::bson::{Bson, Document, doc};
-use lab::mongodb::options::IndexOptions;
-use lab::mongodb::{Collection, IndexModel};
+use lab::mongodb::Collection;
 use lab::testing::{MongoCommand, MongoLog, TestEnv, inspect};
 
 fn customers(env: &TestEnv) -> Collection<Document> {
@@ -808,15 +807,7 @@ async fn many_visits_of_a_new_customer_at_once_make_one_document() {
     // What MongoDB guarantees: with a unique index on the filtered field,
     // concurrent upserts of the same email create one document (the server
     // retries the loser as an update); the course puts one on email.
-    customers(&env)
-        .create_index(
-            IndexModel::builder()
-                .keys(doc! { "email": 1 })
-                .options(IndexOptions::builder().unique(true).build())
-                .build(),
-        )
-        .await
-        .unwrap();
+    lab::testing::unique_index(&customers(&env), doc! { "email": 1 }).await;
     const VISITS: usize = 20;
     let visits: Vec<_> = (0..VISITS)
         .map(|_| {

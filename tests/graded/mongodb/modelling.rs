@@ -452,19 +452,7 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
 
     // Emails made unique, and Grace already has the one Ada asks for: the
     // server refuses the update (a duplicate key).
-    collection(&env, "customers")
-        .create_index(
-            lab::mongodb::IndexModel::builder()
-                .keys(doc! { "email": 1 })
-                .options(
-                    lab::mongodb::options::IndexOptions::builder()
-                        .unique(true)
-                        .build(),
-                )
-                .build(),
-        )
-        .await
-        .unwrap();
+    lab::testing::unique_index(&collection(&env, "customers"), doc! { "email": 1 }).await;
     collection(&env, "customers")
         .insert_one(doc! { "name": "Grace", "email": "grace@example.com" })
         .await
