@@ -82,10 +82,11 @@ async fn read_body<S: Send + Sync>(
 
 /// `bytes` as a `T`, with errors as [`JsonBody`] describes.
 ///
-/// Read twice: first as JSON of any shape, so that only a body that is not
-/// JSON at all is a 400; then as a `T`, where anything refused is a value
-/// the body holds (`{"status": null}`, a number too large for its field)
-/// and a 422 naming its field.
+/// Read once as a `T`. Only when that fails is the body read again, as JSON
+/// of any shape, to tell the two kinds of failure apart: a body that is not
+/// JSON at all is a 400; valid JSON with a value the type refuses
+/// (`{"status": null}`, a number too large for its field) is a 422 naming
+/// its field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let malformed = |error: serde_json::Error| {
         ApiError::BadRequest(format!("the body is not valid JSON: {error}"))
@@ -95,17 +96,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             "the body is not valid JSON: it is not UTF-8 text ({error})"
         ))
     })?;
-    // Syntax only: numbers are not converted, so one too large for its
-    // field is left for the second reading to name.
-    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(malformed)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." { "body".to_owned() } else { path };
-        ApiError::invalid(field, strip_position(&error.into_inner().to_string()))
-    })?;
-    deserializer.end().map_err(malformed)?;
-    Ok(value)
+    match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => {
+            deserializer.end().map_err(malformed)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // Syntax only: numbers are not converted, so one too large for
+            // its field passes here and is named by the typed error.
+            serde_json::from_slice::<serde::de::IgnoredAny>(bytes).map_err(malformed)?;
+            let path = error.path().to_string();
+            let field = if path == "." { "body".to_owned() } else { path };
+            Err(ApiError::invalid(
+                field,
+                strip_position(&error.into_inner().to_string()),
+            ))
+        }
+    }
 }
 
 /// For `#[serde(deserialize_with)]` on an `Option<Value>` field: the JSON
