@@ -104,10 +104,15 @@ impl Guard {
         if let Some(key) = &self.key
             && !matches!(*request.method(), Method::GET | Method::HEAD)
         {
-            let given = request
-                .headers()
-                .get(header::AUTHORIZATION)
-                .map(|value| value.as_bytes());
+            let mut all = request.headers().get_all(header::AUTHORIZATION).iter();
+            let given = all.next().map(|value| value.as_bytes());
+            // Two keys: which one counts would depend on who reads the
+            // headers (a proxy may take the last), so neither does.
+            if all.next().is_some() {
+                return Some(ApiError::BadRequest(
+                    "send one Authorization header, not several".to_owned(),
+                ));
+            }
             // The scheme's name is case-insensitive (RFC 9110).
             let bearer = given.and_then(|value| {
                 (value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "))
@@ -196,6 +201,21 @@ mod tests {
             guard().refusal(&request),
             Some(ApiError::BadRequest(message)) if message.contains("one Host header")
         ));
+    }
+
+    #[test]
+    fn a_second_authorization_header_is_refused_even_when_one_is_the_key() {
+        let key = format!("Bearer {}", "k".repeat(32));
+        for (first, second) in [(key.as_str(), "Bearer wrong"), ("Bearer wrong", key.as_str())] {
+            let mut request = request(Method::POST, Some("localhost"), Some(first));
+            request
+                .headers_mut()
+                .append(header::AUTHORIZATION, second.parse().unwrap());
+            assert!(matches!(
+                guard().refusal(&request),
+                Some(ApiError::BadRequest(message)) if message.contains("one Authorization header")
+            ));
+        }
     }
 
     #[test]
