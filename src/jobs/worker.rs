@@ -480,5 +480,16 @@ async fn fail(
     let outcome = queue
         .fail(claim, error, recovery == Recovery::Retry, backoff)
         .await?;
+    let (id, attempt) = (&claim.id, claim.attempt);
+    match outcome {
+        FailOutcome::WillRetry => tracing::warn!(
+            "job {id} (attempt {attempt}) failed: {error}; it runs again in {backoff:?}"
+        ),
+        FailOutcome::Failed => {
+            tracing::warn!("job {id} (attempt {attempt}) failed for good: {error}")
+        }
+        // Another worker holds the job now; its outcome is that worker's.
+        FailOutcome::Fenced => {}
+    }
     Ok(Step::Failed(claim.id.clone(), outcome))
 }
