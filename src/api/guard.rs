@@ -206,7 +206,10 @@ mod tests {
     #[test]
     fn a_second_authorization_header_is_refused_even_when_one_is_the_key() {
         let key = format!("Bearer {}", "k".repeat(32));
-        for (first, second) in [(key.as_str(), "Bearer wrong"), ("Bearer wrong", key.as_str())] {
+        for (first, second) in [
+            (key.as_str(), "Bearer wrong"),
+            ("Bearer wrong", key.as_str()),
+        ] {
             let mut request = request(Method::POST, Some("localhost"), Some(first));
             request
                 .headers_mut()

@@ -107,7 +107,8 @@ fn is_digits(text: &str, count: usize) -> bool {
     text.len() == count && text.chars().all(|c| c.is_ascii_digit())
 }
 
-/// Checks that `value` has visible text and at most `max` characters.
+/// Checks that `value` is one line of visible text of at most `max`
+/// characters, with no control or bidirectional formatting character.
 pub(crate) fn require_text(
     field: &'static str,
     value: &str,
@@ -125,6 +126,22 @@ pub(crate) fn require_text(
             ),
         ));
     }
+    if let Some(mark) = value.chars().find(|&c| is_bidi_control(c)) {
+        return Err(BillingError::invalid(
+            field,
+            format!(
+                "contains U+{:04X}, which changes the order text is shown in, so what is shown \
+                 is not what is stored; write the text without it",
+                u32::from(mark)
+            ),
+        ));
+    }
+    if value.chars().all(is_invisible) {
+        return Err(BillingError::invalid(
+            field,
+            "has no visible character (only spaces and zero-width characters)",
+        ));
+    }
     let length = value.chars().count();
     if length > max {
         return Err(BillingError::invalid(
@@ -133,6 +150,22 @@ pub(crate) fn require_text(
         ));
     }
     Ok(())
+}
+
+/// Unicode's bidirectional formatting characters: they reorder how the text
+/// around them is displayed (the "Trojan Source" trick), so a name could
+/// show as one thing and be another.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Spaces and characters that take no room on screen. The joiners
+/// (U+200C, U+200D) count, so a name made only of them is refused, but
+/// they are allowed beside visible text, where scripts and emoji need them.
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || is_bidi_control(c)
+        || matches!(c, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
 }
 
 /// `email` as the lab stores it: in lower case. Mail servers do not tell
@@ -208,7 +241,7 @@ mod tests {
     #[test]
     fn each_broken_rule_names_its_field() {
         type Breaker = fn(&mut CustomerFields);
-        let cases: [(Breaker, &str); 8] = [
+        let cases: [(Breaker, &str); 10] = [
             (|c| c.name = "  ".into(), "name: must not be empty"),
             (
                 |c| c.name = "A\u{0}B".into(),
@@ -217,6 +250,14 @@ mod tests {
             (
                 |c| c.name = "Ada\u{1b}[31m\n".into(),
                 "name: contains the control character U+001B",
+            ),
+            (
+                |c| c.name = "Ada \u{202E}ecalevol".into(),
+                "name: contains U+202E, which changes the order",
+            ),
+            (
+                |c| c.name = "\u{200B}\u{FEFF} \u{200D}".into(),
+                "name: has no visible character",
             ),
             (
                 |c| c.email = "a\u{0}@example.com".into(),
@@ -235,6 +276,19 @@ mod tests {
             break_it(&mut fields);
             let error = Customer::check(fields).unwrap_err().to_string();
             assert!(error.starts_with(expected), "{error}");
+        }
+    }
+
+    #[test]
+    fn joiners_and_accents_beside_visible_text_are_names() {
+        for name in [
+            "Zoë Ångström",
+            "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}",
+            "Ada \u{1F469}\u{200D}\u{1F4BB}",
+        ] {
+            let mut fields = seed_customer();
+            fields.name = name.into();
+            assert!(Customer::check(fields).is_ok(), "{name:?}");
         }
     }
 
