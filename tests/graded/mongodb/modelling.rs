@@ -339,6 +339,21 @@ async fn the_customer_is_read_through_the_reference() {
             inspect::shown(&Bson::Document(customer))
         ))
     );
+    // A server that is not there: the read fails.
+    let down = lab::mongodb::Client::with_uri_str(
+        "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+    )
+    .await
+    .unwrap()
+    .database(env.database().name());
+    let outcome = invoice_with_customer(&down, id).await;
+    assert!(
+        outcome.is_err(),
+        "MongoDB could not be reached (this database handle points at a server that is down), \
+         so nobody knows whether the invoice or its customer exists, yet invoice_with_customer \
+         answered {outcome:?}: a read that failed is an error, not a missing document; pass the \
+         driver's error on with `?`, or the caller shows \"not found\" during an outage"
+    );
     let malformed = ObjectId::new();
     collection(&env, "invoices")
         .insert_one(doc! { "_id": malformed, "items": [], "total_amount": money("0.00") })

@@ -127,6 +127,16 @@ async fn the_json_form_is_one_string_that_round_trips() {
         ),
         Ok(Ok(None) | Err(_)) => {}
     }
+    let kept = inspect::bytes(&mut redis, "customer:44:json").await;
+    assert_eq!(
+        kept.as_deref(),
+        Some("not a card {".as_bytes()),
+        "`customer:44:json` holds text that is not a card, written by someone else: reading it \
+         must leave it as it is, but after load_from_json it holds {:?}; a read never writes or \
+         deletes (the value may be another program's, or a newer version's that this one cannot \
+         parse yet), it only answers `None`",
+        kept.as_deref().map(String::from_utf8_lossy)
+    );
     // A Redis whose user may not read: the GET is refused (NOPERM).
     let server = stoppable_redis().await;
     let mut refusing = restricted_redis(&server, &["-@read"]).await;
@@ -236,6 +246,52 @@ async fn the_hash_form_has_one_field_per_attribute() {
         "a card needs every field: `customer:44` has only `email` (what change_email leaves for \
          a customer whose card was never saved), so load_from_hash must answer `None`, not a \
          card with blanks; build the card only when name, email and city are all there"
+    );
+
+    // A card's three fields and one more (a newer version's `phone`): a
+    // card; three fields, one of them not the card's: no card.
+    let () = redis
+        .hset_multiple(
+            "customer:46",
+            &[
+                ("name", "Alan Turing"),
+                ("email", "alan@example.com"),
+                ("city", "Wilmslow"),
+                ("phone", "555-0100"),
+            ],
+        )
+        .await
+        .unwrap();
+    let () = redis
+        .hset_multiple(
+            "customer:47",
+            &[
+                ("name", "Edsger Dijkstra"),
+                ("email", "edsger@example.com"),
+                ("phone", "555-0101"),
+            ],
+        )
+        .await
+        .unwrap();
+    let wider = load_from_hash(&mut redis, 46)
+        .await
+        .expect("load_from_hash returned an error");
+    let lacking = load_from_hash(&mut redis, 47)
+        .await
+        .expect("load_from_hash returned an error");
+    let alan = CustomerCard {
+        id: 46,
+        name: "Alan Turing".into(),
+        email: "alan@example.com".into(),
+        city: "Wilmslow".into(),
+    };
+    assert!(
+        wider.as_ref() == Some(&alan) && lacking.is_none(),
+        "a card needs every field, name, email and city, and no other: `customer:46` holds all \
+         three and a `phone` as well (a newer version wrote it), so it is the card {alan:?}, \
+         read as {wider:?}; `customer:47` holds name, email and phone but no city, so it is no \
+         card, read as {lacking:?}. Look for the three fields by name rather than counting the \
+         fields"
     );
 
     // A Redis whose user may not read: the HGETALL is refused (NOPERM).

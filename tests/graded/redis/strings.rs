@@ -65,6 +65,20 @@ async fn stores_a_customer_name_under_its_key() {
         renamed.as_deref().map(String::from_utf8_lossy),
         sent.listing()
     );
+    // Spaces are part of what was given: the store is not the place to
+    // tidy a name (the caller may mean them, and nobody sees it happen).
+    store_customer_name(&mut redis, 43, "  Grace Hopper ")
+        .await
+        .expect("store_customer_name returned an error");
+    let spaced = inspect::bytes(&mut redis, "customer:43:name").await;
+    assert_eq!(
+        spaced.as_deref(),
+        Some("  Grace Hopper ".as_bytes()),
+        "`customer:43:name` must hold the name exactly as given, spaces included (\"  Grace \
+         Hopper \"), but it holds {:?}: store what the caller passed, without trimming or \
+         changing it; tidying input belongs where it is read from the user",
+        spaced.as_deref().map(String::from_utf8_lossy)
+    );
 }
 
 #[tokio::test]
@@ -150,6 +164,18 @@ async fn counts_visits_on_the_server() {
         inspect::dump(&mut redis).await,
         "the counters must be strings holding whole numbers, one key per page, without expiry"
     );
+    // Page names are keys as given: `Pricing` is not `pricing`.
+    let capital = record_visit(&mut redis, "Pricing")
+        .await
+        .expect("record_visit returned an error");
+    let keys = inspect::keys(&mut redis).await;
+    assert!(
+        capital == 1 && keys.iter().any(|key| key == "visits:Pricing"),
+        "a visit to the page `Pricing` is counted under `visits:{{page}}` with the page as \
+         given, `visits:Pricing`, starting at 1; record_visit answered {capital} and Redis holds \
+         the keys {keys:?}: changing the page's name (its case, its spaces) merges pages that \
+         differ and hides the count from anyone who reads `visits:Pricing`"
+    );
     // A counter that holds text: Redis refuses the INCR.
     let () = redis.set("visits:broken", "lots").await.unwrap();
     let outcome = record_visit(&mut redis, "broken").await;
@@ -203,10 +229,20 @@ async fn decodes_text_and_reports_bytes_that_are_not_utf8() {
         .set("note:2", &[0xff_u8, 0xfe, 0x00][..])
         .await
         .unwrap();
+    let recording = env.record_redis().await;
     assert_eq!(
         read_text(&mut redis, "note:1").await.unwrap(),
         Ok(Some("café".to_owned())),
         "bytes that are UTF-8 (`café` is 5 bytes) decode to the text"
+    );
+    let sent = recording.finish().await;
+    assert_eq!(
+        sent.names(),
+        ["GET"],
+        "reading a value is one GET into `Option<Vec<u8>>` (nil is `None`, so there is no need \
+         to ask EXISTS first, and a key deleted between two commands cannot fool it); read_text \
+         sent {}",
+        sent.listing()
     );
     assert_eq!(
         read_text(&mut redis, "note:3").await.unwrap(),

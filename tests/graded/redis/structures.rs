@@ -226,6 +226,21 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
         shared_tags(&mut redis, 1, 3).await.unwrap().is_empty(),
         "nothing is shared with an untagged customer"
     );
+    // A tags key that holds a string: Redis refuses the SADD (WRONGTYPE).
+    let () = redis::cmd("SET")
+        .arg("customer:5:tags")
+        .arg("vip")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let outcome = tag_customer(&mut redis, 5, &["gold"]).await;
+    assert!(
+        outcome.is_err(),
+        "`customer:5:tags` holds a string, not a set, so Redis refused the SADD (WRONGTYPE), yet \
+         tag_customer answered {outcome:?}: the caller is told the customer was tagged while \
+         nothing was stored. Skip the SADD only when there are no tags, and return Redis's \
+         error otherwise (`?`, or return what `sadd` answers)"
+    );
 }
 
 #[tokio::test]
@@ -303,6 +318,24 @@ async fn the_revenue_leaderboard_ranks_customers_by_cents() {
         "the top 5 of four customers is all four, best first; customer:4, whose refunds exceed \
          their payments (-2500 cents), comes last and is not left out: revenue can be below 0, \
          so a ranking by score runs from +inf down to -inf (or rank by position with ZREVRANGE)"
+    );
+    // A refund on a customer who already has revenue lowers their score.
+    add_revenue(&mut redis, 1, -10_000)
+        .await
+        .expect("add_revenue returned an error for a refund");
+    let top = top_customers(&mut redis, 2)
+        .await
+        .expect("top_customers returned an error");
+    assert_eq!(
+        top,
+        [
+            ("customer:2".to_owned(), 50_000),
+            ("customer:1".to_owned(), 42_535),
+        ],
+        "a refund of 10000 cents to customer:1 (52535 cents) must lower their score to 42535, \
+         which puts customer:2 first: add_revenue adds negative amounts too. ZADD with GT (or LT) \
+         drops an update that moves the score the other way, silently, so use ZINCRBY or a plain \
+         ZADD ... INCR"
     );
 }
 
