@@ -15,12 +15,16 @@ pub fn pid_label(pid: Option<u32>) -> String {
         .unwrap_or_else(|| "external".to_owned())
 }
 
-/// The lines under "The lab is up.": each service with its URL and pid,
-/// then the database and the state file.
-pub fn service_lines(config: &Config, state: &LabState) -> Vec<String> {
-    let mut lines: Vec<String> = state
-        .services()
-        .into_iter()
+/// The lines under "The lab is up.": Redis (each node of a cluster too)
+/// and MongoDB with their URLs and pids, then the database and the state
+/// file. The API, the worker and Jupyter are not among them: `lab up`
+/// prints each of those once it is started or found running, so a line
+/// here could show a process that has died and is about to be replaced.
+pub fn server_lines(config: &Config, state: &LabState) -> Vec<String> {
+    let servers = std::iter::once(("Redis", &state.redis))
+        .chain(state.redis_nodes.iter().map(|node| ("Redis node", node)))
+        .chain(std::iter::once(("MongoDB", &state.mongodb)));
+    let mut lines: Vec<String> = servers
         .map(|(name, record)| {
             format!(
                 "  {name:<8} {}  ({})",

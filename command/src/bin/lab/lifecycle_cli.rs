@@ -52,12 +52,12 @@ pub async fn up(config: &Config, parts: UpParts) -> anyhow::Result<ExitCode> {
 fn show_servers(config: &Config, outcome: &UpOutcome) {
     match outcome {
         UpOutcome::AlreadyRunning(state) => {
-            println!("The lab is already running; nothing was changed.");
-            print_lines(summary::service_lines(config, state));
+            println!("Redis and MongoDB were already running.");
+            print_lines(summary::server_lines(config, state));
         }
         UpOutcome::Started { state, seeded } => {
             println!("The lab is up.");
-            print_lines(summary::service_lines(config, state));
+            print_lines(summary::server_lines(config, state));
             if let Some(report) = seeded {
                 println!(
                     "Loaded {} customers and {} invoices in {:.1} s.",
@@ -101,7 +101,10 @@ pub async fn status(config: &Config) -> anyhow::Result<ExitCode> {
     if services.iter().all(|s| s.answering) {
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("Restart with `cargo lab down && cargo lab up`.");
+        println!(
+            "`cargo lab up` starts again what has stopped and keeps the rest; a service that runs \
+             but does not answer is stuck: `cargo lab down && cargo lab up` replaces it."
+        );
         Ok(ExitCode::FAILURE)
     }
 }

@@ -17,7 +17,8 @@ use lab::services::{ManagedServer, Origin, Toolbox, connect_mongodb, connect_red
 /// What `lab up` did.
 #[derive(Debug)]
 pub enum UpOutcome {
-    /// Everything was already running; nothing changed.
+    /// Redis and MongoDB were already running and were kept as they were
+    /// (the API, the worker and Jupyter are seen to after this).
     AlreadyRunning(LabState),
     /// Services were started (or reached) and recorded.
     Started {
