@@ -22,7 +22,7 @@ pub struct RedisOptions {
     /// Whether it outlives this process.
     pub lifetime: Lifetime,
     /// The password every client must give (`requirepass`), carried in the
-    /// URL as `redis://:PASSWORD@127.0.0.1:PORT/`. It goes to the server in
+    /// URL as `redis://default:PASSWORD@127.0.0.1:PORT/`. It goes to the server in
     /// a configuration file only its owner can read, never on the command
     /// line, which every user of the machine can see in `ps`.
     pub password: Option<String>,
@@ -98,7 +98,9 @@ pub(super) async fn start_node(
     let credentials = options
         .password
         .as_ref()
-        .map(|password| format!(":{password}@"))
+        // The user is named: `redis-cli -u` (7.0) sends no AUTH for a URL
+        // with an empty user name, while every client takes `default`.
+        .map(|password| format!("default:{password}@"))
         .unwrap_or_default();
     launcher::launch(
         &plan,
