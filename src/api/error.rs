@@ -126,11 +126,15 @@ pub enum ApiError {
     /// 503: the request was not answered within its time limit (a store
     /// that stopped answering mid-request).
     #[error(
-        "the request took longer than {limit:?} and was given up; a database may be slow or down, try again shortly (a write may still have been made: check before sending it again)"
+        "the request took longer than {limit:?} and was given up; a database may be slow or down, try again shortly{}",
+        if *writes { " (a write may still have been made: check before sending it again)" } else { "" }
     )]
     TimedOut {
         /// The limit.
         limit: std::time::Duration,
+        /// Whether the request could write (any method but GET and HEAD),
+        /// so that its work may have been done before it was given up.
+        writes: bool,
     },
     /// 503: MongoDB could not be reached or did not answer in time.
     #[error("the database is unavailable; try again shortly")]

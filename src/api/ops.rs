@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bson::doc;
@@ -52,9 +52,10 @@ pub async fn count(
 /// 503 with the API's JSON error, and the handler is dropped, which ends
 /// its work. An event stream counts as answered once its headers are out.
 pub async fn deadline(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    let writes = !matches!(*request.method(), Method::GET | Method::HEAD);
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => ApiError::TimedOut { limit }.into_response(),
+        Err(_) => ApiError::TimedOut { limit, writes }.into_response(),
     }
 }
 

@@ -150,24 +150,23 @@ async fn a_request_past_its_deadline_gets_a_json_503() {
     use axum::routing::get;
     use tower::ServiceExt;
 
+    async fn too_late() -> &'static str {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        "too late"
+    }
     let router = axum::Router::new()
-        .route(
-            "/slow",
-            get(|| async {
-                tokio::time::sleep(Duration::from_secs(30)).await;
-                "too late"
-            }),
-        )
+        .route("/slow", get(too_late).post(too_late))
         .route("/quick", get(|| async { "in time" }))
         .layer(axum::middleware::from_fn_with_state(
             Duration::from_millis(50),
             deadline,
         ));
-    let call = |path: &'static str| {
+    let call = |method: Method, path: &'static str| {
         let router = router.clone();
         async move {
+            let request = Request::builder().method(method).uri(path);
             let response = router
-                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .oneshot(request.body(Body::empty()).unwrap())
                 .await
                 .unwrap();
             let status = response.status();
@@ -175,15 +174,24 @@ async fn a_request_past_its_deadline_gets_a_json_503() {
             (status, String::from_utf8(body.to_vec()).unwrap())
         }
     };
-    let (status, body) = call("/slow").await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let error: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert!(
-        error["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("the request took longer than 50ms"),
-        "{body}"
+    // Only a request that could write is told a write may have been made.
+    for (method, may_have_written) in [(Method::GET, false), (Method::POST, true)] {
+        let (status, body) = call(method.clone(), "/slow").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let error: serde_json::Value = serde_json::from_str(&body).unwrap();
+        let message = error["error"].as_str().unwrap();
+        assert!(
+            message.starts_with("the request took longer than 50ms"),
+            "{body}"
+        );
+        assert_eq!(
+            message.contains("a write may still have been made"),
+            may_have_written,
+            "{method}: {body}"
+        );
+    }
+    assert_eq!(
+        call(Method::GET, "/quick").await,
+        (StatusCode::OK, "in time".to_owned())
     );
-    assert_eq!(call("/quick").await, (StatusCode::OK, "in time".to_owned()));
 }
