@@ -185,6 +185,8 @@ pub async fn run_woken(
     let mut runs = JoinSet::new();
     let mut report = WorkerReport::default();
     let mut pause = options.poll;
+    // When the current outage began, for the log line that says it ended.
+    let mut failing_since: Option<Instant> = None;
     // Dead workers' leases are taken back by an idle worker once per poll,
     // and by a busy one (which never finds the queue empty) once per third
     // of a lease: a backlog does not hold up their recovery.
@@ -238,9 +240,15 @@ pub async fn run_woken(
             }
         }
         if failing {
+            failing_since.get_or_insert_with(Instant::now);
             pause = (pause * 2).min(OUTAGE_PAUSE_CAP);
             tracing::warn!("trying again in {pause:?}");
             sleep_unless_stopped(pause, &mut shutdown).await;
+        } else if let Some(since) = failing_since.take() {
+            tracing::info!(
+                "Redis and MongoDB answer again; taking jobs (the outage was first seen {:.1} s ago)",
+                since.elapsed().as_secs_f64()
+            );
         }
     }
     // The runs see the shutdown too: each hands its job back, or finishes

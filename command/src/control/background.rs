@@ -31,16 +31,20 @@ pub async fn open_api(
         config.api_port,
         |port| vec!["serve".into(), "--port".into(), port.to_string().into()],
     );
-    // The API writes its log itself, to the same file, rotated by size
-    // (`lab_command::log_file`): appended standard output alone would grow without
-    // bound. Standard output and errors still go there too, for a start-up
-    // failure or a crash.
+    logs_itself(&mut plan);
+    helpers::start(config, plan, say).await
+}
+
+/// The helper writes its log itself, to its log file, rotated by size
+/// (`lab_command::log_file`): appended standard output alone would grow
+/// without bound. Standard output and errors still go there too, for a
+/// start-up failure or a crash.
+fn logs_itself(plan: &mut HelperPlan) {
     let log_file = plan.dir.join(plan.log_name);
     plan.env.push((
         "LAB_LOG_FILE".to_owned(),
         log_file.to_string_lossy().into_owned(),
     ));
-    helpers::start(config, plan, say).await
 }
 
 /// Starts `lab worker` unless the recorded one still runs.
@@ -49,7 +53,7 @@ pub async fn open_worker(
     lab: PathBuf,
     say: &dyn Fn(&str),
 ) -> Result<ServiceRecord, LabError> {
-    let plan = lab_plan(
+    let mut plan = lab_plan(
         config,
         lab,
         (Helper::Worker, "worker", "worker.log"),
@@ -65,6 +69,7 @@ pub async fn open_worker(
             ]
         },
     );
+    logs_itself(&mut plan);
     helpers::start(config, plan, say).await
 }
 

@@ -169,8 +169,8 @@ pub async fn serve(config: &Config, port: Option<u16>) -> anyhow::Result<ExitCod
 /// Logs as `LAB_LOG` says, to standard output or to `LAB_LOG_FILE` (rotated
 /// by size), through a background thread: writing never holds up a
 /// request. The guard flushes what is queued when dropped; keep it until
-/// the process ends.
-fn init_logging(config: &Config) -> anyhow::Result<WorkerGuard> {
+/// the process ends. For `lab serve` and `lab worker`.
+pub(crate) fn init_logging(config: &Config) -> anyhow::Result<WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter).with_context(|| {
         format!(
             "LAB_LOG={:?} is not a log filter such as \"info\" or \"debug\"",
