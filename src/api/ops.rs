@@ -19,6 +19,7 @@ use super::error::ApiError;
 use super::routes::{self, ROUTES};
 use crate::cache::customer::StatsSnapshot;
 use crate::jobs::QueueStats;
+use crate::services::clients::first_line;
 
 /// Requests answered since the process started, by status class.
 #[derive(Debug, Default)]
@@ -70,6 +71,9 @@ struct Health {
     redis: String,
 }
 
+/// How long `/health` waits for each server.
+const HEALTH_WAIT: Duration = Duration::from_secs(2);
+
 /// `GET /health`: 200 while MongoDB answers (Redis down only makes the
 /// service "degraded": reads still work), 503 otherwise.
 #[utoipa::path(
@@ -79,14 +83,26 @@ struct Health {
     responses((status = 200, body = Health), (status = 503, body = Health))
 )]
 pub async fn health(State(state): State<ApiState>) -> Response {
-    let mongodb = match state.db.run_command(doc! { "ping": 1 }).await {
-        Ok(_) => "ok".to_owned(),
-        Err(error) => format!("unreachable: {error}"),
-    };
-    let redis = match state.store.get("health:probe").await {
-        Ok(_) => "ok".to_owned(),
-        Err(error) => error.to_string(),
-    };
+    // Both asked at once, each given up after `HEALTH_WAIT`: a health
+    // check that hangs on a paused server tells its caller nothing.
+    let quiet = || format!("no answer within {HEALTH_WAIT:?}");
+    let (mongodb, redis) = tokio::join!(
+        async {
+            match tokio::time::timeout(HEALTH_WAIT, state.db.run_command(doc! { "ping": 1 })).await
+            {
+                Ok(Ok(_)) => "ok".to_owned(),
+                Ok(Err(error)) => format!("unreachable: {}", first_line(&error)),
+                Err(_) => format!("unreachable: {}", quiet()),
+            }
+        },
+        async {
+            match tokio::time::timeout(HEALTH_WAIT, state.store.get("health:probe")).await {
+                Ok(Ok(_)) => "ok".to_owned(),
+                Ok(Err(error)) => error.to_string(),
+                Err(_) => format!("the cache is unavailable: {}", quiet()),
+            }
+        }
+    );
     let (status, word) = match (mongodb == "ok", redis == "ok") {
         (true, true) => (StatusCode::OK, "ok"),
         (true, false) => (StatusCode::OK, "degraded"),

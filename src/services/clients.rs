@@ -319,7 +319,9 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-fn first_line(error: &dyn std::fmt::Display) -> String {
+/// A driver's error in one line of at most 200 characters, for a person:
+/// the MongoDB driver's description of the whole topology is left out.
+pub fn first_line(error: &dyn std::fmt::Display) -> String {
     let text = error.to_string();
     // The MongoDB driver describes a failed server selection with the whole
     // topology; the server's own error inside it is what a person needs.
@@ -334,6 +336,7 @@ fn first_line(error: &dyn std::fmt::Display) -> String {
             .collect();
     }
     let line = text.lines().next().unwrap_or_default();
+    let line = line.split(". Topology:").next().unwrap_or(line);
     // Driver messages can be very long; the start says what happened.
     line.chars().take(200).collect()
 }
