@@ -400,6 +400,16 @@ async fn a_loaded_customer_is_cached_for_an_hour_in_one_command() {
          that never expires",
         sent.listing()
     );
+    let gets = sent.names().iter().filter(|name| **name == "GET").count();
+    assert_eq!(
+        gets,
+        1,
+        "get sent {}: a miss is one GET, then the fill; a second GET to see whether the key is \
+         still absent before filling is a check and a write in two commands, and a save can land \
+         between them and be overwritten by the older copy. SET with NX and EX checks and writes \
+         in one command",
+        sent.listing()
+    );
 }
 
 #[tokio::test]

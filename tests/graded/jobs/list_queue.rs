@@ -194,6 +194,16 @@ async fn tickets_are_queued_as_json_on_the_list_and_marked_queued() {
          a job that status() calls unknown, and the producer is told all went well; pass \
          set_status's error on with `?` (before the push, so the ticket is not queued either)"
     );
+    // A queue key of the wrong type makes Redis refuse the push (WRONGTYPE).
+    let () = redis.set("queue:jammed", "not a list").await.unwrap();
+    let outcome = enqueue(&mut redis, "jammed", &ticket(10)).await;
+    assert!(
+        outcome.is_err(),
+        "`queue:jammed` held a string, not a list, so Redis refused the LPUSH (WRONGTYPE), yet \
+         enqueue answered {outcome:?}: the ticket is on no list, so no worker will ever claim \
+         the job, while the producer is told it waits in line; return the push's answer as it \
+         is (`redis.lpush(..).await`, or `?`), errors included"
+    );
 }
 
 #[tokio::test]
@@ -268,23 +278,34 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
          third ticket as JSON, and the hashes `job:job-1` and `job:job-2` with status `running` \
          and `job:job-3` with status `queued`, and nothing else"
     );
-    // A producer with a bug (in any language) pushes a ticket that is not one.
-    let _: u64 = redis.lpush("queue:broken", "not a ticket").await.unwrap();
-    let mut worker = redis.clone();
-    let outcome = tokio::spawn(async move { claim(&mut worker, "broken").await }).await;
-    match outcome {
-        Err(_) => panic!(
-            "claim popped a ticket that is not a Ticket's JSON (`queue:broken` held \
-             \"not a ticket\", as a producer with a bug could push) and panicked: one bad \
-             ticket must not kill the worker that takes it, nor, one by one, every worker; \
-             handle serde_json::from_str's error (answer an error, or `None`) instead of \
-             unwrapping it"
-        ),
-        Ok(Ok(Some(ticket))) => panic!(
-            "`queue:broken` held \"not a ticket\", which is not a Ticket's JSON, yet claim \
-             answered {ticket:?}"
-        ),
-        Ok(Ok(None) | Err(_)) => {}
+    // A producer with a bug (in any language) pushes a ticket that is not
+    // one: text that is not JSON, or JSON without a ticket's fields.
+    for bad in ["not a ticket", r#"{"report": "revenue"}"#] {
+        let _: u64 = redis.lpush("queue:broken", bad).await.unwrap();
+        let mut worker = redis.clone();
+        let outcome = tokio::spawn(async move { claim(&mut worker, "broken").await }).await;
+        match outcome {
+            Err(_) => panic!(
+                "claim popped a ticket that is not a Ticket's JSON (`queue:broken` held {bad:?}, \
+                 as a producer with a bug could push) and panicked: one bad ticket must not kill \
+                 the worker that takes it, nor, one by one, every worker; handle \
+                 serde_json::from_str's error (answer an error, or `None`) instead of unwrapping it"
+            ),
+            Ok(Ok(Some(ticket))) => panic!(
+                "`queue:broken` held {bad:?}, which is not a Ticket's JSON (a ticket has an `id` \
+                 and a `report`), yet claim answered {ticket:?}: read it as a `Ticket` with \
+                 serde_json::from_str, which refuses a missing field, rather than filling in \
+                 what is missing"
+            ),
+            Ok(Ok(None) | Err(_)) => {}
+        }
+        let keys = inspect::keys(&mut redis).await;
+        assert!(
+            !keys.iter().any(|key| key == "job:"),
+            "`queue:broken` held {bad:?}, which is not a Ticket's JSON, and claim marked a job \
+             without an id (`job:`) running: mark a job only once its ticket has been read whole; \
+             the keys are now {keys:?}"
+        );
     }
     // A good ticket queued after the bad one must be the next one claimed.
     enqueue(&mut redis, "broken", &ticket(4))

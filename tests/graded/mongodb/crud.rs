@@ -474,6 +474,25 @@ async fn find_filters_on_an_embedded_field_and_sorts() {
         sent.listing(),
         shown_projection(projection.as_ref())
     );
+    // Cities whose names hold "London": a city is text to compare whole.
+    customers(&env)
+        .insert_many([
+            doc! { "name": "Grover", "address": { "city": "New London" } },
+            doc! { "name": "Mabel", "address": { "city": "Londonderry" } },
+        ])
+        .await
+        .unwrap();
+    let names = names_in_city(env.database(), "London")
+        .await
+        .expect("names_in_city returned an error");
+    assert_eq!(
+        names,
+        ["Ada", "Alan", "Charles"],
+        "names_in_city(\"London\") must give the customers of London alone, not those of New \
+         London or Londonderry: a city is text to compare whole, not a pattern. Filter on \
+         equality, `doc! {{ \"address.city\": city }}`; a `$regex` matches every city that \
+         contains the name"
+    );
     assert!(
         names_in_city(env.database(), "Paris")
             .await
@@ -753,12 +772,13 @@ async fn an_upsert_creates_once_then_counts() {
     );
     let write = the_one_write(&sent);
     assert!(
-        write
-            .as_ref()
-            .is_some_and(|w| w.upsert && w.operators().contains(&"$inc")),
-        "a visit is counted with one update_one that has `$inc` and upsert(true), so the server \
-         creates or counts in one step: record_visit sent {}; a find and then an insert or \
-         update lets two visits race (both find nothing, both insert)",
+        write.as_ref().is_some_and(
+            |w| w.upsert && (w.operators().contains(&"$inc") || !w.pipeline.is_empty())
+        ),
+        "a visit is counted with one update_one that has `$inc` (or an update pipeline that \
+         adds 1) and upsert(true), so the server creates or counts in one step: record_visit \
+         sent {}; a find and then an insert or update lets two visits race (both find nothing, \
+         both insert)",
         sent.listing()
     );
     for visit in [2, 3] {

@@ -78,6 +78,12 @@ fn mentions(value: &Bson, field: &str) -> bool {
     }
 }
 
+/// Whether a stage of `stages` adds up with `$sum`, so totals come back
+/// rather than the amounts they are made of.
+fn adds_up_on_the_server(stages: &[(String, Bson)]) -> bool {
+    stages.iter().any(|(_, body)| mentions(body, "$sum"))
+}
+
 /// A whole number as the driver may send it.
 fn whole(value: &Bson) -> Option<i64> {
     match value {
@@ -235,6 +241,13 @@ async fn revenue_of_one_customer_is_the_sum_of_their_invoices() {
              so only the sum comes back, not the invoices: its pipeline was {}",
             names(&pipeline)
         );
+        assert!(
+            adds_up_on_the_server(&pipeline),
+            "revenue_of must add up the amounts in the database, with $sum of \"$total_amount\" \
+             in its $group, so only the sum comes back: its pipeline has no $sum ({}), so the \
+             amounts themselves came back (collected with $push, say) and were added in Rust",
+            names(&pipeline)
+        );
     }
     assert_eq!(
         revenue_of(env.database(), ObjectId::new())
@@ -359,10 +372,36 @@ async fn monthly_revenue_covers_the_year_in_calendar_order() {
         names(&pipeline)
     );
     assert!(
+        adds_up_on_the_server(&pipeline),
+        "monthly_revenue must add up each month's amounts in the database, with $sum of \
+         \"$total_amount\" in its $group, so one total per month comes back: its pipeline has \
+         no $sum ({}), so every invoice's amount came back (collected with $push, say) and was \
+         added in Rust",
+        names(&pipeline)
+    );
+    assert!(
         last_position(&pipeline, "$sort") > group,
         "monthly_revenue must put the months in calendar order on the server, with a $sort on _id \
          after the $group: its pipeline was {}",
         names(&pipeline)
+    );
+    // A leap year: 2024 has 366 days, and its 31 December is December's.
+    add_copies_dated(env.database(), &["2024-12-31T12:00:00Z"]).await;
+    let range = monthly::DateRange::parse("2024-01-01", "2025-01-01").unwrap();
+    let expected: Vec<(String, Total)> = monthly::by_month(env.database(), range)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.month, row.revenue))
+        .collect();
+    let answer = monthly_revenue(env.database(), 2024)
+        .await
+        .expect("monthly_revenue returned an error");
+    assert_eq!(
+        answer, expected,
+        "monthly_revenue(2024) must cover the whole of 2024, a leap year of 366 days: an invoice \
+         dated 2024-12-31T12:00:00Z is December's. End the range at the first instant of the \
+         next year (`year + 1`, January 1st), not at the start plus 365 days"
     );
     assert!(
         monthly_revenue(env.database(), 1999)
