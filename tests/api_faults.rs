@@ -1,6 +1,7 @@
 //! The served API (as `lab serve` builds it, `lab::startup`) when its
 //! servers fail: every promised 503 comes quickly and as JSON, and it
-//! answers again as soon as the server is back.
+//! answers again as soon as the server is back; and the cache's invalidation
+//! outbox, which must not keep records MongoDB failed to remove.
 
 mod common;
 
@@ -174,4 +175,45 @@ async fn a_redis_that_refuses_the_password_stops_the_start() {
         !error.to_string().contains("not-the-password"),
         "the error does not show the password: {error}"
     );
+}
+
+#[tokio::test]
+async fn an_outbox_record_whose_removal_failed_goes_with_the_next_batch() {
+    use lab::cache::outbox::Outbox;
+    let Some((server, dir)) = lab::testing::killable_mongodb().await else {
+        eprintln!("MONGODB_URI names the server; the lab does not kill servers it did not start");
+        return;
+    };
+    let port = server.port();
+    let client =
+        lab::services::connect_mongodb_with(server.url(), lab::services::Origin::Lab, |options| {
+            options.server_selection_timeout = Some(Duration::from_millis(500));
+        })
+        .await
+        .unwrap();
+    let outbox = Outbox::new(&client.database("outbox"));
+    let first = outbox.intend(bson::oid::ObjectId::new()).await.unwrap();
+    let pid = nix::unistd::Pid::from_raw(server.pid().unwrap() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).unwrap();
+    drop(server);
+    // MongoDB is gone: the record of the first write cannot be removed.
+    outbox.done(&[first]).await;
+    let restarted = lab::testing::restart_mongodb_on(&dir, port).await;
+    let mut second = None;
+    for _ in 0..50 {
+        if let Ok(intention) = outbox.intend(bson::oid::ObjectId::new()).await {
+            second = Some(intention);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = second.expect("the outbox takes records again once MongoDB is back");
+    outbox.done(&[second]).await;
+    let pending = outbox.pending().await.unwrap();
+    assert!(
+        pending.is_empty(),
+        "the first record, whose removal failed while MongoDB was down, goes with the second's: \
+         {pending:?} are left"
+    );
+    drop(restarted);
 }

@@ -25,6 +25,8 @@
 //! collection's change stream, as Facebook's memcache invalidates from the
 //! database's commit log) before serving a hit.
 
+use std::sync::{Arc, Mutex, PoisonError};
+
 use bson::oid::ObjectId;
 use bson::{DateTime, Document, doc};
 use futures_util::TryStreamExt;
@@ -37,10 +39,18 @@ pub const COLLECTION: &str = "cache_invalidations";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Intention(ObjectId);
 
+/// The most records whose removal failed that are kept to remove with a
+/// later batch; past it, the rest wait for the next start-up.
+const LEFTOVERS_KEPT: usize = 10_000;
+
 /// Pending invalidations of customer entries, in MongoDB.
 #[derive(Debug, Clone)]
 pub struct Outbox {
     records: Collection<Document>,
+    /// Records done with whose removal failed (MongoDB did not answer):
+    /// removed with the next batch, so an outage does not leave them to
+    /// pile up until the API restarts. Shared by every clone.
+    leftovers: Arc<Mutex<Vec<ObjectId>>>,
 }
 
 impl Outbox {
@@ -48,6 +58,7 @@ impl Outbox {
     pub fn new(db: &Database) -> Outbox {
         Outbox {
             records: db.collection(COLLECTION),
+            leftovers: Arc::default(),
         }
     }
 
@@ -63,17 +74,38 @@ impl Outbox {
     }
 
     /// Forgets `intentions` once Redis has applied an invalidation made
-    /// after their writes. A failure leaves the records, which costs one
-    /// more invalidation later and nothing else, so it is not reported.
+    /// after their writes, and the records an earlier call failed to
+    /// remove. A failure leaves the records, which costs one more
+    /// invalidation later and nothing else, so it is not reported; they are
+    /// tried again with the next call.
     pub async fn done(&self, intentions: &[Intention]) {
-        if intentions.is_empty() {
+        let mut records: Vec<ObjectId> = intentions.iter().map(|intention| intention.0).collect();
+        records.append(&mut self.leftovers());
+        if records.is_empty() {
             return;
         }
-        let records: Vec<ObjectId> = intentions.iter().map(|intention| intention.0).collect();
-        let _ = self
+        let removed = self
             .records
-            .delete_many(doc! { "_id": { "$in": records } })
+            .delete_many(doc! { "_id": { "$in": &records } })
             .await;
+        if removed.is_err() {
+            let mut leftovers = self
+                .leftovers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let room = LEFTOVERS_KEPT.saturating_sub(leftovers.len());
+            leftovers.extend(records.into_iter().take(room));
+        }
+    }
+
+    /// The leftovers, taken out to be removed.
+    fn leftovers(&self) -> Vec<ObjectId> {
+        std::mem::take(
+            &mut *self
+                .leftovers
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+        )
     }
 
     /// Every record still pending, with its customer. A record written
