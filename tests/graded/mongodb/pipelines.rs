@@ -209,6 +209,18 @@ async fn add_copies_dated(db: &Database, dates: &[&str]) {
     }
 }
 
+/// The lab's own answer for `year`'s months, to compare with.
+async fn months_of(db: &Database, year: i32) -> Vec<(String, Total)> {
+    let (start, end) = (format!("{year}-01-01"), format!("{}-01-01", year + 1));
+    let range = monthly::DateRange::parse(&start, &end).unwrap();
+    monthly::by_month(db, range)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.month, row.revenue))
+        .collect()
+}
+
 #[tokio::test]
 async fn revenue_of_one_customer_is_the_sum_of_their_invoices() {
     let env = TestEnv::start_seeded().await;
@@ -314,13 +326,7 @@ async fn monthly_revenue_covers_the_year_in_calendar_order() {
         ],
     )
     .await;
-    let range = monthly::DateRange::parse("2025-01-01", "2026-01-01").unwrap();
-    let expected: Vec<(String, Total)> = monthly::by_month(env.database(), range)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|row| (row.month, row.revenue))
-        .collect();
+    let expected = months_of(env.database(), 2025).await;
     let recording = env.record_mongo();
     let answer = monthly_revenue(env.database(), 2025)
         .await
@@ -387,13 +393,7 @@ async fn monthly_revenue_covers_the_year_in_calendar_order() {
     );
     // A leap year: 2024 has 366 days, and its 31 December is December's.
     add_copies_dated(env.database(), &["2024-12-31T12:00:00Z"]).await;
-    let range = monthly::DateRange::parse("2024-01-01", "2025-01-01").unwrap();
-    let expected: Vec<(String, Total)> = monthly::by_month(env.database(), range)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|row| (row.month, row.revenue))
-        .collect();
+    let expected = months_of(env.database(), 2024).await;
     let answer = monthly_revenue(env.database(), 2024)
         .await
         .expect("monthly_revenue returned an error");
