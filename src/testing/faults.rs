@@ -77,6 +77,18 @@ pub async fn restricted_redis(
         .unwrap_or_else(|error| cannot(&error))
 }
 
+/// A handle on database `name` of a MongoDB server that is not there
+/// (nothing listens on port 1): every command on it fails within a
+/// fraction of a second, the way a test makes a read or a write fail.
+pub async fn unreachable_database(name: &str) -> mongodb::Database {
+    mongodb::Client::with_uri_str(
+        "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+    )
+    .await
+    .expect("the address is a valid MongoDB URI")
+    .database(name)
+}
+
 /// An embedded MongoDB server of the test's own, in a folder that outlives
 /// it, so the test can kill it (`kill -9`, [`ManagedServer::pid`]) and start
 /// another on the same store with [`restart_mongodb`] to see what survived.

@@ -392,8 +392,17 @@ async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
         .commands
         .iter()
         .position(|c| c.name == "ECHO" && c.args.first().map(String::as_str) == Some(SAVED_MARKER));
-    let deletes = |c: &RedisCommand| {
-        matches!(c.name.as_str(), "DEL" | "UNLINK" | "GETDEL") && c.args.contains(&key)
+    // An expiry of 0 or less deletes the key at once, as Redis documents.
+    let deletes = |c: &RedisCommand| match c.name.as_str() {
+        "DEL" | "UNLINK" | "GETDEL" => c.args.contains(&key),
+        "EXPIRE" | "PEXPIRE" => {
+            c.args.first() == Some(&key)
+                && c.args
+                    .get(1)
+                    .and_then(|time| time.parse::<i64>().ok())
+                    .is_some_and(|time| time <= 0)
+        }
+        _ => false,
     };
     let deleted_after_save = saved_at.is_some_and(|at| sent.commands[at..].iter().any(deletes));
     assert!(
@@ -464,10 +473,18 @@ async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
     );
     // A Redis whose user may not delete: the invalidation fails.
     let server = stoppable_redis().await;
-    let refusing = restricted_redis(&server, &["-del", "-unlink", "-getdel"]).await;
-    get_customer(&mut refusing.clone(), &store, &id)
+    let mut filling = lab::services::connect_redis(server.url(), lab::services::Origin::Lab)
+        .await
+        .expect("the test's Redis answers");
+    get_customer(&mut filling, &store, &id)
         .await
         .expect("get_customer returned an error");
+    // EXPIRE too: an expiry of 0 is a delete.
+    let refusing = restricted_redis(
+        &server,
+        &["-del", "-unlink", "-getdel", "-expire", "-pexpire"],
+    )
+    .await;
     let outcome = change_email(&mut refusing.clone(), &store, &id, "newer@example.com").await;
     assert!(
         outcome.is_err(),

@@ -73,6 +73,19 @@ async fn products_are_listed_by_id() {
          promises the order of the ids, which clients rely on (a new product comes last): \
          answer `Json(catalogue.all())` as it comes, already by id, without sorting it again"
     );
+    for number in 0..120 {
+        catalogue.add(&format!("Sticker {number}"), 100);
+    }
+    let reply = call(&catalogue, "GET", "/products", None).await;
+    reply.expect_status(200, "listing the products");
+    let listed = reply.json("the list of products");
+    let count = listed.as_array().map_or(0, Vec::len);
+    assert_eq!(
+        count, 123,
+        "GET /products answers every product of the catalogue: with 123 products it listed \
+         {count}; the table promises them all, so answer `Json(catalogue.all())` without a \
+         limit of your own"
+    );
 }
 
 #[tokio::test]
@@ -313,10 +326,10 @@ async fn deleting_answers_204_then_404_and_other_methods_405() {
         message, "Product not found",
         "the 404 body is `{{\"error\": \"Product not found\"}}`, as the table says"
     );
-    for (method, path) in [
-        ("PUT", "/products/2"),
-        ("PATCH", "/products/2"),
-        ("DELETE", "/products"),
+    for (method, path, allowed) in [
+        ("PUT", "/products/2", ["GET", "DELETE"]),
+        ("PATCH", "/products/2", ["GET", "DELETE"]),
+        ("DELETE", "/products", ["GET", "POST"]),
     ] {
         let reply = call(
             &catalogue,
@@ -330,6 +343,21 @@ async fn deleting_answers_204_then_404_and_other_methods_405() {
             "a route asked with a method it does not take answers 405 Method Not Allowed: give \
              each path one `.route(...)` with only its methods (`get(show).delete(remove)`), \
              with no catch-all handler",
+        );
+        let allow = reply
+            .headers
+            .get("allow")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let listed: Vec<&str> = allow.split(',').map(str::trim).collect();
+        assert!(
+            allowed.iter().all(|method| listed.contains(method)) && !listed.contains(&method),
+            "{method} {path} answered 405 with `Allow: {allow}`: a 405 must list the methods the \
+             path does take ({}), which axum's router writes itself when each path has one \
+             `.route(...)` with only its methods; a handler of your own that answers 405 leaves \
+             the header out, and registers the refused method as one the path takes",
+            allowed.join(", ")
         );
     }
     assert_eq!(

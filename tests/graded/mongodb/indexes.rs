@@ -267,6 +267,43 @@ async fn the_unpaid_invoices_query_answers_correctly() {
         "unpaid_invoices_of must return the whole stored invoices of the customer that are pending \
          or overdue, oldest first by invoice_date"
     );
+    // A customer with more unpaid invoices than any page a function might
+    // cut its answer to.
+    let many = ObjectId::new();
+    let model = stored
+        .first()
+        .cloned()
+        .expect("the customer has unpaid invoices");
+    let copies: Vec<Document> = (0..130)
+        .map(|_| {
+            let mut copy = model.clone();
+            copy.insert("_id", ObjectId::new());
+            copy.insert("customer_id", many);
+            copy
+        })
+        .collect();
+    invoices.insert_many(copies).await.unwrap();
+    let all = unpaid_invoices_of(db, many)
+        .await
+        .expect("unpaid_invoices_of returned an error");
+    assert_eq!(
+        all.len(),
+        130,
+        "unpaid_invoices_of must return every invoice of this customer that is unpaid: a customer \
+         with 130 of them got {}; read the cursor to its end, with no limit of your own (the \
+         driver fetches the rest in batches as you go)",
+        all.len()
+    );
+    // A server that is not there: the query fails.
+    let down = lab::testing::unreachable_database(db.name()).await;
+    let outcome = unpaid_invoices_of(&down, customer).await;
+    assert!(
+        outcome.is_err(),
+        "MongoDB could not be reached (this database handle points at a server that is down), \
+         yet unpaid_invoices_of answered {outcome:?}: a query that failed is an error, not a \
+         customer who owes nothing; pass the driver's error on with `?`, or a reminder run \
+         during an outage tells everyone they are paid up"
+    );
 }
 
 #[tokio::test]

@@ -340,12 +340,7 @@ async fn the_customer_is_read_through_the_reference() {
         ))
     );
     // A server that is not there: the read fails.
-    let down = lab::mongodb::Client::with_uri_str(
-        "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
-    )
-    .await
-    .unwrap()
-    .database(env.database().name());
+    let down = lab::testing::unreachable_database(env.database().name()).await;
     let outcome = invoice_with_customer(&down, id).await;
     assert!(
         outcome.is_err(),

@@ -18,6 +18,8 @@ const ADA: &str = r#"{"id": 7, "name": "Ada Lovelace", "email": "ada@example.com
 
 /// A customer without an email.
 const NO_EMAIL: &str = r#"{"id": 7, "name": "Ada Lovelace", "plan": "pro"}"#;
+/// Every field is needed: a missing plan is no reason to pick one.
+const NO_PLAN: &str = r#"{"id": 7, "name": "Ada Lovelace", "email": "ada@example.com"}"#;
 
 /// The price list: a free plan (0 cents, a real price), pro and team.
 fn plans() -> Vec<Plan> {
@@ -87,6 +89,7 @@ fn malformed_json_is_a_typed_error_not_a_panic() {
         (cut_short, "JSON cut short"),
         (id_as_text.as_str(), "an id that is not a number"),
         (NO_EMAIL, "a customer without an email"),
+        (NO_PLAN, "a customer without a plan"),
     ] {
         let answer = parse_without_panic(text).unwrap_or_else(|message| {
             panic!(
@@ -317,6 +320,17 @@ async fn a_statement_asks_for_the_balance_and_the_invoices_at_once() {
         "ada@example.com is customer 7, who owes 1250 cents on 2 unpaid invoices; statement_for \
          asked {:?}",
         accounts.entries()
+    );
+    let lookups = accounts
+        .entries()
+        .iter()
+        .filter(|entry| *entry == "customer_id ada@example.com started")
+        .count();
+    assert_eq!(
+        lookups, 1,
+        "statement_for asked customer_id for ada@example.com {lookups} times: ask once, keep the \
+         id in a variable, and use it for both lookups; every extra question is another round \
+         trip, and the second answer may differ from the first"
     );
     let at = |entry: &str| accounts.position(entry).unwrap_or(usize::MAX);
     let last_start = at("balance 7 started").max(at("open_invoices 7 started"));
