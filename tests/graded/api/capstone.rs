@@ -824,6 +824,12 @@ async fn malformed_requests_and_unknown_ids_get_json_errors() {
     );
     for (request, what) in [
         (json!({"kind": "astrology"}).to_string(), "an unknown kind"),
+        // The worker's drills (`sleep`, `crash`) are for the lab's own
+        // tests: a user who asks for one asks for an unknown kind.
+        (
+            json!({"kind": "sleep", "params": {"ms": 1}}).to_string(),
+            "an unknown kind (`sleep` is one of the worker's drills, which the API does not take)",
+        ),
         (
             json!({"kind": "top_customers", "params": {"n": "ten"}}).to_string(),
             "parameters the analysis refuses",

@@ -410,7 +410,13 @@ async fn unknown_reports_and_bad_ids_get_json_errors() {
         );
         reply.expect_error(status, "a malformed report id");
     }
-    for customer_id in ["42", "64b000000000000000000xyz", ""] {
+    // A sign is no hexadecimal digit, though Rust's number parsers take one.
+    for customer_id in [
+        "42",
+        "64b000000000000000000xyz",
+        "",
+        "+64b00000000000000000001",
+    ] {
         let reply = call(
             &reports,
             "POST",
