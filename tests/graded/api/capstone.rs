@@ -564,6 +564,38 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
             mongo.listing()
         ),
     );
+    // MongoDB down, Redis up, the customer not cached: a failed read is
+    // not a customer who does not exist.
+    let uncached = lab::billing::collections::customers(setup.env.database())
+        .find_one(doc! { "_id": { "$ne": customer.id } })
+        .await
+        .unwrap_or_else(|error| panic!("cannot read the test's customers: {error}"))
+        .unwrap_or_else(|| panic!("the test data has two customers"))
+        .id;
+    let served = serve(Billing {
+        cache: setup.env.redis().await,
+        database: lab::testing::unreachable_database(setup.env.database().name()).await,
+        queue: setup.queue.clone(),
+        waits: lab::redis::Client::open(setup.env.redis_url())
+            .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}")),
+    })
+    .await;
+    let path = format!("/customers/{uncached}");
+    let reply = call_at(served.address, "GET", &path, None).await;
+    reply.expect_error(
+        503,
+        "with MongoDB unreachable, a customer who is not cached cannot be read: the table's \
+         answer is 503 Service Unavailable with a JSON error, not 404 (the customer exists, and \
+         a 404 would be cached as `null` and answered after MongoDB is back); pass the driver's \
+         error on with `?`",
+    );
+    let cached = inspect::bytes(&mut setup.control.clone(), &format!("customer:{uncached}")).await;
+    assert_eq!(
+        cached.as_deref().map(String::from_utf8_lossy),
+        None,
+        "a read that failed must leave nothing in the cache, but `customer:{uncached}` holds \
+         a value"
+    );
 }
 
 #[tokio::test]

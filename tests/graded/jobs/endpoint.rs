@@ -374,6 +374,20 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
          Redis). Read the result of a job the queue still has with \
          `results::visible(&reports.database, &job)`, which goes by the job's token"
     );
+    // MongoDB fails: the result of a report that has succeeded cannot be
+    // read, which is not the same as an empty result.
+    let cut_off = Reports {
+        queue: reports.queue.clone(),
+        database: lab::testing::unreachable_database(reports.database.name()).await,
+    };
+    let reply = call(&cut_off, "GET", &format!("/reports/{second}/result"), None).await;
+    reply.expect_error(
+        503,
+        "with MongoDB unreachable, the result of a report that has succeeded cannot be read: \
+         GET /reports/{id}/result must answer 503 Service Unavailable with a JSON error (the \
+         client tries again shortly), not 200 with a `null` result, which the client takes for \
+         the report's final, empty answer; pass `results::visible`'s error on",
+    );
 }
 
 #[tokio::test]
