@@ -286,6 +286,23 @@ async fn bad_parameters_fail_the_job_at_once_without_retry() {
          revenue_by_customer over every customer); read them with `unwrap_or(Value::Null)`, \
          which `Analysis::parse` refuses for every kind"
     );
+    // A kind no worker knows (a producer's typo): as bad as bad parameters.
+    let (id, _) = queue
+        .submit(&NewJob::new("astrology", "{}").attempts(5))
+        .await
+        .unwrap();
+    let outcome = step(&queue, env.database(), "on a job of an unknown kind").await;
+    let job = queue.get(&id).await.unwrap().expect("the job is kept");
+    assert!(
+        matches!(&outcome, Outcome::Rejected(rejected, _) if *rejected == id)
+            && (job.state, job.attempts) == (JobState::Failed, 1),
+        "a job of the kind \"astrology\", which `Analysis::parse` does not know, fails at once, \
+         at its first attempt, not retryable, like any job with bad parameters: work_one \
+         answered {outcome:?} and the job is {:?} after {} attempts. Handed back (released) \
+         instead, it is claimed and handed back by every worker for ever",
+        job.state,
+        job.attempts
+    );
 }
 
 #[tokio::test]
