@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// `MONGODB_DB` says otherwise. It is the name the course notes use.
 pub const DEFAULT_DATABASE: &str = "billing_db";
 
-/// What `lab serve` logs unless `LAB_LOG` says otherwise.
+/// What `lab serve` and `lab worker` log unless `LAB_LOG` says otherwise.
 /// Warnings and start-up lines, not a line per request: request logs written
 /// on the request's path cost a third of the API's throughput and filled
 /// `LAB_HOME/api/api.log` without bound. `LAB_LOG=debug` shows them.
@@ -46,12 +46,13 @@ pub struct Config {
     pub mongodb_port: Option<u16>,
     /// `LAB_API_PORT`: the port of the billing API (default 8000).
     pub api_port: u16,
-    /// `LAB_LOG`: what `lab serve` logs, as a tracing filter
+    /// `LAB_LOG`: what `lab serve` and `lab worker` log, as a tracing filter
     /// (`info` when unset; `debug` adds one line per request).
     pub log_filter: String,
-    /// `LAB_LOG_FILE`: the file `lab serve` writes its log to, rotated by
-    /// size with a few old files kept (see `lab_command::log_file`); standard
-    /// output when unset. `lab up` sets it to `LAB_HOME/api/api.log`.
+    /// `LAB_LOG_FILE`: the file `lab serve` or `lab worker` writes its log
+    /// to, rotated by size with a few old files kept (see
+    /// `lab_command::log_file`); standard output when unset. `lab up` sets
+    /// it to `LAB_HOME/api/api.log` and `LAB_HOME/worker/worker.log`.
     pub log_file: Option<PathBuf>,
     /// `LAB_JOB_DRILLS`: `1` lets the job API and workers run drill jobs
     /// (`noop`, `sleep`, `panic`, `crash`), which exercise the job system itself.

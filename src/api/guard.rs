@@ -13,6 +13,9 @@
 //!   also what stops cross-site requests: an HTML form or a "simple"
 //!   cross-origin request cannot set `Authorization`, and the API answers no
 //!   CORS preflight, so a page cannot cancel a job or create a customer.
+//! - **One of each**: two `Host` headers, or a write with two
+//!   `Authorization` headers, get 400: which one counts would depend on
+//!   who reads them (a proxy may take the other).
 //!
 //! The router the tests and notebooks call without a socket uses an open
 //! guard ([`Guard::open`]): nothing outside the process can reach it. (`lab

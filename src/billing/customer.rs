@@ -139,7 +139,8 @@ pub(crate) fn require_text(
     if value.chars().all(is_invisible) {
         return Err(BillingError::invalid(
             field,
-            "has no visible character (only spaces and zero-width characters)",
+            "has no visible character (only spaces, zero-width or blank characters); write it \
+             in visible characters",
         ));
     }
     let length = value.chars().count();
@@ -152,20 +153,40 @@ pub(crate) fn require_text(
     Ok(())
 }
 
-/// Unicode's bidirectional formatting characters: they reorder how the text
-/// around them is displayed (the "Trojan Source" trick), so a name could
-/// show as one thing and be another.
+/// Unicode's bidirectional embeddings, overrides and isolates (U+202A to
+/// U+202E, U+2066 to U+2069): they reorder how the text around them is
+/// displayed (the "Trojan Source" trick), so a name could show as one thing
+/// and be another. The direction marks (U+200E, U+200F, U+061C) only nudge
+/// neutral characters and belong in right-to-left text, so they are
+/// allowed.
 fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
-/// Spaces and characters that take no room on screen. The joiners
-/// (U+200C, U+200D) count, so a name made only of them is refused, but
-/// they are allowed beside visible text, where scripts and emoji need them.
+/// Spaces and characters that show nothing: format characters, fillers
+/// and blanks, variation selectors and tags. The joiners (U+200C, U+200D)
+/// count, so a name made only of them is refused, but they are allowed
+/// beside visible text, where scripts and emoji need them.
 fn is_invisible(c: char) -> bool {
     c.is_whitespace()
         || is_bidi_control(c)
-        || matches!(c, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200D}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{E0000}'..='\u{E007F}'
+        )
 }
 
 /// `email` as the lab stores it: in lower case. Mail servers do not tell
@@ -256,7 +277,7 @@ mod tests {
                 "name: contains U+202E, which changes the order",
             ),
             (
-                |c| c.name = "\u{200B}\u{FEFF} \u{200D}".into(),
+                |c| c.name = "\u{200B}\u{FEFF} \u{200D}\u{3164}\u{200F}".into(),
                 "name: has no visible character",
             ),
             (
@@ -280,11 +301,12 @@ mod tests {
     }
 
     #[test]
-    fn joiners_and_accents_beside_visible_text_are_names() {
+    fn joiners_marks_and_accents_beside_visible_text_are_names() {
         for name in [
             "Zoë Ångström",
             "\u{0645}\u{06CC}\u{200C}\u{062E}\u{0648}\u{0627}\u{0647}\u{0645}",
             "Ada \u{1F469}\u{200D}\u{1F4BB}",
+            "\u{05D3}\u{05E0}\u{05D4} \u{200F}(2)",
         ] {
             let mut fields = seed_customer();
             fields.name = name.into();

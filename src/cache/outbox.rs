@@ -25,7 +25,8 @@
 //! collection's change stream, as Facebook's memcache invalidates from the
 //! database's commit log) before serving a hit.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bson::oid::ObjectId;
 use bson::{DateTime, Document, doc};
@@ -38,10 +39,6 @@ pub const COLLECTION: &str = "cache_invalidations";
 /// One write's record in the outbox, returned by [`Outbox::intend`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Intention(ObjectId);
-
-/// The most records whose removal failed that are kept to remove with a
-/// later batch; past it, the rest wait for the next start-up.
-const LEFTOVERS_KEPT: usize = 10_000;
 
 /// Pending invalidations of customer entries, in MongoDB.
 #[derive(Debug, Clone)]
@@ -77,10 +74,12 @@ impl Outbox {
     /// after their writes, and the records an earlier call failed to
     /// remove. A failure leaves the records, which costs one more
     /// invalidation later and nothing else, so it is not reported; they are
-    /// tried again with the next call.
+    /// tried again with the next call. The leftovers are forgotten only once
+    /// their removal succeeded, so a call dropped mid-way loses none.
     pub async fn done(&self, intentions: &[Intention]) {
-        let mut records: Vec<ObjectId> = intentions.iter().map(|intention| intention.0).collect();
-        records.append(&mut self.leftovers());
+        let fresh: Vec<ObjectId> = intentions.iter().map(|intention| intention.0).collect();
+        let earlier: Vec<ObjectId> = self.leftovers().clone();
+        let records: Vec<ObjectId> = fresh.iter().chain(&earlier).copied().collect();
         if records.is_empty() {
             return;
         }
@@ -88,24 +87,21 @@ impl Outbox {
             .records
             .delete_many(doc! { "_id": { "$in": &records } })
             .await;
-        if removed.is_err() {
-            let mut leftovers = self
-                .leftovers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
+        let mut leftovers = self.leftovers();
+        if removed.is_ok() {
+            let gone: HashSet<ObjectId> = earlier.into_iter().collect();
+            leftovers.retain(|record| !gone.contains(record));
+        } else {
             let room = LEFTOVERS_KEPT.saturating_sub(leftovers.len());
-            leftovers.extend(records.into_iter().take(room));
+            leftovers.extend(fresh.into_iter().take(room));
         }
     }
 
-    /// The leftovers, taken out to be removed.
-    fn leftovers(&self) -> Vec<ObjectId> {
-        std::mem::take(
-            &mut *self
-                .leftovers
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+    /// The records whose removal failed, locked.
+    fn leftovers(&self) -> MutexGuard<'_, Vec<ObjectId>> {
+        self.leftovers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Every record still pending, with its customer. A record written
@@ -122,3 +118,7 @@ impl Outbox {
             .collect())
     }
 }
+
+/// The most records whose removal failed that are kept to remove with a
+/// later batch; past it, the rest wait for the next start-up.
+const LEFTOVERS_KEPT: usize = 10_000;

@@ -195,6 +195,8 @@ pub async fn run_woken(
         .checked_sub(busy_upkeep)
         .unwrap_or_else(Instant::now);
     while !*shutdown.borrow() {
+        // Whether this round heard Redis answer a claim.
+        let mut queue_answered = false;
         let mut failing = ended(&mut runs, &mut report);
         if last_reap.elapsed() >= busy_upkeep {
             last_reap = Instant::now();
@@ -216,7 +218,9 @@ pub async fn run_woken(
                 heard.try_recv(),
                 Ok(_) | Err(broadcast::error::TryRecvError::Lagged(_))
             ) {}
-            match claim(&queue, &crew, &slots, free, &mut runs, &shutdown, &options).await {
+            let claimed = claim(&queue, &crew, &slots, free, &mut runs, &shutdown, &options).await;
+            queue_answered = claimed.is_ok();
+            match claimed {
                 Ok(true) => pause = options.poll,
                 Ok(false) => {
                     let reaped = if last_reap.elapsed() >= options.poll {
@@ -244,9 +248,10 @@ pub async fn run_woken(
             pause = (pause * 2).min(OUTAGE_PAUSE_CAP);
             tracing::warn!("trying again in {pause:?}");
             sleep_unless_stopped(pause, &mut shutdown).await;
-        } else if let Some(since) = failing_since.take() {
+        } else if queue_answered && let Some(since) = failing_since.take() {
+            // Redis answered; a MongoDB still down shows again in the runs.
             tracing::info!(
-                "Redis and MongoDB answer again; taking jobs (the outage was first seen {:.1} s ago)",
+                "the job queue answers again; taking jobs (the failures began {:.1} s ago)",
                 since.elapsed().as_secs_f64()
             );
         }

@@ -148,13 +148,20 @@ impl LabState {
             })
     }
 
+    /// The servers, named: Redis (and the other nodes of a cluster) and
+    /// MongoDB.
+    pub fn servers(&self) -> Vec<(&'static str, &ServiceRecord)> {
+        let mut servers = vec![("Redis", &self.redis)];
+        servers.extend(self.redis_nodes.iter().map(|node| ("Redis node", node)));
+        servers.push(("MongoDB", &self.mongodb));
+        servers
+    }
+
     /// Every recorded service, named: Redis (and the other nodes of a
     /// cluster), MongoDB, and Jupyter Lab, the API and the worker when they
     /// were started.
     pub fn services(&self) -> Vec<(&'static str, &ServiceRecord)> {
-        let mut services = vec![("Redis", &self.redis)];
-        services.extend(self.redis_nodes.iter().map(|node| ("Redis node", node)));
-        services.push(("MongoDB", &self.mongodb));
+        let mut services = self.servers();
         if let Some(notebooks) = &self.notebooks {
             services.push(("Jupyter", notebooks));
         }

@@ -344,6 +344,19 @@ pub fn first_line(error: &dyn std::fmt::Display) -> String {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_driver_error_loses_its_topology_dump() {
+        let text = "Kind: Server selection timeout: No available servers. Topology: { Type: \
+                    Single, Servers: [ { Address: 127.0.0.1:1, Type: Unknown } ] }, labels: {}";
+        assert_eq!(
+            super::first_line(&text),
+            "Kind: Server selection timeout: No available servers"
+        );
+        let long = "x".repeat(300);
+        assert_eq!(super::first_line(&long).chars().count(), 200);
+        assert_eq!(super::first_line(&"one\ntwo"), "one");
+    }
+
+    #[test]
     fn a_redis_url_gets_the_database_asked_for() {
         use super::redis_url_with_database as with;
         assert_eq!(

@@ -21,10 +21,9 @@ pub fn pid_label(pid: Option<u32>) -> String {
 /// prints each of those once it is started or found running, so a line
 /// here could show a process that has died and is about to be replaced.
 pub fn server_lines(config: &Config, state: &LabState) -> Vec<String> {
-    let servers = std::iter::once(("Redis", &state.redis))
-        .chain(state.redis_nodes.iter().map(|node| ("Redis node", node)))
-        .chain(std::iter::once(("MongoDB", &state.mongodb)));
-    let mut lines: Vec<String> = servers
+    let mut lines: Vec<String> = state
+        .servers()
+        .into_iter()
         .map(|(name, record)| {
             format!(
                 "  {name:<8} {}  ({})",

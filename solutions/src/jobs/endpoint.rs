@@ -13,7 +13,8 @@
 //!
 //! A report is a job of kind `revenue_by_customer` whose params are the
 //! checked request as JSON text (`{}` or `{"customer_id": ...}`, never
-//! fields the table does not have). Redis failing is a 503 `{"error": ...}`.
+//! fields the table does not have). Redis or MongoDB failing is a 503
+//! `{"error": ...}` (the `unavailable` helper).
 //! A job may run more than once: its result is the one `results::visible`
 //! shows, saved by the run that completed it.
 
@@ -50,7 +51,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 fn unavailable(_: impl std::fmt::Display) -> Response {
     error(
         StatusCode::SERVICE_UNAVAILABLE,
-        "the job queue is unavailable; try again shortly",
+        "a server the reports need (Redis or MongoDB) is unavailable; try again shortly",
     )
 }
 

@@ -594,7 +594,7 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
         cached.as_deref().map(String::from_utf8_lossy),
         None,
         "a read that failed must leave nothing in the cache, but `customer:{uncached}` holds \
-         a value"
+         a value: write the cache only after MongoDB answered, with what it answered"
     );
 }
 

@@ -380,7 +380,14 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
         queue: reports.queue.clone(),
         database: lab::testing::unreachable_database(reports.database.name()).await,
     };
-    let reply = call(&cut_off, "GET", &format!("/reports/{second}/result"), None).await;
+    let reply = call_guarded(
+        &cut_off,
+        "GET",
+        &format!("/reports/{second}/result"),
+        None,
+        "with MongoDB unreachable",
+    )
+    .await;
     reply.expect_error(
         503,
         "with MongoDB unreachable, the result of a report that has succeeded cannot be read: \
@@ -440,8 +447,12 @@ async fn unknown_reports_and_bad_ids_get_json_errors() {
         .await;
         reply.expect_error(
             422,
-            "a customer_id that is not 24 hexadecimal digits is refused before anything is \
-             queued: 422 Unprocessable Entity with a JSON error",
+            &format!(
+                "the customer_id {customer_id:?} is not 24 hexadecimal digits, so it is refused \
+                 before anything is queued: 422 Unprocessable Entity with a JSON error. Check \
+                 each character with `is_ascii_hexdigit` (or use `ObjectId::parse_str`): a sign \
+                 such as `+` is no hexadecimal digit, though `u128::from_str_radix` accepts one"
+            ),
         );
         if customer_id == "42" {
             replies.push(snapshot_of(&reply, ""));

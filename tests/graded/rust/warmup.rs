@@ -89,7 +89,11 @@ fn malformed_json_is_a_typed_error_not_a_panic() {
         (cut_short, "JSON cut short"),
         (id_as_text.as_str(), "an id that is not a number"),
         (NO_EMAIL, "a customer without an email"),
-        (NO_PLAN, "a customer without a plan"),
+        (
+            NO_PLAN,
+            "a customer without a plan (every field is required: a missing plan is Malformed, \
+             not a reason to give a default plan with `#[serde(default)]`)",
+        ),
     ] {
         let answer = parse_without_panic(text).unwrap_or_else(|message| {
             panic!(

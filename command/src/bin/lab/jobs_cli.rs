@@ -285,7 +285,7 @@ pub async fn worker(
     stop_requested: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<ExitCode> {
     // Outages, failed jobs and lost leases are logged as they happen.
-    let _flushed_at_exit = crate::lifecycle_cli::init_logging(config)?;
+    let _flushed_at_exit = crate::logging::init_logging(config)?;
     let process = WorkerProcess::build(config, options, status_port).await?;
     println!(
         "Worker running {} jobs at once (Ctrl-C hands running jobs back and stops)",

@@ -5,14 +5,12 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use lab::Config;
 use lab::dataset::{self, Existing, SeedProgress, SeedSpec};
 use lab::services::Toolbox;
 use lab::startup::Application;
 use lab_command::control::{self, UpEvent, UpOutcome, UpParts, Verdict, shutdown, summary};
-use tracing_appender::non_blocking::WorkerGuard;
 
 use crate::say;
 
@@ -102,8 +100,10 @@ pub async fn status(config: &Config) -> anyhow::Result<ExitCode> {
         Ok(ExitCode::SUCCESS)
     } else {
         println!(
-            "`cargo lab up` starts again what has stopped and keeps the rest; a service that runs \
-             but does not answer is stuck: `cargo lab down && cargo lab up` replaces it."
+            "`cargo lab up` starts again what the lab started and has stopped (Redis, MongoDB, \
+             the API, the worker, Jupyter), except one node of a Redis Cluster; for that, or a \
+             service that runs but does not answer: `cargo lab down && cargo lab up`. A server \
+             given by REDIS_URL or MONGODB_URI is yours to restart."
         );
         Ok(ExitCode::FAILURE)
     }
@@ -155,7 +155,7 @@ pub async fn seed(config: &Config, spec: SeedSpec, existing: Existing) -> anyhow
 
 /// `lab serve`: the billing API in this terminal until Ctrl-C or SIGTERM.
 pub async fn serve(config: &Config, port: Option<u16>) -> anyhow::Result<ExitCode> {
-    let _flushed_at_exit = init_logging(config)?;
+    let _flushed_at_exit = crate::logging::init_logging(config)?;
     let app = Application::build(config, port.unwrap_or(config.api_port)).await?;
     println!(
         "Billing API on http://127.0.0.1:{} (Ctrl-C stops it)",
@@ -164,29 +164,6 @@ pub async fn serve(config: &Config, port: Option<u16>) -> anyhow::Result<ExitCod
     tracing::info!(port = app.port(), "billing API listening");
     app.run_until(shutdown::stop_requested()).await?;
     Ok(ExitCode::SUCCESS)
-}
-
-/// Logs as `LAB_LOG` says, to standard output or to `LAB_LOG_FILE` (rotated
-/// by size), through a background thread: writing never holds up a
-/// request. The guard flushes what is queued when dropped; keep it until
-/// the process ends. For `lab serve` and `lab worker`.
-pub(crate) fn init_logging(config: &Config) -> anyhow::Result<WorkerGuard> {
-    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter).with_context(|| {
-        format!(
-            "LAB_LOG={:?} is not a log filter such as \"info\" or \"debug\"",
-            config.log_filter
-        )
-    })?;
-    let (writer, guard) = lab_command::log_file::writer(config.log_file.as_deref())?;
-    // Colour codes only for a person at a terminal: `lab up` sends the log
-    // to a file, where they would be noise.
-    let colour = config.log_file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdout());
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(colour)
-        .with_writer(writer)
-        .init();
-    Ok(guard)
 }
 
 /// A progress bar that appears with the first report.

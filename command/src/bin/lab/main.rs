@@ -9,6 +9,7 @@ mod grading_cli;
 mod jobs_cli;
 mod lessons_cli;
 mod lifecycle_cli;
+mod logging;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
