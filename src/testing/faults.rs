@@ -89,6 +89,28 @@ pub async fn unreachable_database(name: &str) -> mongodb::Database {
     .database(name)
 }
 
+/// Runs `call` on a handle on database `name` of a MongoDB that is not
+/// there ([`unreachable_database`]), on a task of its own, and gives its
+/// answer. If it panics, the test fails saying that `function` must pass
+/// the driver's error on rather than unwrap it.
+pub async fn with_mongodb_down<T, Fut>(
+    name: &str,
+    function: &str,
+    call: impl FnOnce(mongodb::Database) -> Fut,
+) -> T
+where
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let down = unreachable_database(name).await;
+    tokio::spawn(call(down)).await.unwrap_or_else(|_| {
+        panic!(
+            "{function} panicked with MongoDB unreachable: a failed query is an error to return \
+             with `?`, not one to unwrap"
+        )
+    })
+}
+
 /// An embedded MongoDB server of the test's own, in a folder that outlives
 /// it, so the test can kill it (`kill -9`, [`ManagedServer::pid`]) and start
 /// another on the same store with [`restart_mongodb`] to see what survived.

@@ -42,7 +42,7 @@ pub use env::{TEST_DATA, TestEnv};
 pub use error::HarnessError;
 pub use faults::{
     killable_mongodb, restart_mongodb, restart_mongodb_on, restricted_redis, stoppable_redis,
-    stoppable_redis_at, unique_index, unreachable_database,
+    stoppable_redis_at, unique_index, unreachable_database, with_mongodb_down,
 };
 pub use mongo::MongoLease;
 pub use mongo_log::{MongoCommand, MongoLog, MongoRecording};

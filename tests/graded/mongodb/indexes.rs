@@ -295,15 +295,11 @@ async fn the_unpaid_invoices_query_answers_correctly() {
         all.len()
     );
     // A server that is not there: the query fails.
-    let down = lab::testing::unreachable_database(db.name()).await;
-    let outcome = tokio::spawn(async move { unpaid_invoices_of(&down, customer).await })
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "unpaid_invoices_of panicked with MongoDB unreachable: a failed query is an error to \
-                 return with `?`, not one to unwrap"
-            )
-        });
+    let outcome =
+        lab::testing::with_mongodb_down(db.name(), "unpaid_invoices_of", |down| async move {
+            unpaid_invoices_of(&down, customer).await
+        })
+        .await;
     assert!(
         outcome.is_err(),
         "MongoDB could not be reached (this database handle points at a server that is down), \

@@ -340,15 +340,12 @@ async fn the_customer_is_read_through_the_reference() {
         ))
     );
     // A server that is not there: the read fails.
-    let down = lab::testing::unreachable_database(env.database().name()).await;
-    let outcome = tokio::spawn(async move { invoice_with_customer(&down, id).await })
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "invoice_with_customer panicked with MongoDB unreachable: a failed query is an error to \
-                 return with `?`, not one to unwrap"
-            )
-        });
+    let outcome = lab::testing::with_mongodb_down(
+        env.database().name(),
+        "invoice_with_customer",
+        |down| async move { invoice_with_customer(&down, id).await },
+    )
+    .await;
     assert!(
         outcome.is_err(),
         "MongoDB could not be reached (this database handle points at a server that is down), \
