@@ -1136,6 +1136,7 @@ async fn a_finished_analysis_is_answered_at_once_and_a_wait_ends_on_time() {
     let recording = setup.env.record_redis().await;
     let reporting = {
         let queue = setup.queue.clone();
+        let claim = claim.clone();
         tokio::spawn(async move {
             for done in 1..=16 {
                 // The pace is the point here: events spread over the wait.
@@ -1193,5 +1194,44 @@ async fn a_finished_analysis_is_answered_at_once_and_a_wait_ends_on_time() {
         "while progress keeps arriving, each XREAD of a 2 s wait must block only for the time \
          left until the deadline (set once, before the first read), or a job that keeps \
          reporting keeps its waiter waiting past its time; the XREADs blocked for {blocks:?} ms"
+    );
+
+    // The run fails and the job waits a minute to be retried: it is not
+    // over, so a wait on it waits.
+    setup
+        .queue
+        .fail(
+            &claim,
+            "the database was busy",
+            true,
+            Duration::from_secs(60),
+        )
+        .await
+        .unwrap_or_else(|error| panic!("cannot fail the running analysis: {error}"));
+    let recording = setup.env.record_redis().await;
+    let path = format!("/analyses/{queued}?wait=1");
+    let reply = tokio::time::timeout(Duration::from_secs(11), call(&setup, "GET", &path, None))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "GET /analyses/{{id}}?wait=1 of an analysis waiting to be retried had not \
+                 answered 11 s later: a wait gives up when its time is up"
+            )
+        });
+    let sent = recording.finish().await;
+    reply.expect_status(200, "a wait on an analysis waiting to be retried");
+    let body = reply.json("an analysis waiting to be retried");
+    let blocked = sent
+        .commands
+        .iter()
+        .any(|command| command.args.contains(&key) && command.block_millis().is_some());
+    assert!(
+        body["state"] == "waiting_retry" && blocked,
+        "an analysis whose run failed and that waits to be retried is not over: it runs again \
+         after its backoff, so `?wait=1` must wait for it (a blocking read of {key}) as for a \
+         queued or running one, and answer the state it is in when the time is up. Wait on \
+         every state that is not final (`!job.state.is_final()`), not a list of states that \
+         forgets waiting_retry; it answered {body} and sent {}",
+        short_listing(&sent)
     );
 }

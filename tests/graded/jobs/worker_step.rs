@@ -94,6 +94,17 @@ async fn an_empty_queue_is_idle() {
     );
 }
 
+/// How many milliseconds are left of job `id`'s lease, by Redis's clock
+/// (the one the queue's scripts use); `None` when the job has no lease.
+async fn lease_left(env: &TestEnv, id: &JobId) -> Option<i64> {
+    let until = job_field(env, id, "lease_until_ms").await?;
+    let (seconds, micros): (i64, i64) = lab::redis::cmd("TIME")
+        .query_async(&mut env.redis().await)
+        .await
+        .unwrap();
+    Some(until as i64 - (seconds * 1000 + micros / 1000))
+}
+
 #[tokio::test]
 async fn a_job_runs_and_its_result_is_the_analysis() {
     let env = TestEnv::start_seeded().await;
@@ -180,6 +191,40 @@ async fn a_job_runs_and_its_result_is_the_analysis() {
         strays.is_empty(),
         "the job's state lives in the queue; work_one must not leave keys of its own in Redis, \
          found {strays:?}"
+    );
+
+    // The lease the step claims with, looked at while a longer analysis
+    // (240 aggregations) runs under it.
+    let (long, _) = queue
+        .submit(&NewJob::new(
+            "revenue_by_month",
+            r#"{"from": "2006-01-01", "to": "2026-01-01"}"#,
+        ))
+        .await
+        .unwrap();
+    let watch = async {
+        loop {
+            let job = queue.get(&long).await.unwrap().expect("the job is kept");
+            if job.state == JobState::Running {
+                return lease_left(&env, &long).await;
+            }
+            if job.state.is_final() {
+                return None;
+            }
+            tokio::task::yield_now().await;
+        }
+    };
+    let (_, left) = tokio::join!(
+        step(&queue, env.database(), "on a job of revenue_by_month"),
+        watch
+    );
+    let left = left.expect("the job's lease is recorded while it runs");
+    assert!(
+        (1..=LEASE.as_millis() as i64).contains(&left),
+        "work_one was given a lease of {LEASE:?}, yet while the job ran its lease had {left} ms \
+         left: claim with `queue.claim(lease)`, the Duration as it is given (the queue turns it \
+         into milliseconds itself). A lease far too long leaves the job of a worker that dies \
+         unclaimed for hours; one far too short lets another worker take a job that is running"
     );
 }
 
@@ -599,5 +644,16 @@ async fn a_result_that_cannot_be_saved_does_not_complete_the_job() {
         !matches!(outcome, Ok(Outcome::Done(_))),
         "the result could not be saved, so the job is not done: work_one must not answer \
          `Outcome::Done`, it answered {outcome:?}"
+    );
+    assert!(
+        job.state != JobState::Queued && job.attempts == 1,
+        "the result could not be saved, and work_one left the job {:?} with {} attempts: a \
+         save that fails is part of the attempt. Handed back with queue.release (or postponed), \
+         the attempt is not counted, so a result that can never be saved (this one breaks a \
+         unique index) makes the workers run the analysis again and again for ever, and the job \
+         never fails. Return the error (`?`): the job stays claimed until its lease runs out, \
+         and the attempt counts when it is taken back",
+        job.state,
+        job.attempts
     );
 }
