@@ -438,6 +438,20 @@ async fn with_the_index_the_query_reads_only_what_it_returns() {
         "index_unpaid_lookup must not change any invoice: an index changes how the server finds \
          documents, not the documents"
     );
+
+    // A server that is not there: no index can be created.
+    let outcome =
+        lab::testing::with_mongodb_down(db.name(), "index_unpaid_lookup", |down| async move {
+            index_unpaid_lookup(&down).await
+        })
+        .await;
+    assert!(
+        outcome.is_err(),
+        "MongoDB could not be reached (this database handle points at a server that is down), \
+         yet index_unpaid_lookup answered {outcome:?}: an index the server never created has no \
+         name to give; pass the driver's error on with `?` and return the index_name the server \
+         answered, or the caller believes the query is served by an index that does not exist"
+    );
 }
 
 #[tokio::test]
