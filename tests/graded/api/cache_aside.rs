@@ -521,4 +521,24 @@ async fn a_changed_email_is_saved_then_the_cached_copy_removed() {
          a customer who no longer exists is served from Redis for up to an hour: delete the \
          cached copy after every save, whatever the store answered"
     );
+
+    // What the first change sent to Redis: deletes of the key, nothing else.
+    let looks: Vec<&RedisCommand> = sent
+        .commands
+        .iter()
+        .filter(|c| c.name != "ECHO" && !deletes(c))
+        .collect();
+    assert!(
+        looks.is_empty(),
+        "invalidating is one DEL of the customer's key: deleting a key that is not there is no \
+         error (DEL answers 0), so there is nothing to ask first; a look before the delete \
+         ({}) is a second round trip on every change, and the entry can appear in between; \
+         change_email sent {}",
+        looks
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        sent.listing()
+    );
 }

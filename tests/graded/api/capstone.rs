@@ -628,9 +628,13 @@ async fn a_cached_customer_expires_after_an_hour() {
 #[tokio::test]
 async fn an_unknown_customer_is_a_json_404_remembered_briefly_if_at_all() {
     let setup = setup().await;
-    let path = format!("/customers/{}", ObjectId::new());
+    let unknown = ObjectId::new();
+    let path = format!("/customers/{unknown}");
+    let key = format!("customer:{unknown}");
+    let mut first_sent = None;
     for attempt in ["first", "second"] {
-        let reply = call(&setup, "GET", &path, None).await;
+        let (reply, sent, _) = recorded(&setup.env, call(&setup, "GET", &path, None)).await;
+        first_sent.get_or_insert(sent);
         let message = reply.expect_error(
             404,
             &format!(
@@ -654,6 +658,16 @@ async fn an_unknown_customer_is_a_json_404_remembered_briefly_if_at_all() {
              meanwhile stays \"not found\""
         );
     }
+    let sent = first_sent.expect("the first lookup was recorded");
+    let written: Vec<&RedisCommand> = sent.commands.iter().filter(|c| writes(c, &key)).collect();
+    assert!(
+        matches!(written.as_slice(), [] | [_]) && written.iter().all(|c| stores_with_expiry(c)),
+        "\"no such customer\" is remembered, if at all, with its expiry in one command (SETEX, \
+         or SET with EX): with SET and then EXPIRE, a crash between the two leaves an entry that \
+         never expires, and a customer created later stays \"not found\" for ever; the first \
+         lookup sent {}",
+        short_listing(&sent)
+    );
 }
 
 #[tokio::test]
@@ -1117,6 +1131,22 @@ async fn a_finished_analysis_is_answered_at_once_and_a_wait_ends_on_time() {
         body["state"] == "queued" && body.get("result").is_some_and(Value::is_null),
         "when the wait's time is up the answer is the job as it stands, \"state\": \"queued\" \
          with \"result\": null; got {body}"
+    );
+    let path = format!("/analyses/{queued}?wait=0");
+    let reply = tokio::time::timeout(Duration::from_secs(3), call(&setup, "GET", &path, None))
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "GET /analyses/{{id}}?wait=0 of a queued analysis had not answered 3 s later: a \
+                 wait of 0 seconds is no wait, the job is answered as it stands at once. Do not \
+                 block at all then, and never send `XREAD BLOCK 0`, which waits for ever"
+            )
+        });
+    reply.expect_status(200, "a wait of 0 seconds");
+    let body = reply.json("an analysis still queued");
+    assert_eq!(
+        body["state"], "queued",
+        "`?wait=0` answers the job as it stands, here queued; got {body}"
     );
 
     // The job now runs, and its run reports progress every 150 ms for

@@ -289,6 +289,21 @@ async fn one_product_is_found_by_its_id_or_404() {
         "an id that is no product's must change nothing: DELETE /products/4294967297 removed \
          product 1 (`id as u32` wraps round); take the id as `Path<u32>`"
     );
+
+    // With product 1 deleted, product 2 is the first of the list but keeps
+    // its id.
+    catalogue.add("Poster", 900);
+    catalogue.remove(1);
+    let reply = call(&catalogue, "GET", "/products/2", None).await;
+    assert!(
+        reply.status.as_u16() == 200
+            && reply.json("product 2") == json!({"id": 2, "name": "Poster", "price_cents": 900}),
+        "with product 1 deleted, GET /products/2 must still answer product 2, Poster; it \
+         answered {} with {:?}. An id is not a place in the list: look the product up with \
+         `catalogue.find(id)`, as `products[id - 1]` stops matching the ids once one is deleted",
+        reply.status,
+        reply.text()
+    );
 }
 
 #[tokio::test]

@@ -274,6 +274,34 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
     // the stalled run saves its result late, under its own fencing token.
     // Saved as the lab's worker saves (`_id` "{job id}:{token}"), it comes
     // before the completing run's in any order a lookup by job id may use.
+    // A run that could not reach MongoDB hands the job back to run again a
+    // moment later: the job waits to be retried, a state of its own.
+    let postponed = reports
+        .queue
+        .claim(Duration::from_secs(30))
+        .await
+        .unwrap()
+        .expect("the report's job is ready");
+    reports
+        .queue
+        .postpone(
+            &postponed,
+            "MongoDB could not be reached",
+            Duration::from_millis(1),
+        )
+        .await
+        .unwrap();
+    let reply = call(&reports, "GET", &format!("/reports/{id}"), None).await;
+    reply.expect_status(200, "following a report whose job waits to be retried");
+    let state = reply.json("the report's state")["state"].clone();
+    assert_eq!(
+        state, "waiting_retry",
+        "a job that waits to be retried is `\"state\": \"waiting_retry\"`, the name the queue \
+         and the rest of the API give it; GET /reports/{{id}} answered {state}. Put `job.state` \
+         in the JSON as it is (it serializes to its name); a name built from its Debug text \
+         (`format!(\"{{:?}}\")`) spells it differently"
+    );
+    tokio::time::sleep(Duration::from_millis(10)).await;
     let stalled = reports
         .queue
         .claim(Duration::ZERO)

@@ -678,6 +678,26 @@ async fn update_many_adds_a_tag_once_per_customer() {
         "tagging a city without customers must leave the collection as it was: no upsert, which \
          would create a customer out of the filter"
     );
+
+    // A second tag is added next to the first, not in its place.
+    assert_eq!(
+        tag_city(env.database(), "London", "vip")
+            .await
+            .expect("tag_city returned an error"),
+        3,
+        "tagging London with a second tag changes its three customers"
+    );
+    let both = customers(&env)
+        .count_documents(doc! { "tags": ["uk", "vip"] })
+        .await
+        .unwrap();
+    assert_eq!(
+        both, 3,
+        "after tag_city(\"London\", \"uk\") then tag_city(\"London\", \"vip\"), each London \
+         customer must have tags [\"uk\", \"vip\"], and {both} of 3 do: tag_city adds the tag to \
+         the array with `$addToSet`; `$set: {{tags: [tag]}}` replaces the array and wipes the tags \
+         a customer already had"
+    );
 }
 
 #[tokio::test]

@@ -477,6 +477,14 @@ async fn a_unique_index_refuses_a_second_customer_with_the_same_email() {
          on customers (a unique index on email); it sent {}",
         sent.listing()
     );
+    assert!(
+        !sent.used("dropIndexes"),
+        "make_emails_unique must drop nothing: it sent {}. Dropping the indexes of customers \
+         first removes the ones other queries rely on, at every start, and leaves a moment when \
+         nothing keeps emails unique; create_index alone is enough, the server changes nothing \
+         when the same index is already there",
+        sent.listing()
+    );
     let listed = indexes(db, "customers").await;
     assert!(
         listed

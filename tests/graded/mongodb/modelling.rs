@@ -450,18 +450,20 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
         "changing the email of an unknown customer touches no invoice; an invoice now reads {}",
         first_changed(&invoices_before, &invoices_after)
     );
-    change_email(env.database(), ada, "$ada@example.com")
+    change_email(env.database(), ada, "$Ada.Lovelace@Example.com")
         .await
-        .expect("change_email returned an error for the email `$ada@example.com`");
+        .expect("change_email returned an error for the email `$Ada.Lovelace@Example.com`");
     let stored = inspect::documents(env.database(), "customers").await;
     let email = stored.first().and_then(|c| c.get_str("email").ok());
     assert_eq!(
         email,
-        Some("$ada@example.com"),
-        "change_email stores the email exactly as given, even one that starts with `$`, Ada's is \
-         now {email:?}: the `$set` operator stores its values as they are, but in an update \
-         pipeline (`vec![doc! {{\"$set\": ...}}]`) a string that starts with `$` is a field path, \
-         so there wrap the email in `{{\"$literal\": email}}`"
+        Some("$Ada.Lovelace@Example.com"),
+        "change_email stores the email exactly as given, capitals and a leading `$` included; \
+         Ada's is now {email:?}. Changing its case is not this function's business (the part \
+         before the @ may be case-sensitive, and a lookup by the email as given no longer finds \
+         her). The `$set` operator stores its values as they are, but in an update pipeline \
+         (`vec![doc! {{\"$set\": ...}}]`) a string that starts with `$` is a field path, so there \
+         wrap the email in `{{\"$literal\": email}}`"
     );
 
     // Emails made unique, and Grace already has the one Ada asks for: the

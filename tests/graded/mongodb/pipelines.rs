@@ -567,6 +567,30 @@ async fn best_sellers_unwind_the_line_items() {
         firsts(&tied[..3]),
         firsts(&answer)
     );
+
+    // One product sold at two prices (a price rise between two invoices):
+    // still one product, 8 sold, ahead of the tied ones.
+    let invoices = env.database().collection::<Document>("invoices");
+    for price in [10, 12] {
+        invoices
+            .insert_one(doc! {
+                "customer_id": ObjectId::new(),
+                "items": [{ "description": "Price rise", "quantity": 4, "unit_price": price }],
+            })
+            .await
+            .unwrap();
+    }
+    let answer = best_sellers(env.database(), 1)
+        .await
+        .expect("best_sellers returned an error on a product sold at two prices");
+    assert_eq!(
+        answer,
+        [("Price rise".to_owned(), 8)],
+        "a product is its description, whatever it was sold at: `Price rise` was sold 4 times at \
+         10 and 4 times at 12, so best_sellers(1) is [(\"Price rise\", 8)], ahead of the products \
+         sold 5 times; it returned {answer:?}. Group on \"$items.description\" alone: a group key \
+         with the price in it splits one product into a row per price"
+    );
     nothing_asked_nothing_given(
         "best_sellers",
         best_sellers(env.database(), 0).await,

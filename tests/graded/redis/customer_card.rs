@@ -293,6 +293,19 @@ async fn the_hash_form_has_one_field_per_attribute() {
          no city, so it is no card, read as {lacking:?}. Look for the three fields by name \
          rather than counting the fields"
     );
+    let mut left = Vec::new();
+    for key in ["customer:44", "customer:47"] {
+        let fields: std::collections::HashMap<String, String> = redis.hgetall(key).await.unwrap();
+        left.push((key, fields.len()));
+    }
+    assert_eq!(
+        left,
+        [("customer:44", 1), ("customer:47", 3)],
+        "`customer:44` and `customer:47` are not whole cards, so load_from_hash answers `None` \
+         for them, and must leave them as they are: (key, fields left) after the reads are \
+         {left:?}. A read never writes or deletes: the email change_email stored for a customer \
+         whose card is not saved yet, or a newer program's hash, is real data"
+    );
 
     // A Redis whose user may not read: the HGETALL is refused (NOPERM).
     let server = stoppable_redis().await;
