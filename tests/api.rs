@@ -109,6 +109,63 @@ async fn a_cached_miss_is_cleared_when_the_customer_appears() {
     assert_eq!(get(&state, path).await.status, StatusCode::OK);
 }
 
+#[tokio::test]
+async fn a_stored_customer_that_breaks_the_rules_is_left_out_of_lists_and_a_500_when_asked_for() {
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    let generator = lab::dataset::Generator::new(3, 1);
+    let customers = generator.customers();
+    let collection = lab::billing::collections::customers(env.database());
+    for customer in customers {
+        collection.insert_one(customer).await.unwrap();
+    }
+    // Written by another program (or before a rule was added): a name
+    // with a right-to-left override. One customer a page, so that one page
+    // holds the bad one alone and the walk must go on past it.
+    let bad = bson::oid::ObjectId::new();
+    env.database()
+        .collection::<bson::Document>("customers")
+        .insert_one(doc! {
+            "_id": bad, "name": "Ada \u{202E}ecalevol", "email": "bad@example.com",
+            "created_at": bson::DateTime::now(),
+        })
+        .await
+        .unwrap();
+    let mut listed = Vec::new();
+    let mut path = "/customers?limit=1".to_owned();
+    loop {
+        let answer = get(&state, &path).await;
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        for customer in answer.body["customers"].as_array().unwrap() {
+            listed.push(customer["_id"].as_str().unwrap().to_owned());
+        }
+        match answer.body["next"].as_str() {
+            Some(next) => path = format!("/customers?limit=1&after={next}"),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = customers.iter().map(|c| c.id.to_hex()).collect();
+    expected.sort();
+    assert_eq!(
+        listed, expected,
+        "every valid customer is listed, the bad one left out"
+    );
+    let answer = get(&state, &format!("/customers/{bad}")).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        answer.body
+    );
+    assert!(
+        answer.body["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("breaks the billing rules")),
+        "{}",
+        answer.body
+    );
+}
+
 /// What is wrong, the request (method, path, content type and body), and
 /// the status and words the answer must carry.
 type BadInput<'a> = (

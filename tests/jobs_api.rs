@@ -588,6 +588,11 @@ async fn a_webhook_is_retried_until_delivered_and_each_attempt_is_an_event() {
     assert_eq!(webhook_events[1]["webhook"], "delivered");
     let job = get(&state, &format!("/jobs/{id}")).await;
     assert_eq!(job.body["webhook"]["state"], "delivered");
+    assert_eq!(
+        job.body["webhook"]["url"],
+        format!("http://127.0.0.1:{port}/…"),
+        "reads need no key, so the webhook's path (where receivers keep secrets) is not shown"
+    );
 }
 
 #[tokio::test]

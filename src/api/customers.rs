@@ -143,16 +143,19 @@ pub async fn create(
     params(IdParam),
     responses(
         (status = 200, body = CustomerLookup),
-        (status = 400), (status = 404), (status = 503),
+        (status = 400), (status = 404),
+        (status = 500, description = "the stored customer breaks the billing rules (written by another program)"),
+        (status = 503),
     )
 )]
 pub async fn get(
     State(cache): State<CustomerCache>,
     IdPath(id): IdPath,
 ) -> Result<Response, ApiError> {
-    let lookup = cache.get(id).await.map_err(|error| ApiError::Unavailable {
-        detail: error.to_string(),
-    })?;
+    let lookup = cache
+        .get(id)
+        .await
+        .map_err(|error| ApiError::from_database(&error.source, &error))?;
     match lookup {
         Lookup::Found { json, source } => {
             let source = match source {
@@ -180,8 +183,7 @@ pub async fn list(
     State(state): State<ApiState>,
     QueryParams(page): QueryParams<Page>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let (found, next) =
-        paging::fetch(&state.customers(), bson::Document::new(), &page, |c| c.id).await?;
+    let (found, next) = paging::fetch(&state.customers(), bson::Document::new(), &page).await?;
     let customers: Vec<CustomerJson<'_>> = found.iter().map(CustomerJson::of).collect();
     Ok(Json(
         serde_json::json!({ "customers": customers, "next": next }),

@@ -1,7 +1,8 @@
 //! Every way a request can fail, and the status code and JSON body of each.
 //!
 //! Handlers return `Result<_, ApiError>`; nothing a client sends can produce
-//! a 500 or a panic. Bodies are `{"error": "..."}`, with a message that says
+//! a 500 or a panic (the one 500 is a stored document that breaks the rules,
+//! which this API never writes). Bodies are `{"error": "..."}`, with a message that says
 //! what was wrong and, where it helps, what would have been accepted.
 
 use axum::http::StatusCode;
@@ -142,6 +143,16 @@ pub enum ApiError {
         /// The driver's error, for the log (not sent to the client).
         detail: String,
     },
+    /// 500: a stored document breaks the billing rules (written by another
+    /// program, or before a rule was added), so it cannot be served. Asking
+    /// again does not help; the log names the document.
+    #[error(
+        "a stored document breaks the billing rules and cannot be served; the API's log names it, to fix or remove in MongoDB"
+    )]
+    StoredInvalid {
+        /// What broke which rule, for the log (not sent to the client).
+        detail: String,
+    },
 }
 
 impl ApiError {
@@ -164,6 +175,26 @@ impl ApiError {
             | ApiError::QueueUnavailable { .. }
             | ApiError::WriteUncertain { .. }
             | ApiError::TimedOut { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::StoredInvalid { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The error of a MongoDB read or write that failed, `detail` saying
+    /// what happened for the log: [`ApiError::StoredInvalid`] when what
+    /// failed was reading a stored document back, else
+    /// [`ApiError::Unavailable`].
+    pub fn from_database(
+        error: &mongodb::error::Error,
+        detail: impl std::fmt::Display,
+    ) -> ApiError {
+        if stored_invalid(error) {
+            ApiError::StoredInvalid {
+                detail: detail.to_string(),
+            }
+        } else {
+            ApiError::Unavailable {
+                detail: detail.to_string(),
+            }
         }
     }
 
@@ -205,10 +236,19 @@ impl From<mongodb::error::Error> for ApiError {
     /// A database failure the client cannot fix: 503. (Errors a client can
     /// cause, such as a duplicate email, are told apart before this.)
     fn from(error: mongodb::error::Error) -> ApiError {
-        ApiError::Unavailable {
-            detail: error.to_string(),
-        }
+        ApiError::from_database(&error, &error)
     }
+}
+
+/// Whether `error` is a stored document that could not be read back as its
+/// type (a rule of [`crate::billing`] broken, a field missing): not an
+/// outage, and asking again gives the same answer.
+pub fn stored_invalid(error: &mongodb::error::Error) -> bool {
+    matches!(
+        error.kind.as_ref(),
+        mongodb::error::ErrorKind::Bson(bson_error)
+            if matches!(bson_error.kind, bson::error::ErrorKind::Deserialization { .. })
+    )
 }
 
 impl From<redis::RedisError> for ApiError {
@@ -236,6 +276,9 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             ApiError::Unavailable { detail } => tracing::warn!(%detail, "database unavailable"),
+            ApiError::StoredInvalid { detail } => {
+                tracing::error!(%detail, "a stored document breaks the billing rules")
+            }
             ApiError::QueueUnavailable { detail } => tracing::warn!(%detail, "Redis unavailable"),
             ApiError::WriteUncertain {
                 store,

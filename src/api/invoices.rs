@@ -259,7 +259,6 @@ pub async fn of_customer(
         &state.invoices(),
         doc! { "customer_id": customer_id },
         &page,
-        |invoice| invoice.id,
     )
     .await?;
     let invoices: Vec<InvoiceJson<'_>> = found.iter().map(InvoiceJson::of).collect();

@@ -3,7 +3,7 @@
 //! straight to the page through the `_id` index, however deep it is.
 
 use bson::oid::ObjectId;
-use bson::{Document, doc};
+use bson::{Document, RawDocumentBuf, doc};
 use futures_util::TryStreamExt;
 use mongodb::Collection;
 use serde::Deserialize;
@@ -46,11 +46,16 @@ impl Page {
 
 /// One page of the documents of `collection` that match `filter`, and the
 /// id the next page starts after (`None` after the last page).
+///
+/// A stored document that cannot be read as a `T` (it breaks a rule of
+/// [`crate::billing`]: written by another program, or before the rule was
+/// added) is left out of the page and logged with its `_id`, so that one
+/// bad document does not hide every one after it; the page still ends where
+/// the server's did, so the next page starts after it.
 pub async fn fetch<T>(
     collection: &Collection<T>,
     mut filter: Document,
     page: &Page,
-    id_of: impl Fn(&T) -> ObjectId,
 ) -> Result<(Vec<T>, Option<String>), ApiError>
 where
     T: DeserializeOwned + Send + Sync,
@@ -59,17 +64,33 @@ where
     if let Some(after) = after {
         filter.insert("_id", doc! { "$gt": after });
     }
-    let found: Vec<T> = collection
+    let stored: Vec<RawDocumentBuf> = collection
+        .clone_with_type::<RawDocumentBuf>()
         .find(filter)
         .sort(doc! { "_id": 1 })
         .limit(i64::from(limit))
         .await?
         .try_collect()
         .await?;
-    let next = if found.len() == limit as usize {
-        found.last().map(|last| id_of(last).to_hex())
+    let next = if stored.len() == limit as usize {
+        stored
+            .last()
+            .and_then(|last| last.get_object_id("_id").ok())
+            .map(|id| id.to_hex())
     } else {
         None
     };
+    let mut found = Vec::with_capacity(stored.len());
+    for document in &stored {
+        match bson::deserialize_from_slice::<T>(document.as_bytes()) {
+            Ok(value) => found.push(value),
+            Err(error) => tracing::error!(
+                collection = collection.name(),
+                id = ?document.get_object_id("_id").ok(),
+                %error,
+                "a stored document breaks the billing rules; it is left out of the list"
+            ),
+        }
+    }
     Ok((found, next))
 }

@@ -75,6 +75,19 @@ impl WebhookUrl {
         self.port
     }
 
+    /// The URL with its path and query hidden (`http://host:port/…`), to
+    /// show to whoever may read the job: receivers often carry their secret
+    /// there (`/hooks/T0KEN`, `?sig=`).
+    pub fn redacted(&self) -> String {
+        let port = if self.port == 80 {
+            String::new()
+        } else {
+            format!(":{}", self.port)
+        };
+        let rest = if self.path == "/" { "/" } else { "/…" };
+        format!("http://{}{port}{rest}", self.host)
+    }
+
     /// Posts `body` (JSON) to `address` (one [`super::WebhookPolicy::resolve`]
     /// allowed) and returns the response's status code.
     pub async fn post(&self, address: SocketAddr, body: &str) -> std::io::Result<u16> {
@@ -149,6 +162,20 @@ mod tests {
             let message = WebhookUrl::parse(bad).unwrap_err().to_string();
             assert!(message.contains(says), "{bad}: {message}");
         }
+    }
+
+    #[test]
+    fn a_shown_url_hides_its_path_and_query() {
+        let shown = |url: &str| WebhookUrl::parse(url).unwrap().redacted();
+        assert_eq!(
+            shown("http://hooks.example:9000/T0KEN?sig=1"),
+            "http://hooks.example:9000/…"
+        );
+        assert_eq!(
+            shown("http://hooks.example?sig=1"),
+            "http://hooks.example/…"
+        );
+        assert_eq!(shown("http://hooks.example"), "http://hooks.example/");
     }
 
     #[test]
