@@ -250,3 +250,39 @@ async fn a_write_under_way_keeps_its_outbox_record_when_another_write_finishes_f
     let answer = get(&state, &path).await;
     assert_eq!(answer.body["customer"]["name"], "Second", "{}", answer.body);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_status_change_answers_the_status_it_made_even_when_another_change_follows() {
+    let env = TestEnv::start().await;
+    let state = state_for(&env).await;
+    let customer = new_customer(&state, 1).await;
+    for _ in 0..30 {
+        let issued = send(
+            &state,
+            Method::POST,
+            "/invoices",
+            json!({
+                "customer_id": customer, "invoice_date": "2024-01-01", "due_date": "2024-01-31",
+                "items": [{"description": "Widget", "quantity": 1, "unit_price": "10.00"}],
+            }),
+        )
+        .await;
+        assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.body);
+        let path = format!("/invoices/{}/status", issued.body["_id"].as_str().unwrap());
+        // Past due and unpaid: it may become overdue, and paid after that.
+        let (overdue, paid) = tokio::join!(
+            send(&state, Method::PUT, &path, json!({"status": "overdue"})),
+            send(&state, Method::PUT, &path, json!({"status": "paid"})),
+        );
+        for (answer, asked) in [(overdue, "overdue"), (paid, "paid")] {
+            if answer.status == StatusCode::OK {
+                assert_eq!(
+                    answer.body["status"], asked,
+                    "a 200 to a change to {asked} shows the invoice as that change left it"
+                );
+            } else {
+                assert_eq!(answer.status, StatusCode::CONFLICT, "{}", answer.body);
+            }
+        }
+    }
+}

@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use bson::oid::ObjectId;
 use bson::{DateTime, doc};
+use mongodb::options::ReturnDocument;
 use serde::Deserialize;
 
 use super::ApiState;
@@ -297,27 +298,36 @@ pub async fn set_status(
     if change.status == InvoiceStatus::Overdue {
         filter.insert("due_date", doc! { "$lt": now });
     }
-    let result = state
+    // The invoice as this change left it, from the update itself: read
+    // afterwards, a change racing this one could be answered instead.
+    let changed = state
         .invoices()
-        .update_one(
+        .find_one_and_update(
             filter,
             doc! { "$set": { "status": change.status.as_str() } },
         )
+        .return_document(ReturnDocument::After)
         .await?;
-    let invoice = state
-        .invoices()
-        .find_one(doc! { "_id": id })
-        .await?
-        .ok_or(ApiError::NotFound("Invoice not found"))?;
-    if result.matched_count == 0 && invoice.status != change.status {
-        if change.status == InvoiceStatus::Overdue && invoice.due_date >= now {
-            return Err(ApiError::Conflict(not_yet_due(invoice.due_date)));
+    let invoice = match changed {
+        Some(invoice) => invoice,
+        None => {
+            let invoice = state
+                .invoices()
+                .find_one(doc! { "_id": id })
+                .await?
+                .ok_or(ApiError::NotFound("Invoice not found"))?;
+            if invoice.status != change.status {
+                if change.status == InvoiceStatus::Overdue && invoice.due_date >= now {
+                    return Err(ApiError::Conflict(not_yet_due(invoice.due_date)));
+                }
+                return Err(ApiError::Conflict(format!(
+                    "an invoice that is {} cannot become {}",
+                    invoice.status, change.status
+                )));
+            }
+            invoice
         }
-        return Err(ApiError::Conflict(format!(
-            "an invoice that is {} cannot become {}",
-            invoice.status, change.status
-        )));
-    }
+    };
     Ok(Json(
         serde_json::to_value(InvoiceJson::of(&invoice)).unwrap_or_default(),
     ))
