@@ -450,6 +450,24 @@ async fn bad_requests_get_clear_errors_and_make_no_job() {
     )
     .await;
     assert_eq!(bad_key.status, StatusCode::BAD_REQUEST);
+    let two_keys = call_with(
+        &state,
+        Method::POST,
+        "/jobs",
+        &[("idempotency-key", "first"), ("idempotency-key", "second")],
+        Some((
+            "application/json",
+            br#"{"kind": "invoice_status_summary"}"#.to_vec(),
+        )),
+    )
+    .await;
+    assert_eq!(
+        (two_keys.status, two_keys.body["error"].as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            Some("send one Idempotency-Key header, not several")
+        )
+    );
     let listed = get(&state, "/jobs").await;
     assert_eq!(
         listed.body["jobs"].as_array().unwrap().len(),

@@ -170,9 +170,17 @@ fn uncertain(id: &JobId, detail: String) -> ApiError {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let Some(value) = headers.get("idempotency-key") else {
+    let mut all = headers.get_all("idempotency-key").iter();
+    let Some(value) = all.next() else {
         return Ok(None);
     };
+    // Two keys: a repeat would be told apart by whichever one a reader
+    // takes, so neither counts.
+    if all.next().is_some() {
+        return Err(ApiError::BadRequest(
+            "send one Idempotency-Key header, not several".to_owned(),
+        ));
+    }
     let key = value
         .to_str()
         .ok()
