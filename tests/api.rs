@@ -6,7 +6,7 @@ mod common;
 
 use axum::http::{Method, StatusCode};
 use bson::doc;
-use common::{call, get, metric, send};
+use common::{call, call_with, get, metric, send};
 use lab::api::{ApiState, routes::ROUTES};
 use lab::services::{Origin, connect_redis};
 use lab::testing::{TestEnv, stoppable_redis};
@@ -260,6 +260,26 @@ async fn bad_input_gets_the_right_status_and_a_json_error_and_changes_nothing() 
             "{what}: {error:?} should mention {words:?}"
         );
     }
+    // A body declared compressed: the API decodes no Content-Encoding.
+    let plain = serde_json::to_vec(&new_customer("gzip@example.com")).unwrap();
+    let answer = call_with(
+        &state,
+        Method::POST,
+        "/customers",
+        &[("content-encoding", "gzip")],
+        Some(("application/json", plain)),
+    )
+    .await;
+    assert_eq!(
+        (answer.status, answer.body["error"].as_str()),
+        (
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Some(
+                "send the body as plain JSON, without Content-Encoding (it was declared \"gzip\", \
+                 which the API does not decode)"
+            )
+        )
+    );
     let customers_after = env
         .database()
         .collection::<bson::Document>("customers")

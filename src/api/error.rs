@@ -81,6 +81,14 @@ pub enum ApiError {
     /// 415: a body that is not declared as JSON.
     #[error("send the body as JSON, with the header Content-Type: application/json")]
     NotJson,
+    /// 415: a body declared compressed or otherwise encoded.
+    #[error(
+        "send the body as plain JSON, without Content-Encoding (it was declared {encoding:?}, which the API does not decode)"
+    )]
+    EncodedBody {
+        /// The declared encoding (its first 40 characters).
+        encoding: String,
+    },
     /// 431: more bytes of headers than the API answers
     /// ([`super::limits`]).
     #[error("the headers take more than {limit} bytes")]
@@ -169,7 +177,7 @@ impl ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::TargetTooLong { .. } => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotJson | ApiError::EncodedBody { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable { .. }
             | ApiError::QueueUnavailable { .. }

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
 use bson::oid::ObjectId;
 use serde::de::DeserializeOwned;
@@ -22,7 +22,8 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 /// slow to answer (the server's).
 pub const BODY_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// A JSON body read as `T`: 415 without a JSON content type, 413 when too
+/// A JSON body read as `T`: 415 without a JSON content type or with a
+/// `Content-Encoding` (the API decodes none), 413 when too
 /// large, 408 when not sent within [`BODY_WAIT`], 400 when not JSON, 422
 /// when the JSON does not fit `T` (the field is named: `address.zip:
 /// invalid type: integer, expected a string`).
@@ -46,6 +47,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             .unwrap_or(false);
         if !declared_json {
             return Err(ApiError::NotJson);
+        }
+        // A compressed body read as JSON would be refused as "not JSON", and
+        // a plain one declared compressed would be read as if it were not.
+        let encoded = request
+            .headers()
+            .get_all(CONTENT_ENCODING)
+            .iter()
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
+            .find(|encoding| !encoding.eq_ignore_ascii_case("identity"));
+        if let Some(encoding) = encoded {
+            return Err(ApiError::EncodedBody {
+                encoding: encoding.chars().take(40).collect(),
+            });
         }
         // Refused before reading, so a client that waits for `100 Continue`
         // learns at once instead of sending the body.
