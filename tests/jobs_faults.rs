@@ -69,6 +69,11 @@ async fn a_job_that_finds_mongodb_down_waits_for_it_without_using_an_attempt() {
         said.contains("MongoDB could not be reached") && said.contains("not counted"),
         "the job says why it waits: {said:?}"
     );
+    assert!(
+        !said.contains("Topology") && !said.contains('\n'),
+        "whoever may read the job sees its error: the driver's error in one line, without \
+         its description of the servers: {said:?}"
+    );
     assert!(queue.dead_letters().await.unwrap().is_empty());
 
     // Once MongoDB is back, the job runs (when its wait is over: until

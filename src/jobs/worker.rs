@@ -22,6 +22,7 @@ use super::kinds::ProgressSender;
 use super::queue::{Claim, FailOutcome, JobQueue};
 use super::{results, webhooks};
 use crate::analysis::AnalysisError;
+use crate::services::clients::first_line;
 use crate::services::is_outage;
 
 /// The base and the cap of the retry backoff.
@@ -447,10 +448,16 @@ async fn analyse(
         }
         AnalysisError::Database { .. } => Recovery::Retry,
     };
-    Err(RunFailure {
-        recovery,
-        message: error.to_string(),
-    })
+    // The message is the job's `error`, which anyone who may read the job
+    // sees, and its webhook's receiver: the driver's error in one line,
+    // without its description of the servers.
+    let message = match &error {
+        AnalysisError::Database { report, source } => {
+            format!("the {report} report failed: {}", first_line(source))
+        }
+        AnalysisError::InvalidParameter { .. } => error.to_string(),
+    };
+    Err(RunFailure { recovery, message })
 }
 
 /// Whether `database`'s server answers a ping within two seconds.
