@@ -280,6 +280,7 @@ async fn bad_input_gets_the_right_status_and_a_json_error_and_changes_nothing() 
             )
         )
     );
+    assert_eq!(answer.headers["accept-encoding"], "identity");
     let customers_after = env
         .database()
         .collection::<bson::Document>("customers")

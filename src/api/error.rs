@@ -155,11 +155,16 @@ pub enum ApiError {
     /// program, or before a rule was added), so it cannot be served. Asking
     /// again does not help; the log names the document.
     #[error(
-        "a stored document breaks the billing rules and cannot be served; the API's log names it, to fix or remove in MongoDB"
+        "a stored document breaks the billing rules and cannot be served{}; the API's log names it, to fix or remove in MongoDB",
+        if *written { " (the change asked for was made)" } else { "" }
     )]
     StoredInvalid {
-        /// What broke which rule, for the log (not sent to the client).
+        /// Which document broke which rule, for the log (not sent to the
+        /// client).
         detail: String,
+        /// Whether the request's change was made before the document was
+        /// read back.
+        written: bool,
     },
 }
 
@@ -188,9 +193,9 @@ impl ApiError {
     }
 
     /// The error of a MongoDB read or write that failed, `detail` saying
-    /// what happened for the log: [`ApiError::StoredInvalid`] when what
-    /// failed was reading a stored document back, else
-    /// [`ApiError::Unavailable`].
+    /// what happened for the log (the document's id among it):
+    /// [`ApiError::StoredInvalid`] when what failed was reading a stored
+    /// document back, else [`ApiError::Unavailable`].
     pub fn from_database(
         error: &mongodb::error::Error,
         detail: impl std::fmt::Display,
@@ -198,6 +203,7 @@ impl ApiError {
         if stored_invalid(error) {
             ApiError::StoredInvalid {
                 detail: detail.to_string(),
+                written: false,
             }
         } else {
             ApiError::Unavailable {
@@ -241,8 +247,11 @@ impl From<BillingError> for ApiError {
 }
 
 impl From<mongodb::error::Error> for ApiError {
-    /// A database failure the client cannot fix: 503. (Errors a client can
-    /// cause, such as a duplicate email, are told apart before this.)
+    /// A database failure the client cannot fix: 503, or 500 for a stored
+    /// document that breaks the rules ([`ApiError::from_database`], which
+    /// handlers call instead when they can name the document). Errors a
+    /// client can cause, such as a duplicate email, are told apart before
+    /// this.
     fn from(error: mongodb::error::Error) -> ApiError {
         ApiError::from_database(&error, &error)
     }
@@ -284,7 +293,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         match &self {
             ApiError::Unavailable { detail } => tracing::warn!(%detail, "database unavailable"),
-            ApiError::StoredInvalid { detail } => {
+            ApiError::StoredInvalid { detail, .. } => {
                 tracing::error!(%detail, "a stored document breaks the billing rules")
             }
             ApiError::QueueUnavailable { detail } => tracing::warn!(%detail, "Redis unavailable"),
@@ -305,6 +314,13 @@ impl IntoResponse for ApiError {
             _ => serde_json::json!({ "error": self.to_string() }),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        // RFC 9110: a 415 for an encoding says which encodings are taken.
+        if matches!(self, ApiError::EncodedBody { .. }) {
+            response.headers_mut().insert(
+                axum::http::header::ACCEPT_ENCODING,
+                axum::http::HeaderValue::from_static("identity"),
+            );
+        }
         if matches!(self, ApiError::Unauthorized { .. }) {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

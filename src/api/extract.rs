@@ -6,6 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
 use bson::oid::ObjectId;
 use serde::de::DeserializeOwned;
 
@@ -248,6 +249,23 @@ async fn path_text<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<Strin
             .await
             .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))?;
     Ok(value)
+}
+
+/// The `name` header of `headers` (`Host`, `Authorization`), if sent; a 400
+/// when it was sent more than once: which one counts would depend on who
+/// reads the headers (a proxy may take the last), so none does.
+pub fn single_header<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'a HeaderValue>, ApiError> {
+    let mut all = headers.get_all(name).iter();
+    let first = all.next();
+    if all.next().is_some() {
+        return Err(ApiError::BadRequest(format!(
+            "send one {name} header, not several"
+        )));
+    }
+    Ok(first)
 }
 
 /// `value` as an ObjectId, or a 400 that says what an id looks like.

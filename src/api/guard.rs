@@ -25,13 +25,14 @@
 //! [`Application`]: crate::startup::Application
 
 use axum::extract::{Request, State};
-use axum::http::{Method, header};
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use std::sync::Arc;
 
 use super::ApiError;
+use super::extract::single_header;
 use crate::config::ApiKey;
 use crate::services::secret::same_secret;
 
@@ -84,14 +85,11 @@ impl Guard {
             // Both the Host header and, in an absolute-form request line,
             // the URI's own authority (which HTTP says wins) must be ours.
             // Borrowed, not copied: this runs on every request.
-            let mut all = request.headers().get_all(header::HOST).iter();
-            let header = all.next();
             // Two `Host` headers name no one host (RFC 9112 asks for a 400).
-            if all.next().is_some() {
-                return Some(ApiError::BadRequest(
-                    "send one Host header, not several".to_owned(),
-                ));
-            }
+            let header = match single_header(request.headers(), "Host") {
+                Ok(header) => header,
+                Err(refused) => return Some(refused),
+            };
             let named = header.map(|value| String::from_utf8_lossy(value.as_bytes()));
             let authority = request.uri().authority().map(|a| a.as_str());
             let refused = match (&named, authority) {
@@ -107,15 +105,10 @@ impl Guard {
         if let Some(key) = &self.key
             && !matches!(*request.method(), Method::GET | Method::HEAD)
         {
-            let mut all = request.headers().get_all(header::AUTHORIZATION).iter();
-            let given = all.next().map(|value| value.as_bytes());
-            // Two keys: which one counts would depend on who reads the
-            // headers (a proxy may take the last), so neither does.
-            if all.next().is_some() {
-                return Some(ApiError::BadRequest(
-                    "send one Authorization header, not several".to_owned(),
-                ));
-            }
+            let given = match single_header(request.headers(), "Authorization") {
+                Ok(given) => given.map(|value| value.as_bytes()),
+                Err(refused) => return Some(refused),
+            };
             // The scheme's name is case-insensitive (RFC 9110).
             let bearer = given.and_then(|value| {
                 (value.len() > 7 && value[..7].eq_ignore_ascii_case(b"bearer "))
@@ -160,6 +153,7 @@ pub async fn check(State(guard): State<Arc<Guard>>, request: Request, next: Next
 mod tests {
     use super::*;
     use axum::body::Body;
+    use axum::http::header;
 
     fn guard() -> Guard {
         let key = ApiKey::parse("k".repeat(32)).unwrap();

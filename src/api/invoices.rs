@@ -219,7 +219,11 @@ async fn issue(state: ApiState, invoice: Invoice) -> Result<(), ApiError> {
     path = "/invoices/{id}",
     summary = "One invoice",
     params(IdParam),
-    responses((status = 200, body = InvoiceJson), (status = 400), (status = 404), (status = 503))
+    responses(
+        (status = 200, body = InvoiceJson), (status = 400), (status = 404),
+        (status = 500, description = "the stored invoice breaks the billing rules (written by another program)"),
+        (status = 503),
+    )
 )]
 pub async fn get(
     State(state): State<ApiState>,
@@ -228,7 +232,8 @@ pub async fn get(
     let invoice = state
         .invoices()
         .find_one(doc! { "_id": id })
-        .await?
+        .await
+        .map_err(|error| ApiError::from_database(&error, format!("invoice {id}: {error}")))?
         .ok_or(ApiError::NotFound("Invoice not found"))?;
     Ok(Json(
         serde_json::to_value(InvoiceJson::of(&invoice)).unwrap_or_default(),
@@ -281,7 +286,9 @@ pub async fn of_customer(
     responses(
         (status = 200, body = InvoiceJson),
         (status = 400), (status = 404), (status = 408), (status = 409), (status = 413), (status = 415),
-        (status = 422), (status = 503),
+        (status = 422),
+        (status = 500, description = "the stored invoice breaks the billing rules (written by another program)"),
+        (status = 503),
     )
 )]
 pub async fn set_status(
@@ -307,14 +314,25 @@ pub async fn set_status(
             doc! { "$set": { "status": change.status.as_str() } },
         )
         .return_document(ReturnDocument::After)
-        .await?;
+        .await
+        .map_err(|error| {
+            match ApiError::from_database(&error, format!("invoice {id}: {error}")) {
+                // The change was made; the invoice it leaves cannot be shown.
+                ApiError::StoredInvalid { detail, .. } => ApiError::StoredInvalid {
+                    detail,
+                    written: true,
+                },
+                other => other,
+            }
+        })?;
     let invoice = match changed {
         Some(invoice) => invoice,
         None => {
             let invoice = state
                 .invoices()
                 .find_one(doc! { "_id": id })
-                .await?
+                .await
+                .map_err(|error| ApiError::from_database(&error, format!("invoice {id}: {error}")))?
                 .ok_or(ApiError::NotFound("Invoice not found"))?;
             if invoice.status != change.status {
                 if change.status == InvoiceStatus::Overdue && invoice.due_date >= now {

@@ -28,7 +28,8 @@ pub struct RequestCounts {
     pub success: AtomicU64,
     /// 4xx answers.
     pub client_errors: AtomicU64,
-    /// 5xx answers (503 when a store is down; never a 500 by design).
+    /// 5xx answers (503 when a store is down; 500 only for a stored document
+    /// that breaks the billing rules).
     pub server_errors: AtomicU64,
 }
 

@@ -6,14 +6,15 @@
 //! on Linux the kernel kills them when the test process dies, even if it dies
 //! from a panic or a `kill -9`, so a crashed test run never leaves servers behind.
 
+use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::fs::File;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::sync::mpsc;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -227,13 +228,30 @@ pub fn program_name(program: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A port on 127.0.0.1 that was free a moment ago.
+/// A port on 127.0.0.1 that was free a moment ago, and that this process
+/// has not handed out before.
 ///
 /// Another process can take it before our server binds it; the launcher
-/// notices the server's early exit and tries again with a new port.
+/// notices the server's early exit and tries again with a new port. Never
+/// the same port twice: a server stopped on purpose (a test's outage) must
+/// not come back, to the clients that knew it, as another server started
+/// later on its freed port.
 pub fn free_port() -> std::io::Result<u16> {
-    let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
-    Ok(listener.local_addr()?.port())
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    for _ in 0..64 {
+        let listener = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))?;
+        let port = listener.local_addr()?.port();
+        if given.insert(port) {
+            return Ok(port);
+        }
+    }
+    Err(std::io::Error::new(
+        std::io::ErrorKind::AddrInUse,
+        "no port that this process has not used already",
+    ))
 }
 
 /// Whether nothing listens on `port` of 127.0.0.1 (and we may bind it).

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use super::ApiState;
 use super::error::ApiError;
-use super::extract::{JobIdPath, JsonBody, QueryParams, parse_job_id};
+use super::extract::{JobIdPath, JsonBody, QueryParams, parse_job_id, single_header};
 use super::routes::{self, IdParam};
 use crate::billing::json::rfc3339;
 use crate::jobs::events;
@@ -170,17 +170,9 @@ fn uncertain(id: &JobId, detail: String) -> ApiError {
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
-    let mut all = headers.get_all("idempotency-key").iter();
-    let Some(value) = all.next() else {
+    let Some(value) = single_header(headers, "Idempotency-Key")? else {
         return Ok(None);
     };
-    // Two keys: a repeat would be told apart by whichever one a reader
-    // takes, so neither counts.
-    if all.next().is_some() {
-        return Err(ApiError::BadRequest(
-            "send one Idempotency-Key header, not several".to_owned(),
-        ));
-    }
     let key = value
         .to_str()
         .ok()

@@ -30,7 +30,7 @@ use lab::bson::doc;
 use lab::bson::oid::ObjectId;
 use lab::jobs::kinds::Analysis;
 use lab::jobs::worker::{self, Step, WorkerOptions};
-use lab::jobs::{JobId, JobQueue, JobState, NewJob, Progress, results};
+use lab::jobs::{FailOutcome, JobId, JobQueue, JobState, NewJob, Progress, results};
 use lab::redis::aio::ConnectionManager;
 use lab::services::{Origin, connect_redis};
 use lab::testing::http::Reply;
@@ -1228,7 +1228,7 @@ async fn a_finished_analysis_is_answered_at_once_and_a_wait_ends_on_time() {
 
     // The run fails and the job waits a minute to be retried: it is not
     // over, so a wait on it waits.
-    setup
+    let failed = setup
         .queue
         .fail(
             &claim,
@@ -1238,6 +1238,12 @@ async fn a_finished_analysis_is_answered_at_once_and_a_wait_ends_on_time() {
         )
         .await
         .unwrap_or_else(|error| panic!("cannot fail the running analysis: {error}"));
+    assert_eq!(
+        failed,
+        FailOutcome::WillRetry,
+        "POST /analyses must queue a job that may be retried (the queue's default attempts): \
+         after its first run failed, the job is not failed for good"
+    );
     let recording = setup.env.record_redis().await;
     let path = format!("/analyses/{queued}?wait=1");
     let reply = tokio::time::timeout(Duration::from_secs(11), call(&setup, "GET", &path, None))

@@ -270,10 +270,6 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
     );
     replies.push(snapshot_of(&reply, id.as_str()));
 
-    // A first run stalls: its lease runs out, the job is queued again, and
-    // the stalled run saves its result late, under its own fencing token.
-    // Saved as the lab's worker saves (`_id` "{job id}:{token}"), it comes
-    // before the completing run's in any order a lookup by job id may use.
     // A run that could not reach MongoDB hands the job back to run again a
     // moment later: the job waits to be retried, a state of its own.
     let postponed = reports
@@ -301,7 +297,13 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
          in the JSON as it is (it serializes to its name); a name built from its Debug text \
          (`format!(\"{{:?}}\")`) spells it differently"
     );
+    // The job is ready again once its 1 ms wait is over.
     tokio::time::sleep(Duration::from_millis(10)).await;
+
+    // A first run stalls: its lease runs out, the job is queued again, and
+    // the stalled run saves its result late, under its own fencing token.
+    // Saved as the lab's worker saves (`_id` "{job id}:{token}"), it comes
+    // before the completing run's in any order a lookup by job id may use.
     let stalled = reports
         .queue
         .claim(Duration::ZERO)
