@@ -229,15 +229,21 @@ pub async fn get(
     State(state): State<ApiState>,
     IdPath(id): IdPath,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let invoice = state
+    let invoice = stored(&state, id).await?;
+    Ok(Json(
+        serde_json::to_value(InvoiceJson::of(&invoice)).unwrap_or_default(),
+    ))
+}
+
+/// Invoice `id` as stored: 404 when there is none, 500 when it breaks the
+/// billing rules (the log names it).
+async fn stored(state: &ApiState, id: ObjectId) -> Result<Invoice, ApiError> {
+    state
         .invoices()
         .find_one(doc! { "_id": id })
         .await
         .map_err(|error| ApiError::from_database(&error, format!("invoice {id}: {error}")))?
-        .ok_or(ApiError::NotFound("Invoice not found"))?;
-    Ok(Json(
-        serde_json::to_value(InvoiceJson::of(&invoice)).unwrap_or_default(),
-    ))
+        .ok_or(ApiError::NotFound("Invoice not found"))
 }
 
 /// `GET /customers/{id}/invoices?limit=&after=` → a page in id order.
@@ -328,12 +334,7 @@ pub async fn set_status(
     let invoice = match changed {
         Some(invoice) => invoice,
         None => {
-            let invoice = state
-                .invoices()
-                .find_one(doc! { "_id": id })
-                .await
-                .map_err(|error| ApiError::from_database(&error, format!("invoice {id}: {error}")))?
-                .ok_or(ApiError::NotFound("Invoice not found"))?;
+            let invoice = stored(&state, id).await?;
             if invoice.status != change.status {
                 if change.status == InvoiceStatus::Overdue && invoice.due_date >= now {
                     return Err(ApiError::Conflict(not_yet_due(invoice.due_date)));
