@@ -44,6 +44,19 @@ async fn step(queue: &JobQueue, database: &Database, when: &str) -> Outcome {
     }
 }
 
+/// Queues a job that runs long next to a few Redis calls: twenty years of
+/// revenue by month, 240 aggregations one after the other.
+async fn submit_long_job(queue: &JobQueue) -> JobId {
+    let (id, _) = queue
+        .submit(&NewJob::new(
+            "revenue_by_month",
+            r#"{"from": "2006-01-01", "to": "2026-01-01"}"#,
+        ))
+        .await
+        .unwrap();
+    id
+}
+
 /// Every stored result, as MongoDB holds them.
 async fn stored_results(database: &Database) -> Vec<Document> {
     database
@@ -207,13 +220,7 @@ async fn a_job_runs_and_its_result_is_the_analysis() {
 
     // The lease the step claims with, looked at while a longer analysis
     // (240 aggregations) runs under it.
-    let (long, _) = queue
-        .submit(&NewJob::new(
-            "revenue_by_month",
-            r#"{"from": "2006-01-01", "to": "2026-01-01"}"#,
-        ))
-        .await
-        .unwrap();
+    let long = submit_long_job(&queue).await;
     let mut redis = env.redis().await;
     let watch = async {
         loop {
@@ -369,13 +376,7 @@ async fn a_job_cancelled_while_it_runs_is_fenced_and_shows_no_result() {
     let queue = queue(&env).await;
     // Twenty years of revenue by month: 240 aggregations one after the
     // other, a long run next to the few Redis calls that cancel it.
-    let (id, _) = queue
-        .submit(&NewJob::new(
-            "revenue_by_month",
-            r#"{"from": "2006-01-01", "to": "2026-01-01"}"#,
-        ))
-        .await
-        .unwrap();
+    let id = submit_long_job(&queue).await;
     // Cancel as soon as the job is running, while the step is at work.
     let cancel = async {
         loop {
@@ -420,13 +421,7 @@ async fn a_job_cancelled_while_it_runs_is_fenced_and_shows_no_result() {
 async fn a_claim_that_lost_its_lease_cannot_complete_the_job() {
     let env = TestEnv::start_seeded().await;
     let queue = queue(&env).await;
-    let (id, _) = queue
-        .submit(&NewJob::new(
-            "revenue_by_month",
-            r#"{"from": "2006-01-01", "to": "2026-01-01"}"#,
-        ))
-        .await
-        .unwrap();
+    let id = submit_long_job(&queue).await;
     // The step claims with a lease of zero (the queue makes it a
     // millisecond): it is a worker paused past its lease from the start.
     // While it computes, the lease is reaped and a second worker claims the
