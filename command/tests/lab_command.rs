@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use bson::doc;
 use lab::Config;
 use lab::services::{Origin, ServerKind, ServiceError, connect_mongodb, connect_redis};
-use lab_command::control::{self, LabError, LabState, UpOptions, UpOutcome};
+use lab_command::control::{self, Health, LabError, LabState, UpOptions, UpOutcome};
 use redis::AsyncCommands;
 use serde_json::Value;
 
@@ -64,7 +64,10 @@ async fn up_seeds_an_empty_lab_a_second_up_changes_nothing_and_data_survives_dow
     let seeded = seeded.expect("an empty database is seeded");
     assert_eq!((seeded.customers, seeded.invoices), (1_000, 20_000));
     let statuses = control::status(&lab.config).await.unwrap().unwrap();
-    assert!(statuses.iter().all(|s| s.answering), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| s.health == Health::Running),
+        "{statuses:?}"
+    );
     servers_need_the_labs_passwords_kept_in_private_files(&lab.config, &state).await;
 
     let UpOutcome::AlreadyRunning(again) = up(&lab.config, true).await.unwrap() else {
@@ -103,6 +106,28 @@ async fn up_seeds_an_empty_lab_a_second_up_changes_nothing_and_data_survives_dow
         .database(&restarted.database)
         .collection::<bson::Document>("invoices");
     assert_eq!(invoices.count_documents(doc! {}).await.unwrap(), 20_000);
+
+    // A server whose process ended is shown as exited, not as one that
+    // runs and does not answer.
+    let pid = restarted.redis.pid.expect("the lab started Redis");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let mut redis_health = None;
+    for _ in 0..50 {
+        let statuses = control::status(&lab.config).await.unwrap().unwrap();
+        redis_health = statuses
+            .iter()
+            .find(|s| s.name == "Redis")
+            .map(|s| s.health);
+        if redis_health == Some(Health::Exited) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(redis_health, Some(Health::Exited));
 }
 
 /// Redis and MongoDB refuse a client without the passwords `up` gave them,

@@ -20,7 +20,9 @@ pub use bring_up::{UpEvent, UpParts, bring_up};
 pub use doctor::{Check, Verdict, diagnose};
 pub use error::LabError;
 pub use lab::running::{LabState, Secrets, ServiceRecord};
-pub use lifecycle::{DownReport, ServiceStatus, UpOptions, UpOutcome, down, roll_back, status, up};
+pub use lifecycle::{
+    DownReport, Health, ServiceStatus, UpOptions, UpOutcome, down, roll_back, status, up,
+};
 
 use lab::config::Config;
 use lab::services::{Origin, connect_mongodb};

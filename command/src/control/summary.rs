@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::lifecycle::{DownReport, ServiceStatus};
+use super::lifecycle::{DownReport, Health, ServiceStatus};
 use super::state::LabState;
 use lab::config::Config;
 use lab::services::redact;
@@ -40,10 +40,10 @@ pub fn server_lines(config: &Config, state: &LabState) -> Vec<String> {
 impl fmt::Display for ServiceStatus {
     /// One row of `lab status`: name, whether it answers, URL and pid.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let state = if self.answering {
-            "running"
-        } else {
-            "NOT ANSWERING"
+        let state = match self.health {
+            Health::Running => "running",
+            Health::NotAnswering => "NOT ANSWERING",
+            Health::Exited => "EXITED",
         };
         write!(
             f,
@@ -84,7 +84,7 @@ mod tests {
             name: "Redis",
             url: "redis://:secret@127.0.0.1:6379/".into(),
             pid: Some(42),
-            answering: false,
+            health: Health::NotAnswering,
         };
         let shown = row.to_string();
         assert!(!shown.contains("secret"), "{shown}");
@@ -94,6 +94,24 @@ mod tests {
         );
         assert!(shown.ends_with("  (pid 42)"), "{shown}");
         assert_eq!(pid_label(None), "external");
+    }
+
+    #[test]
+    fn a_process_that_ended_is_shown_as_exited_not_as_silent() {
+        assert_eq!(Health::of(false, false), Health::Exited);
+        assert_eq!(Health::of(true, false), Health::NotAnswering);
+        assert_eq!(Health::of(true, true), Health::Running);
+        let row = ServiceStatus {
+            name: "API",
+            url: "http://127.0.0.1:8000".into(),
+            pid: Some(7),
+            health: Health::Exited,
+        };
+        let shown = row.to_string();
+        assert!(
+            shown.starts_with("API      EXITED         http://"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -26,8 +26,9 @@ pub fn queue_key(name: &str) -> String {
     format!("queue:{name}")
 }
 
-/// Puts `ticket` at the back of queue `name`, marks the job `queued`, and
-/// returns how many tickets now wait.
+/// Puts `ticket` at the back of queue `name` (its left end, LPUSH, as the
+/// oldest ticket waits at the right), marks the job `queued`, and returns
+/// how many tickets now wait.
 /// If Redis refuses the status, that error is returned.
 pub async fn enqueue(
     redis: &mut ConnectionManager,

@@ -26,7 +26,8 @@ pub fn processing_key(name: &str) -> String {
     format!("processing:{name}")
 }
 
-/// Puts `ticket` at the back of the queue.
+/// Puts `ticket` at the back of the queue: its left end (LPUSH), as the
+/// oldest ticket waits at the right.
 pub async fn enqueue(redis: &mut ConnectionManager, name: &str, ticket: &str) -> RedisResult<()> {
     // TODO: LPUSH the ticket onto queue_key(name).
     todo!()
@@ -48,7 +49,9 @@ pub async fn ack(redis: &mut ConnectionManager, name: &str, ticket: &str) -> Red
 }
 
 /// Puts every ticket of the processing list back at the front of the
-/// queue (they have waited longest), oldest claim first; returns how many.
+/// queue, its right end, where claims take from (they have waited
+/// longest), so that the oldest claim is claimed again first; returns how
+/// many.
 pub async fn recover(redis: &mut ConnectionManager, name: &str) -> RedisResult<u64> {
     // TODO: move every ticket of processing_key(name) back to the front of the queue, one LMOVE at a time, so the oldest claim ends up first; count them.
     todo!()

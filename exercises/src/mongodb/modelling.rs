@@ -29,7 +29,9 @@ pub struct Line<'a> {
 /// total_amount}`: items embedded, with `total = quantity * unit_price`;
 /// the customer referenced by id only (none of their fields copied);
 /// `total_amount` the sum of the item totals. Amounts are stored as
-/// Decimal128 (`Bson::from(money)`), quantities as 32-bit integers.
+/// Decimal128 (`Bson::from(money)`), quantities as 32-bit integers: a
+/// quantity too large for one is refused with an error, and nothing is
+/// stored.
 pub async fn save_invoice(
     db: &Database,
     customer: ObjectId,

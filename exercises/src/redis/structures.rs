@@ -9,13 +9,15 @@ use redis::AsyncCommands;
 use redis::RedisResult;
 use redis::aio::ConnectionManager;
 
-/// Adds `invoice_id` to the back of the list `queue:emails`.
+/// Adds `invoice_id` to the back of the queue `queue:emails`: one end of
+/// the list, the end [`next_email`] does not take from.
 pub async fn enqueue_email(redis: &mut ConnectionManager, invoice_id: &str) -> RedisResult<()> {
     // TODO: push onto the back of `queue:emails`.
     todo!()
 }
 
-/// Takes the oldest invoice id off `queue:emails`, if any.
+/// Takes the oldest invoice id off `queue:emails` (the end opposite
+/// [`enqueue_email`]'s), if any.
 pub async fn next_email(redis: &mut ConnectionManager) -> RedisResult<Option<String>> {
     // TODO: pop from the front, so the oldest comes first.
     todo!()
@@ -50,7 +52,9 @@ pub async fn add_revenue(redis: &mut ConnectionManager, id: u32, cents: i64) -> 
 }
 
 /// The `n` best customers by revenue, best first, with their cents.
-/// Refunds can leave a customer below 0 cents; they still rank.
+/// Refunds can leave a customer below 0 cents; they still rank. `n` = 0
+/// asks for nobody (mind the stop index: `n - 1` would be -1, which Redis
+/// reads as "the last one").
 pub async fn top_customers(
     redis: &mut ConnectionManager,
     n: usize,

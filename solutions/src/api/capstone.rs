@@ -84,7 +84,7 @@ impl Billing {
     /// A teaching simplification: a connection per waiting request suits a
     /// few waiters. The lab's own API serves any number with one pub/sub
     /// subscription per process (`lab::jobs::Changes`, used by
-    /// `src/api/jobs.rs`), at the price of a wake-up that can be missed and
+    /// `src/api/jobs/`), at the price of a wake-up that can be missed and
     /// must be backed by a look at the stream.
     pub async fn waiting_connection(&self) -> RedisResult<MultiplexedConnection> {
         let config = AsyncConnectionConfig::new()

@@ -26,7 +26,8 @@ pub fn processing_key(name: &str) -> String {
     format!("processing:{name}")
 }
 
-/// Puts `ticket` at the back of the queue.
+/// Puts `ticket` at the back of the queue: its left end (LPUSH), as the
+/// oldest ticket waits at the right.
 pub async fn enqueue(redis: &mut ConnectionManager, name: &str, ticket: &str) -> RedisResult<()> {
     redis.lpush(queue_key(name), ticket).await
 }
@@ -53,7 +54,9 @@ pub async fn ack(redis: &mut ConnectionManager, name: &str, ticket: &str) -> Red
 }
 
 /// Puts every ticket of the processing list back at the front of the
-/// queue (they have waited longest), oldest claim first; returns how many.
+/// queue, its right end, where claims take from (they have waited
+/// longest), so that the oldest claim is claimed again first; returns how
+/// many.
 pub async fn recover(redis: &mut ConnectionManager, name: &str) -> RedisResult<u64> {
     let mut moved = 0;
     // One LMOVE per ticket: each is atomic, so a ticket is always in one

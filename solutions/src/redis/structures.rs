@@ -8,14 +8,16 @@ use redis::AsyncCommands;
 use redis::RedisResult;
 use redis::aio::ConnectionManager;
 
-/// Adds `invoice_id` to the back of the list `queue:emails`.
+/// Adds `invoice_id` to the back of the queue `queue:emails`: one end of
+/// the list, the end [`next_email`] does not take from.
 ///
 /// RPUSH at the back and LPOP at the front make a first-in, first-out queue.
 pub async fn enqueue_email(redis: &mut ConnectionManager, invoice_id: &str) -> RedisResult<()> {
     redis.rpush("queue:emails", invoice_id).await
 }
 
-/// Takes the oldest invoice id off `queue:emails`, if any.
+/// Takes the oldest invoice id off `queue:emails` (the end opposite
+/// [`enqueue_email`]'s), if any.
 pub async fn next_email(redis: &mut ConnectionManager) -> RedisResult<Option<String>> {
     redis.lpop("queue:emails", None).await
 }
@@ -61,7 +63,9 @@ pub async fn add_revenue(redis: &mut ConnectionManager, id: u32, cents: i64) -> 
 }
 
 /// The `n` best customers by revenue, best first, with their cents.
-/// Refunds can leave a customer below 0 cents; they still rank.
+/// Refunds can leave a customer below 0 cents; they still rank. `n` = 0
+/// asks for nobody (mind the stop index: `n - 1` would be -1, which Redis
+/// reads as "the last one").
 pub async fn top_customers(
     redis: &mut ConnectionManager,
     n: usize,

@@ -244,6 +244,17 @@ async fn a_miss_reads_the_store_once_and_later_reads_come_from_redis() {
          a miss. Read as one, every request goes to MongoDB while Redis is failing, the whole \
          load lands on the store at once, and nobody learns that the cache is broken"
     );
+    // A Redis whose user may read but not write: the miss is read from the
+    // store, and the SET that would cache it is refused.
+    let read_only = restricted_redis(&server, &["-@write"]).await;
+    let outcome = get_customer(&mut read_only.clone(), &store, &id).await;
+    assert!(
+        outcome.is_err(),
+        "when Redis refuses to keep the customer after a miss (here its user may not write), the \
+         entry cannot be written, and get_customer must return that error (`?` on the SET), as \
+         for a refused GET; it answered {outcome:?}. Dropped, the error leaves a cache that never \
+         fills: every request reads MongoDB and nobody learns why"
+    );
 }
 
 #[tokio::test]

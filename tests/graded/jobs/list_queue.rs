@@ -340,9 +340,23 @@ async fn an_empty_queue_gives_none_and_an_unknown_job_has_no_status() {
     let env = TestEnv::start().await;
     let mut redis = env.redis().await;
     let recording = env.record_redis().await;
-    let nothing = claim(&mut redis, "reports")
-        .await
-        .expect("claim returned an error on an empty queue");
+    // Three seconds: less than the test connection's own five-second
+    // deadline, so a claim that blocks is named as one.
+    let nothing = tokio::time::timeout(
+        std::time::Duration::from_secs(3),
+        claim(&mut redis, "reports"),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "a claim on an empty queue did not answer within 3 seconds: claim must give `None` \
+             when the queue is empty (RPOP answers nil at once); BRPOP with timeout 0 blocks \
+             until a ticket comes, so a worker never learns the queue is empty, its connection \
+             can send nothing else meanwhile, and the BRPOP left waiting on the server takes the \
+             next ticket queued for a caller that has gone"
+        )
+    })
+    .expect("claim returned an error on an empty queue");
     let sent = recording.finish().await;
     assert_eq!(
         nothing, None,

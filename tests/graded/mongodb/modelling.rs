@@ -272,6 +272,15 @@ async fn items_are_embedded_and_the_customer_is_referenced() {
             after.into_iter().map(Bson::Document).collect()
         ))
     );
+    // MongoDB unreachable: the insert fails, and so must save_invoice.
+    let offline = lab::testing::unreachable_database(env.database().name()).await;
+    let answer = save_invoice(&offline, ada, &lines()).await;
+    assert!(
+        answer.is_err(),
+        "with MongoDB unreachable the insert failed and the invoice is not stored, yet \
+         save_invoice answered {answer:?}: an id for an invoice that was never written sends the \
+         caller after nothing; pass the insert's error on with `?`"
+    );
 }
 
 #[tokio::test]
@@ -404,9 +413,11 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
         [command] if command.collection.as_deref() == Some("customers") => {
             match command.name.as_str() {
                 "update" => match command.statements().as_slice() {
+                    // update_many by `_id` matches one document too.
                     [statement] => {
                         sets_fields(statement.get("u"))
-                            && !statement.get_bool("multi").unwrap_or(false)
+                            && (!statement.get_bool("multi").unwrap_or(false)
+                                || statement.get_document("q").ok() == Some(&doc! { "_id": ada }))
                             && !command.upserts()
                     }
                     _ => false,
@@ -464,6 +475,17 @@ async fn a_new_email_is_one_update_and_every_invoice_sees_it() {
          her). The `$set` operator stores its values as they are, but in an update pipeline \
          (`vec![doc! {{\"$set\": ...}}]`) a string that starts with `$` is a field path, so there \
          wrap the email in `{{\"$literal\": email}}`"
+    );
+
+    // An address without an @ is not this function's to judge, and it is
+    // certainly not an unknown customer.
+    let odd = change_email(env.database(), ada, "ada.lovelace").await;
+    assert!(
+        !matches!(odd, Ok(false)),
+        "change_email answered false for Ada, who exists, given the address \"ada.lovelace\": \
+         false means there is no such customer, and an address without an @ is not an unknown \
+         customer. Store the address as given (checking addresses is the sign-up form's job), or \
+         answer an error that says what is wrong with it"
     );
 
     // Emails made unique, and Grace already has the one Ada asks for: the

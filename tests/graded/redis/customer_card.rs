@@ -233,6 +233,24 @@ async fn the_hash_form_has_one_field_per_attribute() {
          that is a card with city \"\", as it was saved; only a field that is not there at all \
          makes the card incomplete"
     );
+    // Spaces are part of the values too.
+    let spaced = CustomerCard {
+        id: 48,
+        name: " Ada Lovelace".into(),
+        email: "ada@example.com ".into(),
+        city: " Metropolis ".into(),
+    };
+    save_as_hash(&mut redis, &spaced).await.unwrap();
+    let stored: std::collections::BTreeMap<String, String> =
+        redis.hgetall("customer:48").await.unwrap();
+    assert!(
+        stored.get("name").map(String::as_str) == Some(" Ada Lovelace")
+            && stored.get("email").map(String::as_str) == Some("ada@example.com ")
+            && stored.get("city").map(String::as_str) == Some(" Metropolis "),
+        "a card whose fields have spaces at their ends is stored with the values as given, \
+         spaces included, and `customer:48` holds {stored:?}: the card keeps what it was handed \
+         (and reads back equal), cleaning input is for whoever takes it in"
+    );
     // What change_email leaves for a customer whose card was never saved.
     let () = redis
         .hset("customer:44", "email", "grace@example.com")
@@ -351,14 +369,16 @@ async fn changing_the_email_touches_only_that_field() {
     let mut redis = env.redis().await;
     save_as_hash(&mut redis, &ada()).await.unwrap();
     let recording = env.record_redis().await;
-    change_email(&mut redis, 42, "countess@example.com")
+    change_email(&mut redis, 42, "Countess@Lovelace.example")
         .await
         .expect("change_email returned an error");
     let sent = recording.finish().await;
     let email: String = redis.hget("customer:42", "email").await.unwrap();
     assert_eq!(
-        email, "countess@example.com",
-        "the email field has the new address"
+        email, "Countess@Lovelace.example",
+        "the email field has the new address as given, capitals included: the card stores what \
+         the customer typed, and changing it (lower case, trimming) is for whoever checks \
+         addresses, not for the cache"
     );
     assert!(
         touches_only_the_email(&sent),

@@ -109,6 +109,18 @@ async fn reads_a_name_back_and_a_missing_one_as_none() {
         None,
         "GET of a missing key is nil in Redis, which is `None`, not an error"
     );
+    // An empty name is stored, so it is not a missing one.
+    let () = redis.set("customer:10:name", "").await.unwrap();
+    let empty = customer_name(&mut redis, 10)
+        .await
+        .expect("customer_name returned an error for a stored empty name");
+    assert_eq!(
+        empty.as_deref(),
+        Some(""),
+        "`customer:10:name` exists and holds the empty text, so customer_name(10) answers \
+         Some(\"\"): an empty name is not a missing one (None means there is no key); return \
+         what GET answers without judging the text"
+    );
     // A name key that holds a hash: GET answers WRONGTYPE.
     let () = redis
         .hset("customer:9:name", "first", "Alan")
@@ -175,6 +187,20 @@ async fn counts_visits_on_the_server() {
          given, `visits:Pricing`, starting at 1; record_visit answered {capital} and Redis holds \
          the keys {keys:?}: changing the page's name (its case, its spaces) merges pages that \
          differ and hides the count from anyone who reads `visits:Pricing`"
+    );
+    // Spaces belong to the page's name too.
+    let spaced = record_visit(&mut redis, " home ")
+        .await
+        .expect("record_visit returned an error");
+    let home: i64 = redis.get("visits:home").await.unwrap();
+    let keys = inspect::keys(&mut redis).await;
+    assert!(
+        spaced == 1 && home == 2 && keys.iter().any(|key| key == "visits: home "),
+        "a visit to the page \" home \" (spaces at both ends) is counted under `visits: home \
+         ` with its spaces, starting at 1, and leaves `visits:home` at 2; record_visit answered \
+         {spaced}, `visits:home` holds {home} and Redis holds the keys {keys:?}: trimming the \
+         page's spaces merges two pages the caller keeps apart; build the key from the page as \
+         given"
     );
     // A counter that holds text: Redis refuses the INCR.
     let () = redis.set("visits:broken", "lots").await.unwrap();

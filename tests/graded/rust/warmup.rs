@@ -20,6 +20,8 @@ const ADA: &str = r#"{"id": 7, "name": "Ada Lovelace", "email": "ada@example.com
 const NO_EMAIL: &str = r#"{"id": 7, "name": "Ada Lovelace", "plan": "pro"}"#;
 /// Every field is needed: a missing plan is no reason to pick one.
 const NO_PLAN: &str = r#"{"id": 7, "name": "Ada Lovelace", "email": "ada@example.com"}"#;
+/// A signup without its number.
+const NO_ID: &str = r#"{"name": "Ada Lovelace", "email": "ada@example.com", "plan": "pro"}"#;
 
 /// The price list: a free plan (0 cents, a real price), pro and team.
 fn plans() -> Vec<Plan> {
@@ -93,6 +95,11 @@ fn malformed_json_is_a_typed_error_not_a_panic() {
             NO_PLAN,
             "a customer without a plan (every field is required: a missing plan is Malformed, \
              not a reason to give a default plan with `#[serde(default)]`)",
+        ),
+        (
+            NO_ID,
+            "a customer without an id (a missing id is Malformed, not customer 0: with \
+             `#[serde(default)]` the signup would act on customer 0's account)",
         ),
     ] {
         let answer = parse_without_panic(text).unwrap_or_else(|message| {

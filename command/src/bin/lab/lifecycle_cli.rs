@@ -96,14 +96,19 @@ pub async fn status(config: &Config) -> anyhow::Result<ExitCode> {
     for service in &services {
         println!("{service}");
     }
-    if services.iter().all(|s| s.answering) {
+    if services
+        .iter()
+        .all(|s| s.health == control::Health::Running)
+    {
         Ok(ExitCode::SUCCESS)
     } else {
         println!(
-            "`cargo lab up` starts again what the lab started and has stopped (Redis, MongoDB, \
+            "`cargo lab up` starts again what the lab started and has EXITED (Redis, MongoDB, \
              the API, the worker, Jupyter), except one node of a Redis Cluster; for that, or a \
-             service that runs but does not answer: `cargo lab down && cargo lab up`. A server \
-             given by REDIS_URL or MONGODB_URI is yours to restart."
+             service that runs but is NOT ANSWERING: `cargo lab down && cargo lab up`. A server \
+             given by REDIS_URL or MONGODB_URI is yours to restart. A replacement you started \
+             by hand (`cargo lab serve`, `cargo lab worker`) is not the lab's: stop it before \
+             `cargo lab up`, which needs its port."
         );
         Ok(ExitCode::FAILURE)
     }

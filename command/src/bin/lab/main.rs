@@ -87,7 +87,7 @@ enum Command {
     Down,
     /// Show what runs and whether it answers.
     Status,
-    /// Print REDIS_URL, MONGODB_URI and MONGODB_DB for the running lab: `eval "$(cargo lab env)"`.
+    /// Print REDIS_URL, MONGODB_URI, MONGODB_DB and LAB_API_KEY for the running lab: `eval "$(cargo lab env)"`.
     Env,
     /// Check every prerequisite and print the fix for each problem.
     Doctor,

@@ -13,5 +13,5 @@ mod up;
 
 pub use down::{DownReport, down, roll_back};
 pub(in crate::control) use lock::lock;
-pub use status::{ServiceStatus, status};
+pub use status::{Health, ServiceStatus, status};
 pub use up::{UpOptions, UpOutcome, up};

@@ -5,6 +5,31 @@ use crate::control::state::{LabState, ServiceRecord};
 use lab::config::Config;
 use lab::services::{Origin, connect_mongodb, connect_redis_target, process};
 
+/// What the check of one service found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Health {
+    /// It answers requests right now.
+    Running,
+    /// Its process runs (or it is not the lab's to watch) but it does not
+    /// answer.
+    NotAnswering,
+    /// The process the lab started has ended; whatever answers on its port
+    /// now is not it.
+    Exited,
+}
+
+impl Health {
+    /// The health of a service whose process runs (`alive`) and which
+    /// answers (`answers`, only asked when it runs).
+    pub fn of(alive: bool, answers: bool) -> Self {
+        match (alive, answers) {
+            (false, _) => Health::Exited,
+            (true, true) => Health::Running,
+            (true, false) => Health::NotAnswering,
+        }
+    }
+}
+
 /// How one service is doing.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ServiceStatus {
@@ -14,8 +39,8 @@ pub struct ServiceStatus {
     pub url: String,
     /// Its pid, when the lab started it.
     pub pid: Option<u32>,
-    /// Whether it answers requests right now.
-    pub answering: bool,
+    /// What the check found.
+    pub health: Health,
 }
 
 impl std::fmt::Debug for ServiceStatus {
@@ -25,7 +50,7 @@ impl std::fmt::Debug for ServiceStatus {
             .field("name", &self.name)
             .field("url", &lab::services::redact(&self.url))
             .field("pid", &self.pid)
-            .field("answering", &self.answering)
+            .field("health", &self.health)
             .finish()
     }
 }
@@ -36,23 +61,25 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
         return Ok(None);
     };
     // A cluster answers as long as its slots are served, whichever nodes run.
-    let redis_ok = state.redis_is_alive()
+    let redis_alive = state.redis_is_alive();
+    let redis_ok = redis_alive
         && connect_redis_target(&state.redis.url, Origin::Lab)
             .await
             .is_ok();
-    let mongo_ok = state.mongodb.is_alive()
+    let mongo_alive = state.mongodb.is_alive();
+    let mongo_ok = mongo_alive
         && connect_mongodb(&state.mongodb.url, Origin::Lab)
             .await
             .is_ok();
-    let row = |name, record: &ServiceRecord, answering| ServiceStatus {
+    let row = |name, record: &ServiceRecord, health| ServiceStatus {
         name,
         url: record.url.clone(),
         pid: record.pid,
-        answering,
+        health,
     };
     let mut rows = vec![
-        row("Redis", &state.redis, redis_ok),
-        row("MongoDB", &state.mongodb, mongo_ok),
+        row("Redis", &state.redis, Health::of(redis_alive, redis_ok)),
+        row("MongoDB", &state.mongodb, Health::of(mongo_alive, mongo_ok)),
     ];
     // The first node is recorded as the cluster itself; it gets a row too.
     let first_node = state
@@ -66,11 +93,7 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
         })
         .filter(|first| first.is_managed());
     for node in first_node.iter().chain(&state.redis_nodes) {
-        let answering = match node.port {
-            Some(port) => node.is_alive() && process::port_accepts(port).await,
-            None => false,
-        };
-        rows.push(row("Redis node", node, answering));
+        rows.push(row("Redis node", node, health_of(node).await));
     }
     for (name, helper) in [
         ("Jupyter", &state.notebooks),
@@ -78,12 +101,18 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
         ("Worker", &state.worker),
     ] {
         if let Some(record) = helper {
-            let answering = match record.port {
-                Some(port) => record.is_alive() && process::port_accepts(port).await,
-                None => false,
-            };
-            rows.push(row(name, record, answering));
+            rows.push(row(name, record, health_of(record).await));
         }
     }
     Ok(Some(rows))
+}
+
+/// Whether a recorded process runs and accepts connections on its port.
+async fn health_of(record: &ServiceRecord) -> Health {
+    let alive = record.is_alive();
+    let answers = match record.port {
+        Some(port) => alive && process::port_accepts(port).await,
+        None => false,
+    };
+    Health::of(alive, answers)
 }
