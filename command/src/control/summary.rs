@@ -38,7 +38,7 @@ pub fn server_lines(config: &Config, state: &LabState) -> Vec<String> {
 }
 
 impl fmt::Display for ServiceStatus {
-    /// One row of `lab status`: name, whether it answers, URL and pid.
+    /// One row of `lab status`: name, health, URL and pid.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let state = match self.health {
             Health::Running => "running",

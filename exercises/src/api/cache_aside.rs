@@ -40,7 +40,10 @@ pub trait CustomerStore {
 
 /// Customer `id` as JSON (or `None`), and where the answer came from:
 /// the cache if it has the key, else the store, whose answer is then cached.
-/// A GET that Redis refuses is an error, not a miss.
+/// A GET or a SET that Redis refuses is an error: a refused GET is not a
+/// miss, and a refused SET is not skipped in silence. This function reports
+/// it; its caller decides whether to fall back to the store (the lab's API
+/// does, notebook 08).
 pub async fn get_customer(
     redis: &mut ConnectionManager,
     store: &impl CustomerStore,

@@ -41,13 +41,13 @@ pub async fn load_from_json(
 }
 
 /// Stores `card` as a hash under `customer:{id}`, with the fields `name`,
-/// `email` and `city`.
+/// `email` and `city`, each value as given (capitals and spaces included).
 pub async fn save_as_hash(redis: &mut ConnectionManager, card: &CustomerCard) -> RedisResult<()> {
     // TODO: HSET the three fields.
     todo!()
 }
 
-/// Changes only the email of the hash of customer `id`.
+/// Changes only the email of the hash of customer `id`, to `email` as given.
 pub async fn change_email(redis: &mut ConnectionManager, id: u32, email: &str) -> RedisResult<()> {
     // TODO: one field, one command.
     todo!()

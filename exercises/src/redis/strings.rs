@@ -26,7 +26,8 @@ pub async fn store_customer_name(
     todo!()
 }
 
-/// The name stored for customer `id`, or `None` when there is none. A GET
+/// The name stored for customer `id`, or `None` only when the key does not
+/// exist (an empty name is still a name). A GET
 /// that Redis refuses is an error, not `None`.
 pub async fn customer_name(redis: &mut ConnectionManager, id: u32) -> RedisResult<Option<String>> {
     // TODO: GET the key; a missing key must give `Ok(None)`, not an error.

@@ -53,8 +53,8 @@ pub async fn add_revenue(redis: &mut ConnectionManager, id: u32, cents: i64) -> 
 
 /// The `n` best customers by revenue, best first, with their cents.
 /// Refunds can leave a customer below 0 cents; they still rank. `n` = 0
-/// asks for nobody (mind the stop index: `n - 1` would be -1, which Redis
-/// reads as "the last one").
+/// asks for nobody (mind the stop index: a stop of -1 means "up to the
+/// last member", which is everyone).
 pub async fn top_customers(
     redis: &mut ConnectionManager,
     n: usize,

@@ -27,7 +27,7 @@ pub fn queue_key(name: &str) -> String {
 }
 
 /// Puts `ticket` at the back of queue `name` (its left end, LPUSH, as the
-/// oldest ticket waits at the right), marks the job `queued`, and returns
+/// oldest ticket waits at the right; or the mirror image, consistently), marks the job `queued`, and returns
 /// how many tickets now wait.
 /// If Redis refuses the status, that error is returned.
 pub async fn enqueue(

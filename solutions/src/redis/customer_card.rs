@@ -58,7 +58,7 @@ pub async fn save_as_hash(redis: &mut ConnectionManager, card: &CustomerCard) ->
         .await
 }
 
-/// Changes only the email of the hash of customer `id`.
+/// Changes only the email of the hash of customer `id`, to `email` as given.
 pub async fn change_email(redis: &mut ConnectionManager, id: u32, email: &str) -> RedisResult<()> {
     redis.hset(format!("customer:{id}"), "email", email).await
 }

@@ -26,7 +26,8 @@ pub async fn store_customer_name(
     redis.set(format!("customer:{id}:name"), name).await
 }
 
-/// The name stored for customer `id`, or `None` when there is none. A GET
+/// The name stored for customer `id`, or `None` only when the key does not
+/// exist (an empty name is still a name). A GET
 /// that Redis refuses is an error, not `None`.
 ///
 /// GET of a missing key is not an error in Redis: it returns nil, which the

@@ -143,6 +143,20 @@ impl RedisLog {
             .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
+    /// The commands that can wait on the server for a list to fill:
+    /// `BLPOP`, `BRPOP`, `BLMOVE`, `BRPOPLPUSH` and `BLMPOP`.
+    pub fn blocking_pops(&self) -> Vec<&RedisCommand> {
+        self.commands
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.name.as_str(),
+                    "BLPOP" | "BRPOP" | "BLMOVE" | "BRPOPLPUSH" | "BLMPOP"
+                )
+            })
+            .collect()
+    }
+
     /// The commands that touch data: everything but the transaction and
     /// script wrappers (`MULTI`, `EXEC`, `EVAL`, `WATCH`, ...).
     pub fn data_commands(&self) -> Vec<&RedisCommand> {
@@ -256,6 +270,22 @@ mod tests {
             ])
             .is_atomic()
         );
+    }
+
+    #[test]
+    fn blocking_pops_are_the_list_commands_that_wait() {
+        let sent = log(&[
+            (Client, "LLEN queue:reports"),
+            (Client, "BRPOP queue:reports 0"),
+            (Client, "BLMOVE queue:a processing:a RIGHT LEFT 0"),
+            (Client, "XREAD BLOCK 100 STREAMS s $"),
+        ]);
+        let names: Vec<&str> = sent
+            .blocking_pops()
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(names, ["BRPOP", "BLMOVE"]);
     }
 
     #[test]

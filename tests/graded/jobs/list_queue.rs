@@ -342,22 +342,33 @@ async fn an_empty_queue_gives_none_and_an_unknown_job_has_no_status() {
     let recording = env.record_redis().await;
     // Three seconds: less than the test connection's own five-second
     // deadline, so a claim that blocks is named as one.
-    let nothing = tokio::time::timeout(
+    let waited = tokio::time::timeout(
         std::time::Duration::from_secs(3),
         claim(&mut redis, "reports"),
     )
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "a claim on an empty queue did not answer within 3 seconds: claim must give `None` \
-             when the queue is empty (RPOP answers nil at once); BRPOP with timeout 0 blocks \
-             until a ticket comes, so a worker never learns the queue is empty, its connection \
-             can send nothing else meanwhile, and the BRPOP left waiting on the server takes the \
-             next ticket queued for a caller that has gone"
-        )
-    })
-    .expect("claim returned an error on an empty queue");
+    .await;
     let sent = recording.finish().await;
+    let nothing = waited
+        .unwrap_or_else(|_| {
+            if sent.blocking_pops().is_empty() {
+                panic!(
+                    "a claim on an empty queue did not answer within 3 seconds, and sent no \
+                     blocking command ({}): Redis or the machine was probably overloaded; grade \
+                     again",
+                    sent.listing()
+                )
+            }
+            panic!(
+                "a claim on an empty queue did not answer within 3 seconds: claim sent {}, and a \
+                 blocking pop with timeout 0 (or more than a moment) blocks until a ticket comes. \
+                 claim must give `None` when the queue is empty (RPOP answers nil at once): a \
+                 worker that blocks never learns the queue is empty, its connection can send \
+                 nothing else meanwhile, and the pop left waiting on the server takes the next \
+                 ticket queued for a caller that has gone",
+                sent.listing()
+            )
+        })
+        .expect("claim returned an error on an empty queue");
     assert_eq!(
         nothing, None,
         "a claim on an empty queue gives `None`: RPOP answers nil"

@@ -6,8 +6,8 @@
 //! BLMOVE, RPOPLPUSH, or one script), the acknowledgement removes exactly
 //! that ticket (LREM with count 1), and recovery moves tickets back one
 //! atomic move at a time. The tests check the commands sent as well as the
-//! lists, run many workers at once, and make Redis fail to see that ack and
-//! recover pass its errors on. Either direction (LPUSH with LMOVE
+//! lists, run many workers at once, and make Redis fail to see that enqueue,
+//! claim, ack and recover pass its errors on. Either direction (LPUSH with LMOVE
 //! RIGHT LEFT, or RPUSH with LMOVE LEFT RIGHT) is right: order is checked
 //! through `claim`, never by reading the lists in order.
 
@@ -142,14 +142,26 @@ async fn a_claim_moves_the_oldest_ticket_to_the_processing_list() {
     );
     // Three seconds: less than the test connection's own five-second
     // deadline, so a claim that blocks is named as one.
-    let on_empty = tokio::time::timeout(Duration::from_secs(3), claim(&mut redis, "nothing"))
-        .await
+    let recording = env.record_redis().await;
+    let waited = tokio::time::timeout(Duration::from_secs(3), claim(&mut redis, "nothing")).await;
+    let sent = recording.finish().await;
+    let on_empty = waited
         .unwrap_or_else(|_| {
+            if sent.blocking_pops().is_empty() {
+                panic!(
+                    "a claim on an empty queue did not answer within 3 seconds, and sent no \
+                     blocking command ({}): Redis or the machine was probably overloaded; grade \
+                     again",
+                    sent.listing()
+                )
+            }
             panic!(
-                "a claim on an empty queue did not answer within 3 seconds: claim must give \
-                 `None` when the queue is empty (LMOVE answers nil at once); BLMOVE with \
-                 timeout 0 blocks until a ticket comes, so a worker never learns the queue \
-                 is empty, and its connection can send nothing else meanwhile"
+                "a claim on an empty queue did not answer within 3 seconds: claim sent {}, and \
+                 a blocking move with timeout 0 (or more than a moment) blocks until a ticket \
+                 comes. claim must give `None` when the queue is empty (LMOVE answers nil at \
+                 once): a worker that blocks never learns the queue is empty, and its \
+                 connection can send nothing else meanwhile",
+                sent.listing()
             )
         })
         .expect("claim returned an error on an empty queue");
@@ -177,7 +189,7 @@ async fn a_claim_moves_the_oldest_ticket_to_the_processing_list() {
     let outcome = enqueue(&mut redis, "broken", &ticket(9)).await;
     assert!(
         outcome.is_err(),
-        "when Redis refuses the LPUSH (here `queue:broken` holds a string, WRONGTYPE), enqueue \
+        "when Redis refuses the push (here `queue:broken` holds a string, WRONGTYPE), enqueue \
          must return that error, it answered {outcome:?}: after a failed push the ticket is on \
          no list, and a producer told Ok believes a job was queued that will never run"
     );

@@ -273,8 +273,11 @@ async fn items_are_embedded_and_the_customer_is_referenced() {
         ))
     );
     // MongoDB unreachable: the insert fails, and so must save_invoice.
-    let offline = lab::testing::unreachable_database(env.database().name()).await;
-    let answer = save_invoice(&offline, ada, &lines()).await;
+    let answer =
+        lab::testing::with_mongodb_down(env.database().name(), "save_invoice", |down| async move {
+            save_invoice(&down, ada, &lines()).await
+        })
+        .await;
     assert!(
         answer.is_err(),
         "with MongoDB unreachable the insert failed and the invoice is not stored, yet \

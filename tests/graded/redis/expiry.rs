@@ -118,8 +118,9 @@ async fn touching_a_session_gives_it_the_full_time_again() {
     assert!(
         one_touch,
         "touching a session is one EXPIRE (or one GETEX with EX), which also answers whether the \
-         session still exists; touch_session sent {} (writing the value again, or asking EXISTS \
-         first, opens a gap where the session can expire and come back to life)",
+         session still exists; touch_session sent {} (asking EXISTS in a command of its own first \
+         gives an answer that can be stale by the time the EXPIRE runs, and writing the value \
+         again can bring an expired session back to life)",
         sent.listing()
     );
     let user: Option<String> = redis.get("session:abc").await.unwrap();

@@ -107,8 +107,9 @@ pub async fn status(config: &Config) -> anyhow::Result<ExitCode> {
              the API, the worker, Jupyter), except one node of a Redis Cluster; for that, or a \
              service that runs but is NOT ANSWERING: `cargo lab down && cargo lab up`. A server \
              given by REDIS_URL or MONGODB_URI is yours to restart. A replacement you started \
-             by hand (`cargo lab serve`, `cargo lab worker`) is not the lab's: stop it before \
-             `cargo lab up`, which needs its port."
+             by hand (`cargo lab serve`, `cargo lab worker`) is not the lab's: `cargo lab up` \
+             starts the lab's own beside it (on another port if yours holds the usual one); \
+             stop yours first to get the usual port back, or to run one worker only."
         );
         Ok(ExitCode::FAILURE)
     }

@@ -107,7 +107,9 @@ pub async fn status(config: &Config) -> Result<Option<Vec<ServiceStatus>>, LabEr
     Ok(Some(rows))
 }
 
-/// Whether a recorded process runs and accepts connections on its port.
+/// The health of a recorded process: whether it runs, and if so whether
+/// it accepts connections on its port (one without a port cannot be asked,
+/// and counts as not answering).
 async fn health_of(record: &ServiceRecord) -> Health {
     let alive = record.is_alive();
     let answers = match record.port {
