@@ -204,8 +204,8 @@ pub async fn events_after(
 
 /// Waits until job `job_id`'s stream has a [`Event::Done`] after the entry
 /// `last_id` (from the very first entry when `None`) and returns its
-/// outcome; `None` when `timeout` passes first. A read that Redis refuses
-/// is an error, never `None`.
+/// outcome; `None` when `timeout` passes first (at once for a `timeout` of
+/// zero). A read that Redis refuses is an error, never `None`.
 ///
 /// It blocks the connection it is given until it returns: give it a
 /// connection of its own. (A `ConnectionManager` and its clones share one

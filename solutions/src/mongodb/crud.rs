@@ -40,7 +40,8 @@ pub async fn add_customers(db: &Database, people: &[(&str, &str, &str)]) -> Resu
 }
 
 /// The customer with this email, with only `name`, `email` and
-/// `address.city` (no `_id`), or `None`.
+/// `address.city` (no `_id`), or `None` when there is no such customer
+/// (a failed find is an error).
 pub async fn find_by_email(db: &Database, email: &str) -> Result<Option<Document>> {
     customers(db)
         .find_one(doc! { "email": email })

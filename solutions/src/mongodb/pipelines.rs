@@ -32,7 +32,8 @@ fn total(row: &Document, field: &str) -> Result<Total> {
 }
 
 /// The course notes' question: the total revenue (sum of `total_amount`) of
-/// one customer's invoices, or `None` when they have no invoices.
+/// one customer's invoices, or `None` when they have no invoices. A failed
+/// query, or a sum that is not an exact amount, is an error.
 pub async fn revenue_of(db: &Database, customer: ObjectId) -> Result<Option<Total>> {
     let rows = run(
         db,

@@ -98,6 +98,22 @@ impl CustomerStore for DownStore {
     }
 }
 
+/// A store whose customer is deleted between a look and a save: `load`
+/// still finds them, `save` matches nobody.
+struct VanishingStore {
+    customer: Customer,
+}
+
+impl CustomerStore for VanishingStore {
+    async fn load(&self, _id: ObjectId) -> Result<Option<Customer>, StoreError> {
+        Ok(Some(self.customer.clone()))
+    }
+
+    async fn save(&self, _customer: &Customer) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+}
+
 /// What a test works with: the cache under test over the seeded customers,
 /// a connection of the test's own, and the first two customers by id.
 /// Every test binds `env`, even unused: it owns the test's servers, and a
@@ -477,10 +493,30 @@ async fn a_save_writes_mongodb_first_then_the_new_value_to_redis() {
          it a stale copy with the old email is served for an hour; save sent {}",
         sent.listing()
     );
+    // One command, or a SET and its EXPIRE in one transaction or script:
+    // no moment without an expiry either way.
+    let expires = |c: &&RedisCommand| {
+        stores_with_expiry(c)
+            || matches!(
+                c.name.as_str(),
+                "EXPIRE" | "PEXPIRE" | "EXPIREAT" | "PEXPIREAT"
+            )
+    };
+    let at_once = match written.as_slice() {
+        [write] => stores_with_expiry(write),
+        many => {
+            many.iter().any(expires)
+                && many
+                    .iter()
+                    .all(|c| c.context != Context::Client && c.context == many[0].context)
+                && sent.count("EXEC") <= 1
+        }
+    };
     assert!(
-        matches!(written.as_slice(), [write] if stores_with_expiry(write)),
-        "save writes the new value with its expiry in one command (SETEX, or SET with EX): a \
-         plain SET keeps it forever, and SET then EXPIRE leaves a moment without one; save sent {}",
+        at_once,
+        "save writes the new value with its expiry in one command (SETEX, or SET with EX), or in \
+         one transaction: a plain SET keeps it forever, and SET then EXPIRE sent one by one \
+         leaves a moment without one; save sent {}",
         sent.listing()
     );
     let stored: Option<String> = redis.get(&key).await.unwrap();
@@ -588,6 +624,26 @@ async fn a_refused_or_unknown_save_leaves_the_cache_alone() {
         !sent.commands.iter().any(|c| changes(c, &unknown_key)),
         "the store matched no customer with that id, so save must not write `{unknown_key}`: \
          the cache would answer a customer that does not exist; save sent {}",
+        sent.listing()
+    );
+    // The customer is there when looked at, and deleted before the save
+    // reaches the store: only the save's own answer tells.
+    let vanishing = CustomerCache::new(
+        env.redis().await,
+        VanishingStore {
+            customer: second.clone(),
+        },
+    );
+    let second_key = format!("customer:{}", second.id);
+    let (answer, sent, _) = recorded(&env, vanishing.save(&second)).await;
+    assert!(
+        matches!(answer, Err(CacheError::NotFound { id }) if id == second.id)
+            && !sent.commands.iter().any(|c| changes(c, &second_key)),
+        "the store matched no customer with that id when it saved (`self.store.save` answered \
+         `Ok(false)`: the customer was deleted after any look at them), so save must answer \
+         `CacheError::NotFound {{ id }}` and leave `{second_key}` alone; it answered {answer:?} \
+         and sent {}. Judge by what the store's save answers, not by a load before it: a \
+         customer can go in between",
         sent.listing()
     );
 }

@@ -34,7 +34,9 @@ use lab::jobs::{FailOutcome, JobId, JobQueue, JobState, NewJob, Progress, result
 use lab::redis::aio::ConnectionManager;
 use lab::services::{Origin, connect_redis};
 use lab::testing::http::Reply;
-use lab::testing::{MongoLog, RedisCommand, RedisLog, TestEnv, inspect, stoppable_redis};
+use lab::testing::{
+    MongoLog, RedisCommand, RedisLog, TestEnv, inspect, restricted_redis, stoppable_redis,
+};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -564,6 +566,26 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
             mongo.listing()
         ),
     );
+    // A Redis that answers reads and refuses writes: the GET misses,
+    // MongoDB answers, and the SETEX that would cache the customer fails.
+    let read_only = stoppable_redis().await;
+    let served = serve(Billing {
+        cache: restricted_redis(&read_only, &["-@write"]).await,
+        database: setup.env.database().clone(),
+        queue: setup.queue.clone(),
+        waits: lab::redis::Client::open(setup.env.redis_url())
+            .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}")),
+    })
+    .await;
+    let reply = call_at(served.address, "GET", &path, None).await;
+    reply.expect_error(
+        503,
+        "with a Redis that refuses writes, the SETEX that caches the customer after the miss \
+         failed: the table's answer is 503 with a JSON error, so pass the SETEX's error on with \
+         `?` (`ApiError::Redis`), as the GET's. Swallowed, the cache never fills, every request \
+         reads MongoDB, and nobody is told why",
+    );
+
     // MongoDB down, Redis up, the customer not cached: a failed read is
     // not a customer who does not exist.
     let uncached = lab::billing::collections::customers(setup.env.database())
@@ -817,6 +839,23 @@ async fn an_analysis_is_followed_until_its_result_is_shown() {
          the run completes the job. Show what `results::visible(&billing.database, &job)` \
          answers: null for every state but succeeded, then the result saved under the token \
          that completed the job, never just the latest result stored for the job's id"
+    );
+
+    // MongoDB unreachable: the succeeded analysis's result cannot be read.
+    let served = serve(Billing {
+        cache: setup.env.redis().await,
+        database: lab::testing::unreachable_database(setup.env.database().name()).await,
+        queue: setup.queue.clone(),
+        waits: lab::redis::Client::open(setup.env.redis_url())
+            .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}")),
+    })
+    .await;
+    let reply = call_at(served.address, "GET", &path, None).await;
+    reply.expect_error(
+        503,
+        "with MongoDB unreachable, the result of a succeeded analysis cannot be read: the \
+         table's answer is 503 with a JSON error, not 200 with \"result\": null, which says the \
+         analysis has no result; pass the error of `results::visible` on with `?`",
     );
 }
 
@@ -1080,6 +1119,35 @@ async fn a_waiter_is_told_when_the_analysis_is_done_without_polling() {
              stream records a final state (`event.data.is_final()`)"
         );
     }
+
+    // A job cancelled while a request waits for it: that is an end too.
+    let dropped = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
+    let path = format!("/analyses/{dropped}?wait=10");
+    let waiter = tokio::spawn(async move { call_at(address, "GET", &path, None).await });
+    let _ = until_blocked(&mut setup.control, &waiter).await;
+    setup
+        .queue
+        .cancel(&dropped)
+        .await
+        .unwrap_or_else(|error| panic!("cannot cancel the test's job: {error}"));
+    let reply = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "the analysis was cancelled while a request waited for it with ?wait=10, and 5 s \
+                 later the request was still waiting: a cancelled job is over too (and so is a \
+                 failed one). Stop waiting at any final event (`event.data.is_final()`), not \
+                 only when the job succeeds"
+            )
+        })
+        .unwrap_or_else(|error| panic!("the waiting request's task failed: {error}"));
+    reply.expect_status(200, "a wait that ends with the job cancelled");
+    let body = reply.json("the waited-for analysis");
+    assert_eq!(
+        body["state"], "cancelled",
+        "the analysis was cancelled while the request waited: the answer is the state it ended \
+         in, cancelled; got {body}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

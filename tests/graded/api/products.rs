@@ -174,6 +174,20 @@ async fn creating_answers_201_with_the_location_and_the_product() {
          and then the `Location` leads the client to another product",
         third.location()
     );
+    // A name already in the catalogue is still a name.
+    let again = call(
+        &catalogue,
+        "POST",
+        "/products",
+        Some(json!({"name": "Sticker", "price_cents": 500})),
+    )
+    .await;
+    again.expect_status(
+        201,
+        "a second product with the same name as one in the catalogue (a larger Sticker, at 500 \
+         cents) is created like any other, with an id of its own: the table refuses only a \
+         blank name (422), and products are told apart by their id, not their name",
+    );
 }
 
 #[tokio::test]

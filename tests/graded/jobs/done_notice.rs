@@ -213,18 +213,17 @@ async fn an_event_is_appended_to_a_bounded_stream_and_published_in_one_step() {
         );
     };
     // The bound goes on the XADD itself, or in an `XTRIM` of the same
-    // stream sent with it (as LTRIM bounds a list after an LPUSH).
-    let trimmed = data.iter().find(|c| {
-        c.name == "XTRIM"
-            && c.args.first().map(String::as_str) == Some("events:job-1")
-            && c.context == append.context
-    });
+    // stream sent with it (as LTRIM bounds a list after an LPUSH), in the
+    // transaction or after it: the stream stays bounded either way.
+    let trimmed = data
+        .iter()
+        .find(|c| c.name == "XTRIM" && c.args.first().map(String::as_str) == Some("events:job-1"));
     assert_eq!(
         maxlen_of(append).or_else(|| trimmed.and_then(|c| maxlen_of(c))),
         Some(MAX_EVENTS as u64),
         "announce must bound the stream: `XADD events:job-1 MAXLEN ~ {MAX_EVENTS} * ...` keeps \
          about the last {MAX_EVENTS} events (so does an `XTRIM events:job-1 MAXLEN ~ \
-         {MAX_EVENTS}` in the same transaction); without a bound a stream only grows, and a job \
+         {MAX_EVENTS}` sent with it); without a bound a stream only grows, and a job \
          that reports without end fills Redis's memory; announce sent {}",
         sent.listing()
     );
@@ -652,6 +651,35 @@ async fn a_late_waiter_still_learns_the_outcome_from_the_stream() {
         "a waiter that has already seen the done event (last_id is its id) finds nothing after \
          it and must answer None when its time is up: read after last_id, not from the start"
     );
+    // The done event, then an entry written after the job ended (a note of
+    // a webhook's delivery, say).
+    announce(&mut redis, "job-18", &Event::Done(Outcome::Failed))
+        .await
+        .expect("announce returned an error");
+    let _: String = lab::redis::cmd("XADD")
+        .arg("events:job-18")
+        .arg("*")
+        .arg("type")
+        .arg("webhook")
+        .arg("status")
+        .arg("delivered")
+        .query_async(&mut redis)
+        .await
+        .expect("cannot add an entry to the stream");
+    let late = tokio::time::timeout(
+        Duration::from_secs(8),
+        wait_for_done(&mut waiter, "job-18", None, Duration::from_millis(500)),
+    )
+    .await
+    .expect("wait_for_done was still waiting 8 s into a wait of 500 ms")
+    .expect("wait_for_done returned an error");
+    assert_eq!(
+        late,
+        Some(Outcome::Failed),
+        "job-18's stream holds its done event (failed) and then one more entry, written after \
+         the done event (a webhook's delivery note): look at every entry XREAD answers, in \
+         order, not only the newest, or a done event with anything after it is never seen"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -695,6 +723,27 @@ async fn a_wait_gives_up_when_its_time_is_up() {
         "each XREAD of a 300 ms wait must block for the time left, in milliseconds: never more \
          than 300, and never 0, which means for ever; wait_for_done sent {}",
         listing_of(&reads(&sent))
+    );
+
+    // No time at all: the wait ends at once, and must not panic on the way.
+    let mut hurried = waiter.clone();
+    let seen_first = first.clone();
+    let zero = tokio::spawn(async move {
+        wait_for_done(&mut hurried, "job-9", Some(&seen_first), Duration::ZERO).await
+    })
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "wait_for_done panicked when given no time at all (a timeout of 0): subtracting the \
+             time spent from the timeout underflows once the time is up. Count what is left with \
+             `deadline.saturating_duration_since(Instant::now())` (or \
+             `timeout.saturating_sub(started.elapsed())`), and stop when it is zero"
+        )
+    });
+    assert!(
+        matches!(zero, Ok(None)),
+        "a wait given no time at all (a timeout of 0) must end at once with None, as nothing \
+         announced `job-9` done; it answered {zero:?}"
     );
 
     // No last id: the wait reads from the very first entry.

@@ -313,6 +313,21 @@ async fn a_report_can_be_followed_and_its_result_read_once_done() {
     while reports.queue.reap().await.unwrap() == 0 {
         tokio::task::yield_now().await;
     }
+    let reaped = reports
+        .queue
+        .get(&id)
+        .await
+        .unwrap()
+        .expect("the report's job is kept");
+    assert_ne!(
+        reaped.state,
+        JobState::Failed,
+        "the report's first run was lost (its worker stalled past its lease), and the queue gave \
+         the job up instead of running it again: it was submitted with {} attempts. A lost run \
+         is what retries are for: keep the queue's default number of attempts \
+         (`NewJob::new(kind, params)` as it is), or allow several",
+        reaped.max_attempts
+    );
     let late = json!([{"customer_id": customer, "total_revenue": 0, "invoices": 0}]);
     results::save_many(&reports.database, &[(&stalled, &late)])
         .await

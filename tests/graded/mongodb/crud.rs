@@ -419,6 +419,19 @@ async fn find_one_projects_only_the_fields_asked_for() {
          exactly that email: the customers are stored with their email as given, so look it up \
          as given; changing its case (or anything else) before the lookup misses them"
     );
+    // A server that is not there: the find fails.
+    let outcome = lab::testing::with_mongodb_down(
+        env.database().name(),
+        "find_by_email",
+        |down| async move { find_by_email(&down, "ada@example.com").await },
+    )
+    .await;
+    assert!(
+        outcome.is_err(),
+        "MongoDB could not be reached, so the find failed, yet find_by_email answered \
+         {outcome:?}: a failed lookup is an error to return with `?`, not `None` (which says \
+         there is no such customer, and invites registering them a second time)"
+    );
 }
 
 #[tokio::test]
@@ -499,6 +512,24 @@ async fn find_filters_on_an_embedded_field_and_sorts() {
             .expect("names_in_city returned an error for a city without customers")
             .is_empty(),
         "a city without customers gives an empty list"
+    );
+    // Two customers of one city with the same name: two names.
+    customers(&env)
+        .insert_many([
+            doc! { "name": "John Smith", "email": "john@smith.example", "address": { "city": "York" } },
+            doc! { "name": "John Smith", "email": "js@york.example", "address": { "city": "York" } },
+        ])
+        .await
+        .unwrap();
+    let names = names_in_city(env.database(), "York")
+        .await
+        .expect("names_in_city returned an error");
+    assert_eq!(
+        names,
+        ["John Smith", "John Smith"],
+        "York has two customers with the same name, John Smith, so names_in_city(\"York\") \
+         gives that name twice, one per customer: keep the names in a Vec as the cursor gives \
+         them (a set would merge the two customers into one)"
     );
     let leeds: Vec<Document> = (0..130)
         .map(|n| doc! { "name": format!("Leeds customer {n:03}"), "address": { "city": "Leeds" } })
@@ -799,6 +830,13 @@ async fn an_upsert_creates_once_then_counts() {
          adds 1) and upsert(true), so the server creates or counts in one step: record_visit \
          sent {}; a find and then an insert or update lets two visits race (both find nothing, \
          both insert)",
+        sent.listing()
+    );
+    assert!(
+        write.as_ref().is_some_and(|w| !w.multi),
+        "a visit counts one customer, so it is one update_one, not update_many: record_visit \
+         sent {}; update_many adds the visit to every customer holding the email, and the \
+         server does not retry a multi-document upsert that loses a race on a unique index",
         sent.listing()
     );
     for visit in [2, 3] {

@@ -114,7 +114,9 @@ fn write_code(error: &Error) -> Option<i32> {
 }
 
 /// The filter and the sort a query sent to the server: those of its one
-/// `find`, or of the `$match` and `$sort` of its one `aggregate`.
+/// `find`, or of the `$match` and `$sort` of its one `aggregate`. The
+/// server merges `$match` stages that come before anything but a `$sort`
+/// into one filter, and so does this.
 fn filter_and_sort(sent: &MongoLog) -> Option<(Document, Option<Document>)> {
     let others = sent
         .names()
@@ -140,7 +142,18 @@ fn filter_and_sort(sent: &MongoLog) -> Option<(Document, Option<Document>)> {
             .filter_map(Bson::as_document)
             .find_map(|stage| stage.get_document(name).ok().cloned())
     };
-    Some((stage("$match")?, stage("$sort")))
+    let mut matches: Vec<Document> = stages
+        .iter()
+        .filter_map(Bson::as_document)
+        .take_while(|stage| stage.contains_key("$match") || stage.contains_key("$sort"))
+        .filter_map(|stage| stage.get_document("$match").ok().cloned())
+        .collect();
+    let filter = match matches.len() {
+        0 => stage("$match")?,
+        1 => matches.remove(0),
+        _ => doc! { "$and": matches },
+    };
+    Some((filter, stage("$sort")))
 }
 
 #[tokio::test]

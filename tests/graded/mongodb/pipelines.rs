@@ -269,6 +269,34 @@ async fn revenue_of_one_customer_is_the_sum_of_their_invoices() {
         "a customer without invoices has no revenue row: when $group makes no document, \
          revenue_of answers None, not a zero"
     );
+    // An invoice whose amount was stored as a double: $sum answers a
+    // double, and that is no exact sum.
+    let odd = ObjectId::new();
+    env.database()
+        .collection::<lab::bson::Document>("invoices")
+        .insert_one(doc! { "customer_id": odd, "total_amount": 12.5 })
+        .await
+        .unwrap();
+    let outcome = revenue_of(env.database(), odd).await;
+    assert!(
+        outcome.is_err(),
+        "customer {odd}'s one invoice holds its total_amount as the double 12.5, so $sum answers \
+         a double, which is not an exact sum; revenue_of must return the error Total::from_bson \
+         gives (`.transpose()` on the row's total, or `?`), and it answered {outcome:?}: None \
+         would say the customer has no invoices"
+    );
+    // A server that is not there: the aggregate fails.
+    let outcome =
+        lab::testing::with_mongodb_down(env.database().name(), "revenue_of", |down| async move {
+            revenue_of(&down, odd).await
+        })
+        .await;
+    assert!(
+        outcome.is_err(),
+        "MongoDB could not be reached, so the aggregate failed, yet revenue_of answered \
+         {outcome:?}: a failed query is an error to return with `?`, not None (which says the \
+         customer has no invoices)"
+    );
 }
 
 #[tokio::test]
@@ -303,6 +331,17 @@ async fn invoices_are_counted_per_status() {
         last_position(&pipeline, "$sort") > group,
         "invoices_per_status must order the groups on the server, with a $sort on _id after the \
          $group, not by sorting the rows in Rust: its pipeline was {}",
+        names(&pipeline)
+    );
+    let counts_on_the_server = position(&pipeline, "$sortByCount").is_some()
+        || pipeline
+            .iter()
+            .any(|(_, body)| mentions(body, "$sum") || mentions(body, "$count"));
+    assert!(
+        counts_on_the_server,
+        "invoices_per_status must count in the database, with {{\"$sum\": 1}} in its $group (or \
+         $sortByCount), so only the counts come back: its pipeline has no $sum ({}), so every \
+         invoice of a status came back (collected with $push, say) and was counted in Rust",
         names(&pipeline)
     );
 }
