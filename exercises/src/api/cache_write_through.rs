@@ -125,7 +125,7 @@ impl<S: CustomerStore> CustomerCache<S> {
         // on; if it has no customer with this id, answer
         // `CacheError::NotFound`. In both cases leave Redis alone. Only when
         // the store has the change, write the new JSON under the customer's
-        // key, with its TTL, in one command.
+        // key, with its TTL, in one command (or in one transaction).
         todo!("save: the store first, then the new value into Redis")
     }
 }

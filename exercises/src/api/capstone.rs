@@ -219,7 +219,9 @@ async fn customer(
     // On a miss read MongoDB, keep the customer's JSON in Redis for
     // CUSTOMER_TTL_SECONDS (the value and its expiry in one command), and
     // answer with "source": "database". A customer MongoDB does not have is
-    // a 404, which may be remembered, briefly: MISSING_TTL_SECONDS.
+    // a 404, which may be remembered, briefly: MISSING_TTL_SECONDS. A GET or
+    // a SET that Redis refuses is a 503 (`?`): unlike the lab's own API, this
+    // service does not fall back to MongoDB when its cache fails.
     todo!("GET /customers/{{id}}: Redis first, then MongoDB, keeping a copy")
 }
 

@@ -15,7 +15,9 @@
 //! - save the result with `results::save` *before* completing (a run whose
 //!   completion is refused must leave nothing visible), then
 //!   `queue.complete(&claim)`: [`Outcome::Done`], or [`Outcome::Fenced`]
-//!   when the claim was no longer the job's.
+//!   when the claim was no longer the job's;
+//! - a claim or a save that fails is an error ([`StepError`]): the job
+//!   stays claimed, and runs again when its lease ends.
 
 use std::time::Duration;
 

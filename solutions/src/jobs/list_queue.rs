@@ -26,9 +26,10 @@ pub fn queue_key(name: &str) -> String {
     format!("queue:{name}")
 }
 
-/// Puts `ticket` at the back of queue `name` (its left end, LPUSH, as the
-/// oldest ticket waits at the right; or the mirror image, consistently), marks the job `queued`, and returns
-/// how many tickets now wait.
+/// Puts `ticket` at the back of queue `name`, marks the job `queued`, and
+/// returns how many tickets now wait. The back is the left end (LPUSH), as
+/// [`claim`] takes the oldest from the right (RPOP); RPUSH with LPOP is as
+/// good, as long as the two agree.
 /// If Redis refuses the status, that error is returned.
 pub async fn enqueue(
     redis: &mut ConnectionManager,

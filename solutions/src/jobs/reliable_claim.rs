@@ -27,7 +27,8 @@ pub fn processing_key(name: &str) -> String {
 }
 
 /// Puts `ticket` at the back of the queue: its left end (LPUSH), as the
-/// oldest ticket waits at the right (or the mirror image, consistently).
+/// oldest ticket waits at the right (RPUSH, with claim and recover taking
+/// from the left, is as good, as long as they agree).
 /// An error from Redis is returned.
 pub async fn enqueue(redis: &mut ConnectionManager, name: &str, ticket: &str) -> RedisResult<()> {
     redis.lpush(queue_key(name), ticket).await

@@ -43,7 +43,8 @@ pub async fn load_from_json(
 }
 
 /// Stores `card` as a hash under `customer:{id}`, one field per attribute
-/// (`id` is in the key, so not repeated as a field).
+/// (`id` is in the key, so not repeated as a field), each value as given
+/// (capitals and spaces included).
 ///
 /// Each field can be read or changed alone; every value is a string, and
 /// there is no nesting.

@@ -143,6 +143,17 @@ impl RedisLog {
             .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
+    /// Whether `commands`, taken from this log, ran together: none sent on
+    /// its own, all inside one transaction or all run by scripts, and at
+    /// most one transaction in the whole log.
+    pub fn ran_together(&self, commands: &[&RedisCommand]) -> bool {
+        commands.first().is_some_and(|first| {
+            commands
+                .iter()
+                .all(|c| c.context != Context::Client && c.context == first.context)
+        }) && self.count("EXEC") <= 1
+    }
+
     /// The commands that can wait on the server for a list to fill:
     /// `BLPOP`, `BRPOP`, `BLMOVE`, `BRPOPLPUSH` and `BLMPOP`.
     pub fn blocking_pops(&self) -> Vec<&RedisCommand> {
@@ -155,6 +166,38 @@ impl RedisLog {
                 )
             })
             .collect()
+    }
+
+    /// The failure message for a claim on an empty queue that did not
+    /// answer within `seconds`, judged from what it sent: a blocking pop
+    /// (which waits until a ticket comes), the same question again and
+    /// again (polling), or neither (then the machine was probably too busy,
+    /// and grading again is the answer). `pop` names the command that
+    /// answers nil at once (`RPOP`, `LMOVE`).
+    pub fn empty_queue_stall(&self, seconds: u64, pop: &str) -> String {
+        let listing = self.listing();
+        if !self.blocking_pops().is_empty() {
+            format!(
+                "a claim on an empty queue did not answer within {seconds} seconds: claim sent \
+                 {listing}, and a blocking pop with timeout 0 (or more than a moment) blocks \
+                 until a ticket comes. claim must give `None` when the queue is empty ({pop} \
+                 answers nil at once): a worker that blocks never learns the queue is empty, \
+                 and its connection can send nothing else meanwhile"
+            )
+        } else if self.data_commands().len() > 1 {
+            format!(
+                "a claim on an empty queue did not answer within {seconds} seconds: claim sent \
+                 {listing}, asking again and again until a ticket comes. claim must give `None` \
+                 when the queue is empty ({pop} answers nil at once), and leave to its caller \
+                 when to ask again"
+            )
+        } else {
+            format!(
+                "a claim on an empty queue did not answer within {seconds} seconds, and sent no \
+                 blocking command ({listing}): Redis or the machine was probably overloaded; \
+                 grade again"
+            )
+        }
     }
 
     /// The commands that touch data: everything but the transaction and
@@ -270,6 +313,30 @@ mod tests {
             ])
             .is_atomic()
         );
+    }
+
+    #[test]
+    fn commands_ran_together_in_one_transaction_or_by_scripts_only() {
+        let together = log(&[
+            (Client, "MULTI"),
+            (Transaction, "SET k v"),
+            (Transaction, "EXPIRE k 60"),
+            (Client, "EXEC"),
+        ]);
+        let data = together.data_commands();
+        assert!(together.ran_together(&data));
+        let apart = log(&[(Client, "SET k v"), (Client, "EXPIRE k 60")]);
+        assert!(!apart.ran_together(&apart.data_commands()));
+        let two = log(&[
+            (Client, "MULTI"),
+            (Transaction, "SET k v"),
+            (Client, "EXEC"),
+            (Client, "MULTI"),
+            (Transaction, "EXPIRE k 60"),
+            (Client, "EXEC"),
+        ]);
+        assert!(!two.ran_together(&two.data_commands()));
+        assert!(!together.ran_together(&[]));
     }
 
     #[test]

@@ -75,6 +75,28 @@ async fn serve(billing: Billing) -> Served {
     Served { address, task }
 }
 
+/// A client for the waiting requests' connections, on the Redis at `url`.
+fn waits_on(url: &str) -> lab::redis::Client {
+    lab::redis::Client::open(url)
+        .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}"))
+}
+
+/// The setup's service with another cache or database: the same queue,
+/// and waits on the test's Redis.
+async fn serve_with(
+    setup: &Setup,
+    cache: ConnectionManager,
+    database: lab::mongodb::Database,
+) -> Served {
+    serve(Billing {
+        cache,
+        database,
+        queue: setup.queue.clone(),
+        waits: waits_on(setup.env.redis_url()),
+    })
+    .await
+}
+
 /// What a test works with. Every test binds `env`, even unused: it owns
 /// the test's servers.
 struct Setup {
@@ -95,13 +117,11 @@ async fn setup() -> Setup {
     let mut for_queue = env.redis().await;
     let shared = [client_id(&mut cache).await, client_id(&mut for_queue).await];
     let queue = JobQueue::new(for_queue, lab::jobs::PREFIX);
-    let waits = lab::redis::Client::open(env.redis_url())
-        .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}"));
     let billing = Billing {
         cache,
         database: env.database().clone(),
         queue: queue.clone(),
-        waits,
+        waits: waits_on(env.redis_url()),
     };
     let server = serve(billing).await;
     let control = env.redis().await;
@@ -542,15 +562,7 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
     let cache = connect_redis(stoppable.url(), Origin::Lab)
         .await
         .unwrap_or_else(|error| panic!("cannot reach the test's own Redis: {error}"));
-    let waits = lab::redis::Client::open(setup.env.redis_url())
-        .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}"));
-    let served = serve(Billing {
-        cache,
-        database: setup.env.database().clone(),
-        queue: setup.queue.clone(),
-        waits,
-    })
-    .await;
+    let served = serve_with(&setup, cache, setup.env.database().clone()).await;
     stoppable.stop();
     let mongo = setup.env.record_mongo();
     let reply = call_at(served.address, "GET", &path, None).await;
@@ -569,13 +581,11 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
     // A Redis that answers reads and refuses writes: the GET misses,
     // MongoDB answers, and the SETEX that would cache the customer fails.
     let read_only = stoppable_redis().await;
-    let served = serve(Billing {
-        cache: restricted_redis(&read_only, &["-@write"]).await,
-        database: setup.env.database().clone(),
-        queue: setup.queue.clone(),
-        waits: lab::redis::Client::open(setup.env.redis_url())
-            .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}")),
-    })
+    let served = serve_with(
+        &setup,
+        restricted_redis(&read_only, &["-@write"]).await,
+        setup.env.database().clone(),
+    )
     .await;
     let reply = call_at(served.address, "GET", &path, None).await;
     reply.expect_error(
@@ -594,13 +604,11 @@ async fn a_customer_is_read_from_mongodb_once_then_served_from_redis() {
         .unwrap_or_else(|error| panic!("cannot read the test's customers: {error}"))
         .unwrap_or_else(|| panic!("the test data has two customers"))
         .id;
-    let served = serve(Billing {
-        cache: setup.env.redis().await,
-        database: lab::testing::unreachable_database(setup.env.database().name()).await,
-        queue: setup.queue.clone(),
-        waits: lab::redis::Client::open(setup.env.redis_url())
-            .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}")),
-    })
+    let served = serve_with(
+        &setup,
+        setup.env.redis().await,
+        lab::testing::unreachable_database(setup.env.database().name()).await,
+    )
     .await;
     let path = format!("/customers/{uncached}");
     let reply = call_at(served.address, "GET", &path, None).await;
@@ -842,13 +850,11 @@ async fn an_analysis_is_followed_until_its_result_is_shown() {
     );
 
     // MongoDB unreachable: the succeeded analysis's result cannot be read.
-    let served = serve(Billing {
-        cache: setup.env.redis().await,
-        database: lab::testing::unreachable_database(setup.env.database().name()).await,
-        queue: setup.queue.clone(),
-        waits: lab::redis::Client::open(setup.env.redis_url())
-            .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}")),
-    })
+    let served = serve_with(
+        &setup,
+        setup.env.redis().await,
+        lab::testing::unreachable_database(setup.env.database().name()).await,
+    )
     .await;
     let reply = call_at(served.address, "GET", &path, None).await;
     reply.expect_error(
@@ -998,13 +1004,11 @@ async fn malformed_requests_and_unknown_ids_get_json_errors() {
         .submit(&NewJob::new("invoice_status_summary", "{}"))
         .await
         .unwrap_or_else(|error| panic!("cannot queue the test's job: {error}"));
-    let waits = lab::redis::Client::open(stoppable.url())
-        .unwrap_or_else(|error| panic!("the test's Redis URL is not valid: {error}"));
     let served = serve(Billing {
         cache: setup.env.redis().await,
         database: setup.env.database().clone(),
         queue,
-        waits,
+        waits: waits_on(stoppable.url()),
     })
     .await;
     stoppable.stop();

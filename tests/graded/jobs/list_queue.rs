@@ -349,25 +349,7 @@ async fn an_empty_queue_gives_none_and_an_unknown_job_has_no_status() {
     .await;
     let sent = recording.finish().await;
     let nothing = waited
-        .unwrap_or_else(|_| {
-            if sent.blocking_pops().is_empty() {
-                panic!(
-                    "a claim on an empty queue did not answer within 3 seconds, and sent no \
-                     blocking command ({}): Redis or the machine was probably overloaded; grade \
-                     again",
-                    sent.listing()
-                )
-            }
-            panic!(
-                "a claim on an empty queue did not answer within 3 seconds: claim sent {}, and a \
-                 blocking pop with timeout 0 (or more than a moment) blocks until a ticket comes. \
-                 claim must give `None` when the queue is empty (RPOP answers nil at once): a \
-                 worker that blocks never learns the queue is empty, its connection can send \
-                 nothing else meanwhile, and the pop left waiting on the server takes the next \
-                 ticket queued for a caller that has gone",
-                sent.listing()
-            )
-        })
+        .unwrap_or_else(|_| panic!("{}", sent.empty_queue_stall(3, "RPOP")))
         .expect("claim returned an error on an empty queue");
     assert_eq!(
         nothing, None,

@@ -146,24 +146,7 @@ async fn a_claim_moves_the_oldest_ticket_to_the_processing_list() {
     let waited = tokio::time::timeout(Duration::from_secs(3), claim(&mut redis, "nothing")).await;
     let sent = recording.finish().await;
     let on_empty = waited
-        .unwrap_or_else(|_| {
-            if sent.blocking_pops().is_empty() {
-                panic!(
-                    "a claim on an empty queue did not answer within 3 seconds, and sent no \
-                     blocking command ({}): Redis or the machine was probably overloaded; grade \
-                     again",
-                    sent.listing()
-                )
-            }
-            panic!(
-                "a claim on an empty queue did not answer within 3 seconds: claim sent {}, and \
-                 a blocking move with timeout 0 (or more than a moment) blocks until a ticket \
-                 comes. claim must give `None` when the queue is empty (LMOVE answers nil at \
-                 once): a worker that blocks never learns the queue is empty, and its \
-                 connection can send nothing else meanwhile",
-                sent.listing()
-            )
-        })
+        .unwrap_or_else(|_| panic!("{}", sent.empty_queue_stall(3, "LMOVE")))
         .expect("claim returned an error on an empty queue");
     assert_eq!(
         on_empty, None,

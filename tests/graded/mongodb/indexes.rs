@@ -149,8 +149,9 @@ fn filter_and_sort(sent: &MongoLog) -> Option<(Document, Option<Document>)> {
         .filter_map(|stage| stage.get_document("$match").ok().cloned())
         .collect();
     let filter = match matches.len() {
+        // The pipeline starts with another stage: its first `$match`, if any.
         0 => stage("$match")?,
-        1 => matches.remove(0),
+        1 => matches.pop()?,
         _ => doc! { "$and": matches },
     };
     Some((filter, stage("$sort")))

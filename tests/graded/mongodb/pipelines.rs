@@ -269,21 +269,28 @@ async fn revenue_of_one_customer_is_the_sum_of_their_invoices() {
         "a customer without invoices has no revenue row: when $group makes no document, \
          revenue_of answers None, not a zero"
     );
-    // An invoice whose amount was stored as a double: $sum answers a
-    // double, and that is no exact sum.
+    // An invoice whose amount was stored as a double: a plain $sum answers
+    // a double, which is no exact sum. An error says so; a pipeline that
+    // converts it to Decimal128 first gets the exact 12.50; None is wrong.
     let odd = ObjectId::new();
     env.database()
-        .collection::<lab::bson::Document>("invoices")
+        .collection::<Document>("invoices")
         .insert_one(doc! { "customer_id": odd, "total_amount": 12.5 })
         .await
         .unwrap();
     let outcome = revenue_of(env.database(), odd).await;
+    let exact: Decimal128 = "12.50".parse().unwrap();
+    let exact = Total::from_bson(&Bson::Decimal128(exact)).unwrap();
     assert!(
-        outcome.is_err(),
-        "customer {odd}'s one invoice holds its total_amount as the double 12.5, so $sum answers \
-         a double, which is not an exact sum; revenue_of must return the error Total::from_bson \
-         gives (`.transpose()` on the row's total, or `?`), and it answered {outcome:?}: None \
-         would say the customer has no invoices"
+        match &outcome {
+            Err(_) => true,
+            Ok(Some(total)) => *total == exact,
+            Ok(None) => false,
+        },
+        "customer {odd}'s one invoice holds its total_amount as the double 12.5, so a plain $sum \
+         answers a double, which is not an exact sum; revenue_of must return the error \
+         Total::from_bson gives (`.transpose()` on the row's total, or `?`), and it answered \
+         {outcome:?}: None would say the customer has no invoices"
     );
     // A server that is not there: the aggregate fails.
     let outcome =
@@ -333,15 +340,17 @@ async fn invoices_are_counted_per_status() {
          $group, not by sorting the rows in Rust: its pipeline was {}",
         names(&pipeline)
     );
+    // Counted by an accumulator, by $sortByCount, or by the $size of what
+    // a $group collected: any of them counts in the database.
     let counts_on_the_server = position(&pipeline, "$sortByCount").is_some()
-        || pipeline
-            .iter()
-            .any(|(_, body)| mentions(body, "$sum") || mentions(body, "$count"));
+        || pipeline.iter().any(|(_, body)| {
+            mentions(body, "$sum") || mentions(body, "$count") || mentions(body, "$size")
+        });
     assert!(
         counts_on_the_server,
         "invoices_per_status must count in the database, with {{\"$sum\": 1}} in its $group (or \
-         $sortByCount), so only the counts come back: its pipeline has no $sum ({}), so every \
-         invoice of a status came back (collected with $push, say) and was counted in Rust",
+         $sortByCount): its pipeline ({}) has no $sum, $count or $size, so its $group collected \
+         the invoices of each status instead of counting them, and they were counted in Rust",
         names(&pipeline)
     );
 }

@@ -170,7 +170,9 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
         "tagging is one SADD with every tag (SADD takes many members): expected one SADD, got \
          {}; {}",
         sent.listing(),
-        if only_sadd {
+        if data.is_empty() {
+            "tag_customer sent no SADD, so no tag was added"
+        } else if only_sadd {
             "SADDs sent one by one can leave a customer with half their tags"
         } else {
             "adding tags needs no other command: the set keeps each tag once by itself"
