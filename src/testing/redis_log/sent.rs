@@ -315,6 +315,11 @@ mod tests {
         );
     }
 
+    /// The names of `commands`, in order.
+    fn names_of<'a>(commands: &[&'a RedisCommand]) -> Vec<&'a str> {
+        commands.iter().map(|c| c.name.as_str()).collect()
+    }
+
     #[test]
     fn commands_ran_together_in_one_transaction_or_by_scripts_only() {
         let together = log(&[
@@ -347,11 +352,7 @@ mod tests {
             (Client, "BLMOVE queue:a processing:a RIGHT LEFT 0"),
             (Client, "XREAD BLOCK 100 STREAMS s $"),
         ]);
-        let names: Vec<&str> = sent
-            .blocking_pops()
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
+        let names = names_of(&sent.blocking_pops());
         assert_eq!(names, ["BRPOP", "BLMOVE"]);
     }
 
@@ -412,17 +413,9 @@ mod tests {
             (Client, "EVALSHA_RO abc 1 k"),
             (Client, "SCRIPT LOAD source"),
         ]);
-        let names: Vec<&str> = sent
-            .data_commands()
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
+        let names = names_of(&sent.data_commands());
         assert_eq!(names, ["SET", "GET"]);
-        let others: Vec<&str> = sent
-            .others_than(&["get"])
-            .iter()
-            .map(|c| c.name.as_str())
-            .collect();
+        let others = names_of(&sent.others_than(&["get"]));
         assert_eq!(others, ["WATCH", "SET", "SCRIPT"]);
     }
 }
