@@ -9,7 +9,9 @@
 //!
 //! Keys: `customer:{id}` holds the customer's JSON for [`TTL_SECONDS`], or
 //! the text `null` for [`MISSING_TTL_SECONDS`] when there is no such
-//! customer.
+//! customer. `{id}` stands for the id's 24 hex digits, with no braces in the
+//! key (`format!("customer:{id}")`): the braces in the API's own keys, seen
+//! in notebook 07, are a Redis Cluster hash tag this exercise does not use.
 
 use lab::redis::AsyncCommands;
 use lab::redis::RedisResult;

@@ -1,4 +1,4 @@
-//! A job queue on a Redis list, the course notes' way: producers push,
+//! A job queue on a Redis list, the simplest design: producers push,
 //! workers pop, and each job's status lives in a hash.
 //!
 //! Scenario: the billing team wants reports computed in the background.
