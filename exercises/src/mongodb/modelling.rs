@@ -31,7 +31,9 @@ pub struct Line<'a> {
 /// `total_amount` the sum of the item totals. Amounts are stored as
 /// Decimal128 (`Bson::from(money)`), quantities as 32-bit integers: a
 /// quantity too large for one is refused with an error, and nothing is
-/// stored.
+/// stored. So is an amount past the billing model's limit of a billion
+/// (a line total or the invoice's total; [`Money::within_limit`] checks
+/// one), which the lab could not read back.
 pub async fn save_invoice(
     db: &Database,
     customer: ObjectId,

@@ -31,7 +31,9 @@ pub struct Line<'a> {
 /// `total_amount` the sum of the item totals. Amounts are stored as
 /// Decimal128 (`Bson::from(money)`), quantities as 32-bit integers: a
 /// quantity too large for one is refused with an error, and nothing is
-/// stored.
+/// stored. So is an amount past the billing model's limit of a billion
+/// (a line total or the invoice's total; [`Money::within_limit`] checks
+/// one), which the lab could not read back.
 pub async fn save_invoice(
     db: &Database,
     customer: ObjectId,
@@ -41,8 +43,14 @@ pub async fn save_invoice(
     let mut items = Vec::with_capacity(lines.len());
     let mut total_amount = Money::ZERO;
     for line in lines {
-        let total = line.unit_price.times(line.quantity);
-        total_amount = total_amount + total;
+        let total = line
+            .unit_price
+            .times(line.quantity)
+            .within_limit("total")
+            .map_err(Error::custom)?;
+        total_amount = (total_amount + total)
+            .within_limit("total_amount")
+            .map_err(Error::custom)?;
         items.push(doc! {
             "description": line.description,
             "quantity": i32::try_from(line.quantity).map_err(Error::custom)?,

@@ -360,6 +360,19 @@ async fn a_missing_customer_is_remembered_briefly() {
         1,
         "three lookups of a missing customer read the store once: the miss is cached too"
     );
+    // A Redis whose user may read but not write: the lookup misses, the
+    // store finds nobody, and the SETEX of the negative entry is refused.
+    let server = stoppable_redis().await;
+    let mut read_only = restricted_redis(&server, &["-@write"]).await;
+    let outcome = get_customer(&mut read_only, &store, &nobody).await;
+    assert!(
+        outcome.is_err(),
+        "when Redis refuses to keep the negative entry (here its user may not write), \
+         get_customer must return that error (`?` on that SETEX too), as for a customer's \
+         entry; it answered {outcome:?}. The negative entry is what keeps a wrong id away from \
+         MongoDB: dropped in silence, its error leaves every lookup of that id reading the store \
+         again, and nobody learns why"
+    );
 }
 
 #[tokio::test]

@@ -3,7 +3,8 @@
 //! in MongoDB, used through the test's client so its commands are recorded;
 //! Redis is the test's own. Besides the answers, the tests check the
 //! technique: a hit is one GET and no MongoDB command, a miss is one read of
-//! MongoDB and one SET with its expiry, a save reaches MongoDB before it
+//! MongoDB and one SET with its expiry (a GET or a fill Redis refuses is
+//! reported), a save reaches MongoDB before it
 //! writes the new value (not a delete) into Redis, a Redis write that fails
 //! after the store took the change is reported, a save the store refuses or
 //! cannot match leaves Redis alone, and a slow read's fill never replaces a
@@ -111,6 +112,17 @@ impl CustomerStore for VanishingStore {
 
     async fn save(&self, _customer: &Customer) -> Result<bool, StoreError> {
         Ok(false)
+    }
+}
+
+/// A store over `customers` for a cache of the test's own (on a Redis that
+/// refuses commands, say): its loads are neither counted nor held.
+async fn plain_store(env: &TestEnv, customers: &Collection<Customer>) -> MongoStore {
+    MongoStore {
+        customers: customers.clone(),
+        redis: env.redis().await,
+        loads: Arc::default(),
+        hold: Arc::default(),
     }
 }
 
@@ -374,12 +386,7 @@ async fn a_miss_loads_once_and_later_reads_come_from_redis() {
     // A Redis whose user may not read: the GET is refused (NOPERM).
     let server = stoppable_redis().await;
     let refusing = restricted_redis(&server, &["-@read"]).await;
-    let store = MongoStore {
-        customers,
-        redis: env.redis().await,
-        loads: Arc::default(),
-        hold: Arc::default(),
-    };
+    let store = plain_store(&env, &customers).await;
     let answer = CustomerCache::new(refusing, store).get(first.id).await;
     assert!(
         matches!(answer, Err(CacheError::Redis(_))),
@@ -387,6 +394,19 @@ async fn a_miss_loads_once_and_later_reads_come_from_redis() {
          (`?` on the GET, as `CacheError::Redis`), and it answered {answer:?}: a cache that \
          cannot be read is not a miss. Read as one, every request goes to the store while Redis \
          is failing, the whole load lands on MongoDB at once, and nobody learns that the cache \
+         is broken"
+    );
+    // A Redis whose user may read but not write: the miss is loaded from
+    // the store, and the SET that would keep it is refused.
+    let read_only = restricted_redis(&server, &["-@write"]).await;
+    let store = plain_store(&env, &customers).await;
+    let answer = CustomerCache::new(read_only, store).get(first.id).await;
+    assert!(
+        matches!(answer, Err(CacheError::Redis(_))),
+        "when Redis refuses the fill after a miss (here its user may not write), get must return \
+         that error (`?` on the SET, as `CacheError::Redis`), as for a refused GET, and it \
+         answered {answer:?}: a fill dropped in silence leaves a cache that never fills, so \
+         every read lands on the store while Redis is failing and nobody learns that the cache \
          is broken"
     );
 }
@@ -429,7 +449,13 @@ async fn a_loaded_customer_is_cached_for_an_hour_in_one_command() {
          EXPIRE, a crash between the two leaves an entry that never expires",
         sent.listing()
     );
-    let gets = sent.names().iter().filter(|name| **name == "GET").count();
+    // GETs the client sent itself: one run inside a script with the fill is
+    // part of that one step.
+    let gets = sent
+        .data_commands()
+        .into_iter()
+        .filter(|c| c.name == "GET" && c.context == Context::Client)
+        .count();
     assert_eq!(
         gets,
         1,
@@ -553,12 +579,7 @@ async fn a_save_writes_mongodb_first_then_the_new_value_to_redis() {
     // cache's write fails.
     let server = stoppable_redis().await;
     let refusing = restricted_redis(&server, &["-@write"]).await;
-    let store = MongoStore {
-        customers: customers.clone(),
-        redis: env.redis().await,
-        loads: Arc::default(),
-        hold: Arc::default(),
-    };
+    let store = plain_store(&env, &customers).await;
     let refusing_cache = CustomerCache::new(refusing, store);
     let newer = with_email(&first, "newer.address@example.com");
     let outcome = refusing_cache.save(&newer).await;

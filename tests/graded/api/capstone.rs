@@ -30,7 +30,7 @@ use lab::bson::doc;
 use lab::bson::oid::ObjectId;
 use lab::jobs::kinds::Analysis;
 use lab::jobs::worker::{self, Step, WorkerOptions};
-use lab::jobs::{FailOutcome, JobId, JobQueue, JobState, NewJob, Progress, results};
+use lab::jobs::{Claim, FailOutcome, JobId, JobQueue, JobState, NewJob, Progress, results};
 use lab::redis::aio::ConnectionManager;
 use lab::services::{Origin, connect_redis};
 use lab::testing::http::Reply;
@@ -319,6 +319,24 @@ async fn analysis_of(env: &TestEnv, kind: &str, params: &Value) -> Value {
         .run(env.database())
         .await
         .unwrap_or_else(|error| panic!("the test's analysis runs: {error}"))
+}
+
+/// Does a worker's work on the next ready job short of completing it:
+/// claims it, runs `kind` with `params` and saves the result under the
+/// claim (`results::save`). Answers the claim and the result; completing
+/// the job, or not, is the test's to do.
+async fn claim_and_save(setup: &Setup, kind: &str, params: &Value) -> (Claim, Value) {
+    let claim = setup
+        .queue
+        .claim(Duration::from_secs(30))
+        .await
+        .unwrap_or_else(|error| panic!("cannot claim the test's job: {error}"))
+        .unwrap_or_else(|| panic!("the test's job is ready"));
+    let computed = analysis_of(&setup.env, kind, params).await;
+    results::save(setup.env.database(), &claim, &computed)
+        .await
+        .unwrap_or_else(|error| panic!("cannot save the test's result: {error}"));
+    (claim, computed)
 }
 
 /// The id Redis knows a connection by.
@@ -821,16 +839,7 @@ async fn an_analysis_is_followed_until_its_result_is_shown() {
     let cancelled = submit(&setup, json!({"kind": "invoice_status_summary"})).await;
     // A worker claims the job, runs it and saves its result, and the job is
     // cancelled before that worker completes it.
-    let claim = setup
-        .queue
-        .claim(Duration::from_secs(30))
-        .await
-        .unwrap_or_else(|error| panic!("cannot claim the test's job: {error}"))
-        .unwrap_or_else(|| panic!("the test's job is ready"));
-    let computed = analysis_of(&setup.env, "invoice_status_summary", &json!({})).await;
-    results::save(setup.env.database(), &claim, &computed)
-        .await
-        .unwrap_or_else(|error| panic!("cannot save the test's result: {error}"));
+    claim_and_save(&setup, "invoice_status_summary", &json!({})).await;
     setup
         .queue
         .cancel(&cancelled)
@@ -847,6 +856,37 @@ async fn an_analysis_is_followed_until_its_result_is_shown() {
          the run completes the job. Show what `results::visible(&billing.database, &job)` \
          answers: null for every state but succeeded, then the result saved under the token \
          that completed the job, never just the latest result stored for the job's id"
+    );
+
+    // A run that has completed its job in Redis but not yet marked its
+    // result completed in MongoDB: a worker between its two last steps (or
+    // whose marking failed and will be redone). The job has succeeded, so
+    // its result is shown already.
+    let top_two = json!({"n": 2});
+    let unmarked = submit(&setup, json!({"kind": "top_customers", "params": top_two})).await;
+    let (claim, computed) = claim_and_save(&setup, "top_customers", &top_two).await;
+    assert_eq!(
+        claim.id, unmarked,
+        "POST /analyses queues each analysis as a job of its own"
+    );
+    let completed = setup
+        .queue
+        .complete(&claim)
+        .await
+        .unwrap_or_else(|error| panic!("cannot complete the test's job: {error}"));
+    assert!(completed, "the run that claimed the test's job completes it");
+    let reply = call(&setup, "GET", &format!("/analyses/{unmarked}"), None).await;
+    reply.expect_status(200, "following an analysis that has succeeded");
+    let body = reply.json("the analysis's result");
+    assert!(
+        body["state"] == "succeeded" && body["result"] == computed,
+        "this analysis has succeeded, and its result was saved by the run that completed it, \
+         but that result is not marked completed yet (the worker marks it a moment after \
+         completing the job, and redoes it later if the marking failed), yet GET \
+         /analyses/{{id}} answered {body}: \"result\": null for a succeeded analysis is, to the \
+         client, its final, empty answer. `results::kept` finds only marked results, for jobs \
+         gone from Redis; read the result of a job the queue still has with \
+         `results::visible(&billing.database, &job)`, which goes by the job's token"
     );
 
     // MongoDB unreachable: the succeeded analysis's result cannot be read.

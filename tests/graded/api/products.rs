@@ -188,6 +188,21 @@ async fn creating_answers_201_with_the_location_and_the_product() {
          cents) is created like any other, with an id of its own: the table refuses only a \
          blank name (422), and products are told apart by their id, not their name",
     );
+    // A price of 0 is still a price.
+    let free = call(
+        &catalogue,
+        "POST",
+        "/products",
+        Some(json!({"name": "Free sample", "price_cents": 0})),
+    )
+    .await;
+    free.expect_status(
+        201,
+        "a product at 0 cents (a free sample, a give-away) is created like any other: the table \
+         refuses only a blank name (422), and `price_cents` is a `u64`, whose 0 is a price like \
+         any other; a rule of your own that the table does not list refuses products the \
+         catalogue must take",
+    );
 }
 
 #[tokio::test]

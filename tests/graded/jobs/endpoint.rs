@@ -80,6 +80,20 @@ async fn run_one(reports: &Reports) -> Step {
         .unwrap()
 }
 
+/// Checks that `reply`, the answer of `request` for a report the queue
+/// does not know, is the table's 404, `{"error": "Report not found"}`
+/// (`what` says what is expected, as for [`Reply::expect_error`]).
+fn expect_report_not_found(reply: &Reply, request: &str, what: &str) {
+    let message = reply.expect_error(404, what);
+    assert_eq!(
+        message, "Report not found",
+        "{request} answered a report the queue does not know with 404 {{\"error\": {message:?}}}: \
+         the table fixes the 404's message for both routes (\"404 as above\"), {{\"error\": \
+         \"Report not found\"}}, which a client recognises the 404 by; answer \
+         `error(StatusCode::NOT_FOUND, \"Report not found\")`"
+    );
+}
+
 /// The answer for a snapshot (`Reply::snapshot`), with the
 /// job's id written `[id]` wherever it appears (body and `Location`), and
 /// the error message of any refusal but a 404 (whose message the table
@@ -449,19 +463,17 @@ async fn unknown_reports_and_bad_ids_get_json_errors() {
     let unknown = "64b0000000000000000000ff";
     let mut replies = Vec::new();
     let reply = call(&reports, "GET", &format!("/reports/{unknown}"), None).await;
-    let message = reply.expect_error(
-        404,
+    expect_report_not_found(
+        &reply,
+        "GET /reports/{id}",
         "a report the queue does not know is 404 Not Found with a JSON error: \
          `error(StatusCode::NOT_FOUND, \"Report not found\")`",
     );
-    assert_eq!(
-        message, "Report not found",
-        "the table fixes the 404's message: {{\"error\": \"Report not found\"}}"
-    );
     replies.push(snapshot_of(&reply, ""));
     let reply = call(&reports, "GET", &format!("/reports/{unknown}/result"), None).await;
-    reply.expect_error(
-        404,
+    expect_report_not_found(
+        &reply,
+        "GET /reports/{id}/result",
         "the result of a report the queue does not know is 404 Not Found with a JSON error, \
          as for GET /reports/{id}",
     );

@@ -11,8 +11,8 @@
 use std::collections::BTreeSet;
 
 use super::list_queue::*;
-use lab::redis::AsyncCommands;
 use lab::redis::aio::ConnectionManager;
+use lab::redis::{AsyncCommands, RedisResult};
 use lab::testing::redis_log::Context;
 use lab::testing::{RedisCommand, TestEnv, inspect};
 
@@ -44,6 +44,21 @@ fn writes_status(command: &RedisCommand, id: &str, status: &str) -> bool {
             .args
             .windows(2)
             .any(|pair| pair[0] == "status" && pair[1] == status)
+}
+
+/// Queues ticket `n` on queue `name` from a task of its own, as a producer's
+/// task would, so that a panic in enqueue fails the test with `if_panicked`
+/// rather than with the answer's own `expect` text.
+async fn enqueue_on_own_task(
+    redis: &ConnectionManager,
+    name: &'static str,
+    n: usize,
+    if_panicked: &str,
+) -> RedisResult<u64> {
+    let mut producer = redis.clone();
+    tokio::spawn(async move { enqueue(&mut producer, name, &ticket(n)).await })
+        .await
+        .unwrap_or_else(|_| panic!("{if_panicked}"))
 }
 
 /// The whole database, with each queued ticket read as JSON, so that the
@@ -186,7 +201,16 @@ async fn tickets_are_queued_as_json_on_the_list_and_marked_queued() {
     );
     // A key of the wrong type makes Redis refuse the status (WRONGTYPE).
     let () = redis.set("job:job-9", "not a hash").await.unwrap();
-    let outcome = enqueue(&mut redis, "reports", &ticket(9)).await;
+    let outcome = enqueue_on_own_task(
+        &redis,
+        "reports",
+        9,
+        "`job:job-9` held a string, not a hash, so Redis refused the HSET of the job's status \
+         (WRONGTYPE), and enqueue panicked: the producer's whole task dies where it should be \
+         told its job could not be queued; pass set_status's error on with `?` (the doc: 'If \
+         Redis refuses the status, that error is returned') instead of unwrapping it",
+    )
+    .await;
     assert!(
         outcome.is_err(),
         "`job:job-9` held a string, not a hash, so Redis refused the HSET of the job's status \
@@ -196,7 +220,16 @@ async fn tickets_are_queued_as_json_on_the_list_and_marked_queued() {
     );
     // A queue key of the wrong type makes Redis refuse the push (WRONGTYPE).
     let () = redis.set("queue:jammed", "not a list").await.unwrap();
-    let outcome = enqueue(&mut redis, "jammed", &ticket(10)).await;
+    let outcome = enqueue_on_own_task(
+        &redis,
+        "jammed",
+        10,
+        "`queue:jammed` held a string, not a list, so Redis refused the LPUSH (WRONGTYPE), and \
+         enqueue panicked: the producer's whole task dies where it should be told its ticket \
+         waits on no list; return the push's answer as it is (`redis.lpush(..).await`, or `?`), \
+         errors included, instead of unwrapping it",
+    )
+    .await;
     assert!(
         outcome.is_err(),
         "`queue:jammed` held a string, not a list, so Redis refused the LPUSH (WRONGTYPE), yet \
@@ -225,6 +258,16 @@ async fn the_oldest_ticket_is_claimed_first_and_marked_running() {
         Some(ticket(1)),
         "the oldest ticket is claimed first: push at one end (LPUSH) and pop at the other (RPOP); \
          popping at the end you push to makes a stack, where the newest goes first"
+    );
+    let marked: Option<String> = redis.hget("job:job-1", "status").await.unwrap();
+    assert_eq!(
+        marked.as_deref(),
+        Some("running"),
+        "claim took job-1's ticket, yet the field `status` of `job:job-1` holds {marked:?}: claim \
+         must overwrite enqueue's `queued` with `running` (HSET job:job-1 status running, through \
+         set_status); HSETNX writes a field only if it is not there yet, and enqueue has already \
+         written `queued` into it, so HSETNX never overwrites it. Claim sent {}",
+        sent.listing()
     );
     let data = sent.data_commands();
     let pops: Vec<&&RedisCommand> = data.iter().filter(|c| is_pop(c)).collect();

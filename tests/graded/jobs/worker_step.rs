@@ -349,26 +349,31 @@ async fn bad_parameters_fail_the_job_at_once_without_retry() {
         "a job whose params are not JSON fails at once, at its first attempt, not retryable"
     );
     // A kind whose parameters are all optional: `{}` is a valid request for
-    // it, so only params read as `Value::Null` are refused.
-    let (id, _) = queue
-        .submit(&NewJob::new("invoice_status_summary", "not json"))
-        .await
-        .unwrap();
-    let outcome = step(
-        &queue,
-        env.database(),
-        "on a job of invoice_status_summary whose params are not JSON",
-    )
-    .await;
-    assert!(
-        matches!(&outcome, Outcome::Rejected(rejected, _) if *rejected == id),
-        "a job of invoice_status_summary whose params are \"not json\" must be rejected \
-         (`Outcome::Rejected`), work_one answered {outcome:?}: unreadable params are not the \
-         same as no params. Reading them as `{{}}` runs the job on whatever a client sent by \
-         mistake for every kind whose parameters are all optional (invoice_status_summary, \
-         revenue_by_customer over every customer); read them with `unwrap_or(Value::Null)`, \
-         which `Analysis::parse` refuses for every kind"
-    );
+    // it, so only params read as `Value::Null` are refused. Empty text is
+    // no JSON either.
+    for params in ["not json", ""] {
+        let (id, _) = queue
+            .submit(&NewJob::new("invoice_status_summary", params))
+            .await
+            .unwrap();
+        let outcome = step(
+            &queue,
+            env.database(),
+            &format!("on a job of invoice_status_summary whose params are {params:?}"),
+        )
+        .await;
+        assert!(
+            matches!(&outcome, Outcome::Rejected(rejected, _) if *rejected == id),
+            "a job of invoice_status_summary whose params are {params:?} must be rejected \
+             (`Outcome::Rejected`), work_one answered {outcome:?}: unreadable params are not the \
+             same as no params, and empty params are unreadable too (\"\" is not JSON), not a \
+             request for the defaults. Reading them as `{{}}` runs the job on whatever a client \
+             sent by mistake for every kind whose parameters are all optional \
+             (invoice_status_summary, revenue_by_customer over every customer); read them with \
+             `unwrap_or(Value::Null)`, which `Analysis::parse` refuses for every kind, and give \
+             no meaning of their own to empty params"
+        );
+    }
     // A kind no worker knows (a producer's typo): as bad as bad parameters.
     let (id, _) = queue
         .submit(&NewJob::new("astrology", "{}").attempts(5))

@@ -877,6 +877,21 @@ async fn an_upsert_creates_once_then_counts() {
          the upsert from the filter and the update",
         { "[]._id" => "[id]" }
     );
+    // A server that is not there: the visit cannot be counted.
+    let outcome = lab::testing::with_mongodb_down(
+        env.database().name(),
+        "record_visit",
+        |down| async move { record_visit(&down, "new@example.com").await },
+    )
+    .await;
+    assert!(
+        outcome.is_err(),
+        "MongoDB could not be reached, so the visit was not counted, yet record_visit answered \
+         {outcome:?}: a failed update is an error to return with `?`, not `Ok(false)` (which \
+         says the visit was counted on a customer who exists). There is no duplicate key to \
+         excuse either: the server itself retries an upsert that loses a race on the unique \
+         index, so any error left is a visit lost"
+    );
 }
 
 #[tokio::test]

@@ -2,10 +2,11 @@
 //!
 //! Besides the answers, the tests look at what each function asked MongoDB
 //! to do (`TestEnv::record_mongo`): the query's filter and sort sent to the
-//! server, indexes created with `createIndexes` and read back with
-//! `listIndexes`, and `explain` to see that the query reads only what it
-//! returns. Every index that serves the query is accepted (equality fields
-//! first, in either order, with or without `invoice_date` after them).
+//! server (with no `hint` that pins it to one index), indexes created with
+//! `createIndexes` and read back with `listIndexes`, and `explain` to see
+//! that the query reads only what it returns. Every index that serves the
+//! query is accepted (equality fields first, in either order, with or
+//! without `invoice_date` after them).
 
 use super::indexes::*;
 use lab::analysis::plan::explain_find;
@@ -157,6 +158,15 @@ fn filter_and_sort(sent: &MongoLog) -> Option<(Document, Option<Document>)> {
     Some((filter, stage("$sort")))
 }
 
+/// The `hint` a query sent with its `find` or `aggregate`, if any: the
+/// index it told the server to use, whatever the planner would choose.
+fn hint_sent(sent: &MongoLog) -> Option<&Bson> {
+    sent.commands
+        .iter()
+        .filter(|command| matches!(command.name.as_str(), "find" | "aggregate"))
+        .find_map(|command| command.body.get("hint"))
+}
+
 #[tokio::test]
 async fn the_unpaid_invoices_query_answers_correctly() {
     let env = TestEnv::start_seeded().await;
@@ -170,10 +180,21 @@ async fn the_unpaid_invoices_query_answers_correctly() {
         "the test data gives this customer several unpaid invoices"
     );
     let recording = env.record_mongo();
-    let found = unpaid_invoices_of(db, customer)
-        .await
-        .expect("unpaid_invoices_of returned an error");
+    let answer = unpaid_invoices_of(db, customer).await;
     let sent = recording.finish();
+    // Looked at before the answer: a hint naming an index that is not
+    // there makes the server refuse the query.
+    if let Some(hint) = hint_sent(&sent) {
+        panic!(
+            "unpaid_invoices_of must let the server's planner choose the index, with no `hint`: \
+             it sent the hint {hint}. A hint pins the query to that index for good, so once \
+             index_unpaid_lookup has built the index on customer_id and status, the query still \
+             reads every paid invoice of the customer and throws it away (and a hint naming an \
+             index that is not there makes the server refuse the query); send the find with its \
+             filter and sort only, and the planner picks the best index there is"
+        );
+    }
+    let found = answer.expect("unpaid_invoices_of returned an error");
     let mut ids: Vec<ObjectId> = found
         .iter()
         .filter_map(|invoice| invoice.get_object_id("_id").ok())
@@ -645,4 +666,30 @@ async fn a_unique_index_refuses_a_second_customer_with_the_same_email() {
          (`?` on create_index), or the caller believes emails are protected while nothing \
          refuses a duplicate"
     );
+
+    // A register without duplicates, but with a plain (non-unique) index on
+    // email from an earlier lesson: the server refuses a unique index on the
+    // same key, and Ok would promise what nothing enforces.
+    customers
+        .delete_one(doc! { "name": "Ada again" })
+        .await
+        .unwrap();
+    customers
+        .create_index(IndexModel::builder().keys(doc! { "email": 1 }).build())
+        .await
+        .unwrap();
+    if make_emails_unique(db).await.is_ok() {
+        let second = customers
+            .insert_one(doc! { "name": "Ada once more", "email": "ada@example.com" })
+            .await;
+        assert!(
+            second.is_err(),
+            "customers already had a plain index on email (email_1, not unique, as an earlier \
+             lesson leaves it), make_emails_unique answered Ok(()), and yet a second customer \
+             with ada@example.com was stored: the server does not build a unique index on a key \
+             a plain index already covers, it refuses it with an index conflict. That refusal is \
+             an error to pass on with `?`, not an index already there: Ok(()) promises that a \
+             second customer with an email already used fails"
+        );
+    }
 }

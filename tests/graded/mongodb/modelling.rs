@@ -272,6 +272,31 @@ async fn items_are_embedded_and_the_customer_is_referenced() {
             after.into_iter().map(Bson::Document).collect()
         ))
     );
+    // Amounts past the billing model's limit of a billion: a line total,
+    // then a sum of two lines that each keep within it.
+    let dear = |quantity| Line {
+        description: "Data centre",
+        quantity,
+        unit_price: money("1.00"),
+    };
+    for (lines, what) in [
+        (vec![dear(2_000_000_000)], "a line total of 2000000000.00"),
+        (
+            vec![dear(600_000_000), dear(600_000_000)],
+            "a total of 1200000000.00, from two lines of 600000000.00",
+        ),
+    ] {
+        let answer = save_invoice(env.database(), ada, &lines).await;
+        let stored = inspect::documents(env.database(), "invoices").await.len();
+        assert!(
+            answer.is_err() && stored == 1,
+            "{what} is more than the billion any amount of the billing model may be, so the \
+             lab's readers refuse such an invoice (and every list that holds it): save_invoice \
+             must refuse it with an error and store nothing; check each line total and the \
+             running total with `Money::within_limit` before the insert. save_invoice answered \
+             {answer:?} and `invoices` holds {stored} invoice(s)"
+        );
+    }
     // MongoDB unreachable: the insert fails, and so must save_invoice.
     let answer =
         lab::testing::with_mongodb_down(env.database().name(), "save_invoice", |down| async move {

@@ -639,6 +639,47 @@ async fn best_sellers_unwind_the_line_items() {
          sold 5 times; it returned {answer:?}. Group on \"$items.description\" alone: a group key \
          with the price in it splits one product into a row per price"
     );
+    // Any u32 is a number of products to ask for, the largest included.
+    let everything = best_sellers(env.database(), u32::MAX)
+        .await
+        .unwrap_or_else(|error| {
+            panic!(
+                "best_sellers(u32::MAX) returned an error ({error}): asking for more products \
+                 than there are (u32::MAX, the usual \"all of them\") must give every product. \
+                 Any u32 is a valid n: write the limit as `i64::from(n)` (or `doc! {{ \"$limit\": \
+                 n }}`); `n as i32` wraps every n above i32::MAX round to a negative number, a \
+                 $limit the server refuses"
+            )
+        });
+    let mut every_product = vec![("Price rise".to_owned(), 8)];
+    every_product.extend(tied.iter().cloned());
+    assert_eq!(
+        everything, every_product,
+        "best_sellers(u32::MAX) must give every product, most sold first: `Price rise` (8), then \
+         the 12 products sold 5 times, by description; it returned {:?}",
+        firsts(&everything)
+    );
+    // A product sold in bulk: its quantity is stored as an Int64, so its
+    // $sum is an Int64 too, as any total past i32::MAX is.
+    invoices
+        .insert_one(doc! {
+            "customer_id": ObjectId::new(),
+            "items": [{ "description": "Bulk order", "quantity": 3_000_000_000_i64 }],
+        })
+        .await
+        .unwrap();
+    let answer = best_sellers(env.database(), 1)
+        .await
+        .expect("best_sellers returned an error on a product sold 3,000,000,000 times");
+    assert_eq!(
+        answer,
+        [("Bulk order".to_owned(), 3_000_000_000)],
+        "`Bulk order` was sold 3,000,000,000 times, more than an Int32 holds, so best_sellers(1) \
+         is [(\"Bulk order\", 3000000000)]; it returned {answer:?}. $sum answers an Int64 once \
+         a total passes 2,147,483,647 (or a quantity is stored as one), which `get_i32` cannot \
+         read: read `sold` as an Int32 or an Int64 (`match` on `Bson::Int32` and \
+         `Bson::Int64`), the reason best_sellers returns i64"
+    );
     nothing_asked_nothing_given(
         "best_sellers",
         best_sellers(env.database(), 0).await,

@@ -14,6 +14,32 @@ fn ada() -> CustomerCard {
     }
 }
 
+/// Reads the JSON card of customer `id`, whose key holds `what`, something
+/// that is not a card, and fails unless load_from_json answers `None` (or an
+/// error) without panicking; `instead` ends the message when it answers a
+/// card.
+async fn reads_as_no_card(
+    redis: &redis::aio::ConnectionManager,
+    id: u32,
+    what: &str,
+    instead: &str,
+) {
+    let mut reader = redis.clone();
+    let outcome = tokio::spawn(async move { load_from_json(&mut reader, id).await }).await;
+    match outcome {
+        Err(_) => panic!(
+            "`customer:{id}:json` holds {what}: load_from_json must answer `None` (or an \
+             error), it panicked; the customer page would crash on one bad value. Parse with \
+             `serde_json::from_str(&json).ok()` instead of unwrapping"
+        ),
+        Ok(Ok(Some(card))) => panic!(
+            "`customer:{id}:json` holds {what}: load_from_json must answer `None` (or an \
+             error), it answered {card:?}{instead}"
+        ),
+        Ok(Ok(None) | Err(_)) => {}
+    }
+}
+
 #[tokio::test]
 async fn the_json_form_is_one_string_that_round_trips() {
     let env = TestEnv::start().await;
@@ -112,21 +138,13 @@ async fn the_json_form_is_one_string_that_round_trips() {
     );
     // Someone else wrote the key: the reader must survive it.
     let () = redis.set("customer:44:json", "not a card {").await.unwrap();
-    let mut reader = redis.clone();
-    let foreign = tokio::spawn(async move { load_from_json(&mut reader, 44).await }).await;
-    match foreign {
-        Err(_) => panic!(
-            "`customer:44:json` holds text that is not a card (written by another program, or \
-             an older version of this one): load_from_json must answer `None` (or an error), \
-             it panicked; the customer page would crash on one bad value. Parse with \
-             `serde_json::from_str(&json).ok()` instead of unwrapping"
-        ),
-        Ok(Ok(Some(card))) => panic!(
-            "`customer:44:json` holds text that is not a card: load_from_json must answer \
-             `None` (or an error), it answered {card:?}"
-        ),
-        Ok(Ok(None) | Err(_)) => {}
-    }
+    reads_as_no_card(
+        &redis,
+        44,
+        "text that is not a card (written by another program, or an older version of this one)",
+        "",
+    )
+    .await;
     let kept = inspect::bytes(&mut redis, "customer:44:json").await;
     assert_eq!(
         kept.as_deref(),
@@ -137,6 +155,21 @@ async fn the_json_form_is_one_string_that_round_trips() {
          parse yet), it only answers `None`",
         kept.as_deref().map(String::from_utf8_lossy)
     );
+    // Valid JSON, but only half a card: no email, no city.
+    let () = redis
+        .set("customer:45:json", r#"{"id":45,"name":"Grace Hopper"}"#)
+        .await
+        .unwrap();
+    reads_as_no_card(
+        &redis,
+        45,
+        "`{\"id\":45,\"name\":\"Grace Hopper\"}`, valid JSON without the card's email and \
+         city, so not a card (half written, or another program's object)",
+        ". A card needs every field, as in the hash form: without `#[serde(default)]`, serde \
+         refuses a JSON object that lacks one, and `.ok()` turns that into `None`; defaults \
+         make any JSON object a card with blanks (or id 0)",
+    )
+    .await;
     // A Redis whose user may not read: the GET is refused (NOPERM).
     let server = stoppable_redis().await;
     let mut refusing = restricted_redis(&server, &["-@read"]).await;
@@ -250,6 +283,18 @@ async fn the_hash_form_has_one_field_per_attribute() {
         "a card whose fields have spaces at their ends is stored with the values as given, \
          spaces included, and `customer:48` holds {stored:?}: the card keeps what it was handed \
          (and reads back equal), cleaning input is for whoever takes it in"
+    );
+    let reloaded = load_from_hash(&mut redis, 48)
+        .await
+        .expect("load_from_hash returned an error");
+    assert_eq!(
+        reloaded,
+        Some(spaced),
+        "`customer:48` holds a card whose values have spaces at their ends, as save_as_hash \
+         stored them, so the card reads back equal to the one saved, spaces included, but \
+         load_from_hash answered {reloaded:?}: trimming the values on the way out changes the \
+         card (and makes it differ from its JSON form); build the card from the fields as \
+         they are"
     );
     // What change_email leaves for a customer whose card was never saved.
     let () = redis
@@ -369,16 +414,16 @@ async fn changing_the_email_touches_only_that_field() {
     let mut redis = env.redis().await;
     save_as_hash(&mut redis, &ada()).await.unwrap();
     let recording = env.record_redis().await;
-    change_email(&mut redis, 42, "Countess@Lovelace.example")
+    change_email(&mut redis, 42, " Countess@Lovelace.example ")
         .await
         .expect("change_email returned an error");
     let sent = recording.finish().await;
     let email: String = redis.hget("customer:42", "email").await.unwrap();
     assert_eq!(
-        email, "Countess@Lovelace.example",
-        "the email field has the new address as given, capitals included: the card stores what \
-         the customer typed, and changing it (lower case, trimming) is for whoever checks \
-         addresses, not for the cache"
+        email, " Countess@Lovelace.example ",
+        "the email field has the new address as given, capitals and spaces included: the card \
+         stores what the customer typed, and changing it (lower case, trimming) is for whoever \
+         checks addresses, not for the cache"
     );
     assert!(
         touches_only_the_email(&sent),

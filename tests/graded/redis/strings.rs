@@ -121,6 +121,22 @@ async fn reads_a_name_back_and_a_missing_one_as_none() {
          Some(\"\"): an empty name is not a missing one (None means there is no key); return \
          what GET answers without judging the text"
     );
+    // Spaces are part of the stored name, as store_customer_name keeps them.
+    let () = redis
+        .set("customer:11:name", "  Grace Hopper ")
+        .await
+        .unwrap();
+    let spaced = customer_name(&mut redis, 11)
+        .await
+        .expect("customer_name returned an error for a stored name");
+    assert_eq!(
+        spaced.as_deref(),
+        Some("  Grace Hopper "),
+        "`customer:11:name` holds \"  Grace Hopper \", spaces included, so customer_name(11) \
+         answers the name as stored, but it answered {spaced:?}: store_customer_name keeps a name \
+         exactly as given, and trimming it on the way out makes the name read back differ from \
+         the name stored; return what GET answers, unchanged"
+    );
     // A name key that holds a hash: GET answers WRONGTYPE.
     let () = redis
         .hset("customer:9:name", "first", "Alan")
@@ -293,6 +309,17 @@ async fn decodes_text_and_reports_bytes_that_are_not_utf8() {
         "valid UTF-8 that holds the replacement character U+FFFD is still text: tell \
          bytes that are not UTF-8 apart by decoding strictly, not by looking for U+FFFD \
          after a lossy decode"
+    );
+    // Spaces and a final newline are part of the value: the reader keeps them.
+    let _: () = redis.set("note:7", "  indented line\n").await.unwrap();
+    let indented = read_text(&mut redis, "note:7").await.unwrap();
+    assert_eq!(
+        indented,
+        Ok(Some("  indented line\n".to_owned())),
+        "`note:7` holds \"  indented line\\n\" (two leading spaces, a final newline), so \
+         read_text answers that text as stored, but it answered {indented:?}: trimming the \
+         decoded text changes the value (and reads one made only of spaces as \"\"); decode the \
+         bytes and return the text unchanged: deciding what is noise is the caller's job"
     );
     assert_eq!(
         read_text(&mut redis, "note:2").await.unwrap(),

@@ -253,6 +253,15 @@ async fn tags_are_a_set_and_shared_tags_are_their_intersection() {
          nothing was stored. Skip the SADD only when there are no tags, and return Redis's \
          error otherwise (`?`, or return what `sadd` answers)"
     );
+    // The same string makes Redis refuse the SINTER (WRONGTYPE).
+    let outcome = shared_tags(&mut redis, 1, 5).await;
+    assert!(
+        outcome.is_err(),
+        "`customer:5:tags` holds a string, not a set, so Redis refused the SINTER of customers 1 \
+         and 5 (WRONGTYPE), yet shared_tags answered {outcome:?}: a failed intersection is not \
+         \"no tags in common\" (an untagged customer has no key, which SINTER already reads as \
+         an empty set), and nobody would learn that Redis failed; pass Redis's error on with `?`"
+    );
 }
 
 #[tokio::test]
@@ -348,6 +357,21 @@ async fn the_revenue_leaderboard_ranks_customers_by_cents() {
          which puts customer:2 first: add_revenue adds negative amounts too. ZADD with GT (or LT) \
          drops an update that moves the score the other way, silently, so use ZINCRBY or a plain \
          ZADD ... INCR"
+    );
+    // A `revenue` that holds a string makes Redis refuse the add (WRONGTYPE).
+    let () = redis::cmd("SET")
+        .arg("revenue")
+        .arg("not a leaderboard")
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    let outcome = add_revenue(&mut redis, 1, 500).await;
+    assert!(
+        outcome.is_err(),
+        "`revenue` held a string, not a sorted set, so Redis refused the ZINCRBY (WRONGTYPE), yet \
+         add_revenue answered {outcome:?}: the payment was not recorded while the caller is told \
+         it was. Dropping the reply drops its error too; pass Redis's error on with `?` (or \
+         return what `zincr` answers), even though the new score itself is not needed"
     );
 }
 
@@ -446,6 +470,15 @@ async fn daily_activity_is_one_bit_per_customer() {
         "`active:2025-06-04` held a list, not a bitmap, so Redis refused the BITCOUNT \
          (WRONGTYPE), yet active_count answered {outcome:?}: a failed count is not a day \
          nobody was active (a missing key already counts 0); pass Redis's error on with `?`"
+    );
+    // The same list makes Redis refuse the SETBIT.
+    let outcome = mark_active(&mut redis, "2025-06-04", 7).await;
+    assert!(
+        outcome.is_err(),
+        "`active:2025-06-04` holds a list, not a bitmap, so Redis refused the SETBIT \
+         (WRONGTYPE), yet mark_active answered {outcome:?}: customer 7 was not marked active \
+         while the caller is told they were. Dropping the reply drops its error too; pass \
+         Redis's error on with `?` (or map the old bit away, `.map(|_: bool| ())`)"
     );
 }
 

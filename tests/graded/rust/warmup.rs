@@ -22,6 +22,8 @@ const NO_EMAIL: &str = r#"{"id": 7, "name": "Ada Lovelace", "plan": "pro"}"#;
 const NO_PLAN: &str = r#"{"id": 7, "name": "Ada Lovelace", "email": "ada@example.com"}"#;
 /// A signup without its number.
 const NO_ID: &str = r#"{"name": "Ada Lovelace", "email": "ada@example.com", "plan": "pro"}"#;
+/// A signup without a name: invoices need someone to address.
+const NO_NAME: &str = r#"{"id": 7, "email": "ada@example.com", "plan": "pro"}"#;
 
 /// The price list: a free plan (0 cents, a real price), pro and team.
 fn plans() -> Vec<Plan> {
@@ -85,6 +87,7 @@ fn a_customer_is_parsed_from_json_into_the_struct() {
 fn malformed_json_is_a_typed_error_not_a_panic() {
     let cut_short = &ADA[..40];
     let id_as_text = ADA.replace("7", "\"seven\"");
+    let trailing = format!("{ADA} and more");
     for (text, what) in [
         ("", "empty text"),
         ("customer 7, Ada Lovelace", "text that is not JSON"),
@@ -100,6 +103,18 @@ fn malformed_json_is_a_typed_error_not_a_panic() {
             NO_ID,
             "a customer without an id (a missing id is Malformed, not customer 0: with \
              `#[serde(default)]` the signup would act on customer 0's account)",
+        ),
+        (
+            NO_NAME,
+            "a customer without a name (a missing name is Malformed, not a customer named \"\": \
+             with `#[serde(default)]` the invoices would go out addressed to nobody)",
+        ),
+        (
+            trailing.as_str(),
+            "a customer followed by trailing text (`{...} and more` is not JSON: parse the whole \
+             text with `serde_json::from_str`, which checks that nothing follows the customer, \
+             rather than reading one value from the start of a `serde_json::Deserializer` \
+             without calling its `end()`)",
         ),
     ] {
         let answer = parse_without_panic(text).unwrap_or_else(|message| {
