@@ -874,7 +874,10 @@ async fn an_analysis_is_followed_until_its_result_is_shown() {
         .complete(&claim)
         .await
         .unwrap_or_else(|error| panic!("cannot complete the test's job: {error}"));
-    assert!(completed, "the run that claimed the test's job completes it");
+    assert!(
+        completed,
+        "the run that claimed the test's job completes it"
+    );
     let reply = call(&setup, "GET", &format!("/analyses/{unmarked}"), None).await;
     reply.expect_status(200, "following an analysis that has succeeded");
     let body = reply.json("the analysis's result");

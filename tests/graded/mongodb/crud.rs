@@ -878,12 +878,11 @@ async fn an_upsert_creates_once_then_counts() {
         { "[]._id" => "[id]" }
     );
     // A server that is not there: the visit cannot be counted.
-    let outcome = lab::testing::with_mongodb_down(
-        env.database().name(),
-        "record_visit",
-        |down| async move { record_visit(&down, "new@example.com").await },
-    )
-    .await;
+    let outcome =
+        lab::testing::with_mongodb_down(env.database().name(), "record_visit", |down| async move {
+            record_visit(&down, "new@example.com").await
+        })
+        .await;
     assert!(
         outcome.is_err(),
         "MongoDB could not be reached, so the visit was not counted, yet record_visit answered \

@@ -654,7 +654,8 @@ async fn best_sellers_unwind_the_line_items() {
     let mut every_product = vec![("Price rise".to_owned(), 8)];
     every_product.extend(tied.iter().cloned());
     assert_eq!(
-        everything, every_product,
+        everything,
+        every_product,
         "best_sellers(u32::MAX) must give every product, most sold first: `Price rise` (8), then \
          the 12 products sold 5 times, by description; it returned {:?}",
         firsts(&everything)
